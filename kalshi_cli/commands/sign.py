@@ -1,0 +1,102 @@
+"""``kalshi sign``: print fresh Kalshi auth headers, or check a key against the server."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import orjson
+import typer
+
+from kalshi_cli.commands.common import ConnectionArgs, connection_options, load_credentials, open_context
+from kalshi_cli.errors import AuthRejected, UsageError
+from kalshi_cli.output import Reporter
+from kalshi_cli.protocol import WS_PATH
+
+__all__ = ["sign"]
+
+
+@connection_options
+def sign(
+    method: Annotated[str, typer.Option("--method", "-X", help="HTTP method to sign.")] = "GET",
+    path: Annotated[str, typer.Option("--path", help="Request path to sign (the query string is dropped).")] = WS_PATH,
+    timestamp: Annotated[int | None, typer.Option("--timestamp", metavar="MS",
+                                                  help="Unix time in ms (default: now).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object keyed by header name.")] = False,
+    check: Annotated[bool, typer.Option("--check", help="Open a signed connection and say whether the key "
+                                        "was accepted, and if not, why.")] = False,
+    *,
+    conn: ConnectionArgs,
+) -> None:
+    """Print the three KALSHI-ACCESS-* headers for a request, for curl, websocat or debugging.
+
+    The signature covers timestamp + METHOD + path (without the query), so it is only valid
+    for that request and for a short time. No key material is ever printed.
+
+    Examples:
+
+      kalshi sign
+
+      kalshi sign --method GET --path /trade-api/v2/portfolio/balance --json
+
+      curl $(kalshi sign --path /trade-api/v2/portfolio/balance | sed 's/^/-H /') ...
+
+      kalshi sign --check --env demo
+    """
+    from kalshi_cli.auth import auth_headers
+
+    if check:
+        from kalshi_cli.commands.runner import run_main
+
+        run_main(lambda: _check(conn, json_out))
+        return
+    reporter = Reporter(quiet=conn.quiet)
+    creds = load_credentials(conn, reporter)
+    if creds is None:
+        raise UsageError(
+            "no API key configured: give one with --key-id ID --private-key PATH, or set "
+            "KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_PATH, or use a profile ('kalshi config init')"
+        )
+    if not path.startswith("/"):
+        raise UsageError(f"--path must start with '/', got {path!r}")
+    headers = auth_headers(creds.key_id, creds.key, method=method, path=path, timestamp_ms=timestamp)
+    if json_out:
+        sys.stdout.write(orjson.dumps(headers).decode() + "\n")
+    else:
+        sys.stdout.write("".join(f"{name}: {value}\n" for name, value in headers.items()))
+    sys.stdout.flush()
+
+
+async def _check(conn: ConnectionArgs, json_out: bool) -> None:
+    from kalshi_cli.auth import auth_headers
+    from kalshi_cli.session import probe
+
+    async with open_context(conn, need_key=True) as ctx:
+        creds = ctx.credentials
+        assert creds is not None
+        url = ctx.endpoint.ws_url
+        result = await probe(url, auth_headers(creds.key_id, creds.key))
+        skew = result.skew
+        if json_out:
+            out = {"url": url, "accepted": result.accepted, "status": result.status,
+                   "detail": result.detail, "clock_skew_s": None if skew is None else round(skew, 1)}
+            sys.stdout.write(orjson.dumps(out).decode() + "\n")
+            sys.stdout.flush()
+        elif result.accepted:
+            note = f" (clock within {abs(skew):.0f}s of the server)" if skew is not None else ""
+            sys.stdout.write(f"OK: {url} accepted key {creds.key_id}{note}\n")
+            sys.stdout.flush()
+        if not result.accepted:
+            causes = ["the key id does not match the private key"]
+            if ctx.endpoint.env == "prod":
+                causes.append("it is a demo key (try --env demo)")
+            elif ctx.endpoint.env == "demo":
+                causes.append("it is a production key (try --env prod)")
+            if skew is not None and abs(skew) >= 5:
+                causes.append(f"your clock is {abs(skew):.0f}s {'ahead of' if skew > 0 else 'behind'} the server")
+            causes.append("the key was deleted or lacks the scope")
+            detail = f": {result.detail}" if result.detail else ""
+            raise AuthRejected(
+                f"{url} rejected key {creds.key_id} (HTTP {result.status}{detail}). Likely causes: "
+                + "; ".join(causes)
+            )

@@ -1,0 +1,67 @@
+"""Realistic, seed-determined market names (series-event-strike tickers and titles).
+
+Clients print and filter by these, so they should look like Kalshi's: dots in strikes
+(``B52.5``, ``T97999.99``) are deliberate, since real tickers break naive regexes.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+
+
+@dataclass(frozen=True, slots=True)
+class MarketSpec:
+    """Static description of one market."""
+
+    ticker: str
+    event_ticker: str
+    series_ticker: str
+    title: str
+    subtitle: str
+
+
+def _one(rng: random.Random, yy: int, mon: str, day: int) -> MarketSpec:
+    date = f"{yy}{mon}{day:02d}"
+    kind = rng.randrange(7)
+    if kind == 0:
+        t = rng.randint(35, 75)
+        series, event, strike = "KXHIGHNY", f"KXHIGHNY-{date}", f"B{t}.5"
+        title = f"Will the high temp in NYC be {t}-{t + 1}° on {mon.title()} {day}?"
+    elif kind == 1:
+        t = rng.randint(30, 70)
+        series, event, strike = "KXHIGHCHI", f"KXHIGHCHI-{date}", f"T{t}"
+        title = f"Will the high temp in Chicago be >{t}° on {mon.title()} {day}?"
+    elif kind == 2:
+        k = rng.randint(360, 480) * 250
+        series, event, strike = "KXBTCD", f"KXBTCD-{date}17", f"T{k - 1}.99"
+        title = f"Bitcoin price above ${k - 0.01:,.2f} at 5pm EST?"
+    elif kind == 3:
+        k = rng.randint(120, 180) * 25
+        series, event, strike = "KXETHD", f"KXETHD-{date}17", f"T{k - 1}.99"
+        title = f"Ethereum price above ${k - 0.01:,.2f} at 5pm EST?"
+    elif kind == 4:
+        strike = rng.choice(("H0", "C25", "C26", "H25"))
+        series, event = "KXFEDDECISION", f"KXFEDDECISION-{yy}DEC"
+        title = f"Fed decision in Dec 20{yy}: {strike}?"
+    elif kind == 5:
+        k = rng.randint(6500, 7100)
+        series, event, strike = "KXINXU", f"KXINXU-{date}H1600", f"B{k}"
+        title = f"S&P 500 between {k} and {k + 25} at 4pm EST?"
+    else:
+        home, away = rng.sample(("LAL", "BOS", "NYK", "GSW", "MIA", "DEN", "PHX", "CHI"), 2)
+        series, event, strike = "KXNBAGAME", f"KXNBAGAME-{date}{away}{home}", home
+        title = f"{away} at {home} winner?"
+    return MarketSpec(f"{event}-{strike}", event, series, title, f"On {mon.title()} {day}, 20{yy}")
+
+
+def make_specs(rng: random.Random, n: int) -> list[MarketSpec]:
+    """``n`` distinct markets; the same ``rng`` state gives the same list."""
+    yy, mon, day = 26, MONTHS[rng.randrange(10, 12)], rng.randint(1, 28)
+    specs: dict[str, MarketSpec] = {}
+    while len(specs) < n:
+        spec = _one(rng, yy, mon, day)
+        specs.setdefault(spec.ticker, spec)
+    return list(specs.values())

@@ -1,0 +1,64 @@
+"""Handshake signature checks (KALSHI_WS.md §2): RSA-PSS or Ed25519 over ts + GET + path.
+
+The simulator must be as strict as Kalshi so a client that signs wrongly fails here
+rather than against production. ``verify`` returns a short reason for the 401 body.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from collections.abc import Mapping
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
+
+from kalshi_cli.protocol import WS_PATH
+
+HEADERS = ("KALSHI-ACCESS-KEY", "KALSHI-ACCESS-TIMESTAMP", "KALSHI-ACCESS-SIGNATURE")
+PublicKey = rsa.RSAPublicKey | ed25519.Ed25519PublicKey
+
+
+def load_public_key(pem: bytes | str) -> PublicKey:
+    """A PEM SubjectPublicKeyInfo (RSA or Ed25519) as a key object."""
+    key = serialization.load_pem_public_key(pem.encode() if isinstance(pem, str) else pem)
+    if not isinstance(key, rsa.RSAPublicKey | ed25519.Ed25519PublicKey):
+        raise ValueError("public key must be RSA or Ed25519")
+    return key
+
+
+def message(timestamp: str, path: str = WS_PATH) -> bytes:
+    """The signed text: timestamp + "GET" + path without its query string."""
+    return f"{timestamp}GET{path.split('?')[0]}".encode()
+
+
+def verify(headers: Mapping[str, str], key: PublicKey, *, tolerance_s: float | None = 30.0,
+           key_id: str | None = None, now_ms: int | None = None) -> str | None:
+    """None when the three headers prove possession of ``key``; otherwise why not."""
+    for name in HEADERS:
+        if not headers.get(name):
+            return f"missing {name} header"
+    if key_id is not None and headers["KALSHI-ACCESS-KEY"] != key_id:
+        return "unknown API key"
+    ts = headers["KALSHI-ACCESS-TIMESTAMP"]
+    if not ts.isdigit():
+        return "KALSHI-ACCESS-TIMESTAMP is not Unix milliseconds"
+    if tolerance_s is not None and tolerance_s > 0:
+        now = now_ms if now_ms is not None else time.time_ns() // 1_000_000
+        if abs(now - int(ts)) > tolerance_s * 1000:
+            return "timestamp expired (outside the allowed clock skew)"
+    try:
+        sig = base64.b64decode(headers["KALSHI-ACCESS-SIGNATURE"], validate=True)
+    except (binascii.Error, ValueError):
+        return "KALSHI-ACCESS-SIGNATURE is not base64"
+    try:
+        if isinstance(key, ed25519.Ed25519PublicKey):
+            key.verify(sig, message(ts))
+        else:
+            pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.DIGEST_LENGTH)
+            key.verify(sig, message(ts), pss, hashes.SHA256())
+    except InvalidSignature:
+        return "bad signature"
+    return None

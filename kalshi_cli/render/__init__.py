@@ -1,0 +1,1 @@
+"""Terminal renderables (rich); pure functions of state so redraws stay cheap."""

@@ -532,7 +532,11 @@ class BookSet:
         return [t for t in sorted(self.sid_markets.get(sid, ())) if self.books[t].mark_stale(reason)]
 
     def mark_all_stale(self, reason: str) -> list[str]:
-        """Reconnect: nothing is current any more, and the old sids mean nothing on the new socket."""
+        """Reconnect: nothing is current any more, and the old sids mean nothing on the new socket.
+
+        The sid map and per-sid ``use_yes_price`` settings are dropped; declare them again for
+        the new sids (``set_use_yes_price``, ``watch``).
+        """
         changed = [t for t, book in sorted(self.books.items()) if book.mark_stale(reason)]
         self.sid_markets.clear()
         self._yes_price_sids.clear()

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from kalshi_cli.book import BookSet, BookState, OrderBook
 from kalshi_cli.protocol import SeqTracker
 
-FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=75, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # A few prices so levels collide often; sub-cent ones included. Written in 2-, 3- or 4-dp forms.
 PRICE_UNITS = [1, 100, 3800, 4250, 4300, 4400, 4401, 5000, 5500, 5600, 6000, 9999]
@@ -164,7 +164,7 @@ def ladders_of(book: dict[str, dict[int, int]]) -> tuple[list[list[str]], list[l
     return side(book["yes"]), side(book["no"])
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=75, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     stream=truth_stream(), faults=st.lists(st.sampled_from(["ok", "ok", "drop", "dup", "swap"]), max_size=90)
 )

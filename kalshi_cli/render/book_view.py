@@ -56,22 +56,30 @@ class MarketStats:
     def update_from_ticker(self, msg: Mapping[str, Any]) -> None:
         """``ticker`` carries the full state each time (current fields, else legacy integers)."""
         self.market_ticker = msg.get("market_ticker", self.market_ticker)
-        self.last_price = _read(msg, "price_dollars", parse_price, "price", ONE_DOLLAR // 100, self.last_price)
+        self.last_price = _read(
+            msg, "price_dollars", parse_price, "price", ONE_DOLLAR // 100, self.last_price
+        )
         self.volume = _read(msg, "volume_fp", parse_size, "volume", 100, self.volume)
-        self.open_interest = _read(msg, "open_interest_fp", parse_size, "open_interest", 100, self.open_interest)
+        self.open_interest = _read(
+            msg, "open_interest_fp", parse_size, "open_interest", 100, self.open_interest
+        )
         self.last_size = _read(msg, "last_trade_size_fp", parse_size, None, 1, self.last_size)
 
     def update_from_trade(self, msg: Mapping[str, Any]) -> None:
         """A trade sets last price/size; volume stays the ticker's (it already counts the trade)."""
         self.market_ticker = msg.get("market_ticker", self.market_ticker)
-        self.last_price = _read(msg, "yes_price_dollars", parse_price, "yes_price", ONE_DOLLAR // 100, self.last_price)
+        self.last_price = _read(
+            msg, "yes_price_dollars", parse_price, "yes_price", ONE_DOLLAR // 100, self.last_price
+        )
         self.last_size = _read(msg, "count_fp", parse_size, "count", 100, self.last_size)
         ts_ms = msg.get("ts_ms")
         if type(ts_ms) is int:
             self.last_trade_ts_ms = ts_ms
 
 
-def _read(msg: Mapping[str, Any], key: str, parse: Any, legacy_key: str | None, legacy_scale: int, old: Any) -> Any:
+def _read(
+    msg: Mapping[str, Any], key: str, parse: Any, legacy_key: str | None, legacy_scale: int, old: Any
+) -> Any:
     text = msg.get(key)
     if text is not None:
         try:
@@ -153,11 +161,17 @@ def book_panel(
     table.add_column("", ratio=1, no_wrap=True, overflow="crop")
     ask_style, bid_style = ("red", "green") if live else ("dim", "dim")
     for price, size in asks:
-        table.add_row("ask", format_price(price), format_size(size), _bar(size, largest, bar_width), style=ask_style)
+        table.add_row(
+            "ask", format_price(price), format_size(size), _bar(size, largest, bar_width), style=ask_style
+        )
     spread = book.spread()
-    table.add_row("", Text("spread", style="bold"), _price(spread), Text(f"mid {_mid(book.mid())}", style="bold"))
+    table.add_row(
+        "", Text("spread", style="bold"), _price(spread), Text(f"mid {_mid(book.mid())}", style="bold")
+    )
     for price, size in bids:
-        table.add_row("bid", format_price(price), format_size(size), _bar(size, largest, bar_width), style=bid_style)
+        table.add_row(
+            "bid", format_price(price), format_size(size), _bar(size, largest, bar_width), style=bid_style
+        )
 
     dim = "" if live else "dim"
     best = Text.assemble(

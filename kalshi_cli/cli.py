@@ -14,6 +14,7 @@ import typer
 from typer.exceptions import TyperException
 
 from kalshi_cli import __version__
+from kalshi_cli.commands.completion import completion
 from kalshi_cli.commands.sign import sign
 from kalshi_cli.commands.sim import sim
 from kalshi_cli.commands.tail import tail
@@ -53,6 +54,7 @@ def _root(
 app.command()(tail)
 app.command()(sign)
 app.command()(sim)
+app.command()(completion)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -260,7 +260,9 @@ def select_profile(
     if name:
         if name not in profiles:
             known = ", ".join(sorted(profiles)) or "none"
-            raise ConfigError(f"no profile {name!r} in {path} (profiles: {known}); create one with 'kalshi config init'")
+            raise ConfigError(
+                f"no profile {name!r} in {path} (profiles: {known}); create one with 'kalshi config init'"
+            )
         return name, profiles[name]
     if "default" in profiles:
         return "default", profiles["default"]

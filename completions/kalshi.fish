@@ -1,0 +1,1 @@
+complete --command kalshi --no-files --arguments "(env _KALSHI_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) kalshi)" --condition "env _KALSHI_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) kalshi"

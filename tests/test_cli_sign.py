@@ -1,0 +1,61 @@
+"""`kalshi sign` as a subprocess: output verifies with the public key; --check against the simulator."""
+
+from __future__ import annotations
+
+import base64
+
+import orjson
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+
+from tests.conftest import assert_clean_error, run_cli
+
+
+def verify(public_pem: bytes, signature: str, message: bytes) -> None:
+    key = serialization.load_pem_public_key(public_pem)
+    key.verify(
+        base64.b64decode(signature),
+        message,
+        padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32),
+        hashes.SHA256(),
+    )
+
+
+def test_sign_prints_headers_that_verify(keys):
+    proc = run_cli(["sign", "--key-id", keys.key_id, "--private-key", str(keys.private),
+                    "--path", "/trade-api/v2/portfolio/fills?limit=5", "--timestamp", "1787925912345"])
+    assert proc.returncode == 0, proc.stderr
+    headers = dict(line.split(": ", 1) for line in proc.stdout.decode().splitlines())
+    assert headers["KALSHI-ACCESS-KEY"] == keys.key_id
+    assert headers["KALSHI-ACCESS-TIMESTAMP"] == "1787925912345"
+    verify(keys.public_pem, headers["KALSHI-ACCESS-SIGNATURE"], b"1787925912345GET/trade-api/v2/portfolio/fills")
+    assert b"PRIVATE" not in proc.stdout + proc.stderr
+
+
+def test_sign_json_default_ws_path(keys):
+    proc = run_cli(["sign", "--json", "--key-id", keys.key_id, "--private-key", str(keys.private)])
+    assert proc.returncode == 0, proc.stderr
+    headers = orjson.loads(proc.stdout)
+    ts = headers["KALSHI-ACCESS-TIMESTAMP"]
+    verify(keys.public_pem, headers["KALSHI-ACCESS-SIGNATURE"], f"{ts}GET/trade-api/ws/v2".encode())
+
+
+def test_sign_without_key_says_how_to_give_one():
+    assert_clean_error(run_cli(["sign"]), 2, "no API key configured", "--private-key", "KALSHI_API_KEY_ID")
+
+
+def test_sign_check_accepted(keys, sim_factory):
+    sim = sim_factory(rate=0)
+    proc = run_cli(["sign", "--check", "--url", sim.url, "--key-id", keys.key_id, "--private-key", str(keys.private)])
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.decode().startswith("OK:")
+
+
+def test_sign_check_rejected_explains(keys, sim_factory, rsa_key, tmp_path):
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    sim = sim_factory(rate=0, public_key_pem=other.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    proc = run_cli(["sign", "--check", "--url", sim.url, "--key-id", keys.key_id, "--private-key", str(keys.private)])
+    assert_clean_error(proc, 3, "rejected", "HTTP 401", "key id does not match")

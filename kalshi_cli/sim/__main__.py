@@ -1,0 +1,37 @@
+"""``python -m kalshi_cli.sim``: serve the simulator and print its URL as the first stdout line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+from pathlib import Path
+
+from .server import serve_forever
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kalshi_cli.sim", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--markets", type=int, default=5)
+    parser.add_argument("--rate", type=float, default=20.0, help="exchange actions per second (0 = none)")
+    parser.add_argument("--public-key", type=Path, help="PEM public key (RSA or Ed25519) to verify signatures")
+    parser.add_argument("--allow-anonymous", action="store_true", help="accept unsigned upgrades (legacy)")
+    args = parser.parse_args(argv)
+    pem = args.public_key.read_bytes() if args.public_key else None
+
+    def ready(url: str) -> None:
+        print(url, flush=True)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_forever(host=args.host, port=args.port, seed=args.seed, markets=args.markets,
+                                  rate=args.rate, public_key_pem=pem, allow_anonymous=args.allow_anonymous,
+                                  on_ready=ready))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

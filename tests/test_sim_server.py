@@ -360,3 +360,33 @@ def test_module_entry_point_prints_url_and_exits_cleanly() -> None:
         assert b"Traceback" not in proc.stderr.read()
     finally:
         proc.kill()
+
+
+async def test_real_slow_consumer_gets_25_and_memory_stays_bounded() -> None:
+    import socket
+
+    srv = SimServer(rate=0, buffer_limit=50, sending_ts=False)
+    await srv.start()
+    try:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a reader that cannot keep up
+        sock.connect(("127.0.0.1", srv.port))
+        async with connect(srv.url, sock=sock, ping_interval=None, max_queue=1) as ws:
+            await send(ws, {"id": 1, "cmd": "subscribe",
+                            "params": {"channels": ["orderbook_delta"], "market_tickers": srv.tickers}})
+            await asyncio.sleep(0.05)
+            conn = srv._conns[-1]
+            for _ in range(100):
+                srv.step(100)
+                await asyncio.sleep(0)
+                assert len(conn.queue) <= 52
+                if 1 not in conn.engine.subs:
+                    break
+            assert 1 not in conn.engine.subs
+            frames = []
+            while not frames or frames[-1]["type"] != "error":
+                frames.append(await recv(ws))
+            assert frames[-1]["msg"]["code"] == 25 and frames[-1]["sid"] == 1
+            assert frames[-1]["seq"] > frames[-2]["seq"] + 1  # data was lost before it
+    finally:
+        await srv.stop()

@@ -165,7 +165,8 @@ class Connection:
             raise Reject(14)
         ids = _ids(params)  # validated for every channel, used by ``ticker`` only
         flags = {k: _flag(params, k) for k in ("use_yes_price", "skip_ticker_ack", "send_initial_snapshot")}
-        keys = _strings(params, "index_ids") or _strings(params, "underlying_tickers") or []
+        keys = {"index_ids": _strings(params, "index_ids") or [],
+                "underlyings": _strings(params, "underlying_tickers") or []}
         out: list[Frame] = []
         for ch in channels:
             info = CHANNELS[ch]
@@ -190,7 +191,7 @@ class Connection:
                 added = self.exchange.tickers
             else:
                 added = self._add(sub, tickers, ch_ids)
-            sub.keys.update(dict.fromkeys(keys))
+            sub.keys.update(dict.fromkeys(keys.get(info.markets, ())))
             out.append(self._frame("subscribed", msg={"channel": ch, "sid": sub.sid}, cid=cid))
             out += self._initial(sub, added, flags["send_initial_snapshot"])
         return out

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import fcntl
 import http
-import logging
 import signal
 import struct
 import termios
@@ -31,10 +30,9 @@ from .auth import HEADERS, load_public_key, verify
 from .engine import Connection, Frame
 from .market import Event, Exchange
 
-log = logging.getLogger(__name__)
-
 HttpRoute = Callable[[ServerConnection, Request], "Response | Awaitable[Response]"]
 HEARTBEAT = b"heartbeat"
+KEEP_LOGS = 64  # connections whose sent-frame logs are kept
 
 
 def _wall_ms() -> int:
@@ -113,6 +111,10 @@ class SimServer:
         task.add_done_callback(self._tasks.discard)
         return task
 
+    def add_route(self, path: str, handler: HttpRoute) -> None:
+        """Serve plain-HTTP requests for ``path`` on the same port (the hook for a REST layer)."""
+        self.http_routes[path] = handler
+
     # --- views ------------------------------------------------------------------------------------
 
     @property
@@ -177,6 +179,8 @@ class SimServer:
         engine = Connection(self.exchange, authenticated=not anonymous, sending_ts=self.sending_ts)
         conn = _Conn(ws, engine, self.frame_log_limit)
         self._conns.append(conn)
+        if len(self._conns) > KEEP_LOGS:  # bound memory across many reconnects: forget old logs
+            self._conns[-KEEP_LOGS - 1].log.clear()
         self._live.append(conn)
         writer = self._spawn(self._writer(conn))
         pinger = self._spawn(self._pinger(conn)) if self.ping_interval > 0 else None
@@ -237,7 +241,8 @@ class SimServer:
                 await asyncio.sleep(self.ping_interval)
                 if conn.stalled or conn.stopping:
                     continue
-                conn.ws.pending_pings.pop(HEARTBEAT, None)  # an unanswered beat must not block the next
+                # an unanswered beat must not block the next one (websockets refuses duplicate payloads)
+                getattr(conn.ws, "pending_pings", {}).pop(HEARTBEAT, None)
                 await conn.ws.ping(HEARTBEAT)
         except ConnectionClosed:
             pass

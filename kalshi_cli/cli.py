@@ -14,6 +14,7 @@ import typer
 from typer.exceptions import TyperException
 
 from kalshi_cli import __version__
+from kalshi_cli.commands.book import book
 from kalshi_cli.commands.completion import completion
 from kalshi_cli.commands.sign import sign
 from kalshi_cli.commands.sim import sim
@@ -51,6 +52,7 @@ def _root(
     """Kalshi WebSocket streaming tool."""
 
 
+app.command()(book)
 app.command()(tail)
 app.command()(sign)
 app.command()(sim)

@@ -1,0 +1,259 @@
+"""``kalshi book``: exact live order books that heal themselves, drawn or as NDJSON."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from typing import Annotated, Any
+
+import orjson
+import typer
+
+from kalshi_cli.book import BookSet, BookState, book_json_line
+from kalshi_cli.commands.common import ConnectionArgs, StreamContext, connection_options, open_context
+from kalshi_cli.commands.runner import run_main, run_stream
+from kalshi_cli.errors import UsageError
+from kalshi_cli.output import LineWriter
+from kalshi_cli.protocol import Head, parse_frame
+from kalshi_cli.session import StreamDone, StreamHandler, Subscription
+
+__all__ = ["BookHandler", "book"]
+
+BOOK_TYPES = frozenset({"orderbook_snapshot", "orderbook_delta"})
+
+
+class BookHandler(StreamHandler):
+    """Keeps a ``BookSet`` exact: applies frames, and on any doubt asks for fresh snapshots.
+
+    Recovery ladder for a stale book: ``get_snapshot`` on its sid; if the book is still stale
+    ``escalate_after`` seconds later, resubscribe; if still stale after that, reconnect.
+    """
+
+    def __init__(self, tickers: list[str], *, as_json: bool, depth: int | None, once: bool,
+                 escalate_after: float = 5.0, snapshot_timeout: float = 10.0) -> None:
+        self.tickers = tickers
+        self.books = BookSet()
+        self.as_json = as_json
+        self.depth = depth
+        self.once = once
+        self.writer = LineWriter() if as_json else None
+        self.printed: set[str] = set()
+        self.escalate_after = escalate_after
+        self.snapshot_timeout = snapshot_timeout
+        self.markets: dict[str, Any] = {}
+        self.frames = 0
+        self.last_frame_at: float | None = None
+        self.started = time.monotonic()
+        self._stale_since: dict[str, tuple[float, int]] = {}  # ticker -> (since, recovery step)
+        self._book_sub: Subscription | None = None
+
+    # --- session callbacks ----------------------------------------------------------------
+
+    def on_connected(self, url: str) -> None:
+        self.books.mark_all_stale("reconnecting")
+        self._stale_since.clear()
+
+    def on_subscribed(self, sub: Subscription) -> None:
+        if sub.channel == "orderbook_delta" and sub.sid is not None:
+            self._book_sub = sub
+            self.books.set_use_yes_price(sub.sid, bool(sub.params.get("use_yes_price")))
+            self.books.watch(sub.sid, sub.markets)
+
+    def on_gap(self, sub: Subscription, missing: int, head: Head) -> None:
+        if sub.channel != "orderbook_delta" or sub.sid is None:
+            return
+        self.session.reporter.warn(f"seq gap on {sub.label()}: {missing} frame(s) missing; re-snapshotting")
+        self.books.mark_sid_stale(sub.sid, f"seq gap ({missing} missing)")
+        self._recover(sub, self.books.stale_markets(sub.sid))
+
+    def on_subscription_lost(self, sub: Subscription, reason: str) -> None:
+        if sub.channel == "orderbook_delta" and sub.sid is not None:
+            self.books.mark_sid_stale(sub.sid, "subscription lost")
+
+    def on_disconnected(self, reason: str) -> None:
+        self.books.mark_all_stale(reason)
+
+    def on_data(self, raw: bytes, head: Head, sub: Subscription) -> None:
+        self.frames += 1
+        self.last_frame_at = time.monotonic()
+        obj = head.obj if head.obj is not None else parse_frame(raw)
+        kind = head.type
+        if kind in BOOK_TYPES:
+            self._on_book_frame(obj, sub)
+        elif kind == "trade" or kind == "ticker":
+            msg = obj.get("msg")
+            if isinstance(msg, dict):
+                ticker = msg.get("market_ticker")
+                stats = self.markets.get(ticker)
+                if stats is None:
+                    from kalshi_cli.render.book_view import MarketStats
+
+                    stats = self.markets[ticker] = MarketStats(ticker)
+                if kind == "trade":
+                    stats.update_from_trade(msg)
+                else:
+                    stats.update_from_ticker(msg)
+
+    def _on_book_frame(self, obj: dict[str, Any], sub: Subscription) -> None:
+        msg = obj.get("msg")
+        ticker = msg.get("market_ticker") if isinstance(msg, dict) else None
+        self.books.on_frame(obj)
+        book = self.books.book(ticker) if isinstance(ticker, str) else None
+        if book is None:
+            return
+        if not book.is_live:
+            reason = book.stale_reason or "stale"
+            if ticker not in self._stale_since:
+                self.session.reporter.warn(f"{ticker}: book out of sync ({reason}); re-snapshotting")
+                self._recover(sub, [ticker])
+            return
+        self._stale_since.pop(ticker, None)
+        if book.seq != obj.get("seq"):
+            return  # not applied (e.g. a delta already inside the snapshot)
+        if self.writer is not None and (not self.once or ticker not in self.printed):
+            ts = msg.get("ts_ms") or obj.get("sending_ts_ms") or int(time.time() * 1000)
+            self.writer.write_line(orjson.dumps(book_json_line(book, self.depth, ts)))
+        self.printed.add(ticker)
+        if self.once and self.printed.issuperset(self.tickers):
+            raise StreamDone
+
+    # --- recovery ---------------------------------------------------------------------------
+
+    def _recover(self, sub: Subscription, tickers: list[str]) -> None:
+        now = time.monotonic()
+        fresh = [t for t in tickers if t not in self._stale_since]
+        for t in fresh:
+            self._stale_since[t] = (now, 0)
+        if fresh:
+            self.session.request_snapshot(sub, fresh)
+
+    def check_health(self) -> None:
+        """Called about once a second: escalate recovery and catch markets that never answer."""
+        now = time.monotonic()
+        sub = self._book_sub
+        for ticker, (since, step) in list(self._stale_since.items()):
+            if now - since < self.escalate_after or sub is None:
+                continue
+            if step == 0:
+                self.session.reporter.warn(f"{ticker}: no fresh snapshot yet; resubscribing")
+                self._stale_since = {t: (now, 1) for t in self._stale_since}
+                self.session.resubscribe(sub, "resync")
+                return
+            if step == 1:
+                self._stale_since = {t: (now, 2) for t in self._stale_since}
+                self.session.reconnect(f"{ticker}: still no fresh snapshot")
+                return
+        if now - self.started > self.snapshot_timeout:
+            missing = [t for t in self.tickers if (b := self.books.book(t)) is None
+                       or (b.state is BookState.AWAITING_SNAPSHOT and b.clock is None)]
+            session = getattr(self, "session", None)
+            if missing and session is not None and session.state == "streaming":
+                raise UsageError(
+                    f"no order book for {', '.join(missing)} after {self.snapshot_timeout:.0f}s: check the "
+                    "ticker (the market may not exist, or may be closed)"
+                )
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.flush()
+
+
+def _subscriptions(tickers: list[str], *, as_json: bool, extra: dict[str, Any]) -> list[Subscription]:
+    subs = [Subscription("orderbook_delta", {"market_tickers": list(tickers), **extra})]
+    if not as_json:  # the view also shows last trade, volume and open interest
+        subs.append(Subscription("ticker", {"market_tickers": list(tickers), "send_initial_snapshot": True}))
+        subs.append(Subscription("trade", {"market_tickers": list(tickers)}))
+    return subs
+
+
+@connection_options
+def book(
+    tickers: Annotated[list[str] | None, typer.Argument(metavar="TICKER...", help="Market tickers.",
+                                                        show_default=False)] = None,
+    depth: Annotated[int | None, typer.Option("--depth", "-d", min=1,
+                                              help="Levels per side (view default 10; JSON default all).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="NDJSON: one line per market after each applied "
+                                           "change (the default when stdout is not a terminal).")] = False,
+    once: Annotated[bool, typer.Option("--once", help="Print each market's first complete book and exit.")] = False,
+    yes_price: Annotated[bool, typer.Option("--use-yes-price", help="Subscribe with use_yes_price (NO side "
+                                            "quoted in yes-leg prices on the wire).")] = False,
+    wait: Annotated[float, typer.Option("--wait", metavar="SECONDS", min=1,
+                                        help="Give up when a market has no book after this long.")] = 10.0,
+    *,
+    conn: ConnectionArgs,
+) -> None:
+    """Watch live order books: exact, self-healing, several markets at once.
+
+    The book is rebuilt from Kalshi's snapshot and deltas with exact arithmetic. Any doubt (a
+    seq gap, a level below zero, a crossed book, a clock going back, a reconnect) marks the
+    book STALE and it is re-snapshotted; a stale book is never shown or printed as current.
+    On a terminal: a ladder per market, redrawn up to 10 times a second; q or Ctrl-C quits.
+
+    Examples:
+
+      kalshi book --sim
+
+      kalshi book KXHIGHNY-26NOV25-B52.5 KXHIGHNY-26NOV25-B54.5 --depth 5
+
+      kalshi book KXBTCD-26NOV2517-T97999.99 --json | jq -c '[.best_yes_bid, .best_yes_ask]'
+
+      kalshi book KXBTCD-26NOV2517-T97999.99 --once --json > snapshot.json
+    """
+    as_json = json_out or not sys.stdout.isatty()
+    chosen = list(dict.fromkeys(tickers or []))
+    if not chosen and not conn.sim:
+        raise UsageError("name at least one market: kalshi book TICKER [TICKER...] (or try --sim)")
+    extra = {"use_yes_price": True} if yes_price else {}
+
+    async def main() -> None:
+        async with open_context(conn) as ctx:
+            markets = chosen or list(ctx.sim.tickers[:3])
+            view_depth = depth or (None if as_json else 10)
+            handler = BookHandler(markets, as_json=as_json, depth=view_depth, once=once, snapshot_timeout=wait)
+            try:
+                if as_json:
+                    await _stream_with_health(ctx, markets, handler, conn, extra)
+                else:
+                    await _stream_with_view(ctx, markets, handler, conn, extra)
+            finally:
+                handler.close()
+
+    run_main(main)
+
+
+async def _stream_with_health(ctx: StreamContext, markets: list[str], handler: BookHandler,
+                              conn: ConnectionArgs, extra: dict[str, Any]) -> None:
+    subs = _subscriptions(markets, as_json=True, extra=extra)
+    stream = asyncio.ensure_future(run_stream(ctx, subs, handler, stale_after=conn.stale_after))
+    try:
+        while not stream.done():
+            await asyncio.wait([stream], timeout=1.0)
+            if not stream.done():
+                handler.check_health()
+        stream.result()
+    finally:
+        stream.cancel()
+
+
+async def _stream_with_view(ctx: StreamContext, markets: list[str], handler: BookHandler,
+                            conn: ConnectionArgs, extra: dict[str, Any]) -> None:
+    from kalshi_cli.render.live import BookLiveView
+
+    subs = _subscriptions(markets, as_json=False, extra=extra)
+    stream = asyncio.ensure_future(run_stream(ctx, subs, handler, stale_after=conn.stale_after))
+    async with BookLiveView(handler, markets, once=handler.once) as view:
+        quit_wait = asyncio.ensure_future(view.quit_event.wait())
+        try:
+            while not stream.done() and not view.quit_requested:
+                await asyncio.wait([stream, quit_wait], timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+                if not stream.done():
+                    handler.check_health()
+                    if handler.once and all((b := handler.books.book(t)) is not None and b.is_live
+                                            for t in markets):
+                        break
+            if stream.done():
+                stream.result()
+        finally:
+            quit_wait.cancel()
+            stream.cancel()

@@ -1,0 +1,120 @@
+"""The live terminal view of ``kalshi book``: a rich ``Live`` pulling from state ~10 times a second.
+
+Frames only mutate state; this view reads it on its own timer, so drawing costs the same at
+10 or 50,000 frames a second (redraws are dropped, never frames). It uses the alternate
+screen and cbreak mode, and restores the terminal on exit, Ctrl-C or ``q``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import time
+from typing import Any
+
+from rich.console import Console, RenderableType
+from rich.live import Live
+
+from kalshi_cli.render.book_view import ViewStats, book_screen
+
+__all__ = ["BookLiveView"]
+
+
+class BookLiveView:
+    """``async with BookLiveView(handler, markets):`` draws until the block ends or ``q`` is hit."""
+
+    def __init__(self, handler: Any, markets: list[str], *, once: bool = False, fps: float = 10.0,
+                 console: Console | None = None) -> None:
+        self.handler = handler
+        self.markets = markets
+        self.once = once
+        self.fps = fps
+        self.console = console or Console()
+        self.stats = ViewStats()
+        self.quit_requested = False
+        self._rate_mark = (time.monotonic(), 0)
+        self._live: Live | None = None
+        self._restore: Any = None
+        self._refresher: asyncio.Task[None] | None = None
+        self.quit_event = asyncio.Event()
+
+    def render(self) -> RenderableType:
+        """Build the whole screen from current state (called by rich's refresh thread)."""
+        handler = self.handler
+        now = time.monotonic()
+        mark_time, mark_frames = self._rate_mark
+        if now - mark_time >= 1.0:
+            self.stats.msg_rate = (handler.frames - mark_frames) / (now - mark_time)
+            self._rate_mark = (now, handler.frames)
+        session = getattr(handler, "session", None)
+        self.stats.connection = getattr(session, "state", "connecting")
+        self.stats.last_update = handler.last_frame_at
+        self.stats.count_books(handler.books)
+        books = [handler.books.book(t) for t in self.markets]
+        from kalshi_cli.book import OrderBook
+
+        shown = [b if b is not None else OrderBook(t) for b, t in zip(books, self.markets, strict=True)]
+        size = self.console.size
+        return book_screen(shown, handler.markets, self.stats, handler.depth or 10, size.width, size.height, now)
+
+    async def __aenter__(self) -> BookLiveView:
+        # Refreshed from the event loop, not rich's thread: the state is mutated on the loop,
+        # so drawing there never sees a dict change size mid-iteration.
+        self._live = Live(self.render(), console=self.console, auto_refresh=False,
+                          screen=not self.once, redirect_stderr=False, transient=False)
+        self._live.start(refresh=True)
+        self._refresher = asyncio.create_task(self._refresh_loop())
+        self._watch_keys()
+        return self
+
+    async def _refresh_loop(self) -> None:
+        assert self._live is not None
+        while True:
+            await asyncio.sleep(1.0 / self.fps)
+            self._live.update(self.render(), refresh=True)
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._refresher is not None:
+            self._refresher.cancel()
+        if self._live is not None:
+            with contextlib.suppress(Exception):
+                self._live.update(self.render(), refresh=True)
+            self._live.stop()
+        self._unwatch_keys()
+
+    def _watch_keys(self) -> None:
+        """Read single keys (q quits) without echo; restored in ``_unwatch_keys``."""
+        if self.once or not sys.stdin.isatty():
+            return
+        try:
+            import termios
+            import tty
+
+            fd = sys.stdin.fileno()
+            saved = termios.tcgetattr(fd)
+            tty.setcbreak(fd)
+            loop = asyncio.get_running_loop()
+            loop.add_reader(fd, self._on_key, fd)
+            self._restore = (fd, saved, loop)
+        except (ImportError, OSError, NotImplementedError, ValueError):
+            self._restore = None
+
+    def _on_key(self, fd: int) -> None:
+        with contextlib.suppress(OSError):
+            if os.read(fd, 1) in (b"q", b"Q"):
+                self.quit_requested = True
+                self.quit_event.set()
+
+    def _unwatch_keys(self) -> None:
+        if self._restore is None:
+            return
+        import termios
+
+        fd, saved, loop = self._restore
+        with contextlib.suppress(Exception):
+            loop.remove_reader(fd)
+        with contextlib.suppress(Exception):
+            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        self._restore = None

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shlex
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -131,7 +133,8 @@ def test_terminal_lines_are_readable(keys, sim_factory):
 
 def test_closed_pipe_ends_quietly(keys, sim_factory):
     sim = sim_factory(rate=500, markets=3)
-    cmd = " ".join(["python", "-m", "kalshi_cli", "tail", "trade", "ticker", "--json", *signed_args(keys, sim.url)])
+    cmd = shlex.join([sys.executable, "-m", "kalshi_cli", "tail", "trade", "ticker", "--json",
+                      *signed_args(keys, sim.url)])
     proc = subprocess.run(["bash", "-o", "pipefail", "-c", f"{cmd} | head -n 2"], capture_output=True, timeout=60,
                           cwd=Path(__file__).parent.parent)
     assert len(proc.stdout.splitlines()) == 2

@@ -233,6 +233,12 @@ def test_garbage_key_file(tmp_path, sim_factory):
     assert_clean_error(proc, 3, "not a PEM private key")
 
 
+def test_unreadable_key_path(tmp_path, sim_factory):
+    sim = sim_factory(rate=0)
+    proc = run_cli(["tail", "trade", "--url", sim.url, "--key-id", "k", "--private-key", str(tmp_path)])
+    assert_clean_error(proc, 3, "is a directory")
+
+
 def test_wrong_passphrase(tmp_path, rsa_key, sim_factory):
     from cryptography.hazmat.primitives import serialization
 

@@ -269,6 +269,9 @@ class Session:
                         f"{self.url}: HTTP 404: no Kalshi WebSocket at this URL (the path should be "
                         "/trade-api/ws/v2)"
                     ) from None
+                if 400 <= status < 500 and status not in (408, 429):
+                    # Other client errors will not go away by retrying the same request.
+                    raise ConnectionFailed(f"{self.url} refused the connection: HTTP {status}") from None
                 cause = f"server answered HTTP {status}"
                 retry_after = _retry_after(exc)
             except (OSError, TimeoutError, ConnectionClosed, InvalidHandshake) as exc:
@@ -360,6 +363,8 @@ class Session:
                             continue
                         self.gaps += 1
                         handler.on_gap(sub, missing, head)
+                if head.id is not None:  # a get_snapshot answer: that command is done
+                    self._pending.pop(head.id, None)
                 self.frames += 1
                 handler.on_data(raw, head, sub)
             else:
@@ -404,7 +409,8 @@ class Session:
 
     def _on_subscribed(self, obj: dict[str, Any], pending: _Pending | None) -> None:
         msg = obj.get("msg") if isinstance(obj.get("msg"), dict) else {}
-        sid, channel = msg.get("sid"), msg.get("channel")
+        # The reference puts sid inside msg; tolerate a server that puts it at the top level.
+        sid, channel = msg.get("sid", obj.get("sid")), msg.get("channel")
         if not isinstance(sid, int):
             self.reporter.warn("ignoring a 'subscribed' reply without a sid")
             return

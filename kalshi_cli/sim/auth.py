@@ -35,8 +35,8 @@ def message(timestamp: str, path: str = WS_PATH) -> bytes:
 
 
 def verify(headers: Mapping[str, str], key: PublicKey, *, tolerance_s: float | None = 30.0,
-           key_id: str | None = None, now_ms: int | None = None) -> str | None:
-    """None when the three headers prove possession of ``key``; otherwise why not."""
+           key_id: str | None = None, now_ms: int | None = None, path: str = WS_PATH) -> str | None:
+    """None when the three headers prove possession of ``key`` for a GET of ``path``; otherwise why not."""
     for name in HEADERS:
         if not headers.get(name):
             return f"missing {name} header"
@@ -55,10 +55,10 @@ def verify(headers: Mapping[str, str], key: PublicKey, *, tolerance_s: float | N
         return "KALSHI-ACCESS-SIGNATURE is not base64"
     try:
         if isinstance(key, ed25519.Ed25519PublicKey):
-            key.verify(sig, message(ts))
+            key.verify(sig, message(ts, path))
         else:
             pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.DIGEST_LENGTH)
-            key.verify(sig, message(ts), pss, hashes.SHA256())
+            key.verify(sig, message(ts, path), pss, hashes.SHA256())
     except InvalidSignature:
         return "bad signature"
     return None

@@ -84,6 +84,10 @@ class SimServer:
         self._anonymous: set[int] = set()
         self._server: Server | None = None
         self._tasks: set[asyncio.Task] = set()
+        from .rest import SimRest
+
+        #: The REST layer (fills, positions, orders, markets, exchange status) on the same port.
+        self.rest = SimRest(self)
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -112,7 +116,10 @@ class SimServer:
         return task
 
     def add_route(self, path: str, handler: HttpRoute) -> None:
-        """Serve plain-HTTP requests for ``path`` on the same port (the hook for a REST layer)."""
+        """Serve plain-HTTP requests for ``path`` on the same port (the hook for a REST layer).
+
+        A ``path`` ending in ``/`` serves every path below it (e.g. ``/trade-api/v2/markets/``).
+        """
         self.http_routes[path] = handler
 
     # --- views ------------------------------------------------------------------------------------
@@ -146,6 +153,8 @@ class SimServer:
     async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         path = request.path.split("?")[0]
         route = self.http_routes.get(path)
+        if route is None:
+            route = next((r for p, r in self.http_routes.items() if p.endswith("/") and path.startswith(p)), None)
         if route is not None:
             response = route(connection, request)
             return await response if isinstance(response, Awaitable) else response
@@ -301,6 +310,14 @@ class SimServer:
     def reject_handshakes(self, status: int, count: int = 1, headers: dict[str, str] | None = None) -> None:
         """Answer the next ``count`` upgrades with HTTP ``status`` (plus ``headers``, e.g. Retry-After)."""
         self._rejects.extend([(status, dict(headers or {}))] * count)
+
+    def fail_rest(self, status: int, count: int = 1, headers: dict[str, str] | None = None) -> None:
+        """Answer the next ``count`` REST requests with HTTP ``status`` (e.g. 500, or 429 + Retry-After)."""
+        self.rest.fail(status, count, headers)
+
+    def rest_requests(self) -> list[dict[str, Any]]:
+        """Every REST request served so far: ``{"path", "query", "status"}``."""
+        return list(self.rest.requests)
 
     def stall(self, seconds: float) -> None:
         """Open connections go silent (no data, no pings) and stop reading for ``seconds``."""

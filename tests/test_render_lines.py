@@ -51,3 +51,29 @@ def test_every_data_example_renders_on_one_line(path):
     frame = json.loads((EXAMPLES / path).read_text())
     text = format_line(frame).plain
     assert "\n" not in text and frame["type"].upper() in text
+
+
+def test_json_lines_stay_one_line_per_frame():
+    import io
+
+    from kalshi_cli.commands.tail import TailHandler
+    from kalshi_cli.output import LineWriter
+    from kalshi_cli.protocol import read_head
+    from kalshi_cli.session import Subscription
+
+    handler = TailHandler(as_json=True, count=None)
+    buf = io.BytesIO()
+    handler.writer = LineWriter(buf, flush_each=True)
+    sub = Subscription("trade")
+    frames = [
+        b'{"type":"trade","sid":1,"seq":1,"msg":{"a":"1"}}',
+        b'{"type":"trade","sid":1,"seq":2,"msg":{"a":"2"}}\n',
+        b'{\n  "type": "trade",\n  "sid": 1,\n  "seq": 3,\n  "msg": {"a": "3"}\n}',
+    ]
+    for raw in frames:
+        handler.on_data(raw, read_head(raw), sub)
+    assert buf.getvalue().splitlines() == [
+        frames[0],
+        frames[1].strip(),
+        b'{"type":"trade","sid":1,"seq":3,"msg":{"a":"3"}}',
+    ]

@@ -98,8 +98,10 @@ class TailHandler(StreamHandler):
 
     def on_data(self, raw: bytes, head: Head, sub: Subscription) -> None:
         if self.writer is not None:
-            if b"\n" in raw:  # pretty-printed JSON: make it one line
-                raw = orjson.dumps(orjson.loads(raw))
+            if b"\n" in raw:  # a trailing newline, or pretty-printed JSON: make it one line
+                raw = raw.strip()
+                if b"\n" in raw:
+                    raw = orjson.dumps(orjson.loads(raw))
             self.writer.write_line(raw)
         else:
             from kalshi_cli.protocol import parse_frame

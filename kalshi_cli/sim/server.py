@@ -182,10 +182,14 @@ class SimServer:
 
     # --- connections ------------------------------------------------------------------------------
 
+    def _new_engine(self, *, authenticated: bool) -> Connection:
+        """The protocol engine of a new connection (replay plugs its own event source in here)."""
+        return Connection(self.exchange, authenticated=authenticated, sending_ts=self.sending_ts)
+
     async def _handler(self, ws: ServerConnection) -> None:
         anonymous = id(ws) in self._anonymous
         self._anonymous.discard(id(ws))
-        engine = Connection(self.exchange, authenticated=not anonymous, sending_ts=self.sending_ts)
+        engine = self._new_engine(authenticated=not anonymous)
         conn = _Conn(ws, engine, self.frame_log_limit)
         self._conns.append(conn)
         if len(self._conns) > KEEP_LOGS:  # bound memory across many reconnects: forget old logs

@@ -16,6 +16,10 @@ from typer.exceptions import TyperException
 from kalshi_cli import __version__
 from kalshi_cli.commands.book import book
 from kalshi_cli.commands.completion import completion
+from kalshi_cli.commands.config import config_app
+from kalshi_cli.commands.fills import fills
+from kalshi_cli.commands.orders import orders
+from kalshi_cli.commands.positions import positions
 from kalshi_cli.commands.sign import sign
 from kalshi_cli.commands.sim import sim
 from kalshi_cli.commands.tail import tail
@@ -54,9 +58,13 @@ def _root(
 
 app.command()(book)
 app.command()(tail)
+app.command()(fills)
+app.command()(positions)
+app.command()(orders)
 app.command()(sign)
 app.command()(sim)
 app.command()(completion)
+app.add_typer(config_app, name="config")
 
 
 def main(argv: list[str] | None = None) -> None:

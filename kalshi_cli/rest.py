@@ -1,0 +1,277 @@
+"""A small signed client for Kalshi's REST API (REST.md): GETs, cursors, retries, one-line errors.
+
+Standard library only (``urllib`` in a worker thread): the tool makes a handful of GETs per
+run, so a connection pool or HTTP/2 would buy nothing. Every request is signed afresh over
+``timestamp + GET + /trade-api/v2/...`` (query cut off). 429, 408, 5xx and network errors are
+retried with exponential backoff and jitter (``Retry-After`` honoured when present); 401
+and 403 end the command with what to check; any other failure is one sentence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import http.client
+import random
+import socket
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import orjson
+
+from kalshi_cli import __version__
+from kalshi_cli.errors import AuthRejected, KalshiCliError
+from kalshi_cli.output import Reporter
+from kalshi_cli.status import ExitStatus
+
+__all__ = ["RestAuthError", "RestClient", "RestError", "describe_error_body"]
+
+RETRYABLE = frozenset({408, 429, 500, 502, 503, 504})
+USER_AGENT = f"kalshi-cli/{__version__}"
+Params = dict[str, Any] | Iterable[tuple[str, Any]]
+
+
+class RestError(KalshiCliError):
+    """A REST request failed for good (after retries, or with a status not worth retrying)."""
+
+    status = ExitStatus.CONNECTION
+
+    def __init__(self, message: str, *, http_status: int | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+        self.code = code
+
+
+class RestAuthError(AuthRejected):
+    """HTTP 401/403 from the REST API."""
+
+    def __init__(self, message: str, *, http_status: int, code: str | None = None) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+        self.code = code
+
+
+@dataclass
+class _Answer:
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+
+def describe_error_body(body: bytes | str) -> tuple[str | None, str]:
+    """``(code, text)`` from any of Kalshi's four error-body shapes (REST.md §4), else the raw text."""
+    raw = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    try:
+        obj = orjson.loads(raw) if raw.strip() else None
+    except orjson.JSONDecodeError:
+        obj = None
+    if not isinstance(obj, dict):
+        text = " ".join(raw.split())[:200]
+        return None, text
+    err = obj.get("error")
+    if isinstance(err, dict):  # nested: {"error": {"code", "message", "details", "service"?}}
+        code = _s(err.get("code"))
+        parts = [p for p in (_s(err.get("message")), _s(err.get("details"))) if p]
+        parts = [p for i, p in enumerate(parts) if p not in parts[:i]]
+        return code, ": ".join(parts) or (code or "")
+    if isinstance(err, str):  # string: {"error": "too many requests"}
+        return None, err
+    code = _s(obj.get("code"))  # flat {"code", "message"} or bare {"msg"}
+    text = _s(obj.get("message")) or _s(obj.get("msg")) or _s(obj.get("details"))
+    if code or text:
+        return code, text or code or ""
+    return None, " ".join(raw.split())[:200]
+
+
+def _s(value: Any) -> str | None:
+    return str(value).strip() or None if value is not None else None
+
+
+def _sentence(status: int, code: str | None, text: str) -> str:
+    reason = http.HTTPStatus(status).phrase if status in http.HTTPStatus._value2member_map_ else "error"
+    detail = text if not code or code in text else f"{code}: {text}" if text else code
+    return f"HTTP {status} {reason}" + (f" ({detail})" if detail else "")
+
+
+class RestClient:
+    """Signed GETs against one REST base URL (e.g. ``https://external-api.kalshi.com/trade-api/v2``).
+
+    Args:
+        base_url: the REST base, ending in ``/trade-api/v2``.
+        signer: ``signer(method, path)`` -> headers, or ``None`` to send unsigned requests.
+        reporter: where retries are reported.
+        tries: attempts per request before giving up.
+        max_pages: the most pages one ``paginate`` call walks.
+    """
+
+    def __init__(self, base_url: str, signer: Callable[[str, str], dict[str, str]] | None, *,
+                 reporter: Reporter | None = None, tries: int = 5, backoff_base: float = 0.25,
+                 backoff_cap: float = 8.0, timeout: float = 15.0, max_pages: int = 200,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 rng: random.Random | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.base_path = urlsplit(self.base_url).path
+        self.signer = signer
+        self.reporter = reporter or Reporter()
+        self.tries = max(1, tries)
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.timeout = timeout
+        self.max_pages = max_pages
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self.requests = 0
+
+    async def get(self, path: str, params: Params | None = None) -> dict[str, Any]:
+        """GET ``path`` (relative to the base) and return the JSON object, retrying what is retryable."""
+        query = urlencode([(k, v) for k, v in _pairs(params) if v is not None], doseq=True)
+        url = self.base_url + path + (f"?{query}" if query else "")
+        what = f"GET {self.base_path}{path}"
+        last = ""
+        expired_retry = False
+        attempt = 0
+        while True:
+            attempt += 1
+            retry_after: float | None = None
+            try:
+                answer = await asyncio.to_thread(self._fetch, url, self.base_path + path)
+            except _Network as exc:
+                last = str(exc)
+            else:
+                if 200 <= answer.status < 300:
+                    return self._json(answer, what)
+                code, text = describe_error_body(answer.body)
+                last = _sentence(answer.status, code, text)
+                if answer.status in (401, 403):
+                    if code and "timestamp" in (text + code).lower() and not expired_retry:
+                        expired_retry = True  # re-signed with a fresh timestamp, once (REST.md §2)
+                        attempt -= 1
+                        continue
+                    raise RestAuthError(self._auth_advice(what, answer.status, last), http_status=answer.status,
+                                        code=code)
+                if answer.status not in RETRYABLE:
+                    raise RestError(f"{what} failed: {last}", http_status=answer.status, code=code)
+                retry_after = _retry_after(answer.headers.get("retry-after"))
+            if attempt >= self.tries:
+                raise RestError(f"{what} failed after {attempt} tries; last: {last}")
+            delay = retry_after if retry_after is not None else self._backoff(attempt)
+            self.reporter.warn(f"{what}: {last}; retrying in {delay:.1f}s (try {attempt + 1} of {self.tries})")
+            await self._sleep(delay)
+
+    async def paginate(self, path: str, key: str, params: Params | None = None,
+                       *, limit: int = 200) -> list[dict[str, Any]]:
+        """Every item under ``key`` across all pages, filters repeated on each page."""
+        base = [(k, v) for k, v in _pairs(params) if k not in ("cursor", "limit")]
+        items: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        cursor = ""
+        for _ in range(self.max_pages):
+            page = await self.get(path, [*base, ("limit", limit), *([("cursor", cursor)] if cursor else [])])
+            rows = page.get(key)
+            if rows is None:  # Kalshi sends null for an empty list
+                rows = []
+            if not isinstance(rows, list):
+                raise RestError(f"GET {self.base_path}{path}: unexpected reply ({key!r} is not a list)")
+            items.extend(r for r in rows if isinstance(r, dict))
+            cursor = page.get("cursor") or ""
+            if not isinstance(cursor, str) or not cursor:
+                return items
+            if cursor in seen:
+                self.reporter.warn(f"GET {self.base_path}{path}: the server repeated a page cursor; stopping there")
+                return items
+            seen.add(cursor)
+        raise RestError(f"GET {self.base_path}{path}: more than {self.max_pages} pages; narrow the request "
+                        "(e.g. a later --since or fewer markets)")
+
+    # --- internals ----------------------------------------------------------------------------------
+
+    def _fetch(self, url: str, sign_path: str) -> _Answer:
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        if self.signer is not None:
+            headers.update(self.signer("GET", sign_path))
+        request = urllib.request.Request(url, headers=headers, method="GET")
+        self.requests += 1
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (http/https only)
+                return _Answer(response.status, response.read(), _lower(response.headers.items()))
+        except urllib.error.HTTPError as exc:
+            try:
+                body = exc.read()
+            except (OSError, http.client.HTTPException):
+                body = b""
+            return _Answer(exc.code, body, _lower(exc.headers.items() if exc.headers else []))
+        except urllib.error.URLError as exc:
+            reason = exc.reason
+            raise _Network(_describe(reason) if isinstance(reason, BaseException) else str(reason)) from None
+        except (OSError, http.client.HTTPException, TimeoutError) as exc:
+            raise _Network(_describe(exc)) from None
+
+    def _json(self, answer: _Answer, what: str) -> dict[str, Any]:
+        try:
+            obj = orjson.loads(answer.body)
+        except orjson.JSONDecodeError:
+            raise RestError(f"{what}: the reply is not JSON") from None
+        if not isinstance(obj, dict):
+            raise RestError(f"{what}: the reply is not a JSON object")
+        return obj
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
+        return self._rng.uniform(ceiling / 2, ceiling)
+
+    def _auth_advice(self, what: str, status: int, last: str) -> str:
+        if self.signer is None:
+            return (f"{what} was refused ({last}): it needs an API key; give one with --key-id ID --private-key "
+                    "PATH, or KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_PATH, or a profile ('kalshi config init')")
+        checks = "the key id matches the private key; the key belongs to this environment (prod or demo); " \
+                 "your clock is in sync (NTP)"
+        if status == 403:
+            checks += "; the key has the read scope this needs"
+        return f"the REST API rejected the API key: {what}: {last}. Check that {checks}"
+
+
+class _Network(Exception):
+    """The request never got an HTTP answer."""
+
+
+def _pairs(params: Params | None) -> list[tuple[str, Any]]:
+    if params is None:
+        return []
+    if isinstance(params, dict):
+        return list(params.items())
+    return list(params)
+
+
+def _lower(items: Iterable[tuple[str, str]]) -> dict[str, str]:
+    return {k.lower(): v for k, v in items}
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return "timed out"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, socket.gaierror):
+        return "host not found"
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:200]
+
+
+def _retry_after(value: str | None, cap: float = 60.0) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta seconds or an HTTP date), capped."""
+    if not value:
+        return None
+    try:
+        return max(0.0, min(cap, float(value)))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, min(cap, when.timestamp() - time.time()))

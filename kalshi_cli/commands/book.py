@@ -202,7 +202,7 @@ def book(
     """
     as_json = json_out or not sys.stdout.isatty()
     chosen = list(dict.fromkeys(tickers or []))
-    if not chosen and not conn.sim:
+    if not chosen and not conn.sim and not conn.replay:
         raise UsageError("name at least one market: kalshi book TICKER [TICKER...] (or try --sim)")
     extra = {"use_yes_price": True} if yes_price else {}
 

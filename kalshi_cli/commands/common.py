@@ -15,6 +15,7 @@ import sys
 import typing
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -41,6 +42,8 @@ class ConnectionArgs:
     trust_host: bool = False
     stale_after: float = 30.0
     quiet: bool = False
+    replay: list[Path] | None = None
+    replay_speed: str = "1"
 
 
 _OPTIONS: list[tuple[str, Any, Any]] = [
@@ -53,6 +56,13 @@ _OPTIONS: list[tuple[str, Any, Any]] = [
     ("sim", Annotated[bool, typer.Option(
         "--sim", help="Start the built-in simulated exchange and connect to it (no account, no network).",
         rich_help_panel=CONN)], False),
+    ("replay", Annotated[list[Path] | None, typer.Option(
+        "--replay", metavar="FILE", help="Serve a recording ('kalshi record' or 'tail --json' NDJSON, .gz too) "
+        "in-process and connect to it; ends with the recording. Repeat for several files.",
+        rich_help_panel=CONN, show_default=False)], None),
+    ("replay_speed", Annotated[str, typer.Option(
+        "--replay-speed", metavar="N|max", help="With --replay: N times the recorded pace, or max.",
+        rich_help_panel=CONN)], "1"),
     ("key_id", Annotated[str | None, typer.Option(
         "--key-id", help="API key id (env KALSHI_API_KEY_ID).", rich_help_panel=CONN)], None),
     ("private_key", Annotated[str | None, typer.Option(
@@ -149,6 +159,21 @@ async def open_context(conn: ConnectionArgs, *, need_key: bool = False) -> Async
 
     profile = select_profile(conn.profile, os.environ)
     creds = load_credentials(conn, reporter)
+    if conn.replay:
+        if conn.url or conn.sim:
+            raise UsageError("--replay names a server, like --sim and --url; use one of them")
+        from kalshi_cli.sim.replay import ReplayServer, parse_speed, scan
+
+        speed = parse_speed(conn.replay_speed)
+        replay = ReplayServer(scan(list(conn.replay), reporter.warn), speed=speed)
+        url = await replay.start()
+        reporter.info(f"replaying {replay.recording.frames} frames at {url}")
+        try:  # unsigned: the replay server accepts any client
+            yield StreamContext(Endpoint(url, url.replace("ws://", "http://").rsplit("/trade-api", 1)[0]
+                                         + "/trade-api/v2", "sim"), None, reporter, replay)
+        finally:
+            await replay.stop()
+        return
     if conn.sim:
         if conn.url:
             raise UsageError("--sim and --url both name a server; use one")

@@ -59,5 +59,10 @@ async def run_stream(
         reporter=ctx.reporter,
         stale_after=stale_after,
     )
-    await session.run()
+    if getattr(ctx.sim, "ended", None) is not None:  # --replay: the stream ends with the recording
+        from kalshi_cli.sim.replay import stream_until_replayed
+
+        await stream_until_replayed(session.run(), session, ctx.sim)
+    else:
+        await session.run()
     return session

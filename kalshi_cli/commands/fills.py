@@ -107,8 +107,10 @@ class FillsHandler(PrivateHandler):
         if self.markets:
             params.append(("ticker", ",".join(self.markets)))
         rows = await self.rest.paginate("/portfolio/fills", "fills", params)
-        frames = [rest_fill_frame(row) for row in rows]
-        frames.sort(key=lambda f: (f["msg"].get("ts_ms") or 0, str(f["msg"].get("trade_id"))))
+        # Oldest first. The server lists newest first; fills in the same millisecond keep its
+        # order (reversed) rather than a trade_id tiebreak, which would reorder them arbitrarily.
+        frames = [rest_fill_frame(row) for row in reversed(rows)]
+        frames.sort(key=lambda f: f["msg"].get("ts_ms") or 0)
         wanted = set(self.markets)
         for frame in frames:
             msg = frame["msg"]

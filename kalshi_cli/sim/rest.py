@@ -73,7 +73,7 @@ class SimRest:
         if body is None:
             body = {"error": "too many requests"} if status == 429 else {
                 "error": {"code": "internal_server_error", "message": "simulated failure",
-                          "details": f"HTTP {status} injected by the simulator"}}
+                          "details": "injected by the simulator"}}
         self._faults.extend([(status, dict(headers or {}), body)] * count)
 
     # --- HTTP -------------------------------------------------------------------------------------

@@ -76,10 +76,20 @@ def _write_private(path: Path, text: str) -> None:
 def _ask(label: str, value: str | None, default: str | None = None) -> str:
     if value:
         return value
+    missing = UsageError(f"no answer for the {label.lower()}: give it as a flag (see kalshi config init --help)")
+    if not sys.stdin.isatty():  # answers piped in: read a line, keep stdout clean
+        sys.stderr.write(f"{label}: ")
+        sys.stderr.flush()
+        line = sys.stdin.readline()
+        sys.stderr.write("\n")
+        if not line.strip():
+            raise missing
+        return line.strip()
     try:
         answer = typer.prompt(label, default=default, err=True)
     except (typer.Abort, EOFError):
-        raise UsageError(f"no answer for {label.lower()}: give it as a flag (kalshi config init --help)") from None
+        sys.stderr.write("\n")
+        raise missing from None
     return str(answer).strip()
 
 

@@ -73,6 +73,29 @@ def test_fills_made_while_disconnected_appear_once_in_order(keys, sim_factory, t
     assert rest_calls(sim, "/portfolio/fills"), "no backfill request was made"
 
 
+def test_a_lost_fill_subscription_is_backfilled(keys, sim_factory, tmp_path):
+    sim = sim_factory(rate=0, markets=3)
+    out = tmp_path / "fills.ndjson"
+    with out.open("wb") as fh:
+        proc = spawn_cli(["fills", "--json", *signed_args(keys, sim.url)], stdout=fh)
+        try:
+            wait_for(lambda: subscribed(sim) >= 1, what="fill subscription")
+            step_until_fills(sim, 2)
+            wait_for(lambda: len(lines_of(out)) >= 2, what="live fills")
+            sim.send_error(25, "fill")  # the server ends the subscription; fills until the resubscribe are lost
+            step_until_fills(sim, 3)
+            wait_for(lambda: subscribed(sim) >= 2, what="resubscribe")
+            step_until_fills(sim, 1)
+            total = len(sim_fills(sim))
+            wait_for(lambda: len(lines_of(out)) >= total, what="every fill")
+            time.sleep(0.3)
+        finally:
+            code, err = stop(proc)
+    assert code == 0, err
+    assert [fill_key(f["msg"]) for f in parsed(out)] == [fill_key(f) for f in sim_fills(sim)]
+    assert rest_calls(sim, "/portfolio/fills")
+
+
 def test_since_prints_history_then_live_with_no_duplicate_at_the_seam(keys, sim_factory, tmp_path):
     sim = sim_factory(rate=0, markets=3)
     step_until_fills(sim, 5)

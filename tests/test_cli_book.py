@@ -81,6 +81,14 @@ def test_depth_limits_levels(keys, sim_factory):
 
 def test_unknown_market_is_a_clear_error(keys, sim_factory):
     sim = sim_factory(rate=0)
+    proc = run_cli(["book", sim.tickers[0], "KXNOSUCH-26DEC31-X1", "--json", *signed_args(keys, sim.url)])
+    assert_clean_error(proc, 2, "unknown market: KXNOSUCH-26DEC31-X1")
+    assert sim.connections == 0  # told before connecting
+
+
+def test_unknown_market_without_rest_times_out_clearly(keys, sim_factory):
+    sim = sim_factory(rate=0)
+    sim.fail_rest(500, 5)  # no usable REST answer: the stream and --wait decide
     proc = run_cli(["book", "KXNOSUCH-26DEC31-X1", "--json", "--wait", "2", *signed_args(keys, sim.url)])
     assert_clean_error(proc, 2, "no order book for KXNOSUCH-26DEC31-X1", "check the ticker")
 

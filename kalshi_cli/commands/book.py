@@ -209,6 +209,7 @@ def book(
     async def main() -> None:
         async with open_context(conn) as ctx:
             markets = chosen or list(ctx.sim.tickers[:3])
+            await check_markets_exist(ctx, markets)
             view_depth = depth or (None if as_json else 10)
             handler = BookHandler(markets, as_json=as_json, depth=view_depth, once=once, snapshot_timeout=wait)
             try:
@@ -220,6 +221,32 @@ def book(
                 handler.close()
 
     run_main(main)
+
+
+async def check_markets_exist(ctx: StreamContext, markets: list[str]) -> None:
+    """Ask REST about each market first: an unknown ticker is a clear error now, not an empty book.
+
+    Advisory only: a server without Kalshi's REST API (or any failure other than Kalshi's own
+    404 body) leaves the decision to the stream and ``--wait``.
+    """
+    from kalshi_cli.rest import RestClient, RestError
+
+    client = RestClient(ctx.endpoint.rest_url, None, tries=1, timeout=5.0)
+
+    async def exists(ticker: str) -> bool:
+        try:
+            await client.get(f"/markets/{ticker}")
+        except RestError as exc:
+            return not (exc.http_status == 404 and exc.code is not None)
+        except Exception:  # unreachable REST, odd bodies: not our call to make
+            return True
+        return True
+
+    found = await asyncio.gather(*(exists(t) for t in markets))
+    unknown = [t for t, ok in zip(markets, found, strict=True) if not ok]
+    if unknown:
+        raise UsageError(f"unknown market{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)} "
+                         "(Kalshi's REST API has no such ticker; check the spelling)")
 
 
 async def _stream_with_health(ctx: StreamContext, markets: list[str], handler: BookHandler,

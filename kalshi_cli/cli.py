@@ -20,6 +20,8 @@ from kalshi_cli.commands.config import config_app
 from kalshi_cli.commands.fills import fills
 from kalshi_cli.commands.orders import orders
 from kalshi_cli.commands.positions import positions
+from kalshi_cli.commands.record import record
+from kalshi_cli.commands.replay import replay
 from kalshi_cli.commands.sign import sign
 from kalshi_cli.commands.sim import sim
 from kalshi_cli.commands.tail import tail
@@ -63,6 +65,8 @@ app.command()(positions)
 app.command()(orders)
 app.command()(sign)
 app.command()(sim)
+app.command()(record)
+app.command()(replay)
 app.command()(completion)
 app.add_typer(config_app, name="config")
 

@@ -57,8 +57,8 @@ _OPTIONS: list[tuple[str, Any, Any]] = [
         "--sim", help="Start the built-in simulated exchange and connect to it (no account, no network).",
         rich_help_panel=CONN)], False),
     ("replay", Annotated[list[Path] | None, typer.Option(
-        "--replay", metavar="FILE", help="Serve a recording ('kalshi record' or 'tail --json' NDJSON, .gz too) "
-        "in-process and connect to it; ends with the recording. Repeat for several files.",
+        "--replay", metavar="FILE|DIR", help="Serve a recording ('kalshi record' or 'tail --json' NDJSON, .gz "
+        "too; a directory means its files in name order) in-process and connect to it; ends with the recording.",
         rich_help_panel=CONN, show_default=False)], None),
     ("replay_speed", Annotated[str, typer.Option(
         "--replay-speed", metavar="N|max", help="With --replay: N times the recorded pace, or max.",

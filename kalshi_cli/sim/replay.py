@@ -43,8 +43,8 @@ from .fixed import count_str, parse_count, parse_price, price_str
 from .market import Event
 from .server import SimServer
 
-__all__ = ["META", "Recording", "ReplayExchange", "ReplayServer", "parse_speed", "read_records", "record_time",
-           "scan", "serve_replay"]
+__all__ = ["META", "Recording", "ReplayExchange", "ReplayServer", "expand", "parse_speed", "read_records",
+           "record_time", "scan", "serve_replay", "stream_until_replayed"]
 
 META = "kalshi_cli.meta"
 BOOK_TYPES = frozenset({"orderbook_snapshot", "orderbook_delta"})
@@ -136,6 +136,20 @@ class Recording:
         return max(0, self.last_ms - self.first_ms) / 1000
 
 
+def expand(paths: Iterable[Path]) -> list[Path]:
+    """Paths with each directory replaced by its ``*.ndjson``/``*.ndjson.gz`` files in name (= time) order."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.is_file() and p.name.endswith((".ndjson", ".ndjson.gz")))
+            if not found:
+                raise UsageError(f"no .ndjson or .ndjson.gz files in {path}")
+            out += found
+        else:
+            out.append(path)
+    return out
+
+
 def scan(paths: list[Path], warn: Callable[[str], None] | None = None) -> Recording:
     """Check that ``paths`` are readable NDJSON recordings and summarise them.
 
@@ -143,7 +157,8 @@ def scan(paths: list[Path], warn: Callable[[str], None] | None = None) -> Record
         UsageError: a file is missing or unreadable, is not NDJSON, or no file holds a data frame.
     """
     warn = warn or (lambda text: None)
-    rec = Recording(list(paths))
+    paths = expand(paths)
+    rec = Recording(paths)
     empty: list[Path] = []
     for path in paths:
         if not path.is_file():
@@ -504,7 +519,10 @@ async def serve_replay(paths: list[Path], *, speed: float | None, loop: bool, ho
     """Scan ``paths``, serve them until the end of the recording (or SIGINT/SIGTERM); return the server."""
     recording = scan(paths, warn)
     server = ReplayServer(recording, speed=speed, loop=loop, host=host, port=port, public_key_pem=public_key_pem)
-    url = await server.start()
+    try:
+        url = await server.start()
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     stop = asyncio.Event()
     running = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -1,0 +1,77 @@
+"""``kalshi replay``: serve recorded files as a local Kalshi WebSocket endpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kalshi_cli.errors import UsageError
+from kalshi_cli.output import Reporter
+
+__all__ = ["replay"]
+
+
+def replay(
+    files: Annotated[list[Path], typer.Argument(metavar="FILE...", help="Recordings: 'kalshi record' files "
+                                                "(.ndjson or .ndjson.gz) or 'kalshi tail --json' output, "
+                                                "played in the order given.", show_default=False)],
+    speed: Annotated[str, typer.Option("--speed", metavar="N|max",
+                                       help="N times the recorded pace (1 = as recorded), or max: as fast "
+                                       "as the clients read.")] = "1",
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 0,
+    loop: Annotated[bool, typer.Option("--loop", help="Start again at the end instead of closing "
+                                       "connections and exiting.")] = False,
+    public_key: Annotated[Path | None, typer.Option("--public-key", metavar="PEM",
+                                                    help="Verify signatures against this public key "
+                                                    "(HTTP 401 otherwise). Without it every client "
+                                                    "is accepted.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No status lines on stderr.")] = False,
+) -> None:
+    """Serve recordings as a Kalshi endpoint; prints its ws:// URL first.
+
+    Clients connect and subscribe as they would to Kalshi and get the recorded frames of the
+    channels and markets they asked for, with sids and seqs renumbered for their own
+    subscriptions, paced by the recorded times divided by --speed. Playback starts at the
+    first subscribe and is shared by every client. Order books start at each market's first
+    recorded snapshot, and a recorded gap heals at the next recorded snapshot: a client
+    never gets a delta it cannot place. At the end of the data the connections close
+    normally (code 1000) and the server exits, unless --loop.
+
+    Examples:
+
+      kalshi replay data/*.ndjson.gz --speed 10
+
+      kalshi book --url "$(kalshi replay data/*.ndjson --speed max | head -1)" KXBTCD-26NOV2517-T97999.99
+
+      kalshi book --replay data/kalshi-20261125T140000.000Z-0001.ndjson --replay-speed 10
+    """
+    from kalshi_cli.commands.runner import run_main
+    from kalshi_cli.sim.replay import Recording, parse_speed, serve_replay
+
+    rate = parse_speed(speed)
+    pem = None
+    if public_key is not None:
+        try:
+            pem = public_key.read_bytes()
+        except OSError as exc:
+            raise UsageError(f"cannot read public key {public_key}: {exc.strerror}") from None
+    reporter = Reporter(quiet=quiet)
+
+    def ready(url: str, recording: Recording) -> None:
+        print(url, flush=True)
+        markets = len(recording.tickers)
+        reporter.info(f"replaying {recording.frames:,} frames ({markets} market{'' if markets == 1 else 's'}, "
+                      f"{recording.duration_s:.1f}s recorded) at {'max speed' if rate is None else f'{rate:g}x'}")
+
+    async def main() -> None:
+        server = await serve_replay(list(files), speed=rate, loop=loop, host=host, port=port, public_key_pem=pem,
+                                    on_ready=ready, warn=reporter.warn)
+        if server.started_at is not None and server.ended_at is not None:
+            took = max(server.ended_at - server.started_at, 1e-9)
+            reporter.info(f"replayed {server.replayed:,} frames in {took:.2f}s ({server.replayed / took:,.0f} "
+                          "frames/s)")
+
+    run_main(main)

@@ -17,6 +17,8 @@ import orjson
 __all__ = [
     "CHANNELS",
     "DATA_TYPES",
+    "DATA_TYPE_NAMES",
+    "FAST_ENVELOPE",
     "ERROR_TEXTS",
     "TERMINAL_ERROR_CODES",
     "WS_PATH",
@@ -155,10 +157,19 @@ class Head:
 
 # Kalshi's frames are compact and put the envelope before "msg":
 #   {"type":"trade","sid":3,"seq":17,"msg":{...}}
-# Reading that prefix costs far less than parsing the frame. Anything else goes the slow way.
-_COMPACT = re.compile(rb'\{"type":"([a-z_0-9]+)","sid":(\d+),"seq":(\d+),"msg":')
+#   {"type":"orderbook_delta","sending_ts_ms":1787925912347,"sid":1,"seq":2,"msg":{...}}  (examples' order)
+# Reading that prefix costs far less than parsing the frame (~0.4 us against ~10 us for the general
+# prefix reader below on a 350-byte frame). Only data types take this path; replies are parsed whole.
+_FAST = re.compile(
+    rb'\{"type":"([a-z_0-9]+)",(?:"sending_ts_ms":\d+,)?"sid":(\d+),(?:"seq":(\d+),)?(?:"sending_ts_ms":\d+,)?"msg":'
+)
 _PREFIX = re.compile(rb'\{\s*((?:"[A-Za-z_]+"\s*:\s*(?:-?\d+|"[a-z_0-9]*")\s*,\s*)*)"msg"\s*:')
 _PAIR = re.compile(rb'"([A-Za-z_]+)"\s*:\s*(?:(-?\d+)|"([a-z_0-9]*)")')
+_DATA_NAMES: dict[bytes, str] = {t.encode(): t for t in DATA_TYPES}
+#: For hot loops that inline ``read_head``'s fast path (groups: type, sid, seq or None).
+FAST_ENVELOPE = _FAST
+#: Data type names as they appear in frames (bytes) -> ``str``.
+DATA_TYPE_NAMES = _DATA_NAMES
 
 
 def read_head(raw: bytes) -> Head:
@@ -167,9 +178,15 @@ def read_head(raw: bytes) -> Head:
     Raises:
         FrameError: the frame is not a JSON object with a string ``type``.
     """
-    m = _COMPACT.match(raw)
-    if m is not None and raw.endswith(b"}"):
-        return Head(m[1].decode(), int(m[2]), int(m[3]), None, None)
+    m = _FAST.match(raw)
+    if m is not None and raw[-1:] == b"}":
+        kind, sid, seq = m.groups()
+        name = _DATA_NAMES.get(kind)
+        if name is not None:
+            if seq is not None:
+                return Head(name, int(sid), int(seq), None, None)
+            if b'"seq"' not in raw:  # a seq after "msg" would be missed: such frames go the slow way
+                return Head(name, int(sid), None, None, None)
     m = _PREFIX.match(raw)
     if m is not None and raw.rstrip().endswith(b"}"):
         fields: dict[bytes, Any] = {}
@@ -232,6 +249,12 @@ class SeqTracker:
 
     def last(self, sid: int) -> int | None:
         return self._last.get(sid)
+
+    @property
+    def table(self) -> dict[int, int]:
+        """The live sid -> last seq map, for a hot loop that handles the in-order case inline
+        (``table.get(sid, 0) == seq - 1``, then ``table[sid] = seq``) and calls ``observe`` otherwise."""
+        return self._last
 
     def forget(self, sid: int) -> None:
         self._last.pop(sid, None)

@@ -27,7 +27,9 @@ from kalshi_cli.errors import AuthRejected, ConnectionFailed, ServerError
 from kalshi_cli.output import Reporter
 from kalshi_cli.protocol import (
     CHANNELS,
+    DATA_TYPE_NAMES,
     DATA_TYPES,
+    FAST_ENVELOPE,
     TERMINAL_ERROR_CODES,
     FrameError,
     Head,
@@ -89,6 +91,12 @@ class StreamHandler:
     """What a command does with the stream. Every method has a sensible default."""
 
     session: Session
+
+    #: Optional fast path for handlers that only pass frames on (``tail --json``): when set, an
+    #: in-order data frame on a known sid whose envelope the fast path could read is given here
+    #: as its raw bytes instead of to ``on_data``, and no ``Head`` is built. It must do what
+    #: ``on_data`` would do with that frame.
+    passthrough: Callable[[bytes], None] | None = None
 
     def on_connected(self, url: str) -> None:
         """A new connection is up; sids and seqs start again."""
@@ -335,40 +343,70 @@ class Session:
     async def _read_loop(self, ws: _WatchedConnection) -> None:
         handler = self.handler
         by_sid = self._by_sid
-        observe = self.seq.observe
-        data_types = DATA_TYPES
+        last_seq = self.seq.table
+        fast = FAST_ENVELOPE.match
+        names = DATA_TYPE_NAMES
+        passthrough = handler.passthrough
+        on_data = handler.on_data
         recv = ws.recv
         while True:
             raw = await recv(decode=False)
-            if len(raw) > SKIP_FRAME:
-                self._bad_frame(raw, f"oversize frame ({len(raw)} bytes)")
-                continue
-            try:
-                head = read_head(raw)
-            except FrameError as exc:
-                self._bad_frame(raw, str(exc))
-                continue
-            if head.type in data_types:
-                sub = by_sid.get(head.sid) if head.sid is not None else None
-                if sub is None:
-                    self._stray(head)
-                    continue
-                if head.seq is not None:
-                    missing = observe(head.sid, head.seq)
-                    if missing:
-                        if missing < 0:
-                            self.reporter.warn(
-                                f"dropped a repeated frame on {sub.label()} (seq {head.seq})"
-                            )
+            # Fast path (most frames): a compact data frame, in order, on a known sid. Anything
+            # else (gaps, repeats, replies, odd shapes, oversize) takes _on_frame's general path.
+            m = fast(raw)
+            if m is not None and raw[-1:] == b"}" and len(raw) <= SKIP_FRAME:
+                kind, sid_text, seq_text = m.groups()
+                name = names.get(kind)
+                if name is not None:
+                    sid = int(sid_text)
+                    sub = by_sid.get(sid)
+                    if sub is not None:
+                        if seq_text is not None:
+                            seq: int | None = int(seq_text)
+                            if last_seq.get(sid, 0) != seq - 1:  # type: ignore[operator]
+                                self._on_frame(raw)
+                                continue
+                            last_seq[sid] = seq  # type: ignore[assignment]
+                        elif b'"seq"' in raw:
+                            self._on_frame(raw)
                             continue
-                        self.gaps += 1
-                        handler.on_gap(sub, missing, head)
-                if head.id is not None:  # a get_snapshot answer: that command is done
-                    self._pending.pop(head.id, None)
-                self.frames += 1
-                handler.on_data(raw, head, sub)
-            else:
-                self._on_reply(raw, head)
+                        else:
+                            seq = None
+                        self.frames += 1
+                        if passthrough is not None:
+                            passthrough(raw)
+                        else:
+                            on_data(raw, Head(name, sid, seq, None, None), sub)
+                        continue
+            self._on_frame(raw)
+
+    def _on_frame(self, raw: bytes) -> None:
+        """Any frame, the general way: size check, envelope, seq check, then data or reply."""
+        if len(raw) > SKIP_FRAME:
+            self._bad_frame(raw, f"oversize frame ({len(raw)} bytes)")
+            return
+        try:
+            head = read_head(raw)
+        except FrameError as exc:
+            self._bad_frame(raw, str(exc))
+            return
+        if head.type not in DATA_TYPES:
+            self._on_reply(raw, head)
+            return
+        sub = self._by_sid.get(head.sid) if head.sid is not None else None
+        if sub is None:
+            self._stray(head)
+            return
+        if head.seq is not None:
+            missing = self.seq.observe(head.sid, head.seq)  # type: ignore[arg-type]
+            if missing:
+                if missing < 0:
+                    self.reporter.warn(f"dropped a repeated frame on {sub.label()} (seq {head.seq})")
+                    return
+                self.gaps += 1
+                self.handler.on_gap(sub, missing, head)
+        self.frames += 1
+        self.handler.on_data(raw, head, sub)
 
     # --- replies --------------------------------------------------------------------------------
 

@@ -91,17 +91,27 @@ class TailHandler(StreamHandler):
         self.remaining = count
         self.writer = LineWriter() if as_json else None
         self.console: Any = None
-        if not as_json:
+        if as_json:
+            self.passthrough = self._pass_on
+        else:
             from rich.console import Console
 
             self.console = Console(highlight=False, soft_wrap=True)
 
+    def _pass_on(self, raw: bytes) -> None:
+        """The session's fast path: the frame as received is the NDJSON line."""
+        if b"\n" in raw:
+            raw = _one_line(raw)
+        self.writer.write_line(raw)  # type: ignore[union-attr]
+        if self.remaining is not None:
+            self.remaining -= 1
+            if self.remaining <= 0:
+                raise StreamDone
+
     def on_data(self, raw: bytes, head: Head, sub: Subscription) -> None:
         if self.writer is not None:
-            if b"\n" in raw:  # a trailing newline, or pretty-printed JSON: make it one line
-                raw = raw.strip()
-                if b"\n" in raw:
-                    raw = orjson.dumps(orjson.loads(raw))
+            if b"\n" in raw:
+                raw = _one_line(raw)
             self.writer.write_line(raw)
         else:
             from kalshi_cli.protocol import parse_frame
@@ -116,6 +126,12 @@ class TailHandler(StreamHandler):
     def close(self) -> None:
         if self.writer is not None:
             self.writer.flush()
+
+
+def _one_line(raw: bytes) -> bytes:
+    """A trailing newline is stripped; pretty-printed JSON is re-encoded on one line."""
+    raw = raw.strip()
+    return orjson.dumps(orjson.loads(raw)) if b"\n" in raw else raw
 
 
 @connection_options

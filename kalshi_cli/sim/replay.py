@@ -408,6 +408,7 @@ class ReplayServer(SimServer):
                  settle: float = 0.1, **kwargs: Any) -> None:
         kwargs.setdefault("frame_log_limit", 1000)
         super().__init__(rate=0, markets=1, **kwargs)
+        self.http_routes.clear()  # the simulator's REST layer describes its own market, not the recording
         self.recording = recording
         self.exchange = ReplayExchange(recording)  # type: ignore[assignment]
         self.speed = speed

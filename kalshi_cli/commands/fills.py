@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from kalshi_cli.commands.common import ConnectionArgs, connection_options, open_context
-from kalshi_cli.commands.private import PrivateHandler, rest_client, stream_until_done
+from kalshi_cli.commands.private import PrivateHandler, follow, rest_client
 from kalshi_cli.commands.runner import run_main
 from kalshi_cli.portfolio import FillTotals, fill_key, fill_time_ms, parse_since, rest_fill_frame
 from kalshi_cli.protocol import Head
@@ -198,19 +198,14 @@ def fills(
             handler = FillsHandler(rest_client(ctx), markets, as_json=as_json, since_ms=since_ms, count=count)
             params = {"market_tickers": markets} if markets else {}
             subs = [Subscription("fill", params)]
-            try:
-                if as_json:
-                    await stream_until_done(ctx, subs, handler, stale_after=conn.stale_after)
-                else:
-                    from kalshi_cli.render.portfolio import LiveTable, fills_view
+            view = None
+            if not as_json:
+                from kalshi_cli.render.portfolio import fills_view
 
-                    def render(height: int) -> Any:
-                        return fills_view(handler.rows, handler.totals, f"{handler.state}; {handler.printed} fills",
-                                          height)
+                def view(height: int) -> Any:
+                    return fills_view(handler.rows, handler.totals, f"{handler.state}; {handler.printed} fills",
+                                      height)
 
-                    async with LiveTable(render):
-                        await stream_until_done(ctx, subs, handler, stale_after=conn.stale_after)
-            finally:
-                handler.close()
+            await follow(ctx, subs, handler, stale_after=conn.stale_after, view=view)
 
     run_main(main)

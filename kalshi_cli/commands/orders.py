@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from kalshi_cli.commands.common import ConnectionArgs, connection_options, open_context
-from kalshi_cli.commands.private import SeededHandler, rest_client, stream_until_done
+from kalshi_cli.commands.private import SeededHandler, follow, rest_client
 from kalshi_cli.commands.runner import run_main
 from kalshi_cli.portfolio import rest_order_frame, to_decimal
 from kalshi_cli.session import Subscription
@@ -125,15 +125,13 @@ def orders(
         async with open_context(conn, need_key=True) as ctx:
             handler = OrdersHandler(rest_client(ctx), markets, as_json=as_json)
             subs = [Subscription("user_orders", {"market_tickers": markets} if markets else {})]
-            try:
-                if as_json:
-                    await stream_until_done(ctx, subs, handler, stale_after=conn.stale_after)
-                else:
-                    from kalshi_cli.render.portfolio import LiveTable, orders_view
+            view = None
+            if not as_json:
+                from kalshi_cli.render.portfolio import orders_view
 
-                    async with LiveTable(lambda _h: orders_view(handler.rows, handler.changes, handler.state)):
-                        await stream_until_done(ctx, subs, handler, stale_after=conn.stale_after)
-            finally:
-                handler.close()
+                def view(_height: int) -> Any:
+                    return orders_view(handler.rows, handler.changes, handler.state)
+
+            await follow(ctx, subs, handler, stale_after=conn.stale_after, view=view)
 
     run_main(main)

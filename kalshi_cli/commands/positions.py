@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from kalshi_cli.commands.common import ConnectionArgs, connection_options, open_context
-from kalshi_cli.commands.private import SeededHandler, rest_client, stream_until_done
+from kalshi_cli.commands.private import SeededHandler, follow, rest_client
 from kalshi_cli.commands.runner import run_main
 from kalshi_cli.portfolio import rest_position_frame
 from kalshi_cli.session import Subscription
@@ -80,15 +80,13 @@ def positions(
         async with open_context(conn, need_key=True) as ctx:
             handler = PositionsHandler(rest_client(ctx), markets, as_json=as_json)
             subs = [Subscription("market_positions", {"market_tickers": markets} if markets else {})]
-            try:
-                if as_json:
-                    await stream_until_done(ctx, subs, handler, stale_after=conn.stale_after)
-                else:
-                    from kalshi_cli.render.portfolio import LiveTable, positions_view
+            view = None
+            if not as_json:
+                from kalshi_cli.render.portfolio import positions_view
 
-                    async with LiveTable(lambda _h: positions_view(handler.rows, handler.state)):
-                        await stream_until_done(ctx, subs, handler, stale_after=conn.stale_after)
-            finally:
-                handler.close()
+                def view(_height: int) -> Any:
+                    return positions_view(handler.rows, handler.state)
+
+            await follow(ctx, subs, handler, stale_after=conn.stale_after, view=view)
 
     run_main(main)

@@ -9,7 +9,7 @@ the buffer; after every reconnect (or lost subscription) it does it again.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import orjson
@@ -20,7 +20,7 @@ from kalshi_cli.protocol import Head, parse_frame
 from kalshi_cli.rest import RestClient
 from kalshi_cli.session import Session, StreamHandler, Subscription
 
-__all__ = ["PrivateHandler", "SeededHandler", "rest_client", "stream_until_done"]
+__all__ = ["PrivateHandler", "SeededHandler", "follow", "rest_client", "stream_until_done"]
 
 
 def rest_client(ctx: StreamContext) -> RestClient:
@@ -99,6 +99,21 @@ async def stream_until_done(ctx: StreamContext, subs: list[Subscription], handle
         raise handler.failure
     if run.done() and not run.cancelled():
         run.result()  # the session's own fatal error, if any
+
+
+async def follow(ctx: StreamContext, subs: list[Subscription], handler: PrivateHandler, *, stale_after: float,
+                 view: Callable[[int], Any] | None) -> None:
+    """Stream until done; with ``view`` (terminal height -> renderable), draw it live meanwhile."""
+    try:
+        if view is None:
+            await stream_until_done(ctx, subs, handler, stale_after=stale_after)
+        else:
+            from kalshi_cli.render.portfolio import LiveTable
+
+            async with LiveTable(view):
+                await stream_until_done(ctx, subs, handler, stale_after=stale_after)
+    finally:
+        handler.close()
 
 
 class SeededHandler(PrivateHandler):

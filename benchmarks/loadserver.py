@@ -119,23 +119,30 @@ class Server:
     def serve_conn(self, sock: socket.socket) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn = Conn(sock)
+        job = None
+        started = [False]
         try:
             conn.handshake()
+            first = conn.read_frame()  # a client that reconnects and is killed never gets this far
             job = self.take_job()
-            self.stream(conn, job)
+            self.stream(conn, job, first, started)
         except (ConnectionError, OSError):
-            pass
+            if job is not None and not started[0]:
+                with self.job_ready:  # a client that died before streaming: the job is not used up
+                    if self.job is None:
+                        self.job = job
+                        self.job_ready.notify_all()
         finally:
             try:
                 sock.close()
             except OSError:
                 pass
 
-    def stream(self, conn: Conn, job: Job) -> None:
+    def stream(self, conn: Conn, job: Job, first: tuple[int, bytes], started: list[bool]) -> None:
         subscribed: set[str] = set()
-        snapshots = 0
+        pending = [first]
         while not job.channels <= subscribed:
-            op, data = conn.read_frame()
+            op, data = pending.pop() if pending else conn.read_frame()
             if op == 8:
                 return
             if op != 1:
@@ -152,6 +159,7 @@ class Server:
         templates, advance = build_cycle(job.channels, job.markets)
         snaps = snapshot_frames(job.markets) if "orderbook_delta" in job.channels else []
         snapshots = len(snaps)
+        started[0] = True
         encoder = Encoder(templates, advance, seq_start={"seq1": snapshots + 1, "seq3": 1})
         remaining = job.frames - snapshots
         blocks: list[tuple[bytes, int]] = []

@@ -424,7 +424,8 @@ def latency(server: LoadServer, key: list[str], frames: int, tmp: Path) -> dict[
     out: dict[str, dict[str, float]] = {}
     specs = {
         "kalshi tail --json": tail_argv(server, key, frames),
-        "websockets pass-through (64 KiB buffer, never flushed while idle)": [PY, str(HERE / "clients.py"), "floor", server.url, *tickers(MARKETS)],
+        "websockets pass-through (64 KiB buffer, never flushed while idle)": [
+            PY, str(HERE / "clients.py"), "floor", server.url, *tickers(MARKETS)],
     }
     for name, argv in specs.items():
         times = tmp / "times.txt"

@@ -11,7 +11,6 @@ import os
 import sys
 
 import typer
-from typer.exceptions import TyperException
 
 from kalshi_cli import __version__
 from kalshi_cli.commands.book import book
@@ -90,13 +89,6 @@ def _run(argv: list[str] | None) -> int:
         return exc.status
     except typer.Exit as exc:
         return exc.exit_code
-    except TyperException as exc:  # usage errors from the (vendored) click parser
-        show = getattr(exc, "show", None)
-        if show is not None:
-            show()
-        else:
-            _say(f"kalshi: error: {exc}")
-        return exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
         _flush_stdout()
         _say("kalshi: interrupted")
@@ -105,6 +97,10 @@ def _run(argv: list[str] | None) -> int:
         silence_stdout()
         return ExitStatus.SUCCESS
     except Exception as exc:  # the boundary: anything else is our bug, still one line
+        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(code, int):
+            show()  # a usage error from typer's click parser (vendored or not, by typer version)
+            return code
         if os.environ.get("KALSHI_TRACEBACK"):
             raise
         text = str(exc).splitlines()[0][:200] if str(exc) else ""

@@ -12,19 +12,23 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from kalshi_cli import __version__
 from kalshi_cli.errors import AuthRejected, ConnectionFailed, ServerError
 from kalshi_cli.output import Reporter
+
+if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection
+    from websockets.exceptions import InvalidStatus
+
 from kalshi_cli.protocol import (
     CHANNELS,
     DATA_TYPE_NAMES,
@@ -136,14 +140,30 @@ class _Pending:
     retries: int = 0
 
 
-class _WatchedConnection(ClientConnection):
-    """A client connection that remembers when bytes last arrived (data or ping)."""
+@functools.cache
+def _watched_connection() -> type[ClientConnection]:
+    """A client connection class that remembers when bytes last arrived (data or ping).
 
-    last_rx: float = 0.0
+    Built on first use: websockets is imported only by commands that connect, so
+    ``kalshi --help`` and ``kalshi sign`` start fast.
+    """
+    from websockets.asyncio.client import ClientConnection
 
-    def data_received(self, data: bytes) -> None:
-        self.last_rx = time.monotonic()
-        super().data_received(data)
+    class _WatchedConnection(ClientConnection):
+        last_rx: float = 0.0
+
+        def data_received(self, data: bytes) -> None:
+            self.last_rx = time.monotonic()
+            super().data_received(data)
+
+    return _WatchedConnection
+
+
+def _ws_errors() -> tuple[type[Exception], type[Exception], type[Exception]]:
+    """websockets' (ConnectionClosed, InvalidHandshake, InvalidStatus), imported on first use."""
+    from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+    return ConnectionClosed, InvalidHandshake, InvalidStatus
 
 
 def delays(base: float = 0.5, cap: float = 30.0, rng: random.Random | None = None) -> Iterator[float]:
@@ -199,7 +219,7 @@ class Session:
         self._by_sid: dict[int, Subscription] = {}
         self._pending: dict[int, _Pending] = {}
         self._next_id = 1
-        self._ws: _WatchedConnection | None = None
+        self._ws: ClientConnection | None = None
         self._outbox: asyncio.Queue[bytes] | None = None
         self._bad_frames = 0
 
@@ -248,6 +268,9 @@ class Session:
 
     async def run(self) -> None:
         """Stream until the handler raises ``StreamDone`` or a fatal error is raised."""
+        from websockets.asyncio.client import connect
+
+        ConnectionClosed, InvalidHandshake, InvalidStatus = _ws_errors()  # noqa: N806
         backoff = delays(self.backoff_base, self.backoff_cap)
         while True:
             headers = self.signer() if self.signer else {}
@@ -262,7 +285,7 @@ class Session:
                     ping_interval=None,  # Kalshi pings us every 10 s; the watchdog covers silence
                     open_timeout=self.open_timeout,
                     close_timeout=2,
-                    create_connection=_WatchedConnection,
+                    create_connection=_watched_connection(),
                 ) as ws:
                     healthy = await self._serve(ws)
                     cause = "connection closed"
@@ -297,7 +320,7 @@ class Session:
             self.reporter.info(f"{cause}; reconnecting in {delay:.1f}s")
             await asyncio.sleep(delay)
 
-    async def _serve(self, ws: _WatchedConnection) -> bool:
+    async def _serve(self, ws: Any) -> bool:
         """Subscribe and read until the connection ends. Returns whether it was healthy."""
         self._ws = ws
         ws.last_rx = time.monotonic()
@@ -318,7 +341,7 @@ class Session:
         frames_before = self.frames
         try:
             await self._read_loop(ws)
-        except ConnectionClosed:
+        except _ws_errors()[0]:  # ConnectionClosed
             pass
         finally:
             sender.cancel()
@@ -331,7 +354,7 @@ class Session:
             # Text frames: Kalshi expects JSON text, not binary.
             await ws.send(payload.decode())
 
-    async def _watch(self, ws: _WatchedConnection) -> None:
+    async def _watch(self, ws: Any) -> None:
         period = max(0.05, min(1.0, self.stale_after / 4))
         while True:
             await asyncio.sleep(period)
@@ -340,7 +363,7 @@ class Session:
                 self.reconnect(f"no data or heartbeat for {idle:.0f}s")
                 return
 
-    async def _read_loop(self, ws: _WatchedConnection) -> None:
+    async def _read_loop(self, ws: Any) -> None:
         handler = self.handler
         by_sid = self._by_sid
         last_seq = self.seq.table
@@ -540,7 +563,7 @@ def _retry_after(exc: InvalidStatus) -> float | None:
 
 
 def _describe_network_error(exc: BaseException) -> str:
-    if isinstance(exc, ConnectionClosed):
+    if isinstance(exc, _ws_errors()[0]):  # ConnectionClosed
         if exc.rcvd is None:
             return "connection dropped"
         return f"server closed the connection (code {exc.rcvd.code}{': ' + exc.rcvd.reason if exc.rcvd.reason else ''})"
@@ -602,6 +625,9 @@ class ProbeResult:
 
 async def probe(url: str, headers: dict[str, str], *, open_timeout: float = 10.0) -> ProbeResult:
     """Open one connection with ``headers`` and report whether the server accepted it."""
+    from websockets.asyncio.client import connect
+
+    ConnectionClosed, InvalidHandshake, InvalidStatus = _ws_errors()  # noqa: N806
     try:
         async with connect(
             url, additional_headers=headers, user_agent_header=USER_AGENT, open_timeout=open_timeout,

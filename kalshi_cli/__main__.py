@@ -1,5 +1,5 @@
 """`python -m kalshi_cli` runs the CLI."""
 
-from kalshi_cli.cli import main
+from kalshi_cli.entry import main
 
 main()

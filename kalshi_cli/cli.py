@@ -75,7 +75,6 @@ def main(argv: list[str] | None = None) -> None:
     status = _run(argv)
     sys.exit(int(status))
 
-
 def _run(argv: list[str] | None) -> int:
     try:
         result = app(args=argv, prog_name="kalshi", standalone_mode=False)

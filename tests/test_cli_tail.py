@@ -285,3 +285,20 @@ def test_server_error_code_is_fatal_for_a_bad_subscribe(keys, sim_factory):
     sim = sim_factory(rate=0)
     proc = run_cli(["tail", "communications", "--param", "shard_factor=200", *signed_args(keys, sim.url)])
     assert_clean_error(proc, 5, "Kalshi error 22")
+
+
+def test_sigterm_while_starting_exits_cleanly(keys, sim_factory):
+    """The console script catches SIGTERM before importing the app: exit 0, no traceback.
+
+    The signal must land after the interpreter itself is up (~30 ms) and before the app
+    has finished importing (~250 ms); if it came too early for the interpreter, try later.
+    """
+    sim = sim_factory(rate=0)
+    for delay in (0.12, 0.2, 0.3):
+        proc = spawn_cli(["tail", "trade", "--json", *signed_args(keys, sim.url)])
+        time.sleep(delay)
+        code, err = stop(proc)
+        if code != -signal.SIGTERM:
+            break
+    assert code == 0, err
+    assert "Traceback" not in err

@@ -14,11 +14,14 @@ caller reports) turns it ``STALE`` until a fresh snapshot arrives.
 
 from __future__ import annotations
 
+import bisect
 import enum
 import heapq
 import re
 from decimal import Decimal
 from typing import Any
+
+import orjson
 
 __all__ = [
     "ONE_DOLLAR",
@@ -27,6 +30,7 @@ __all__ = [
     "BookState",
     "DeltaOutcome",
     "OrderBook",
+    "book_json_bytes",
     "book_json_line",
     "format_price",
     "format_size",
@@ -243,6 +247,11 @@ class OrderBook:
         "skipped_deltas",
         "_best",
         "_fresh_snapshot",
+        "_json",
+        "_frag",
+        "_order",
+        "_parts",
+        "_dirty",
     )
 
     def __init__(self, market_ticker: str, market_id: str | None = None, *, use_yes_price: bool = False):
@@ -261,6 +270,15 @@ class OrderBook:
         #: best [yes, no] bid prices, 0 for an empty side (no valid bid sits at $0).
         self._best = [0, 0]
         self._fresh_snapshot = False
+        #: per side, (depth, encoded ladder) of the last ``ladder_json`` call; None once it changed.
+        self._json: list[tuple[int | None, bytes] | None] = [None, None]
+        #: per side, each level's encoded ``["price","size"]`` (dropped when that level changes),
+        #: the sorted prices and their encodings in that order (dropped when a level appears or
+        #: disappears), and the prices whose size changed since those encodings were made.
+        self._frag: list[dict[int, bytes]] = [{}, {}]
+        self._order: list[list[int] | None] = [None, None]
+        self._parts: list[list[bytes]] = [[], []]
+        self._dirty: list[set[int]] = [set(), set()]
 
     # -- state ----------------------------------------------------------------------------
 
@@ -299,6 +317,10 @@ class OrderBook:
         if self.use_yes_price:
             no = {ONE_DOLLAR - price: size for price, size in no.items()}
         self.yes, self.no = yes, no
+        self._json = [None, None]
+        self._frag = [{}, {}]
+        self._order = [None, None]
+        self._dirty = [set(), set()]
         self._best = [max(yes, default=0), max(no, default=0)]
         self.market_id = msg.get("market_id", self.market_id)
         self.clock = clock
@@ -359,6 +381,24 @@ class OrderBook:
         best = self._best
         old = ladder.get(price, 0)
         new = old + delta
+        self._json[same] = None
+        self._frag[same].pop(price, None)
+        order = self._order[same]
+        if order is not None:  # keep the encoded ladder in step (only once someone asked for it)
+            if old and new > 0:
+                self._dirty[same].add(price)
+            elif not old and new > 0:
+                i = bisect.bisect_left(order, price)
+                order.insert(i, price)
+                self._parts[same].insert(i, b"")
+                self._dirty[same].add(price)
+            elif old and new == 0:
+                i = bisect.bisect_left(order, price)
+                del order[i]
+                del self._parts[same][i]
+                self._dirty[same].discard(price)
+            else:
+                self._order[same] = None
         if new > 0:
             if price > best[same]:
                 if price + best[other] > ONE_DOLLAR:
@@ -426,6 +466,39 @@ class OrderBook:
         """
         return _ladder(self.yes, depth), _ladder(self.no, depth)
 
+    def ladder_json(self, side: int, depth: int | None = None) -> bytes:
+        """One ladder (0 = yes, 1 = no) as JSON bytes, re-encoded only after that side changed.
+
+        A delta touches one side, so a stream of book lines re-encodes half the book per line.
+        """
+        cached = self._json[side]
+        if cached is not None and cached[0] == depth:
+            return cached[1]
+        ladder = self.no if side else self.yes
+        order = self._order[side]
+        dirty = self._dirty[side]
+        if order is None:  # a level came or went: encode the side again (levels mostly cached)
+            order = self._order[side] = sorted(ladder)
+            parts = self._parts[side] = [self._level_json(side, ladder, price) for price in order]
+            dirty.clear()
+        else:  # only sizes changed: re-encode just those levels, in place
+            parts = self._parts[side]
+            for price in dirty:
+                parts[bisect.bisect_left(order, price)] = self._level_json(side, ladder, price)
+            dirty.clear()
+        if depth is not None:
+            parts = parts[-depth:] if depth > 0 else []
+        data = b"[" + b",".join(parts) + b"]"
+        self._json[side] = (depth, data)
+        return data
+
+    def _level_json(self, side: int, ladder: dict[int, int], price: int) -> bytes:
+        frag = self._frag[side]
+        level = frag.get(price)
+        if level is None:
+            level = frag[price] = orjson.dumps([_price_text(price), _size_text(ladder[price])])
+        return level
+
     def __repr__(self) -> str:
         return (
             f"OrderBook({self.market_ticker!r}, {self.state.name}, clock={self.clock}, "
@@ -445,7 +518,30 @@ def _sum_levels(levels: list[tuple[int, int]], side: str) -> dict[int, int]:
 
 def _ladder(side: dict[int, int], depth: int | None) -> list[list[str]]:
     prices = sorted(side) if depth is None else sorted(heapq.nlargest(depth, side))
-    return [[format_price(p), format_size(side[p])] for p in prices]
+    return [[_price_text(p), _size_text(side[p])] for p in prices]
+
+
+# Formatting is memoised too: a book repeats the same prices and sizes line after line.
+_PRICE_TEXT: dict[int, str] = {}
+_SIZE_TEXT: dict[int, str] = {}
+
+
+def _price_text(value: int) -> str:
+    text = _PRICE_TEXT.get(value)
+    if text is None:
+        if len(_PRICE_TEXT) > _CACHE_LIMIT:
+            _PRICE_TEXT.clear()
+        text = _PRICE_TEXT[value] = format_price(value)
+    return text
+
+
+def _size_text(value: int) -> str:
+    text = _SIZE_TEXT.get(value)
+    if text is None:
+        if len(_SIZE_TEXT) > _CACHE_LIMIT:
+            _SIZE_TEXT.clear()
+        text = _SIZE_TEXT[value] = format_size(value)
+    return text
 
 
 # --- all books of a stream --------------------------------------------------------------------
@@ -579,3 +675,27 @@ def book_json_line(book: OrderBook, depth: int | None = None, ts_ms: int | None 
         "best_yes_ask": None if ask is None else format_price(ask),
         "ts_ms": ts_ms,
     }
+
+
+def book_json_bytes(book: OrderBook, depth: int | None = None, ts_ms: int | None = None) -> bytes:
+    """``orjson.dumps(book_json_line(book, depth, ts_ms))``, byte for byte, built faster.
+
+    The ladders come from ``OrderBook.ladder_json`` (cached per side until it changes), so a
+    line costs a few small encodes instead of formatting and encoding every level again.
+    """
+    if book.state is not _LIVE:
+        raise BookError(f"{book.market_ticker} is {book.state.value}; only live books are emitted")
+    dumps = orjson.dumps
+    bid, ask = book.best_yes_bid(), book.best_yes_ask()
+    return b"".join((
+        b'{"market_ticker":', dumps(book.market_ticker),
+        b',"market_id":', dumps(book.market_id),
+        b',"seq":', dumps(book.seq),
+        b',"clock":', dumps(book.clock),
+        b',"yes_dollars_fp":', book.ladder_json(0, depth),
+        b',"no_dollars_fp":', book.ladder_json(1, depth),
+        b',"best_yes_bid":', b"null" if bid is None else dumps(_price_text(bid)),
+        b',"best_yes_ask":', b"null" if ask is None else dumps(_price_text(ask)),
+        b',"ts_ms":', dumps(ts_ms),
+        b"}",
+    ))

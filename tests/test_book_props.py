@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kalshi_cli.book import BookSet, BookState, OrderBook
+from kalshi_cli.book import BookSet, BookState, OrderBook, book_json_bytes, book_json_line
 from kalshi_cli.protocol import SeqTracker
 
 FAST = settings(max_examples=75, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -97,6 +98,10 @@ def test_book_matches_decimal_model(first, steps, use_yes_price):
         assert (book.state is BookState.LIVE) == alive, book.stale_reason
         if alive:
             assert book.ladders() == (as_ladder(model["yes"]), as_ladder(model["no"]))
+            # The fast line (per-side cached encodings) equals encoding the plain line, after
+            # every step and for alternating depths, so a stale cache cannot go unnoticed.
+            for depth in (None, 2, None):
+                assert book_json_bytes(book, depth, clock) == orjson.dumps(book_json_line(book, depth, clock))
 
 
 # --- a stream with loss, repeats and reordering ------------------------------------------------

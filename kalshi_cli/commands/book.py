@@ -7,10 +7,9 @@ import sys
 import time
 from typing import Annotated, Any
 
-import orjson
 import typer
 
-from kalshi_cli.book import BookSet, BookState, book_json_line
+from kalshi_cli.book import BookSet, BookState, book_json_bytes
 from kalshi_cli.commands.common import ConnectionArgs, StreamContext, connection_options, open_context
 from kalshi_cli.commands.runner import run_main, run_stream
 from kalshi_cli.errors import UsageError
@@ -113,7 +112,7 @@ class BookHandler(StreamHandler):
             return  # not applied (e.g. a delta already inside the snapshot)
         if self.writer is not None and (not self.once or ticker not in self.printed):
             ts = msg.get("ts_ms") or obj.get("sending_ts_ms") or int(time.time() * 1000)
-            self.writer.write_line(orjson.dumps(book_json_line(book, self.depth, ts)))
+            self.writer.write_line(book_json_bytes(book, self.depth, ts))
         self.printed.add(ticker)
         if self.once and self.printed.issuperset(self.tickers):
             raise StreamDone

@@ -154,24 +154,26 @@ def book_panel(
     largest = max((s for _, s in asks + bids), default=1)
     bar_width = max(4, (width or 48) - 26)
 
-    table = Table(box=None, pad_edge=False, expand=True, show_edge=False, style="dim" if not live else "")
-    table.add_column("", width=3)
-    table.add_column("price", justify="right", no_wrap=True)
-    table.add_column("size", justify="right", no_wrap=True)
-    table.add_column("", ratio=1, no_wrap=True, overflow="crop")
+    # Plain fixed-width Text rows, not a rich Table: a nested Table costs ~10x more to render,
+    # and the view redraws ten times a second.
     ask_style, bid_style = ("red", "green") if live else ("dim", "dim")
-    for price, size in asks:
-        table.add_row(
-            "ask", format_price(price), format_size(size), _bar(size, largest, bar_width), style=ask_style
-        )
+    rows = [(price, format_price(price), format_size(size), size) for price, size in asks + bids]
+    size_width = max([len("size"), *(len(size_text) for _, _, size_text, _ in rows)])
     spread = book.spread()
-    table.add_row(
-        "", Text("spread", style="bold"), _price(spread), Text(f"mid {_mid(book.mid())}", style="bold")
-    )
-    for price, size in bids:
-        table.add_row(
-            "bid", format_price(price), format_size(size), _bar(size, largest, bar_width), style=bid_style
-        )
+    spread_text = _price(spread)
+    size_width = max(size_width, len(spread_text))
+    prefix = 4 + 6 + 2 + size_width + 2  # "ask " + price + gap + size + gap
+    room = max(4, (width - 4 if width else 48) - prefix)  # the panel border and padding take 4
+    bar_width = min(bar_width, room)
+    table = [Text(f"{'':3} {'price':>6}  {'size':>{size_width}}", style="dim", no_wrap=True, overflow="crop")]
+    for i, (_, price_text, size_text, size) in enumerate(rows):
+        label, style = ("ask", ask_style) if i < len(asks) else ("bid", bid_style)
+        line = f"{label:3} {price_text:>6}  {size_text:>{size_width}}  {_bar(size, largest, bar_width)}"
+        table.append(Text(line, style=style, no_wrap=True, overflow="crop"))
+        if i == len(asks) - 1:
+            table.append(_spread_row(spread_text, size_width, book))
+    if not asks:
+        table.insert(1, _spread_row(spread_text, size_width, book))
 
     dim = "" if live else "dim"
     best = Text.assemble(
@@ -187,7 +189,7 @@ def book_panel(
         market = MarketStats()
     last = Text(f"last {_size(market.last_size)}@{_price(market.last_price)}", style=dim, no_wrap=True)
     totals = f"vol {_size(market.volume)}  OI {_size(market.open_interest)}"
-    lines: list[RenderableType] = [table, best, last]
+    lines: list[RenderableType] = [*table, best, last]
     if live:
         title, border = Text(book.market_ticker, style="bold"), "blue"
     elif book.state is BookState.STALE:
@@ -205,6 +207,13 @@ def book_panel(
         subtitle_align="right",
         border_style=border,
         width=width,
+    )
+
+
+def _spread_row(spread_text: str, size_width: int, book: OrderBook) -> Text:
+    return Text.assemble(
+        (f"{'':3} {'spread':>6}", "bold"), f"  {spread_text:>{size_width}}  ", (f"mid {_mid(book.mid())}", "bold"),
+        no_wrap=True, overflow="crop",
     )
 
 

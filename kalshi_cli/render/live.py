@@ -70,10 +70,22 @@ class BookLiveView:
         return self
 
     async def _refresh_loop(self) -> None:
-        assert self._live is not None
+        """Redraw on a fixed 1/fps beat; a draw that overruns skips beats (drops redraws, never frames)."""
+        loop = asyncio.get_running_loop()
+        period = 1.0 / self.fps
+        due = loop.time()
         while True:
-            await asyncio.sleep(1.0 / self.fps)
-            self._live.update(self.render(), refresh=True)
+            due += period
+            now = loop.time()
+            if due < now:
+                due = now + period
+            await asyncio.sleep(due - now)
+            self.draw()
+
+    def draw(self) -> None:
+        """Build the screen from current state and put it on the terminal."""
+        assert self._live is not None
+        self._live.update(self.render(), refresh=True)
 
     async def __aexit__(self, *exc: object) -> None:
         if self._refresher is not None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import enum
+import functools
 import heapq
 import re
 from decimal import Decimal
@@ -522,26 +523,8 @@ def _ladder(side: dict[int, int], depth: int | None) -> list[list[str]]:
 
 
 # Formatting is memoised too: a book repeats the same prices and sizes line after line.
-_PRICE_TEXT: dict[int, str] = {}
-_SIZE_TEXT: dict[int, str] = {}
-
-
-def _price_text(value: int) -> str:
-    text = _PRICE_TEXT.get(value)
-    if text is None:
-        if len(_PRICE_TEXT) > _CACHE_LIMIT:
-            _PRICE_TEXT.clear()
-        text = _PRICE_TEXT[value] = format_price(value)
-    return text
-
-
-def _size_text(value: int) -> str:
-    text = _SIZE_TEXT.get(value)
-    if text is None:
-        if len(_SIZE_TEXT) > _CACHE_LIMIT:
-            _SIZE_TEXT.clear()
-        text = _SIZE_TEXT[value] = format_size(value)
-    return text
+_price_text = functools.lru_cache(maxsize=_CACHE_LIMIT)(format_price)
+_size_text = functools.lru_cache(maxsize=_CACHE_LIMIT)(format_size)
 
 
 # --- all books of a stream --------------------------------------------------------------------

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from kalshi_cli.errors import UsageError
 from kalshi_cli.output import Reporter
 
 __all__ = ["replay"]
@@ -49,15 +48,11 @@ def replay(
       kalshi book --replay data/kalshi-20261125T140000.000Z-0001.ndjson --replay-speed 10
     """
     from kalshi_cli.commands.runner import run_main
+    from kalshi_cli.commands.sim import read_public_key
     from kalshi_cli.sim.replay import Recording, parse_speed, serve_replay
 
     rate = parse_speed(speed)
-    pem = None
-    if public_key is not None:
-        try:
-            pem = public_key.read_bytes()
-        except OSError as exc:
-            raise UsageError(f"cannot read public key {public_key}: {exc.strerror}") from None
+    pem = read_public_key(public_key)
     reporter = Reporter(quiet=quiet)
 
     def ready(url: str, recording: Recording) -> None:

@@ -9,7 +9,7 @@ import typer
 
 from kalshi_cli.errors import UsageError
 
-__all__ = ["sim"]
+__all__ = ["read_public_key", "sim"]
 
 
 def sim(
@@ -37,15 +37,20 @@ def sim(
     from kalshi_cli.commands.runner import run_main
     from kalshi_cli.sim.server import serve_forever
 
-    pem = None
-    if public_key is not None:
-        try:
-            pem = public_key.read_bytes()
-        except OSError as exc:
-            raise UsageError(f"cannot read public key {public_key}: {exc.strerror}") from None
+    pem = read_public_key(public_key)
 
     def ready(url: str) -> None:
         print(url, flush=True)
 
     run_main(lambda: serve_forever(host=host, port=port, seed=seed, markets=markets, rate=rate,
                                    public_key_pem=pem, on_ready=ready))
+
+
+def read_public_key(path: Path | None) -> bytes | None:
+    """The PEM of ``--public-key``, or a one-line error naming the file."""
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read public key {path}: {exc.strerror}") from None

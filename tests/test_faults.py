@@ -171,9 +171,8 @@ def test_signals_at_random_moments_leave_whole_lines(keys, sim_factory, tmp_path
             orjson.loads(line)
 
 
-def test_hundreds_of_markets_in_one_subscription(keys, sim_factory):
-    # The simulator's catalogue stops at 300 markets (sim/market.py); the path is the same for 3,000.
-    sim = sim_factory(rate=200, markets=300)
+def test_thousands_of_markets_in_one_subscription(keys, sim_factory):
+    sim = sim_factory(rate=200, markets=3000)
     tickers = sim.tickers
     proc = subprocess.run(
         [*__import__("sys").executable.split(), "-m", "kalshi_cli", "book", *tickers, "--once", "--json",

@@ -20,6 +20,8 @@ from kalshi_cli.session import StreamDone, StreamHandler, Subscription
 __all__ = ["BookHandler", "book"]
 
 BOOK_TYPES = frozenset({"orderbook_snapshot", "orderbook_delta"})
+#: Up to this many tickers are checked against REST before connecting (see check_markets_exist).
+REST_CHECK_LIMIT = 10
 
 
 class BookHandler(StreamHandler):
@@ -226,10 +228,13 @@ async def check_markets_exist(ctx: StreamContext, markets: list[str]) -> None:
     """Ask REST about each market first: an unknown ticker is a clear error now, not an empty book.
 
     Advisory only: a server without Kalshi's REST API (or any failure other than Kalshi's own
-    404 body) leaves the decision to the stream and ``--wait``.
+    404 body), or more than ``REST_CHECK_LIMIT`` tickers, leaves the decision to the stream and
+    ``--wait``.
     """
     from kalshi_cli.rest import RestClient, RestError
 
+    if len(markets) > REST_CHECK_LIMIT:
+        return  # one GET per ticker would eat the REST rate limit (20 reads/s on the basic tier)
     client = RestClient(ctx.endpoint.rest_url, None, tries=1, timeout=5.0)
 
     async def exists(ticker: str) -> bool:

@@ -62,6 +62,8 @@ def make_specs(rng: random.Random, n: int) -> list[MarketSpec]:
     yy, mon, day = 26, MONTHS[rng.randrange(10, 12)], rng.randint(1, 28)
     specs: dict[str, MarketSpec] = {}
     while len(specs) < n:
-        spec = _one(rng, yy, mon, day)
+        # One day's events hold about 900 distinct markets; past 300, spread over other days too
+        # (smaller catalogues are unchanged, so seeds keep their stories).
+        spec = _one(rng, yy, mon, day if len(specs) < 300 else rng.randint(1, 28))
         specs.setdefault(spec.ticker, spec)
     return list(specs.values())

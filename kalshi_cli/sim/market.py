@@ -54,8 +54,8 @@ class Exchange:
     """Markets, their books and clocks, and the simulated user, driven one action at a time."""
 
     def __init__(self, seed: int = 0, n_markets: int = 5, now_ms: Callable[[], int] | None = None) -> None:
-        if not 1 <= n_markets <= 300:
-            raise ValueError("n_markets must be between 1 and 300")
+        if not 1 <= n_markets <= 5000:
+            raise ValueError("n_markets must be between 1 and 5000")
         self._rng = random.Random(seed)
         self._now_fn = now_ms
         self._virtual_ms = VIRTUAL_EPOCH_MS

@@ -211,7 +211,11 @@ class SimServer:
                 pinger.cancel()
 
     def _enqueue(self, conn: _Conn, frames: Iterable[Frame]) -> None:
-        """Queue frames in order; a sid whose unsent backlog passes ``buffer_limit`` dies with 25."""
+        """Queue frames in order; a sid whose unsent backlog passes its limit dies with 25.
+
+        The limit is ``buffer_limit`` plus one frame per market of the subscription, so the
+        burst of snapshots a large subscribe produces is not mistaken for a slow reader.
+        """
         if conn.closed:
             return
         for frame in frames:
@@ -221,7 +225,7 @@ class SimServer:
                 continue
             conn.backlog[sid] += 1
             sub = conn.engine.subs.get(sid)
-            if sub is not None and conn.backlog[sid] > self.buffer_limit:
+            if sub is not None and conn.backlog[sid] > self.buffer_limit + len(sub.tickers or ()):
                 conn.queue = deque(item for item in conn.queue if item[0] != sid)
                 del conn.backlog[sid]
                 error = conn.engine.async_error(sub, 25)

@@ -15,33 +15,30 @@ import time
 from typing import Any
 
 from rich.console import Console, RenderableType
-from rich.live import Live
 
 from kalshi_cli.render.book_view import ViewStats, book_screen
+from kalshi_cli.render.looplive import LoopLive
 
 __all__ = ["BookLiveView"]
 
 
-class BookLiveView:
+class BookLiveView(LoopLive):
     """``async with BookLiveView(handler, markets):`` draws until the block ends or ``q`` is hit."""
 
     def __init__(self, handler: Any, markets: list[str], *, once: bool = False, fps: float = 10.0,
                  console: Console | None = None) -> None:
+        super().__init__(fps=fps, console=console, screen=not once)
         self.handler = handler
         self.markets = markets
         self.once = once
-        self.fps = fps
-        self.console = console or Console()
         self.stats = ViewStats()
         self.quit_requested = False
         self._rate_mark = (time.monotonic(), 0)
-        self._live: Live | None = None
         self._restore: Any = None
-        self._refresher: asyncio.Task[None] | None = None
         self.quit_event = asyncio.Event()
 
     def render(self) -> RenderableType:
-        """Build the whole screen from current state (called by rich's refresh thread)."""
+        """Build the whole screen from current state."""
         handler = self.handler
         now = time.monotonic()
         mark_time, mark_frames = self._rate_mark
@@ -60,40 +57,12 @@ class BookLiveView:
         return book_screen(shown, handler.markets, self.stats, handler.depth or 10, size.width, size.height, now)
 
     async def __aenter__(self) -> BookLiveView:
-        # Refreshed from the event loop, not rich's thread: the state is mutated on the loop,
-        # so drawing there never sees a dict change size mid-iteration.
-        self._live = Live(self.render(), console=self.console, auto_refresh=False,
-                          screen=not self.once, redirect_stderr=False, transient=False)
-        self._live.start(refresh=True)
-        self._refresher = asyncio.create_task(self._refresh_loop())
+        await super().__aenter__()
         self._watch_keys()
         return self
 
-    async def _refresh_loop(self) -> None:
-        """Redraw on a fixed 1/fps beat; a draw that overruns skips beats (drops redraws, never frames)."""
-        loop = asyncio.get_running_loop()
-        period = 1.0 / self.fps
-        due = loop.time()
-        while True:
-            due += period
-            now = loop.time()
-            if due < now:
-                due = now + period
-            await asyncio.sleep(due - now)
-            self.draw()
-
-    def draw(self) -> None:
-        """Build the screen from current state and put it on the terminal."""
-        assert self._live is not None
-        self._live.update(self.render(), refresh=True)
-
     async def __aexit__(self, *exc: object) -> None:
-        if self._refresher is not None:
-            self._refresher.cancel()
-        if self._live is not None:
-            with contextlib.suppress(Exception):
-                self._live.update(self.render(), refresh=True)
-            self._live.stop()
+        await super().__aexit__(*exc)
         self._unwatch_keys()
 
     def _watch_keys(self) -> None:

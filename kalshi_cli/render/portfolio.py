@@ -7,19 +7,17 @@ screen so the last table stays visible after exit.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
-from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
 from kalshi_cli.portfolio import FillTotals, fill_outcome, to_decimal
+from kalshi_cli.render.looplive import LoopLive
 
 __all__ = ["LiveTable", "fills_view", "orders_view", "positions_view"]
 
@@ -114,37 +112,13 @@ def orders_view(rows: Mapping[str, Mapping[str, Any]], changes: Iterable[str], s
     return Group(table, Text("Changes", style="bold"), recent, _status(status))
 
 
-class LiveTable:
-    """``async with LiveTable(render):`` redraw ``render()`` ``fps`` times a second until the block ends."""
+class LiveTable(LoopLive):
+    """``async with LiveTable(render):`` redraw ``render(height)`` ``fps`` times a second until the block ends."""
 
     def __init__(self, render: Callable[[int], RenderableType], *, fps: float = 4.0,
                  console: Console | None = None) -> None:
-        self.render = render
-        self.fps = fps
-        self.console = console or Console()
-        self._live: Live | None = None
-        self._task: asyncio.Task[None] | None = None
+        super().__init__(fps=fps, console=console, vertical_overflow="crop")
+        self._render = render
 
-    def _draw(self) -> RenderableType:
-        return self.render(self.console.size.height)
-
-    async def __aenter__(self) -> LiveTable:
-        self._live = Live(self._draw(), console=self.console, auto_refresh=False, redirect_stderr=False,
-                          vertical_overflow="crop")
-        self._live.start(refresh=True)
-        self._task = asyncio.create_task(self._loop())
-        return self
-
-    async def _loop(self) -> None:
-        assert self._live is not None
-        while True:
-            await asyncio.sleep(1.0 / self.fps)
-            self._live.update(self._draw(), refresh=True)
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._task is not None:
-            self._task.cancel()
-        if self._live is not None:
-            with contextlib.suppress(Exception):
-                self._live.update(self._draw(), refresh=True)
-            self._live.stop()
+    def render(self) -> RenderableType:
+        return self._render(self.console.size.height)

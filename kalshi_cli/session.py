@@ -57,6 +57,7 @@ __all__ = [
 MAX_FRAME = 64 * 1024 * 1024  # websockets' hard cap; a frame above it costs the connection
 SKIP_FRAME = 16 * 1024 * 1024  # frames above this are reported and skipped
 USER_AGENT = f"kalshi-cli/{__version__}"
+EARLY_LIMIT = 10_000  # frames kept for sids whose `subscribed` has not arrived yet
 
 
 class StreamDone(Exception):
@@ -222,6 +223,11 @@ class Session:
         self._ws: ClientConnection | None = None
         self._outbox: asyncio.Queue[bytes] | None = None
         self._bad_frames = 0
+        # Data that arrives for a new sid before its `subscribed` ack (the reference does not
+        # promise the order): kept, then delivered right after the ack, so nothing is lost.
+        self._early: dict[int, list[bytes]] = {}
+        self._early_count = 0
+        self._known_sids: set[int] = set()
 
     # --- commands handlers may send ---------------------------------------------------------
 
@@ -329,6 +335,9 @@ class Session:
         self.seq.clear()
         self._by_sid.clear()
         self._pending.clear()
+        self._early.clear()
+        self._early_count = 0
+        self._known_sids.clear()
         self._outbox = asyncio.Queue()
         started = time.monotonic()
         self.reporter.info(f"connected to {self.url}")
@@ -418,7 +427,7 @@ class Session:
             return
         sub = self._by_sid.get(head.sid) if head.sid is not None else None
         if sub is None:
-            self._stray(head)
+            self._stray(head, raw)
             return
         if head.seq is not None:
             missing = self.seq.observe(head.sid, head.seq)  # type: ignore[arg-type]
@@ -487,7 +496,10 @@ class Session:
             self._by_sid.pop(sub.sid, None)
         sub.sid = sid
         self._by_sid[sid] = sub
+        self._known_sids.add(sid)
         self.handler.on_subscribed(sub)
+        for raw in self._early.pop(sid, ()):
+            self._on_frame(raw)
 
     def _on_error(self, obj: dict[str, Any], head: Head, pending: _Pending | None) -> None:
         msg = obj.get("msg") if isinstance(obj.get("msg"), dict) else {}
@@ -534,9 +546,15 @@ class Session:
         self._pending[new_id] = pending
         self._outbox.put_nowait(pending.payload)
 
-    def _stray(self, head: Head) -> None:
+    def _stray(self, head: Head, raw: bytes) -> None:
+        sid = head.sid
+        if (sid is not None and sid not in self._known_sids and self._early_count < EARLY_LIMIT
+                and any(p.purpose == "subscribe" for p in self._pending.values())):
+            self._early.setdefault(sid, []).append(raw)
+            self._early_count += 1
+            return
         # In-flight frames of a subscription we just dropped: expected, not worth a line each.
-        self.reporter.warn_once(f"stray:{head.sid}", f"ignoring frames for unknown sid {head.sid}")
+        self.reporter.warn_once(f"stray:{sid}", f"ignoring frames for unknown sid {sid}")
 
     def _bad_frame(self, raw: bytes, why: str) -> None:
         self._bad_frames += 1

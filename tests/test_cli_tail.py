@@ -302,3 +302,49 @@ def test_sigterm_while_starting_exits_cleanly(keys, sim_factory):
             break
     assert code == 0, err
     assert "Traceback" not in err
+
+
+def test_data_before_the_subscribed_ack_is_kept_in_order():
+    """The reference does not promise `subscribed` comes before a sid's first data; accept both."""
+    import asyncio
+    import threading
+
+    from websockets.asyncio.server import serve
+
+    frames = [b'{"type":"trade","sid":1,"seq":%d,"msg":{"trade_id":"t%d"}}' % (i, i) for i in (1, 2, 3)]
+
+    async def handler(ws):
+        async for text in ws:
+            cmd = orjson.loads(text)
+            if cmd.get("cmd") == "subscribe":
+                await ws.send(frames[0].decode())
+                await ws.send(frames[1].decode())
+                await ws.send(orjson.dumps({"id": cmd["id"], "type": "subscribed",
+                                            "msg": {"channel": "trade", "sid": 1}}).decode())
+                await ws.send(frames[2].decode())
+
+    ready = threading.Event()
+    state: dict = {}
+
+    def run() -> None:
+        async def main() -> None:
+            async with serve(handler, "127.0.0.1", 0) as server:
+                state["port"] = server.sockets[0].getsockname()[1]
+                state["stop"] = asyncio.get_running_loop().create_future()
+                state["loop"] = asyncio.get_running_loop()
+                ready.set()
+                await state["stop"]
+
+        asyncio.run(main())
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    ready.wait(10)
+    try:
+        url = f"ws://127.0.0.1:{state['port']}/trade-api/ws/v2"
+        proc = run_cli(["tail", "trade", "--json", "--count", "3", "--url", url])
+    finally:
+        state["loop"].call_soon_threadsafe(state["stop"].set_result, None)
+        thread.join(10)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == frames

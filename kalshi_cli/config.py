@@ -30,6 +30,7 @@ __all__ = [
     "load_profiles",
     "resolve_credentials",
     "resolve_endpoint",
+    "rest_from_ws",
 ]
 
 #: Current hosts (KALSHI_WS.md §1, REST.md §1).
@@ -116,7 +117,7 @@ def resolve_endpoint(
     profile = profile or {}
     url = url_flag or environ.get("KALSHI_WS_URL") or profile.get("url")
     if url:
-        return Endpoint(_check_ws_url(url), _rest_from_ws(url), "custom", tuple(notes))
+        return Endpoint(_check_ws_url(url), rest_from_ws(url), "custom", tuple(notes))
     env = env_flag
     if env is None:
         chosen = _first(environ, ("KALSHI_ENV", "KALSHI_ENVIRONMENT"), notes)
@@ -147,7 +148,7 @@ def _check_ws_url(url: str) -> str:
     return url
 
 
-def _rest_from_ws(url: str) -> str:
+def rest_from_ws(url: str) -> str:
     """REST base beside a WS URL: Kalshi's own hosts map to their REST twins, others share host:port."""
     parts = urlsplit(url)
     host = parts.hostname or ""

@@ -20,7 +20,14 @@ from typing import Annotated, Any
 
 import typer
 
-from kalshi_cli.config import Credentials, Endpoint, is_trusted_host, resolve_credentials, resolve_endpoint
+from kalshi_cli.config import (
+    Credentials,
+    Endpoint,
+    is_trusted_host,
+    resolve_credentials,
+    resolve_endpoint,
+    rest_from_ws,
+)
 from kalshi_cli.errors import UsageError
 from kalshi_cli.output import Reporter
 
@@ -169,8 +176,7 @@ async def open_context(conn: ConnectionArgs, *, need_key: bool = False) -> Async
         url = await replay.start()
         reporter.info(f"replaying {replay.recording.frames} frames at {url}")
         try:  # unsigned: the replay server accepts any client
-            yield StreamContext(Endpoint(url, url.replace("ws://", "http://").rsplit("/trade-api", 1)[0]
-                                         + "/trade-api/v2", "sim"), None, reporter, replay)
+            yield StreamContext(Endpoint(url, rest_from_ws(url), "sim"), None, reporter, replay)
         finally:
             await replay.stop()
         return
@@ -185,8 +191,7 @@ async def open_context(conn: ConnectionArgs, *, need_key: bool = False) -> Async
         url = await server.start()
         reporter.info(f"simulated exchange at {url} (markets: {', '.join(server.tickers)})")
         try:
-            yield StreamContext(Endpoint(url, url.replace("ws://", "http://").rsplit("/trade-api", 1)[0]
-                                         + "/trade-api/v2", "sim"), creds, reporter, server)
+            yield StreamContext(Endpoint(url, rest_from_ws(url), "sim"), creds, reporter, server)
         finally:
             await server.stop()
         return

@@ -10,7 +10,7 @@ import orjson
 import typer
 
 from kalshi_cli.commands.common import ConnectionArgs, connection_options, open_context
-from kalshi_cli.commands.runner import run_stream
+from kalshi_cli.commands.runner import run_main, run_stream
 from kalshi_cli.errors import UsageError
 from kalshi_cli.output import LineWriter
 from kalshi_cli.protocol import CHANNELS, Head
@@ -179,11 +179,5 @@ def tail(
                 await run_stream(ctx, subs, handler, stale_after=conn.stale_after)
             finally:
                 handler.close()
-
-    run_async(main)
-
-
-def run_async(main: Any) -> None:
-    from kalshi_cli.commands.runner import run_main
 
     run_main(main)

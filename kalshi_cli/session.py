@@ -1,4 +1,4 @@
-"""The one module that talks to the WebSocket: a signed, self-healing Kalshi session.
+"""A signed, self-healing Kalshi session over one WebSocket connection (``wsconn``).
 
 ``Session.run`` connects with freshly signed headers on every attempt, subscribes, reads
 frames and hands data frames, in order, to a ``StreamHandler``. It tracks ``seq`` per sid
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import functools
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -26,8 +25,9 @@ from kalshi_cli.errors import AuthRejected, ConnectionFailed, ServerError
 from kalshi_cli.output import Reporter
 
 if TYPE_CHECKING:
-    from websockets.asyncio.client import ClientConnection
     from websockets.exceptions import InvalidStatus
+
+    from kalshi_cli.wsconn import Connection
 
 from kalshi_cli.protocol import (
     CHANNELS,
@@ -141,25 +141,6 @@ class _Pending:
     retries: int = 0
 
 
-@functools.cache
-def _watched_connection() -> type[ClientConnection]:
-    """A client connection class that remembers when bytes last arrived (data or ping).
-
-    Built on first use: websockets is imported only by commands that connect, so
-    ``kalshi --help`` and ``kalshi sign`` start fast.
-    """
-    from websockets.asyncio.client import ClientConnection
-
-    class _WatchedConnection(ClientConnection):
-        last_rx: float = 0.0
-
-        def data_received(self, data: bytes) -> None:
-            self.last_rx = time.monotonic()
-            super().data_received(data)
-
-    return _WatchedConnection
-
-
 def _ws_errors() -> tuple[type[Exception], type[Exception], type[Exception]]:
     """websockets' (ConnectionClosed, InvalidHandshake, InvalidStatus), imported on first use."""
     from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
@@ -220,7 +201,7 @@ class Session:
         self._by_sid: dict[int, Subscription] = {}
         self._pending: dict[int, _Pending] = {}
         self._next_id = 1
-        self._ws: ClientConnection | None = None
+        self._ws: Connection | None = None
         self._outbox: asyncio.Queue[bytes] | None = None
         self._bad_frames = 0
         # Data that arrives for a new sid before its `subscribed` ack (the reference does not
@@ -267,14 +248,14 @@ class Session:
     def reconnect(self, reason: str) -> None:
         """Abort the connection; ``run`` reconnects and resubscribes everything."""
         self.reporter.warn(f"{reason}; reconnecting")
-        if self._ws is not None and self._ws.transport is not None:
-            self._ws.transport.abort()
+        if self._ws is not None:
+            self._ws.abort()
 
     # --- the loop -----------------------------------------------------------------------------
 
     async def run(self) -> None:
         """Stream until the handler raises ``StreamDone`` or a fatal error is raised."""
-        from websockets.asyncio.client import connect
+        from kalshi_cli.wsconn import connect
 
         ConnectionClosed, InvalidHandshake, InvalidStatus = _ws_errors()  # noqa: N806
         backoff = delays(self.backoff_base, self.backoff_cap)
@@ -283,16 +264,9 @@ class Session:
             retry_after: float | None = None
             healthy = False
             try:
-                async with connect(
-                    self.url,
-                    additional_headers=headers,
-                    user_agent_header=USER_AGENT,
-                    max_size=MAX_FRAME,
-                    ping_interval=None,  # Kalshi pings us every 10 s; the watchdog covers silence
-                    open_timeout=self.open_timeout,
-                    close_timeout=2,
-                    create_connection=_watched_connection(),
-                ) as ws:
+                # No pings from us: Kalshi pings every 10 s, and the watchdog covers silence.
+                async with connect(self.url, headers=headers, user_agent=USER_AGENT, max_size=MAX_FRAME,
+                                   open_timeout=self.open_timeout, close_timeout=2) as ws:
                     healthy = await self._serve(ws)
                     cause = "connection closed"
             except StreamDone:
@@ -329,7 +303,6 @@ class Session:
     async def _serve(self, ws: Any) -> bool:
         """Subscribe and read until the connection ends. Returns whether it was healthy."""
         self._ws = ws
-        ws.last_rx = time.monotonic()
         self.connects += 1
         self.state = "streaming"
         self.seq.clear()
@@ -357,11 +330,10 @@ class Session:
             watchdog.cancel()
         return self.frames > frames_before or time.monotonic() - started > 10
 
-    async def _send_loop(self, ws: ClientConnection, outbox: asyncio.Queue[bytes]) -> None:
+    async def _send_loop(self, ws: Connection, outbox: asyncio.Queue[bytes]) -> None:
         while True:
             payload = await outbox.get()
-            # Text frames: Kalshi expects JSON text, not binary.
-            await ws.send(payload.decode())
+            await ws.send(payload)  # a text frame: Kalshi expects JSON text, not binary
 
     async def _watch(self, ws: Any) -> None:
         period = max(0.05, min(1.0, self.stale_after / 4))
@@ -380,37 +352,37 @@ class Session:
         names = DATA_TYPE_NAMES
         passthrough = handler.passthrough
         on_data = handler.on_data
-        recv = ws.recv
+        recv_batch = ws.recv_batch
         while True:
-            raw = await recv(decode=False)
-            # Fast path (most frames): a compact data frame, in order, on a known sid. Anything
-            # else (gaps, repeats, replies, odd shapes, oversize) takes _on_frame's general path.
-            m = fast(raw)
-            if m is not None and raw[-1:] == b"}" and len(raw) <= SKIP_FRAME:
-                kind, sid_text, seq_text = m.groups()
-                name = names.get(kind)
-                if name is not None:
-                    sid = int(sid_text)
-                    sub = by_sid.get(sid)
-                    if sub is not None:
-                        if seq_text is not None:
-                            seq: int | None = int(seq_text)
-                            if last_seq.get(sid, 0) != seq - 1:  # type: ignore[operator]
+            for raw in await recv_batch():
+                # Fast path (most frames): a compact data frame, in order, on a known sid. Anything
+                # else (gaps, repeats, replies, odd shapes, oversize) takes _on_frame's general path.
+                m = fast(raw)
+                if m is not None and raw[-1:] == b"}" and len(raw) <= SKIP_FRAME:
+                    kind, sid_text, seq_text = m.groups()
+                    name = names.get(kind)
+                    if name is not None:
+                        sid = int(sid_text)
+                        sub = by_sid.get(sid)
+                        if sub is not None:
+                            if seq_text is not None:
+                                seq: int | None = int(seq_text)
+                                if last_seq.get(sid, 0) != seq - 1:  # type: ignore[operator]
+                                    self._on_frame(raw)
+                                    continue
+                                last_seq[sid] = seq  # type: ignore[assignment]
+                            elif b'"seq"' in raw:
                                 self._on_frame(raw)
                                 continue
-                            last_seq[sid] = seq  # type: ignore[assignment]
-                        elif b'"seq"' in raw:
-                            self._on_frame(raw)
+                            else:
+                                seq = None
+                            self.frames += 1
+                            if passthrough is not None:
+                                passthrough(raw)
+                            else:
+                                on_data(raw, Head(name, sid, seq, None, None), sub)
                             continue
-                        else:
-                            seq = None
-                        self.frames += 1
-                        if passthrough is not None:
-                            passthrough(raw)
-                        else:
-                            on_data(raw, Head(name, sid, seq, None, None), sub)
-                        continue
-            self._on_frame(raw)
+                self._on_frame(raw)
 
     def _on_frame(self, raw: bytes) -> None:
         """Any frame, the general way: size check, envelope, seq check, then data or reply."""

@@ -1,0 +1,293 @@
+"""A lean WebSocket client connection that hands over received messages in batches.
+
+Why it exists: websockets' asyncio client delivers one message per ``await recv()``, through
+a queue, a future and three coroutine frames. At 100k frames/s that machinery costs more than
+everything kalshi does with a frame. websockets' Sans-I/O ``ClientProtocol`` (a public API:
+the same handshake, frame parser, permessage-deflate, ping replies and closing handshake) is
+driven here by a plain asyncio ``Protocol``, and every message parsed from one read of the
+socket is handed over at once by ``recv_batch``.
+
+Used for direct connections. When a proxy is configured for the URL, websockets' own client
+(which knows how to talk to proxies) is wrapped in the same interface instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import urllib.request
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
+
+from websockets.client import ClientProtocol
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.extensions.permessage_deflate import enable_client_permessage_deflate
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Response
+from websockets.protocol import State
+from websockets.uri import parse_uri
+
+__all__ = ["Connection", "connect"]
+
+#: Reading pauses while this many received messages wait to be taken (a stalled consumer).
+PAUSE_AT = 20_000
+
+
+class Connection(Protocol):
+    """What ``Session`` needs from a connection."""
+
+    last_rx: float  # time.monotonic() of the last bytes received (data or ping)
+    response: Response | None  # the handshake's HTTP response
+
+    async def recv_batch(self) -> list[bytes]:
+        """Every complete message received so far (at least one); raises ``ConnectionClosed``."""
+        ...
+
+    async def send(self, payload: bytes) -> None:
+        """Send one text message (UTF-8 bytes)."""
+        ...
+
+    def abort(self) -> None:
+        """Drop the connection now, without a closing handshake."""
+        ...
+
+
+@asynccontextmanager
+async def connect(
+    url: str,
+    *,
+    headers: dict[str, str],
+    user_agent: str,
+    max_size: int,
+    open_timeout: float,
+    close_timeout: float,
+) -> AsyncIterator[Connection]:
+    """Open a WebSocket to ``url``; close it (closing handshake, then abort) on exit.
+
+    Raises what websockets' client raises: ``InvalidStatus`` (with the response) when the
+    server refuses the handshake, ``InvalidHandshake`` for other handshake failures,
+    ``OSError``/``TimeoutError`` for network failures.
+    """
+    if _proxied(url):
+        async with _websockets_client(url, headers=headers, user_agent=user_agent, max_size=max_size,
+                                      open_timeout=open_timeout, close_timeout=close_timeout) as conn:
+            yield conn
+        return
+    conn = await _open(url, headers=headers, user_agent=user_agent, max_size=max_size,
+                       open_timeout=open_timeout, close_timeout=close_timeout)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+def _proxied(url: str) -> bool:
+    """Whether websockets' client would go through a proxy for ``url`` (it reads the same settings)."""
+    uri = parse_uri(url)
+    proxies = urllib.request.getproxies()
+    scheme = "https" if uri.secure else "http"
+    if not any(proxies.get(key) for key in ("socks5h", "socks5", "socks4a", "socks4", scheme)):
+        return False
+    return not urllib.request.proxy_bypass(f"{uri.host}:{uri.port}")
+
+
+async def _open(url: str, *, headers: dict[str, str], user_agent: str, max_size: int, open_timeout: float,
+                close_timeout: float) -> BatchConnection:
+    uri = parse_uri(url)
+    protocol = ClientProtocol(uri, extensions=enable_client_permessage_deflate(None), max_size=max_size)
+    request = protocol.connect()
+    for name, value in headers.items():
+        request.headers[name] = value
+    request.headers["User-Agent"] = user_agent
+    loop = asyncio.get_running_loop()
+    tls: dict[str, Any] = {"ssl": True, "server_hostname": uri.host} if uri.secure else {}
+    conn: BatchConnection | None = None
+    try:
+        async with asyncio.timeout(open_timeout):
+            _, conn = await loop.create_connection(
+                lambda: BatchConnection(protocol, close_timeout), uri.host, uri.port, **tls
+            )
+            protocol.send_request(request)
+            conn.write_pending()
+            await conn.handshake_done
+    except BaseException:
+        if conn is not None:
+            conn.abort()
+        raise
+    if protocol.handshake_exc is not None:
+        conn.abort()
+        raise protocol.handshake_exc
+    return conn
+
+
+class BatchConnection(asyncio.Protocol):
+    """An asyncio protocol around websockets' ``ClientProtocol`` that queues whole messages."""
+
+    def __init__(self, protocol: ClientProtocol, close_timeout: float) -> None:
+        self.protocol = protocol
+        self.close_timeout = close_timeout
+        self.transport: asyncio.Transport | None = None
+        self.response: Response | None = None
+        self.last_rx = time.monotonic()
+        loop = asyncio.get_running_loop()
+        self.handshake_done: asyncio.Future[None] = loop.create_future()
+        self.lost: asyncio.Future[None] = loop.create_future()
+        self._messages: list[bytes] = []
+        self._fragments: list[bytes] = []
+        self._waiter: asyncio.Future[None] | None = None
+        self._paused = False
+        self._closing = False
+
+    # --- what Session uses ---------------------------------------------------------------
+
+    async def recv_batch(self) -> list[bytes]:
+        if not self._messages:
+            if self.lost.done():
+                raise self.protocol.close_exc
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+            if not self._messages:
+                raise self.protocol.close_exc
+        batch, self._messages = self._messages, []
+        if self._paused and self.transport is not None:
+            self._paused = False
+            self.transport.resume_reading()
+        return batch
+
+    async def send(self, payload: bytes) -> None:
+        if self.protocol.state is not State.OPEN:
+            return  # closing: the read side ends the connection
+        self.protocol.send_text(payload)
+        self.write_pending()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+    async def close(self) -> None:
+        """The closing handshake (code 1000), then drop the TCP connection if the server lingers."""
+        if self.protocol.state is State.OPEN:
+            self.protocol.send_close(1000)
+            self.write_pending()
+        if not self.lost.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(self.lost), self.close_timeout)
+            except TimeoutError:
+                self.abort()
+
+    # --- asyncio.Protocol ---------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.last_rx = time.monotonic()
+        protocol = self.protocol
+        protocol.receive_data(data)
+        self.write_pending()  # pong replies, a close reply
+        for event in protocol.events_received():
+            if type(event) is Frame:
+                self._on_frame(event)
+            elif isinstance(event, Response):
+                self.response = event
+                if not self.handshake_done.done():
+                    self.handshake_done.set_result(None)
+        if not self._closing and protocol.close_expected() and self.transport is not None:
+            self._closing = True  # the server closes TCP after the closing handshake; or we do
+            asyncio.get_running_loop().call_later(self.close_timeout, self.transport.abort)
+        if self._messages:
+            if self._waiter is not None and not self._waiter.done():
+                self._waiter.set_result(None)
+            if len(self._messages) >= PAUSE_AT and not self._paused and self.transport is not None:
+                self._paused = True
+                self.transport.pause_reading()
+
+    def _on_frame(self, frame: Frame) -> None:
+        opcode = frame.opcode
+        if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
+            data = frame.data if type(frame.data) is bytes else bytes(frame.data)
+            if frame.fin:
+                self._messages.append(data)
+            else:
+                self._fragments = [data]
+        elif opcode is Opcode.CONT:
+            self._fragments.append(bytes(frame.data))
+            if frame.fin:
+                self._messages.append(b"".join(self._fragments))
+                self._fragments = []
+        # PING, PONG, CLOSE: the Sans-I/O protocol has answered them already.
+
+    def eof_received(self) -> None:
+        self.protocol.receive_eof()
+        self.write_pending()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.protocol.receive_eof()  # idempotent; the protocol's state becomes CLOSED
+        if not self.handshake_done.done():
+            self.handshake_done.set_exception(exc or InvalidHandshake("connection closed during the handshake"))
+            self.handshake_done.exception()  # retrieved: not reported as "never retrieved"
+        if not self.lost.done():
+            self.lost.set_result(None)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def write_pending(self) -> None:
+        transport = self.transport
+        if transport is None:
+            return
+        for data in self.protocol.data_to_send():
+            if data:
+                transport.write(data)
+            elif transport.can_write_eof():
+                transport.write_eof()
+
+
+# --- through a proxy: websockets' own client, one message per batch ----------------------------
+
+
+@asynccontextmanager
+async def _websockets_client(url: str, *, headers: dict[str, str], user_agent: str, max_size: int,
+                             open_timeout: float, close_timeout: float) -> AsyncIterator[Connection]:
+    from websockets.asyncio.client import ClientConnection
+    from websockets.asyncio.client import connect as ws_connect
+
+    class _Watched(ClientConnection):
+        last_rx: float = 0.0
+
+        def data_received(self, data: bytes) -> None:
+            self.last_rx = time.monotonic()
+            super().data_received(data)
+
+    async with ws_connect(url, additional_headers=headers, user_agent_header=user_agent, max_size=max_size,
+                          ping_interval=None, open_timeout=open_timeout, close_timeout=close_timeout,
+                          create_connection=_Watched) as ws:
+        yield _OneByOne(ws)
+
+
+class _OneByOne:
+    """websockets' ``ClientConnection`` seen through the ``Connection`` interface."""
+
+    def __init__(self, ws: Any) -> None:
+        self._ws = ws
+        self.response = ws.response
+
+    @property
+    def last_rx(self) -> float:
+        return self._ws.last_rx or time.monotonic()
+
+    async def recv_batch(self) -> list[bytes]:
+        return [await self._ws.recv(decode=False)]
+
+    async def send(self, payload: bytes) -> None:
+        try:
+            await self._ws.send(payload.decode())
+        except ConnectionClosed:
+            pass
+
+    def abort(self) -> None:
+        if self._ws.transport is not None:
+            self._ws.transport.abort()

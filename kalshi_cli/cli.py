@@ -1,46 +1,138 @@
 """The ``kalshi`` command: a Typer app of thin commands, and the one error boundary.
 
-Commands live in ``kalshi_cli/commands/``; this module registers them and turns every
-failure into one line on stderr and an exit status (``status.ExitStatus``). Tracebacks are
-shown only with ``KALSHI_TRACEBACK=1``, and never with local variables (keys live there).
+Commands live in ``kalshi_cli/commands/``; this module lists them and turns every failure
+into one line on stderr and an exit status (``status.ExitStatus``). Tracebacks are shown
+only with ``KALSHI_TRACEBACK=1``, and never with local variables (keys live there).
+
+Startup is kept short: a command's module (and what it pulls in: asyncio, websockets, rich)
+is imported only when that command runs, completes or shows its help. ``kalshi --help``
+lists the commands from ``COMMANDS`` without importing any of them, in click's plain format
+(rich's help renderer alone costs more than the rest of startup); each command's own
+``--help`` keeps the rich rendering.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import typer
+from typer._click import Command as ClickCommand  # typer vendors click (pinned <0.27)
+from typer.core import TyperCommand, TyperGroup
+from typer.main import get_command_from_info, get_group
+from typer.models import CommandInfo
 
 from kalshi_cli import __version__
-from kalshi_cli.commands.book import book
-from kalshi_cli.commands.completion import completion
-from kalshi_cli.commands.config import config_app
-from kalshi_cli.commands.fills import fills
-from kalshi_cli.commands.orders import orders
-from kalshi_cli.commands.positions import positions
-from kalshi_cli.commands.record import record
-from kalshi_cli.commands.replay import replay
-from kalshi_cli.commands.sign import sign
-from kalshi_cli.commands.sim import sim
-from kalshi_cli.commands.tail import tail
 from kalshi_cli.errors import KalshiCliError
-from kalshi_cli.output import OutputClosed, silence_stdout
 from kalshi_cli.status import ExitStatus
 
-__all__ = ["app", "main"]
+__all__ = ["COMMANDS", "app", "main"]
+
+# name -> ("module:attribute", summary). The summary is the first line of the command's help
+# (tests/test_docs.py checks that they agree); an attribute is a command function or a Typer group.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "book": ("kalshi_cli.commands.book:book",
+             "Watch live order books: exact, self-healing, several markets at once."),
+    "tail": ("kalshi_cli.commands.tail:tail",
+             "Stream channels: readable lines on a terminal, NDJSON into a pipe."),
+    "fills": ("kalshi_cli.commands.fills:fills",
+              "Your fills as they happen, each exactly once, even across reconnects."),
+    "positions": ("kalshi_cli.commands.positions:positions",
+                  "Your positions per market (position, cost, realized P&L, fees), live."),
+    "orders": ("kalshi_cli.commands.orders:orders",
+               "Your resting orders, live: fills, cancels and amendments as they happen."),
+    "sign": ("kalshi_cli.commands.sign:sign",
+             "Print the three KALSHI-ACCESS-* headers for a request, for curl, websocat or debugging."),
+    "sim": ("kalshi_cli.commands.sim:sim",
+            "Run the simulated Kalshi exchange; prints its ws:// URL first, serves until stopped."),
+    "record": ("kalshi_cli.commands.record:record",
+               "Record channels to rotating NDJSON files, for backtests and offline replay."),
+    "replay": ("kalshi_cli.commands.replay:replay",
+               "Serve recordings as a Kalshi endpoint; prints its ws:// URL first."),
+    "completion": ("kalshi_cli.commands.completion:completion", "Print the completion script for SHELL."),
+    "config": ("kalshi_cli.commands.config:config_app",
+               "Set up and inspect API key profiles (~/.config/kalshi/config.toml)."),
+}
+
+
+def _build(name: str) -> ClickCommand:
+    """Import command ``name`` and build its click command, as ``app.command()`` would have."""
+    module, _, attr = COMMANDS[name][0].partition(":")
+    obj = getattr(importlib.import_module(module), attr)
+    if isinstance(obj, typer.Typer):
+        return get_group(obj)
+    info = CommandInfo(name=name, cls=TyperCommand, callback=obj)
+    return get_command_from_info(info, pretty_exceptions_short=True, rich_markup_mode="markdown")
+
+
+class _LazyCommands(Mapping[str, ClickCommand]):
+    """The root group's commands by name; each is imported and built on first access."""
+
+    def __init__(self) -> None:
+        self._built: dict[str, ClickCommand] = {}
+
+    def __getitem__(self, name: str) -> ClickCommand:
+        if name not in self._built:
+            if name not in COMMANDS:
+                raise KeyError(name)
+            self._built[name] = _build(name)
+        return self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(COMMANDS)
+
+    def __len__(self) -> int:
+        return len(COMMANDS)
+
+
+class LazyGroup(TyperGroup):
+    """The root group: lists, suggests and completes command names from ``COMMANDS``, and builds
+    a command (importing its module) only when it is resolved."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.commands = _LazyCommands()  # type: ignore[assignment]
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if not args and self.no_args_is_help and not ctx.resilient_parsing:
+            # `kalshi` alone: the help on stdout and status 2, as rich help (`kalshi config`) does
+            typer.echo(ctx.get_help())
+            ctx.exit(2)
+        return super().parse_args(ctx, args)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, summary) for name, (_, summary) in COMMANDS.items()])
+
+    def shell_complete(self, ctx: Any, incomplete: str) -> list[Any]:
+        from typer._click.shell_completion import CompletionItem
+        from typer._click.utils import make_default_short_help
+
+        # what click's Group offers (the help shortened as get_short_help_str does), unimported
+        items = [CompletionItem(name, help=make_default_short_help(summary))
+                 for name, (_, summary) in COMMANDS.items() if name.startswith(incomplete)]
+        return items + ClickCommand.shell_complete(self, ctx, incomplete)
+
 
 app = typer.Typer(
     name="kalshi",
+    cls=LazyGroup,
     help=(
         "Stream Kalshi's WebSocket API from a terminal: tail any channel, watch live order "
         "books, follow your fills, debug your API keys. Try it with no account: "
         "kalshi tail trade --sim"
     ),
     no_args_is_help=True,
-    rich_markup_mode="markdown",
+    rich_markup_mode=None,  # plain top-level help: no rich import (each command's own help is rich)
     pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    # 100: the summaries fit on one line each on a terminal that wide (click's default caps at 80)
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 
 
@@ -57,30 +149,18 @@ def _root(
     """Kalshi WebSocket streaming tool."""
 
 
-app.command()(book)
-app.command()(tail)
-app.command()(fills)
-app.command()(positions)
-app.command()(orders)
-app.command()(sign)
-app.command()(sim)
-app.command()(record)
-app.command()(replay)
-app.command()(completion)
-app.add_typer(config_app, name="config")
-
-
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, map errors to one stderr line and an exit status."""
     status = _run(argv)
     sys.exit(int(status))
 
+
 def _run(argv: list[str] | None) -> int:
     try:
         result = app(args=argv, prog_name="kalshi", standalone_mode=False)
         return int(result) if isinstance(result, int) else 0
-    except OutputClosed:
-        silence_stdout()
+    except _output_closed():
+        _silence_stdout()
         return ExitStatus.SUCCESS
     except KalshiCliError as exc:
         _flush_stdout()
@@ -93,7 +173,7 @@ def _run(argv: list[str] | None) -> int:
         _say("kalshi: interrupted")
         return ExitStatus.CTRL_C
     except BrokenPipeError:
-        silence_stdout()
+        _silence_stdout()
         return ExitStatus.SUCCESS
     except Exception as exc:  # the boundary: anything else is our bug, still one line
         show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
@@ -111,7 +191,20 @@ def _flush_stdout() -> None:
     try:
         sys.stdout.flush()
     except (BrokenPipeError, ValueError):
-        silence_stdout()
+        _silence_stdout()
+
+
+def _output_closed() -> type[Exception] | tuple[()]:
+    """``output.OutputClosed``, or nothing to catch if no command imported ``kalshi_cli.output``
+    (it imports asyncio, which ``--help`` and ``sign`` do not otherwise need)."""
+    output = sys.modules.get("kalshi_cli.output")
+    return output.OutputClosed if output is not None else ()
+
+
+def _silence_stdout() -> None:
+    from kalshi_cli.output import silence_stdout
+
+    silence_stdout()
 
 
 def _say(text: str) -> None:

@@ -29,7 +29,16 @@ __all__ = ["config_app", "render_profile", "update_profile_text"]
 
 config_app = typer.Typer(
     name="config",
-    help="Set up and inspect API key profiles (~/.config/kalshi/config.toml). Examples: kalshi config init",
+    help="""Set up and inspect API key profiles (~/.config/kalshi/config.toml).
+
+    Examples:
+
+      kalshi config init
+
+      kalshi config show --profile demo
+
+      kalshi config profiles
+    """,
     no_args_is_help=True,
     rich_markup_mode="markdown",
 )

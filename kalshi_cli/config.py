@@ -11,7 +11,6 @@ import ipaddress
 import os
 import stat
 import sys
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +64,8 @@ def load_profiles(path: Path) -> dict[str, dict[str, Any]]:
         return {}
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    import tomllib  # only with a config file: keeps `kalshi sign --key-id ... --private-key ...` quick
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -8,7 +8,6 @@ signer and, with ``--sim``, an in-process simulator.
 from __future__ import annotations
 
 import contextlib
-import getpass
 import inspect
 import os
 import sys
@@ -140,6 +139,8 @@ class StreamContext:
 def _ask_password(prompt: str) -> str | None:
     if not sys.stdin.isatty() or not sys.stderr.isatty():
         return None
+    import getpass
+
     return getpass.getpass(prompt, stream=sys.stderr)
 
 

@@ -5,21 +5,23 @@ from __future__ import annotations
 import sys
 from typing import Annotated
 
-import orjson
 import typer
 
 from kalshi_cli.commands.common import ConnectionArgs, connection_options, load_credentials, open_context
 from kalshi_cli.errors import AuthRejected, UsageError
 from kalshi_cli.output import Reporter
-from kalshi_cli.protocol import WS_PATH
 
 __all__ = ["sign"]
+
+# protocol.WS_PATH, written out: importing kalshi_cli.protocol (orjson, its regexes) costs
+# `kalshi sign` 5-10 ms, more than the signing itself. tests/test_cli_sign.py checks they agree.
+_WS_PATH = "/trade-api/ws/v2"
 
 
 @connection_options
 def sign(
     method: Annotated[str, typer.Option("--method", "-X", help="HTTP method to sign.")] = "GET",
-    path: Annotated[str, typer.Option("--path", help="Request path to sign (the query string is dropped).")] = WS_PATH,
+    path: Annotated[str, typer.Option("--path", help="Request path to sign (the query string is dropped).")] = _WS_PATH,
     timestamp: Annotated[int | None, typer.Option("--timestamp", metavar="MS",
                                                   help="Unix time in ms (default: now).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object keyed by header name.")] = False,
@@ -61,6 +63,8 @@ def sign(
         raise UsageError(f"--path must start with '/', got {path!r}")
     headers = auth_headers(creds.key_id, creds.key, method=method, path=path, timestamp_ms=timestamp)
     if json_out:
+        import orjson
+
         sys.stdout.write(orjson.dumps(headers).decode() + "\n")
     else:
         sys.stdout.write("".join(f"{name}: {value}\n" for name, value in headers.items()))
@@ -68,6 +72,8 @@ def sign(
 
 
 async def _check(conn: ConnectionArgs, json_out: bool) -> None:
+    import orjson
+
     from kalshi_cli.auth import auth_headers
     from kalshi_cli.session import probe
 

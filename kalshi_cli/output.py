@@ -9,7 +9,6 @@ and warnings to stderr, one line each.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import os
 import sys
@@ -53,6 +52,8 @@ class LineWriter:
             self.flush()
         elif not self._flush_pending:
             self._flush_pending = True
+            import asyncio  # here, not at the top: `kalshi sign` writes lines and needs no event loop
+
             try:
                 asyncio.get_running_loop().call_soon(self._idle_flush)
             except RuntimeError:  # no loop: flush now

@@ -309,42 +309,65 @@ def book_module(rounds: int, deltas: int) -> dict[str, float]:
     return {k: statistics.median(v) for k, v in results.items()}
 
 
-def book_json_e2e(server: LoadServer, key: list[str], frames: int, rounds: int, tmp: Path) -> dict[str, object]:
+def book_json_e2e(server: LoadServer, key: list[str], frames: int, rounds: int, tmp: Path) -> dict[str, dict]:
+    """``kalshi book --json`` (a line per changed market per burst) and ``--every`` (a line per frame).
+
+    Alternating rounds; then one checked run of each on the same feed: ``--every`` must print one
+    line per frame, and both must end with the same book for every market.
+    """
     names = tickers(MARKETS)
-    argv = [*KALSHI, "book", *names, "--json", "--url", server.url, *key]
-    fps, cpu_m, rss = [], [], []
+    modes = {"default": [], "--every": ["--every"]}
+    stats: dict[str, dict] = {m: {"fps": [], "cpu_per_m": [], "rss": [], "lines": []} for m in modes}
+    final: dict[str, dict[str, bytes]] = {}
     for r in range(rounds + 1):
         verify = r == rounds
         n = min(frames, 200_000) if verify else frames
-        server.job(frames=n, channels="orderbook_delta", markets=MARKETS)
-        out = tmp / "book.out"
-        with (out.open("wb") if verify else open(os.devnull, "wb")) as fh:
-            proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.PIPE, env=env())
-            server.expect("start")
-            cpu0 = proc_cpu(proc.pid)
-            while True:
-                line = proc.stderr.readline()
-                if not line or b"reconnecting in" in line:
-                    break
-            end = time.monotonic_ns()
-            cpu1 = proc_cpu(proc.pid)
-            rss.append(proc_rss_kb(proc.pid) / 1024)
-            proc.send_signal(signal.SIGTERM)
-            threading.Thread(target=proc.stderr.read, daemon=True).start()
-            reap(proc)
-        done = parse_done(server.expect("done"))
-        if verify:
-            lines = out.read_bytes().count(b"\n")
-            ok = "every applied change printed" if lines == n else "LINES MISSING"
-            delivered = f"{lines:,}/{n:,} lines ({ok}); other commands sent: {done['other_cmds']}"
+        for mode, extra in (modes.items() if r % 2 == 0 else reversed(modes.items())):
+            argv = [*KALSHI, "book", *names, "--json", *extra, "--url", server.url, *key]
+            server.job(frames=n, channels="orderbook_delta", markets=MARKETS)
+            out = tmp / "book.out"
+            with out.open("wb") as fh:
+                proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.PIPE, env=env())
+                server.expect("start")
+                cpu0 = proc_cpu(proc.pid)
+                while True:
+                    line = proc.stderr.readline()
+                    if not line or b"reconnecting in" in line:
+                        break
+                end = time.monotonic_ns()
+                cpu1 = proc_cpu(proc.pid)
+                rss = proc_rss_kb(proc.pid) / 1024
+                proc.send_signal(signal.SIGTERM)
+                threading.Thread(target=proc.stderr.read, daemon=True).start()
+                reap(proc)
+            done = parse_done(server.expect("done"))
+            data = out.read_bytes()
             out.unlink()
-            continue
-        seconds = (end - int(done["start_ns"])) / 1e9
-        fps.append(n / seconds)
-        cpu_m.append((cpu1 - cpu0) / n * 1e6)
-        print(f"  round {r + 1}: kalshi book --json: {n / seconds:,.0f} frames/s", file=sys.stderr)
-    return {"fps": statistics.median(fps), "cpu_per_m": statistics.median(cpu_m), "rss": max(rss),
-            "delivered": delivered}
+            if verify:
+                last = {}
+                for raw in data.splitlines():
+                    obj = orjson.loads(raw)
+                    obj.pop("ts_ms", None)
+                    last[obj["market_ticker"]] = orjson.dumps(obj)
+                final[mode] = last
+                lines = data.count(b"\n")
+                stats[mode]["check"] = f"{lines:,} lines for {n:,} frames; other commands sent: {done['other_cmds']}"
+                continue
+            seconds = (end - int(done["start_ns"])) / 1e9
+            st = stats[mode]
+            st["fps"].append(n / seconds)
+            st["cpu_per_m"].append((cpu1 - cpu0) / n * 1e6)
+            st["rss"].append(rss)
+            st["lines"].append(data.count(b"\n") / n)
+            print(f"  round {r + 1}: kalshi book --json {mode}: {n / seconds:,.0f} frames/s", file=sys.stderr)
+    same = final["default"] == final["--every"] and len(final["default"]) == len(names)
+    result: dict[str, dict] = {}
+    for mode, st in stats.items():
+        result[mode] = {"fps": statistics.median(st["fps"]), "cpu_per_m": statistics.median(st["cpu_per_m"]),
+                        "rss": max(st["rss"]), "lines_per_frame": statistics.median(st["lines"]),
+                        "check": st["check"]}
+    result["default"]["check"] += (", final books equal --every's" if same else ", FINAL BOOKS DIFFER")
+    return result
 
 
 def live_view(seconds: float, rate: int) -> dict[str, float]:
@@ -574,10 +597,12 @@ def report(args: argparse.Namespace, specs: list[ClientSpec], book: dict, book_e
       f"{book['apply']:,.0f} deltas/s |\n")
     w(f"| `BookSet.on_frame(orjson.loads(frame))` | {book['frame']:,.0f} deltas/s |\n")
     w(f"| parse + apply + `book_json_bytes` (all levels; the CLI's line) | {book['line']:,.0f} lines/s |\n")
-    w(f"| `kalshi book --json > /dev/null`, end to end, {args.frames // 3:,} frames (median of {args.rounds}) | "
-      f"{book_e2e['fps']:,.0f} frames/s "
-      f"({book_e2e['cpu_per_m']:.2f} CPU s / 1M, {book_e2e['rss']:.0f} MB RSS) |\n")
-    w(f"| `kalshi book --json` delivery check | {book_e2e['delivered']} |\n")
+    for mode, st in book_e2e.items():
+        label = "kalshi book --json" + (" --every" if mode == "--every" else "")
+        w(f"| `{label}`, end to end, {args.frames // 3:,} frames (median of {args.rounds}) | "
+          f"{st['fps']:,.0f} frames/s, {st['lines_per_frame']:.3f} lines per frame "
+          f"({st['cpu_per_m']:.2f} CPU s / 1M, {st['rss']:.0f} MB RSS) |\n")
+        w(f"| `{label}` check | {st['check']} |\n")
     w(f"| live view at {view['rate']:,.0f} frames/s applied (10 redraws/s, 3 markets, 120x40): CPU of redraws | "
       f"{view['view_cpu']:.1%} of a core |\n")
     w(f"| live view: redraws/s achieved; interval p50 / max (= how far the view can lag the feed) | "

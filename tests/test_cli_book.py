@@ -120,3 +120,21 @@ def test_sigterm_leaves_whole_lines(keys, sim_factory, tmp_path):
     assert data.endswith(b"\n")
     for line in data.splitlines():
         orjson.loads(line)
+
+
+def test_every_prints_a_line_per_applied_frame(keys, sim_factory, tmp_path):
+    sim = sim_factory(rate=0, markets=2)
+    tickers = sim.tickers
+    out = tmp_path / "book.ndjson"
+    with out.open("wb") as fh:
+        proc = spawn_cli(["book", *tickers, "--json", "--every", *signed_args(keys, sim.url)], stdout=fh)
+        try:
+            wait_for(lambda: matches_truth(sim, tickers, out), what="first books")
+            sim.step(60)
+            wait_for(lambda: matches_truth(sim, tickers, out), what="books after deltas")
+        finally:
+            code, err = stop(proc)
+    assert code == 0, err
+    seqs = [orjson.loads(line)["seq"] for line in lines_of(out)]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # one sid: every frame's seq, each once
+    assert len(seqs) > 2 * len(tickers)

@@ -13,7 +13,7 @@ from kalshi_cli.book import BookSet, BookState, book_json_bytes
 from kalshi_cli.commands.common import ConnectionArgs, StreamContext, connection_options, open_context
 from kalshi_cli.commands.runner import run_main, run_stream
 from kalshi_cli.errors import UsageError
-from kalshi_cli.output import LineWriter
+from kalshi_cli.output import LineWriter, OutputClosed
 from kalshi_cli.protocol import Head, parse_frame
 from kalshi_cli.session import StreamDone, StreamHandler, Subscription
 
@@ -31,7 +31,7 @@ class BookHandler(StreamHandler):
     ``escalate_after`` seconds later, resubscribe; if still stale after that, reconnect.
     """
 
-    def __init__(self, tickers: list[str], *, as_json: bool, depth: int | None, once: bool,
+    def __init__(self, tickers: list[str], *, as_json: bool, depth: int | None, once: bool, every: bool = False,
                  escalate_after: float = 5.0, snapshot_timeout: float = 10.0) -> None:
         self.tickers = tickers
         self.books = BookSet()
@@ -40,6 +40,11 @@ class BookHandler(StreamHandler):
         self.once = once
         self.writer = LineWriter() if as_json else None
         self.printed: set[str] = set()
+        # JSON lines are written once per burst (when the event loop goes idle), one per market
+        # that changed, unless `every`: then after each applied frame.
+        self.every = every or once
+        self._changed: dict[str, int] = {}  # ticker -> ts_ms of its latest applied frame
+        self._write_scheduled = False
         self.escalate_after = escalate_after
         self.snapshot_timeout = snapshot_timeout
         self.markets: dict[str, Any] = {}
@@ -112,12 +117,32 @@ class BookHandler(StreamHandler):
         self._stale_since.pop(ticker, None)
         if book.seq != obj.get("seq"):
             return  # not applied (e.g. a delta already inside the snapshot)
-        if self.writer is not None and (not self.once or ticker not in self.printed):
+        if self.writer is not None:
             ts = msg.get("ts_ms") or obj.get("sending_ts_ms") or int(time.time() * 1000)
-            self.writer.write_line(book_json_bytes(book, self.depth, ts))
+            if not self.every:
+                if self.writer.closed:
+                    raise OutputClosed  # the last burst's write found the pipe closed
+                self._changed[ticker] = ts
+                if not self._write_scheduled:
+                    self._write_scheduled = True
+                    asyncio.get_running_loop().call_soon(self.write_changed)
+            elif not self.once or ticker not in self.printed:
+                self.writer.write_line(book_json_bytes(book, self.depth, ts))
         self.printed.add(ticker)
         if self.once and self.printed.issuperset(self.tickers):
             raise StreamDone
+
+    def write_changed(self) -> None:
+        """One line per market changed since the last call: its state after the burst, if live."""
+        self._write_scheduled = False
+        changed, self._changed = self._changed, {}
+        try:
+            for ticker, ts in changed.items():
+                book = self.books.book(ticker)
+                if book is not None and book.is_live:
+                    self.writer.write_line(book_json_bytes(book, self.depth, ts))  # type: ignore[union-attr]
+        except OutputClosed:
+            pass  # the writer stays closed: the next frame ends the stream
 
     # --- recovery ---------------------------------------------------------------------------
 
@@ -157,7 +182,10 @@ class BookHandler(StreamHandler):
 
     def close(self) -> None:
         if self.writer is not None:
-            self.writer.flush()
+            try:
+                self.write_changed()
+            finally:
+                self.writer.flush()
 
 
 def _subscriptions(tickers: list[str], *, as_json: bool, extra: dict[str, Any]) -> list[Subscription]:
@@ -174,8 +202,12 @@ def book(
                                                         show_default=False)] = None,
     depth: Annotated[int | None, typer.Option("--depth", "-d", min=1,
                                               help="Levels per side (view default 10; JSON default all).")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="NDJSON: one line per market after each applied "
-                                           "change (the default when stdout is not a terminal).")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="NDJSON: a line per market with its book after each "
+                                           "change or burst of changes (the default when stdout is not a "
+                                           "terminal).")] = False,
+    every: Annotated[bool, typer.Option("--every", help="With --json: a line after every applied frame, "
+                                        "even in a burst (slower; for when each intermediate state "
+                                        "matters).")] = False,
     once: Annotated[bool, typer.Option("--once", help="Print each market's first complete book and exit.")] = False,
     yes_price: Annotated[bool, typer.Option("--use-yes-price", help="Subscribe with use_yes_price (NO side "
                                             "quoted in yes-leg prices on the wire).")] = False,
@@ -212,7 +244,8 @@ def book(
             markets = chosen or list(ctx.sim.tickers[:3])
             await check_markets_exist(ctx, markets)
             view_depth = depth or (None if as_json else 10)
-            handler = BookHandler(markets, as_json=as_json, depth=view_depth, once=once, snapshot_timeout=wait)
+            handler = BookHandler(markets, as_json=as_json, depth=view_depth, once=once, every=every,
+                                  snapshot_timeout=wait)
             try:
                 if as_json:
                     await _stream_with_health(ctx, markets, handler, conn, extra)

@@ -1,0 +1,104 @@
+"""BookHandler's JSON output: one line per changed market per burst, or one per frame with --every."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import orjson
+
+from kalshi_cli.book import book_json_bytes
+from kalshi_cli.commands.book import BookHandler
+from kalshi_cli.output import LineWriter
+from kalshi_cli.protocol import read_head
+from kalshi_cli.session import Subscription
+
+TICKERS = ["KXA-1", "KXB-1"]
+
+
+class FakeSession:
+    state = "streaming"
+
+    def __init__(self) -> None:
+        self.snapshots: list[list[str]] = []
+        self.reporter = self
+
+    def warn(self, text: str) -> None:
+        pass
+
+    def request_snapshot(self, sub: Subscription, markets: list[str]) -> None:
+        self.snapshots.append(markets)
+
+
+def frame(kind: str, seq: int, msg: dict) -> bytes:
+    return orjson.dumps({"type": kind, "sid": 1, "seq": seq, "msg": msg})
+
+
+def snapshot(ticker: str, seq: int) -> bytes:
+    return frame("orderbook_snapshot", seq, {"market_ticker": ticker, "market_id": "m", "clock": seq,
+                                             "yes_dollars_fp": [["0.4000", "10.00"]],
+                                             "no_dollars_fp": [["0.5000", "10.00"]]})
+
+
+def delta(ticker: str, seq: int, size: str = "1.00", price: str = "0.3000") -> bytes:
+    return frame("orderbook_delta", seq, {"market_ticker": ticker, "price_dollars": price, "delta_fp": size,
+                                          "side": "yes", "clock": seq, "ts_ms": 1_700_000_000_000 + seq})
+
+
+def feed(every: bool, bursts: list[list[bytes]], *, idle_after_last: bool = True) -> tuple[list[dict], BookHandler]:
+    """Each burst is applied within one turn of the event loop, as the session does with a read."""
+    out = io.BytesIO()
+
+    async def main() -> BookHandler:
+        handler = BookHandler(TICKERS, as_json=True, depth=None, once=False, every=every)
+        handler.writer = LineWriter(out)
+        handler.session = FakeSession()  # type: ignore[assignment]
+        sub = Subscription("orderbook_delta", {"market_tickers": TICKERS}, sid=1)
+        handler.on_subscribed(sub)
+        for i, burst in enumerate(bursts):
+            for raw in burst:
+                handler.on_data(raw, read_head(raw), sub)
+            if idle_after_last or i < len(bursts) - 1:
+                await asyncio.sleep(0)  # the loop goes idle between bursts
+                await asyncio.sleep(0)
+        handler.close()
+        return handler
+
+    handler = asyncio.run(main())
+    return [orjson.loads(line) for line in out.getvalue().splitlines()], handler
+
+
+def test_a_burst_gives_one_line_per_changed_market_with_its_final_state():
+    burst = [snapshot("KXA-1", 1), snapshot("KXB-1", 2)] + [delta("KXA-1", 3 + i) for i in range(50)]
+    lines, handler = feed(False, [burst])
+    assert [line["market_ticker"] for line in lines] == ["KXA-1", "KXB-1"]
+    final = orjson.loads(book_json_bytes(handler.books.book("KXA-1"), None, lines[0]["ts_ms"]))
+    assert lines[0] == final
+    assert lines[0]["seq"] == 52 and lines[0]["yes_dollars_fp"][0] == ["0.3000", "50.00"]
+    assert lines[0]["ts_ms"] == 1_700_000_000_000 + 52  # the latest applied frame's time
+
+
+def test_each_burst_ends_with_a_line_and_quiet_markets_are_not_repeated():
+    first = [snapshot("KXA-1", 1), snapshot("KXB-1", 2)]
+    lines, _ = feed(False, [first, [delta("KXA-1", 3)], [delta("KXA-1", 4), delta("KXA-1", 5)]])
+    assert [(line["market_ticker"], line["seq"]) for line in lines] == [
+        ("KXA-1", 1), ("KXB-1", 2), ("KXA-1", 3), ("KXA-1", 5)]
+
+
+def test_a_book_that_goes_stale_in_the_burst_is_not_printed():
+    first = [snapshot("KXA-1", 1), snapshot("KXB-1", 2)]
+    burst = [delta("KXA-1", 3), delta("KXB-1", 4), delta("KXA-1", 5, size="-999.00", price="0.4000")]
+    lines, handler = feed(False, [first, burst])
+    assert [(line["market_ticker"], line["seq"]) for line in lines] == [("KXA-1", 1), ("KXB-1", 2), ("KXB-1", 4)]
+    assert not handler.books.book("KXA-1").is_live
+
+
+def test_every_prints_a_line_after_each_applied_frame():
+    burst = [snapshot("KXA-1", 1), snapshot("KXB-1", 2)] + [delta("KXA-1", 3 + i) for i in range(5)]
+    lines, _ = feed(True, [burst])
+    assert [line["seq"] for line in lines] == [1, 2, 3, 4, 5, 6, 7]
+
+
+def test_close_writes_what_the_last_burst_changed():
+    lines, _ = feed(False, [[snapshot("KXA-1", 1), delta("KXA-1", 2)]], idle_after_last=False)
+    assert [line["seq"] for line in lines] == [2]

@@ -221,7 +221,7 @@ def book(
     The book is rebuilt from Kalshi's snapshot and deltas with exact arithmetic. Any doubt (a
     seq gap, a level below zero, a crossed book, a clock going back, a reconnect) marks the
     book STALE and it is re-snapshotted; a stale book is never shown or printed as current.
-    On a terminal: a ladder per market, redrawn up to 10 times a second; q or Ctrl-C quits.
+    On a terminal: a ladder per market, redrawn 12 times a second; q or Ctrl-C quits.
 
     Examples:
 

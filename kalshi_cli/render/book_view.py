@@ -1,7 +1,7 @@
 """Terminal views of order books: rich renderables built from state, never from frames.
 
 The stream updates ``OrderBook``/``MarketStats``/``ViewStats`` as frames arrive; these
-functions only read that state, so a ``rich.live.Live(get_renderable=...)`` refresh (~10/s)
+functions only read that state, so a ``rich.live.Live(get_renderable=...)`` refresh (~12/s)
 costs the same whatever the message rate. A STALE or AWAITING book is drawn dimmed under a
 loud title so it can never pass for the current market.
 """
@@ -155,7 +155,7 @@ def book_panel(
     bar_width = max(4, (width or 48) - 26)
 
     # Plain fixed-width Text rows, not a rich Table: a nested Table costs ~10x more to render,
-    # and the view redraws ten times a second.
+    # and the view redraws 12 times a second.
     ask_style, bid_style = ("red", "green") if live else ("dim", "dim")
     rows = [(price, format_price(price), format_size(size), size) for price, size in asks + bids]
     size_width = max([len("size"), *(len(size_text) for _, _, size_text, _ in rows)])
@@ -189,7 +189,7 @@ def book_panel(
         market = MarketStats()
     last = Text(f"last {_size(market.last_size)}@{_price(market.last_price)}", style=dim, no_wrap=True)
     totals = f"vol {_size(market.volume)}  OI {_size(market.open_interest)}"
-    lines: list[RenderableType] = [*table, best, last]
+    lines: list[Text] = [*table, best, last]
     if live:
         title, border = Text(book.market_ticker, style="bold"), "blue"
     elif book.state is BookState.STALE:
@@ -199,8 +199,9 @@ def book_panel(
     else:
         title, border = Text(f"AWAITING {book.market_ticker}", style="bold yellow"), "yellow"
         lines.insert(0, Text("AWAITING SNAPSHOT", style="bold yellow", no_wrap=True))
+    # One multi-line Text: rich renders it several times faster than a Group of one Text per row.
     return Panel(
-        Group(*lines),
+        Text("\n", no_wrap=True, overflow="crop").join(lines),
         title=title,
         title_align="left",
         subtitle=Text(totals, style=dim),

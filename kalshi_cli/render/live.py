@@ -1,4 +1,4 @@
-"""The live terminal view of ``kalshi book``: a rich ``Live`` pulling from state ~10 times a second.
+"""The live terminal view of ``kalshi book``: a rich ``Live`` pulling from state 12 times a second.
 
 Frames only mutate state; this view reads it on its own timer, so drawing costs the same at
 10 or 50,000 frames a second (redraws are dropped, never frames). It uses the alternate
@@ -25,7 +25,7 @@ __all__ = ["BookLiveView"]
 class BookLiveView(LoopLive):
     """``async with BookLiveView(handler, markets):`` draws until the block ends or ``q`` is hit."""
 
-    def __init__(self, handler: Any, markets: list[str], *, once: bool = False, fps: float = 10.0,
+    def __init__(self, handler: Any, markets: list[str], *, once: bool = False, fps: float = 12.0,
                  console: Console | None = None) -> None:
         super().__init__(fps=fps, console=console, screen=not once)
         self.handler = handler

@@ -1,8 +1,9 @@
 """A rich ``Live`` display redrawn from the event loop on a fixed beat.
 
 Views read state that the stream mutates on the event loop; drawing there too (instead of in
-rich's refresh thread) means a draw never sees a dict change size mid-iteration. The beat is
-fixed: a draw that overruns skips beats, so redraws are dropped, never frames.
+rich's refresh thread) means a draw never sees a dict change size mid-iteration. Draws end on
+a fixed beat, so the screen is never more than one period behind the stream; a draw that
+overruns delays the next, so redraws are dropped, never frames.
 """
 
 from __future__ import annotations
@@ -46,16 +47,20 @@ class LoopLive:
         return self
 
     async def _refresh_loop(self) -> None:
+        """Redraw so that draws *end* one period apart: what changed just after a redraw is on
+        screen one period later, however long a draw takes. A draw that takes more than half a
+        period leaves the stream at least half a period before the next (redraws are dropped)."""
         loop = asyncio.get_running_loop()
         period = 1.0 / self.fps
-        due = loop.time()
+        last_end = loop.time()
+        cost = 0.0
         while True:
-            due += period
-            now = loop.time()
-            if due < now:
-                due = now + period
-            await asyncio.sleep(due - now)
+            due = last_end + max(period - cost, period / 2)
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            start = loop.time()
             self.draw()
+            last_end = loop.time()
+            cost = last_end - start
 
     async def __aexit__(self, *exc: object) -> None:
         if self._beat is not None:

@@ -8,6 +8,7 @@ closed pipe, one Ctrl-C. Timeouts here are generous ceilings, never performance 
 
 from __future__ import annotations
 
+import gzip
 import os
 import random
 import signal
@@ -146,29 +147,63 @@ def test_server_restart_books_heal(keys, sim_factory, tmp_path):
     assert code == 0, err
 
 
-@pytest.mark.parametrize("command", ["tail", "book"])
+def whole_lines_once_each(data: bytes) -> None:
+    """Only complete JSON lines, and no data frame twice (seq rises per sid within a connection)."""
+    assert not data or data.endswith(b"\n")
+    last: dict[int, int] = {}
+    for line in data.splitlines():
+        obj = orjson.loads(line)
+        if obj.get("type") == "kalshi_cli.meta" and obj.get("event") == "connect":
+            last.clear()  # a new connection numbers sids and seqs afresh
+        sid, seq = obj.get("sid"), obj.get("seq")
+        if obj.get("type") != "kalshi_cli.meta" and isinstance(sid, int) and isinstance(seq, int):
+            assert seq > last.get(sid, 0), line
+            last[sid] = seq
+
+
+def recording(directory: Path) -> bytes:
+    """Every file of a recording, in name order; gzip members must decompress completely."""
+    if not directory.exists():
+        return b""
+    parts = []
+    for path in sorted(directory.iterdir()):
+        data = path.read_bytes()
+        parts.append(gzip.decompress(data) if path.name.endswith(".gz") else data)
+    return b"".join(parts)
+
+
+@pytest.mark.parametrize("command", ["tail", "book", "record", "record-gzip"])
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signals_at_random_moments_leave_whole_lines(keys, sim_factory, tmp_path, command, sig):
     sim = sim_factory(rate=800, markets=3)
-    args = (["tail", "trade", "ticker", "orderbook_delta", *sum((["-m", t] for t in sim.tickers), [])]
-            if command == "tail" else ["book", *sim.tickers])
+    market_args = sum((["-m", t] for t in sim.tickers), [])
     rng = random.Random(f"{command}{sig}")
     for attempt in range(3):
         out = tmp_path / f"out{attempt}.ndjson"
+        rec = tmp_path / f"rec{attempt}"
+        args = {
+            "tail": ["tail", "trade", "ticker", "orderbook_delta", *market_args, "--json"],
+            "book": ["book", *sim.tickers, "--json"],
+            "record": ["record", "trade", "ticker", "orderbook_delta", *market_args, "-o", str(rec),
+                       "--rotate", "8KB"],
+            "record-gzip": ["record", "trade", "ticker", "orderbook_delta", *market_args, "-o", str(rec),
+                            "--rotate", "8KB", "--gzip"],
+        }[command]
         before = subscribed_total(sim)
         with out.open("wb") as fh:
-            proc = spawn_cli([*args, "--json", *signed_args(keys, sim.url)], stdout=fh)
+            proc = spawn_cli([*args, *signed_args(keys, sim.url)], stdout=fh)
             # From the moment it is connected (before that, the interpreter is still importing and
-            # a signal has the default effect: death with nothing written).
+            # a signal has the default effect: death with nothing written); on the last attempt of
+            # record, right at the subscription, while the first file is being opened.
             wait_for(lambda: subscribed_total(sim) > before, what="subscription")  # noqa: B023
-            time.sleep(rng.uniform(0.0, 1.0))
+            time.sleep(0.0 if attempt == 2 else rng.uniform(0.0, 1.0))
             code, err = stop(proc, sig)
         assert code == (0 if sig == signal.SIGTERM else 130), err
         assert "Traceback" not in err, err
-        data = out.read_bytes()
-        assert not data or data.endswith(b"\n")
-        for line in data.splitlines():
-            orjson.loads(line)
+        whole_lines_once_each(out.read_bytes())
+        whole_lines_once_each(recording(rec))
+        if command.startswith("record"):
+            assert out.read_bytes() == b""  # data goes to the files only
 
 
 def test_thousands_of_markets_in_one_subscription(keys, sim_factory):

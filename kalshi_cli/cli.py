@@ -26,6 +26,7 @@ from typer.main import get_command_from_info, get_group
 from typer.models import CommandInfo
 
 from kalshi_cli import __version__
+from kalshi_cli.entry import startup_done
 from kalshi_cli.errors import KalshiCliError
 from kalshi_cli.status import ExitStatus
 
@@ -62,6 +63,7 @@ def _build(name: str) -> ClickCommand:
     """Import command ``name`` and build its click command, as ``app.command()`` would have."""
     module, _, attr = COMMANDS[name][0].partition(":")
     obj = getattr(importlib.import_module(module), attr)
+    startup_done()  # a signal that came while importing ends the run here, cleanly
     if isinstance(obj, typer.Typer):
         return get_group(obj)
     info = CommandInfo(name=name, cls=TyperCommand, callback=obj)

@@ -102,6 +102,7 @@ class RecordWriter:
         self._buf = bytearray()
         self._comp: Any = None
         self._member_in = 0
+        self.closed = False
 
     @property
     def current(self) -> Path | None:
@@ -110,7 +111,9 @@ class RecordWriter:
     # --- writing ------------------------------------------------------------------------------
 
     def write(self, line: bytes) -> None:
-        """Append one line (without its newline)."""
+        """Append one line (without its newline); after ``close`` lines are dropped, not put in a new file."""
+        if self.closed:
+            return
         if self._fd is None or self._due():
             self._rotate()
         data = line + b"\n"
@@ -143,7 +146,8 @@ class RecordWriter:
             self._close_file()
 
     def close(self) -> None:
-        """Flush, fsync and close the current file."""
+        """Flush, fsync and close the current file; the recording is over."""
+        self.closed = True
         if self._fd is not None:
             self._close_file()
 

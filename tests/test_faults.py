@@ -172,14 +172,22 @@ def recording(directory: Path) -> bytes:
     return b"".join(parts)
 
 
+# When the signal comes: while the first handshake's rejection is being waited out, right at the
+# subscription (for record, while the first file is being opened), mid-stream, and mid-stream
+# with a second signal hard on its heels (landing in the cleanup or in the exit). Earlier than
+# the first (while the interpreter imports the app) is test_cli_tail's startup test.
+MOMENTS = ["connecting", "subscribed", "streaming", "twice"]
+
+
 @pytest.mark.parametrize("command", ["tail", "book", "record", "record-gzip"])
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signals_at_random_moments_leave_whole_lines(keys, sim_factory, tmp_path, command, sig):
     sim = sim_factory(rate=800, markets=3)
     market_args = sum((["-m", t] for t in sim.tickers), [])
     rng = random.Random(f"{command}{sig}")
-    for attempt in range(3):
+    for attempt, moment in enumerate(MOMENTS):
         out = tmp_path / f"out{attempt}.ndjson"
+        errors = tmp_path / f"err{attempt}.txt"
         rec = tmp_path / f"rec{attempt}"
         args = {
             "tail": ["tail", "trade", "ticker", "orderbook_delta", *market_args, "--json"],
@@ -190,20 +198,43 @@ def test_signals_at_random_moments_leave_whole_lines(keys, sim_factory, tmp_path
                             "--rotate", "8KB", "--gzip"],
         }[command]
         before = subscribed_total(sim)
-        with out.open("wb") as fh:
-            proc = spawn_cli([*args, *signed_args(keys, sim.url)], stdout=fh)
-            # From the moment it is connected (before that, the interpreter is still importing and
-            # a signal has the default effect: death with nothing written); on the last attempt of
-            # record, right at the subscription, while the first file is being opened.
-            wait_for(lambda: subscribed_total(sim) > before, what="subscription")  # noqa: B023
-            time.sleep(0.0 if attempt == 2 else rng.uniform(0.0, 1.0))
-            code, err = stop(proc, sig)
-        assert code == (0 if sig == signal.SIGTERM else 130), err
-        assert "Traceback" not in err, err
+        if moment == "connecting":  # the first handshake fails and the retry is seconds away
+            sim.reject_handshakes(503, 1, {"Retry-After": "5"})
+        with out.open("wb") as fh, errors.open("wb") as eh:
+            proc = spawn_cli([*args, *signed_args(keys, sim.url)], stdout=fh, stderr=eh)
+            try:
+                # Not before the app is running (a signal while the interpreter itself starts has
+                # the default effect: death with nothing written).
+                if moment == "connecting":
+                    wait_for(lambda: b"HTTP 503" in errors.read_bytes(), what="rejected handshake")  # noqa: B023
+                    time.sleep(rng.uniform(0.0, 0.5))
+                else:
+                    wait_for(lambda: subscribed_total(sim) > before, what="subscription")  # noqa: B023
+                    time.sleep(0.0 if moment == "subscribed" else rng.uniform(0.0, 1.0))
+                proc.send_signal(sig)
+                if moment == "twice":
+                    time.sleep(rng.uniform(0.0, 0.02))
+                    proc.send_signal(sig)
+                code = proc.wait(timeout=20)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+        err = errors.read_text()
+        clean = 0 if sig == signal.SIGTERM else 130
+        # The second signal of "twice" either hurries the cleanup along (the exit is still clean)
+        # or, once the cleanup is over, ends the process as a signal does.
+        assert code == clean or (moment == "twice" and code == -sig), (moment, code, err)
+        assert "Traceback" not in err, (moment, err)
         whole_lines_once_each(out.read_bytes())
         whole_lines_once_each(recording(rec))
         if command.startswith("record"):
             assert out.read_bytes() == b""  # data goes to the files only
+            assert "kalshi: recording: " in err, (moment, err)  # the files were closed (flushed, fsynced)
+            if moment == "connecting":
+                assert recording(rec) == b"", "nothing to record before a connection"
+            else:  # connected before the signal: at least that is on disk
+                assert b'"event":"connect"' in recording(rec).split(b"\n", 1)[0], moment
 
 
 def test_thousands_of_markets_in_one_subscription(keys, sim_factory):

@@ -80,6 +80,21 @@ def test_gzip_is_readable_after_each_flush_without_a_close(tmp_path):
     assert gzip.decompress(path.read_bytes()) == b'{"n":1}\n{"n":2}\n{"n":3}\n'
 
 
+def test_lines_after_close_are_dropped_not_put_in_a_new_file(tmp_path):
+    """A stream task still winding down after the recorder closed must not open a file nobody closes."""
+    tmp_path = tmp_path / "rec"
+    tmp_path.mkdir()
+    writer = RecordWriter(tmp_path)
+    writer.write(b'{"n":1}')
+    writer.close()
+    writer.write(b'{"n":2}')
+    writer.flush()
+    writer.close()
+    (path,) = tmp_path.iterdir()
+    assert path.read_bytes() == b'{"n":1}\n'
+    assert writer.files == [path]
+
+
 def test_time_rotation_is_aligned_and_names_sort_in_time_order(tmp_path):
     now = [1_795_615_199.5]  # half a second before an hour starts
     tmp_path = tmp_path / "rec"

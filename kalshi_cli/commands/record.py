@@ -168,10 +168,12 @@ def record(
             finally:
                 for task in (stream, ticker):
                     task.cancel()
-                await asyncio.gather(stream, ticker, return_exceptions=True)
                 try:
-                    writer.close()  # flush + fsync: Ctrl-C and SIGTERM land here too
-                finally:
-                    status.final()
+                    await asyncio.gather(stream, ticker, return_exceptions=True)
+                finally:  # even when a second Ctrl-C or SIGTERM cuts the wait short
+                    try:
+                        writer.close()  # flush + fsync: Ctrl-C and SIGTERM land here too
+                    finally:
+                        status.final()
 
     run_main(main)

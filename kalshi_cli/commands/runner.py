@@ -3,48 +3,71 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from kalshi_cli.commands.common import StreamContext
 from kalshi_cli.session import Session, StreamHandler, Subscription
 
-__all__ = ["Terminated", "run_main", "run_stream"]
-
-
-class Terminated(Exception):
-    """SIGTERM asked us to stop; the command cleaned up and exits 0."""
+__all__ = ["run_main", "run_stream"]
 
 
 def run_main(main: Callable[[], Awaitable[None]]) -> None:
-    """``asyncio.run(main())`` where SIGTERM cancels the main task cleanly (finally blocks run)."""
+    """``asyncio.run(main())`` where SIGTERM and Ctrl-C cancel the main task cleanly (finally blocks run).
+
+    Both signals only schedule the cancellation on the event loop; nothing is ever raised at
+    whatever point the interpreter happened to be. (asyncio's own Ctrl-C handling raises
+    KeyboardInterrupt at the second Ctrl-C, which can land in the loop's bookkeeping: a task's
+    wake-up lost half-way through scheduling, and the shutdown then waits for it forever.)
+    A second signal cancels again, to hurry a slow cleanup along; once the loop is gone, it
+    ends the process. After SIGTERM the command exits 0; after Ctrl-C, KeyboardInterrupt
+    (status 130) unless the command finished anyway.
+    """
+    stopping: list[int] = []  # the signals received, first first
+    running: dict[str, Any] = {}  # the loop and the main task, once they exist
+
+    def cancel_main() -> None:
+        task = running.get("task")
+        if task is not None and not task.done():
+            task.cancel()
+
+    def on_signal(signum: int, frame: object) -> None:
+        stopping.append(signum)
+        loop = running.get("loop")
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nothing left to stop
+                loop.call_soon_threadsafe(cancel_main)
+
+    previous: dict[int, Any] = {}
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(ValueError, OSError):  # not the main thread
+            handler = signal.getsignal(signum)
+            if handler is not signal.SIG_IGN:  # ignored (nohup, a background job): leave it so
+                signal.signal(signum, on_signal)
+                previous[signum] = handler
 
     async def guarded() -> None:
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        terminated = False
-
-        def on_term() -> None:
-            nonlocal terminated
-            terminated = True
-            if task is not None:
-                task.cancel()
-
-        try:
-            loop.add_signal_handler(signal.SIGTERM, on_term)
-        except (NotImplementedError, RuntimeError):  # not the main thread, or Windows
-            pass
-        try:
-            await main()
-        except asyncio.CancelledError:
-            if terminated:
-                raise Terminated from None
-            raise
+        running["loop"] = asyncio.get_running_loop()
+        running["task"] = asyncio.current_task()
+        if stopping:  # a signal came while the loop was starting
+            raise asyncio.CancelledError
+        await main()
 
     try:
         asyncio.run(guarded())
-    except Terminated:
-        return
+    except asyncio.CancelledError:
+        if not stopping:
+            raise
+        if stopping[0] == signal.SIGINT:
+            raise KeyboardInterrupt from None
+    finally:
+        for signum, handler in previous.items():
+            # Done by itself: signals mean what they meant before. Stopped by a signal: all that
+            # is left is to exit, and another signal ends the process at once, as it would anyway
+            # once the interpreter is finalizing.
+            signal.signal(signum, signal.SIG_DFL if stopping else handler)
 
 
 async def run_stream(

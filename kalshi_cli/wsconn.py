@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import urllib.request
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
@@ -26,6 +25,7 @@ from websockets.extensions.permessage_deflate import enable_client_permessage_de
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
 from websockets.protocol import State
+from websockets.proxy import get_proxy
 from websockets.uri import parse_uri
 
 __all__ = ["Connection", "connect"]
@@ -83,13 +83,8 @@ async def connect(
 
 
 def _proxied(url: str) -> bool:
-    """Whether websockets' client would go through a proxy for ``url`` (it reads the same settings)."""
-    uri = parse_uri(url)
-    proxies = urllib.request.getproxies()
-    scheme = "https" if uri.secure else "http"
-    if not any(proxies.get(key) for key in ("socks5h", "socks5", "socks4a", "socks4", scheme)):
-        return False
-    return not urllib.request.proxy_bypass(f"{uri.host}:{uri.port}")
+    """Whether websockets' client would go through a proxy for ``url`` (its own rule, same settings)."""
+    return get_proxy(parse_uri(url)) is not None
 
 
 async def _open(url: str, *, headers: dict[str, str], user_agent: str, max_size: int, open_timeout: float,

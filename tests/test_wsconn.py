@@ -192,9 +192,9 @@ def test_proxy_settings_select_websockets_own_client(monkeypatch: pytest.MonkeyP
     assert not wsconn._proxied(url)
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
     assert wsconn._proxied(url)
-    assert not wsconn._proxied("ws://127.0.0.1:9000/trade-api/ws/v2")  # plain ws:// uses http_proxy
-    monkeypatch.setenv("NO_PROXY", "kalshi.com")
+    monkeypatch.setenv("NO_PROXY", "kalshi.com,127.0.0.1")
     assert not wsconn._proxied(url)
+    assert not wsconn._proxied("ws://127.0.0.1:9000/trade-api/ws/v2")
 
 
 def test_websockets_client_path_offers_the_same_interface() -> None:

@@ -273,9 +273,9 @@ class OrderBook:
         self._fresh_snapshot = False
         #: per side, (depth, encoded ladder) of the last ``ladder_json`` call; None once it changed.
         self._json: list[tuple[int | None, bytes] | None] = [None, None]
-        #: per side, each level's encoded ``["price","size"]`` (dropped when that level changes),
-        #: the sorted prices and their encodings in that order (dropped when a level appears or
-        #: disappears), and the prices whose size changed since those encodings were made.
+        #: per side, each level's encoded ``["price","size"]``, the sorted prices and their
+        #: encodings in that order as of the last ``ladder_json``, and the prices deltas touched
+        #: since then (their encodings are stale, and they may have come or gone).
         self._frag: list[dict[int, bytes]] = [{}, {}]
         self._order: list[list[int] | None] = [None, None]
         self._parts: list[list[bytes]] = [[], []]
@@ -382,24 +382,8 @@ class OrderBook:
         best = self._best
         old = ladder.get(price, 0)
         new = old + delta
-        self._json[same] = None
-        self._frag[same].pop(price, None)
-        order = self._order[same]
-        if order is not None:  # keep the encoded ladder in step (only once someone asked for it)
-            if old and new > 0:
-                self._dirty[same].add(price)
-            elif not old and new > 0:
-                i = bisect.bisect_left(order, price)
-                order.insert(i, price)
-                self._parts[same].insert(i, b"")
-                self._dirty[same].add(price)
-            elif old and new == 0:
-                i = bisect.bisect_left(order, price)
-                del order[i]
-                del self._parts[same][i]
-                self._dirty[same].discard(price)
-            else:
-                self._order[same] = None
+        self._json[same] = None  # the encoded ladder catches up when next asked for (ladder_json)
+        self._dirty[same].add(price)
         if new > 0:
             if price > best[same]:
                 if price + best[other] > ONE_DOLLAR:
@@ -470,7 +454,9 @@ class OrderBook:
     def ladder_json(self, side: int, depth: int | None = None) -> bytes:
         """One ladder (0 = yes, 1 = no) as JSON bytes, re-encoded only after that side changed.
 
-        A delta touches one side, so a stream of book lines re-encodes half the book per line.
+        Only the levels deltas touched since the last call are encoded again (a delta costs the
+        book no more than noting its price), so a line after every delta re-encodes one level,
+        and a line after a burst of deltas the levels the burst touched.
         """
         cached = self._json[side]
         if cached is not None and cached[0] == depth:
@@ -478,15 +464,28 @@ class OrderBook:
         ladder = self.no if side else self.yes
         order = self._order[side]
         dirty = self._dirty[side]
-        if order is None:  # a level came or went: encode the side again (levels mostly cached)
+        frag = self._frag[side]
+        for price in dirty:
+            frag.pop(price, None)
+        if order is None or len(dirty) > 8:  # (re)build: sort the prices, reuse each unchanged level
             order = self._order[side] = sorted(ladder)
-            parts = self._parts[side] = [self._level_json(side, ladder, price) for price in order]
-            dirty.clear()
-        else:  # only sizes changed: re-encode just those levels, in place
+            parts = self._parts[side] = [frag.get(price) or self._level_json(side, ladder, price)
+                                         for price in order]
+        else:  # a few levels changed, came or went: patch them in place
             parts = self._parts[side]
             for price in dirty:
-                parts[bisect.bisect_left(order, price)] = self._level_json(side, ladder, price)
-            dirty.clear()
+                i = bisect.bisect_left(order, price)
+                present = i < len(order) and order[i] == price
+                if price in ladder:
+                    if present:
+                        parts[i] = self._level_json(side, ladder, price)
+                    else:
+                        order.insert(i, price)
+                        parts.insert(i, self._level_json(side, ladder, price))
+                elif present:
+                    del order[i]
+                    del parts[i]
+        dirty.clear()
         if depth is not None:
             parts = parts[-depth:] if depth > 0 else []
         data = b"[" + b",".join(parts) + b"]"
@@ -544,10 +543,14 @@ class BookSet:
         self.resync_count = 0
         self.use_yes_price = use_yes_price
         self._yes_price_sids: dict[int, bool] = {}
+        #: ticker -> the sid feeding it (``sid_markets`` the other way round), checked per frame.
+        self._sid_of: dict[str, int] = {}
 
     def set_use_yes_price(self, sid: int, use_yes_price: bool) -> None:
         """Declare how a sid prices its NO side (its subscribe had ``use_yes_price``)."""
         self._yes_price_sids[sid] = use_yes_price
+        for ticker in self.sid_markets.get(sid, ()):
+            self.books[ticker].use_yes_price = use_yes_price
 
     def watch(self, sid: int, tickers: list[str] | tuple[str, ...]) -> None:
         """Register markets subscribed on ``sid`` before their snapshots arrive.
@@ -561,8 +564,13 @@ class BookSet:
     def book(self, ticker: str) -> OrderBook | None:
         return self.books.get(ticker)
 
-    def _book_for(self, sid: int, ticker: str) -> OrderBook:
+    def _book_for(self, sid: Any, ticker: str) -> OrderBook:
+        """The book of ``ticker``, created if new, and (for an int ``sid``) registered as fed by it."""
         book = self.books.get(ticker)
+        if type(sid) is not int:
+            if book is None:
+                book = self.books[ticker] = OrderBook(ticker, use_yes_price=self.use_yes_price)
+            return book
         if book is None:
             book = self.books[ticker] = OrderBook(ticker)
         markets = self.sid_markets.setdefault(sid, set())
@@ -570,41 +578,65 @@ class BookSet:
             for other in self.sid_markets.values():
                 other.discard(ticker)
             markets.add(ticker)
+        self._sid_of[ticker] = sid
         book.use_yes_price = self._yes_price_sids.get(sid, self.use_yes_price)
         return book
 
-    def on_frame(self, obj: dict[str, Any]) -> list[str]:
-        """Apply a parsed ``orderbook_snapshot`` / ``orderbook_delta`` frame.
+    def apply(self, obj: dict[str, Any]) -> OrderBook | None:
+        """Apply a parsed ``orderbook_snapshot`` / ``orderbook_delta`` frame; the book it changed.
 
-        Returns the tickers whose state changed. Other frame types are ignored. A frame whose
-        market cannot be read could have touched any market of its sid, so the whole sid goes
-        STALE.
+        That is the book of an applied delta, or of a snapshot that left it LIVE (its ``seq`` is
+        now the frame's). None for anything else: another frame type, a delta skipped (already
+        in the snapshot) or ignored (the book is STALE), or a frame that turned its book STALE;
+        a frame whose market cannot be read could have touched any market of its sid, so the
+        whole sid goes STALE.
         """
         kind = obj.get("type")
         if kind != "orderbook_delta" and kind != "orderbook_snapshot":
-            return []
+            return None
         sid = obj.get("sid")
         msg = obj.get("msg")
         ticker = msg.get("market_ticker") if isinstance(msg, dict) else None
         if type(ticker) is not str:
             if type(sid) is not int:
                 raise BookError(f"{kind} frame without a sid or market ticker")
-            return self.mark_sid_stale(sid, f"{kind} frame without a market ticker")
-        book = self.books.get(ticker) if type(sid) is not int else self._book_for(sid, ticker)
-        if book is None:
-            book = self.books[ticker] = OrderBook(ticker, use_yes_price=self.use_yes_price)
-        before = book.state
+            self.mark_sid_stale(sid, f"{kind} frame without a market ticker")
+            return None
+        book = self.books.get(ticker)
+        if book is None or self._sid_of.get(ticker) != sid:
+            book = self._book_for(sid, ticker)
         if kind == "orderbook_delta":
-            outcome = book.apply_delta(msg)
-            if outcome is _APPLIED:
-                book.seq = obj.get("seq")
+            if book.apply_delta(msg) is not _APPLIED:
+                return None
         else:
+            before = book.state
             book.apply_snapshot(msg)
-            if book.state is _LIVE:
-                book.seq = obj.get("seq")
-                if before is _STALE:
-                    self.resync_count += 1
-        return [ticker] if book.state is not before else []
+            if book.state is not _LIVE:
+                return None
+            if before is _STALE:
+                self.resync_count += 1
+        book.seq = obj.get("seq")
+        return book
+
+    def on_frame(self, obj: dict[str, Any]) -> list[str]:
+        """``apply`` a frame; the tickers whose state (live, stale, awaiting) it changed.
+
+        Other frame types are ignored.
+        """
+        kind = obj.get("type")
+        if kind != "orderbook_delta" and kind != "orderbook_snapshot":
+            return []
+        msg = obj.get("msg")
+        ticker = msg.get("market_ticker") if isinstance(msg, dict) else None
+        if type(ticker) is not str:
+            sid = obj.get("sid")
+            if type(sid) is not int:
+                raise BookError(f"{kind} frame without a sid or market ticker")
+            return self.mark_sid_stale(sid, f"{kind} frame without a market ticker")
+        book = self.books.get(ticker)
+        before = _AWAITING if book is None else book.state
+        self.apply(obj)
+        return [ticker] if self.books[ticker].state is not before else []
 
     def mark_sid_stale(self, sid: int, reason: str) -> list[str]:
         """A seq gap on ``sid`` may have hit any of its markets: all of them go STALE."""
@@ -618,6 +650,7 @@ class BookSet:
         """
         changed = [t for t, book in sorted(self.books.items()) if book.mark_stale(reason)]
         self.sid_markets.clear()
+        self._sid_of.clear()
         self._yes_price_sids.clear()
         return changed
 

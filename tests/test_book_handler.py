@@ -6,10 +6,11 @@ import asyncio
 import io
 
 import orjson
+import pytest
 
 from kalshi_cli.book import book_json_bytes
 from kalshi_cli.commands.book import BookHandler
-from kalshi_cli.output import LineWriter
+from kalshi_cli.output import LineWriter, OutputClosed
 from kalshi_cli.protocol import read_head
 from kalshi_cli.session import Subscription
 
@@ -102,3 +103,77 @@ def test_every_prints_a_line_after_each_applied_frame():
 def test_close_writes_what_the_last_burst_changed():
     lines, _ = feed(False, [[snapshot("KXA-1", 1), delta("KXA-1", 2)]], idle_after_last=False)
     assert [line["seq"] for line in lines] == [2]
+
+
+def test_lines_come_in_the_order_markets_first_changed():
+    first = [snapshot("KXA-1", 1), snapshot("KXB-1", 2)]
+    burst = [delta("KXB-1", 3), delta("KXA-1", 4), delta("KXB-1", 5)]
+    lines, _ = feed(False, [first, burst])
+    assert [(line["market_ticker"], line["seq"]) for line in lines[2:]] == [("KXB-1", 5), ("KXA-1", 4)]
+
+
+def test_a_book_stale_then_resnapshotted_in_one_burst_prints_the_fresh_book():
+    first = [snapshot("KXA-1", 1), snapshot("KXB-1", 2)]
+    burst = [delta("KXA-1", 3), delta("KXA-1", 4, size="-999.00", price="0.4000"), snapshot("KXA-1", 5),
+             delta("KXA-1", 6, price="0.3500")]
+    lines, handler = feed(False, [first, burst])
+    assert [(line["market_ticker"], line["seq"]) for line in lines] == [("KXA-1", 1), ("KXB-1", 2), ("KXA-1", 6)]
+    assert lines[-1]["yes_dollars_fp"] == [["0.3500", "1.00"], ["0.4000", "10.00"]]
+    assert handler.session.snapshots == [["KXA-1"]]  # the stale book asked for a snapshot once
+
+
+def test_a_delta_skipped_or_ignored_gives_no_line():
+    # clock <= the snapshot's: already inside it; then a book gone stale ignores deltas until a snapshot
+    first = [snapshot("KXA-1", 5)]
+    burst = [frame("orderbook_delta", 6, {"market_ticker": "KXA-1", "price_dollars": "0.3000", "delta_fp": "1.00",
+                                          "side": "yes", "clock": 4})]
+    lines, _ = feed(False, [first, burst])
+    assert [line["seq"] for line in lines] == [5]
+    stale = [delta("KXA-1", 7, size="-999.00", price="0.4000"), delta("KXA-1", 8)]
+    lines, handler = feed(False, [first, stale])
+    assert [line["seq"] for line in lines] == [5] and not handler.books.book("KXA-1").is_live
+
+
+def test_a_closed_pipe_ends_the_stream_at_the_next_burst():
+    class ClosedPipe(io.RawIOBase):
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data) -> int:
+            raise BrokenPipeError
+
+    async def main() -> None:
+        handler = BookHandler(TICKERS, as_json=True, depth=None, once=False)
+        handler.writer = LineWriter(ClosedPipe())
+        handler.session = FakeSession()  # type: ignore[assignment]
+        sub = Subscription("orderbook_delta", {"market_tickers": TICKERS}, sid=1)
+        handler.on_subscribed(sub)
+        raw = snapshot("KXA-1", 1)
+        handler.on_data(raw, read_head(raw), sub)
+        for _ in range(3):
+            await asyncio.sleep(0)  # the burst's line, then the writer's flush, which finds the pipe closed
+        assert handler.writer.closed
+        raw = delta("KXA-1", 2)
+        with pytest.raises(OutputClosed):
+            handler.on_data(raw, read_head(raw), sub)
+
+    asyncio.run(main())
+
+
+def test_the_view_gets_the_time_of_each_burst():
+    async def main() -> list[float | None]:
+        handler = BookHandler(TICKERS, as_json=False, depth=10, once=False)
+        handler.session = FakeSession()  # type: ignore[assignment]
+        sub = Subscription("orderbook_delta", {"market_tickers": TICKERS}, sid=1)
+        handler.on_subscribed(sub)
+        seen = [handler.last_frame_at]
+        for burst in ([snapshot("KXA-1", 1), delta("KXA-1", 2)], [delta("KXA-1", 3)]):
+            for raw in burst:
+                handler.on_data(raw, read_head(raw), sub)
+            seen.append(handler.last_frame_at)
+            await asyncio.sleep(0.01)
+        assert handler.frames == 3 and handler.books.book("KXA-1").seq == 3
+        return seen
+
+    none, first, second = asyncio.run(main())
+    assert none is None and first is not None and second is not None and second > first

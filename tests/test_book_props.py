@@ -8,7 +8,7 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kalshi_cli.book import BookSet, BookState, OrderBook, book_json_bytes, book_json_line
+from kalshi_cli.book import BookSet, BookState, DeltaOutcome, OrderBook, book_json_bytes, book_json_line
 from kalshi_cli.protocol import SeqTracker
 
 FAST = settings(max_examples=75, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -102,6 +102,41 @@ def test_book_matches_decimal_model(first, steps, use_yes_price):
             # every step and for alternating depths, so a stale cache cannot go unnoticed.
             for depth in (None, 2, None):
                 assert book_json_bytes(book, depth, clock) == orjson.dumps(book_json_line(book, depth, clock))
+
+
+
+# YES bids <= 0.45 and NO bids <= 0.54 never cross: bursts of deltas keep the book live.
+BURST_PRICES = {"yes": [100, 1000, 2500, 3000, 3300, 4000, 4200, 4250, 4400, 4499, 4500],
+                "no": [100, 1500, 3000, 4999, 5000, 5100, 5300, 5400]}
+bursts = st.lists(st.lists(st.tuples(st.sampled_from(["yes", "no"]), st.integers(0, 10),
+                                     st.integers(-400, 400).filter(bool)), max_size=25), max_size=8)
+
+
+@FAST
+@given(bursts=bursts, depth=st.sampled_from([None, 1, 3]))
+def test_a_line_after_a_burst_of_deltas_equals_the_plain_encoding(bursts, depth):
+    """Encoded ladders catch up on whatever a burst did: sizes changed, levels come and gone."""
+    book = OrderBook("T")
+    book.apply_snapshot({"market_ticker": "T", "clock": 0, "yes_dollars_fp": [["0.2500", "3.00"], ["0.4000", "1.00"]],
+                         "no_dollars_fp": [["0.5000", "2.00"]]})
+    model = {"yes": {2500: 300, 4000: 100}, "no": {5000: 200}}
+    assert book_json_bytes(book, depth, 0) == orjson.dumps(book_json_line(book, depth, 0))
+    clock = 0
+    for burst in bursts:
+        for side, i, change in burst:
+            price = BURST_PRICES[side][i % len(BURST_PRICES[side])]
+            change = max(change, -model[side].get(price, 0))  # never below zero
+            if not change:
+                continue
+            clock += 1
+            assert book.apply_delta({"market_ticker": "T", "clock": clock, "side": side,
+                                     "price_dollars": f"{Decimal(price) / 10000:.4f}",
+                                     "delta_fp": size_text(change)}) is DeltaOutcome.APPLIED
+            model[side][price] = model[side].get(price, 0) + change
+            if not model[side][price]:
+                del model[side][price]
+        assert book.yes == model["yes"] and book.no == model["no"]
+        assert book_json_bytes(book, depth, clock) == orjson.dumps(book_json_line(book, depth, clock))
 
 
 # --- a stream with loss, repeats and reordering ------------------------------------------------

@@ -138,3 +138,34 @@ def test_every_prints_a_line_per_applied_frame(keys, sim_factory, tmp_path):
     seqs = [orjson.loads(line)["seq"] for line in lines_of(out)]
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # one sid: every frame's seq, each once
     assert len(seqs) > 2 * len(tickers)
+
+
+def test_a_burst_gives_fewer_lines_each_a_state_every_also_printed(keys, sim_factory, tmp_path):
+    """Default: after a burst a market gets one line, its book after the burst; --every, on the same
+    feed, prints a line per applied frame. Every default line is one of --every's states."""
+    sim = sim_factory(rate=0, markets=2)
+    tickers = sim.tickers
+    outs = {"default": tmp_path / "default.ndjson", "every": tmp_path / "every.ndjson"}
+    procs = {}
+    with outs["default"].open("wb") as plain, outs["every"].open("wb") as every:
+        procs["default"] = spawn_cli(["book", *tickers, "--json", *signed_args(keys, sim.url)], stdout=plain)
+        procs["every"] = spawn_cli(["book", *tickers, "--json", "--every", *signed_args(keys, sim.url)],
+                                   stdout=every)
+        try:
+            wait_for(lambda: all(matches_truth(sim, tickers, out) for out in outs.values()), what="first books")
+            first = {mode: len(lines_of(out)) for mode, out in outs.items()}
+            sim.stall(0.5)  # the deltas queue up and then arrive together
+            sim.step(300)
+            wait_for(lambda: all(matches_truth(sim, tickers, out) for out in outs.values()), what="books after")
+        finally:
+            results = {mode: stop(proc) for mode, proc in procs.items()}
+    for code, err in results.values():
+        assert code == 0, err
+    burst = {mode: [orjson.loads(line) for line in lines_of(out)[first[mode]:]] for mode, out in outs.items()}
+    states: dict[tuple[str, int], list] = {}
+    for obj in burst["every"]:
+        states.setdefault((obj["market_ticker"], obj["clock"]), []).append((obj["yes_dollars_fp"],
+                                                                             obj["no_dollars_fp"]))
+    assert burst["default"] and len(burst["default"]) < len(burst["every"])
+    for obj in burst["default"]:
+        assert (obj["yes_dollars_fp"], obj["no_dollars_fp"]) in states[obj["market_ticker"], obj["clock"]]

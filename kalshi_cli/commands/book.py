@@ -7,9 +7,10 @@ import sys
 import time
 from typing import Annotated, Any
 
+import orjson
 import typer
 
-from kalshi_cli.book import BookSet, BookState, book_json_bytes
+from kalshi_cli.book import BookSet, BookState, OrderBook, book_json_bytes
 from kalshi_cli.commands.common import ConnectionArgs, StreamContext, connection_options, open_context
 from kalshi_cli.commands.runner import run_main, run_stream
 from kalshi_cli.errors import UsageError
@@ -19,7 +20,8 @@ from kalshi_cli.session import StreamDone, StreamHandler, Subscription
 
 __all__ = ["BookHandler", "book"]
 
-BOOK_TYPES = frozenset({"orderbook_snapshot", "orderbook_delta"})
+_loads = orjson.loads
+_LIVE = BookState.LIVE
 #: Up to this many tickers are checked against REST before connecting (see check_markets_exist).
 REST_CHECK_LIMIT = 10
 
@@ -39,12 +41,12 @@ class BookHandler(StreamHandler):
         self.depth = depth
         self.once = once
         self.writer = LineWriter() if as_json else None
-        self.printed: set[str] = set()
+        self.printed: set[str] = set()  # --once: markets that had their line
         # JSON lines are written once per burst (when the event loop goes idle), one per market
         # that changed, unless `every`: then after each applied frame.
         self.every = every or once
-        self._changed: dict[str, int] = {}  # ticker -> ts_ms of its latest applied frame
-        self._write_scheduled = False
+        self._changed: dict[str, dict[str, Any]] = {}  # ticker -> its latest applied frame, this burst
+        self._in_burst = False
         self.escalate_after = escalate_after
         self.snapshot_timeout = snapshot_timeout
         self.markets: dict[str, Any] = {}
@@ -82,11 +84,28 @@ class BookHandler(StreamHandler):
 
     def on_data(self, raw: bytes, head: Head, sub: Subscription) -> None:
         self.frames += 1
-        self.last_frame_at = time.monotonic()
-        obj = head.obj if head.obj is not None else parse_frame(raw)
+        if not self._in_burst:
+            self._start_burst()
+        obj = head.obj
+        if obj is None:
+            try:
+                obj = _loads(raw)
+            except ValueError:
+                pass
+            if type(obj) is not dict:
+                obj = parse_frame(raw)  # raises FrameError, naming what is wrong
         kind = head.type
-        if kind in BOOK_TYPES:
-            self._on_book_frame(obj, sub)
+        if kind == "orderbook_delta" or kind == "orderbook_snapshot":
+            book = self.books.apply(obj)
+            if book is None:
+                self._not_applied(obj, sub)
+                return
+            if kind == "orderbook_snapshot":
+                self._stale_since.pop(book.market_ticker, None)  # only a snapshot makes a book live again
+            if not self.every:
+                self._changed[book.market_ticker] = obj  # written when the burst ends
+            elif self.writer is not None or self.once:
+                self._on_change(book, obj)
         elif kind == "trade" or kind == "ticker":
             msg = obj.get("msg")
             if isinstance(msg, dict):
@@ -101,48 +120,60 @@ class BookHandler(StreamHandler):
                 else:
                     stats.update_from_ticker(msg)
 
-    def _on_book_frame(self, obj: dict[str, Any], sub: Subscription) -> None:
+    def _start_burst(self) -> None:
+        """The first frame since the loop was last idle: note the time, and act when the burst ends.
+
+        The session hands over every frame of a read before it yields, so a ``call_soon`` made now
+        runs once they are all applied. ``last_frame_at`` is the time the latest burst began (a
+        burst's frames arrived together; the view shows its age).
+        """
+        if self.writer is not None and self.writer.closed:
+            raise OutputClosed  # the last burst's write found the pipe closed
+        self._in_burst = True
+        self.last_frame_at = time.monotonic()
+        asyncio.get_running_loop().call_soon(self._end_burst)
+
+    def _end_burst(self) -> None:
+        self._in_burst = False
+        self.write_changed()
+
+    def _not_applied(self, obj: dict[str, Any], sub: Subscription) -> None:
+        """A book frame that changed nothing: if it left its book stale, start the recovery."""
         msg = obj.get("msg")
         ticker = msg.get("market_ticker") if isinstance(msg, dict) else None
-        self.books.on_frame(obj)
         book = self.books.book(ticker) if isinstance(ticker, str) else None
-        if book is None:
-            return
-        if not book.is_live:
-            reason = book.stale_reason or "stale"
-            if ticker not in self._stale_since:
-                self.session.reporter.warn(f"{ticker}: book out of sync ({reason}); re-snapshotting")
-                self._recover(sub, [ticker])
-            return
-        self._stale_since.pop(ticker, None)
-        if book.seq != obj.get("seq"):
-            return  # not applied (e.g. a delta already inside the snapshot)
-        if self.writer is not None:
-            ts = msg.get("ts_ms") or obj.get("sending_ts_ms") or int(time.time() * 1000)
-            if not self.every:
-                if self.writer.closed:
-                    raise OutputClosed  # the last burst's write found the pipe closed
-                self._changed[ticker] = ts
-                if not self._write_scheduled:
-                    self._write_scheduled = True
-                    asyncio.get_running_loop().call_soon(self.write_changed)
-            elif not self.once or ticker not in self.printed:
-                self.writer.write_line(book_json_bytes(book, self.depth, ts))
+        if book is not None and book.state is not _LIVE and ticker not in self._stale_since:
+            self.session.reporter.warn(f"{ticker}: book out of sync ({book.stale_reason or 'stale'}); "
+                                       "re-snapshotting")
+            self._recover(sub, [ticker])  # type: ignore[list-item]
+
+    def _on_change(self, book: OrderBook, obj: dict[str, Any]) -> None:
+        """A line for this change now (--every, --once); with --once, stop when each market had one."""
+        ticker = book.market_ticker
+        if self.writer is not None and (not self.once or ticker not in self.printed):
+            self.writer.write_line(book_json_bytes(book, self.depth, _ts_ms(obj)))
         self.printed.add(ticker)
         if self.once and self.printed.issuperset(self.tickers):
             raise StreamDone
 
     def write_changed(self) -> None:
-        """One line per market changed since the last call: its state after the burst, if live."""
-        self._write_scheduled = False
+        """A line per market changed since the last call (in the order they first changed): its book now.
+
+        That is the state after the burst, a true one; a book that went stale later in the burst
+        is not printed (its next line comes after a fresh snapshot).
+        """
+        if not self._changed:
+            return
         changed, self._changed = self._changed, {}
+        if self.writer is None:
+            return
         try:
-            for ticker, ts in changed.items():
+            for ticker, obj in changed.items():
                 book = self.books.book(ticker)
-                if book is not None and book.is_live:
-                    self.writer.write_line(book_json_bytes(book, self.depth, ts))  # type: ignore[union-attr]
+                if book is not None and book.state is _LIVE:
+                    self.writer.write_line(book_json_bytes(book, self.depth, _ts_ms(obj)))
         except OutputClosed:
-            pass  # the writer stays closed: the next frame ends the stream
+            pass  # the writer stays closed: the next burst ends the stream
 
     # --- recovery ---------------------------------------------------------------------------
 
@@ -186,6 +217,12 @@ class BookHandler(StreamHandler):
                 self.write_changed()
             finally:
                 self.writer.flush()
+
+
+def _ts_ms(obj: dict[str, Any]) -> int:
+    """A book line's time: the frame's ``ts_ms``, else its ``sending_ts_ms``, else now."""
+    msg = obj.get("msg")
+    return (isinstance(msg, dict) and msg.get("ts_ms")) or obj.get("sending_ts_ms") or int(time.time() * 1000)
 
 
 def _subscriptions(tickers: list[str], *, as_json: bool, extra: dict[str, Any]) -> list[Subscription]:

@@ -10,7 +10,8 @@ Runs, in one go, against a loopback load server in its own process (``loadserver
   * latency at 1k frames/s (frame sent -> line read from the client's stdout pipe);
   * startup (``kalshi --help``, ``kalshi sign``) against the floors under them (python, typer,
     cryptography) in the same run, and RSS over a long run.
-Writes a markdown report to stdout and ``benchmarks/RESULTS.md``.
+Writes a markdown report to stdout and ``benchmarks/RESULTS.md``. ``--only book`` runs just the
+order book section (with the floor its ratios refer to) and prints it, writing nothing.
 """
 
 from __future__ import annotations
@@ -288,23 +289,21 @@ def book_module(rounds: int, deltas: int) -> dict[str, float]:
 
         bs = BookSet()
         for s in snaps:
-            bs.on_frame(orjson.loads(s))
-        loads, on_frame = orjson.loads, bs.on_frame
+            bs.apply(orjson.loads(s))
+        loads, apply = orjson.loads, bs.apply
         t = time.perf_counter()
         for raw in raws:
-            on_frame(loads(raw))
+            apply(loads(raw))
         results["frame"].append(len(raws) / (time.perf_counter() - t))
         assert all(b.is_live for b in bs.books.values())
 
         bs = BookSet()
         for s in snaps:
-            bs.on_frame(orjson.loads(s))
-        on_frame, book = bs.on_frame, bs.book  # the same BookSet is fed and read
+            bs.apply(orjson.loads(s))
+        apply = bs.apply
         t = time.perf_counter()
         for raw in raws:
-            obj = loads(raw)
-            on_frame(obj)
-            book_json_bytes(book(obj["msg"]["market_ticker"]), None, 0)  # what `kalshi book --json` writes
+            book_json_bytes(apply(loads(raw)), None, 0)  # what `kalshi book --json --every` writes per frame
         results["line"].append(len(raws) / (time.perf_counter() - t))
     return {k: statistics.median(v) for k, v in results.items()}
 
@@ -368,6 +367,65 @@ def book_json_e2e(server: LoadServer, key: list[str], frames: int, rounds: int, 
                         "check": st["check"]}
     result["default"]["check"] += (", final books equal --every's" if same else ", FINAL BOOKS DIFFER")
     return result
+
+
+def book_section(args: argparse.Namespace, book: dict, book_e2e: dict, view: dict, floor: float) -> str:
+    out = io.StringIO()
+    w = out.write
+    w("\n## Order book\n\n| measure | result |\n| --- | ---: |\n")
+    w(f"| `OrderBook.apply_delta`, pre-parsed msgs (20 markets, ~15-30 levels a side) | "
+      f"{book['apply']:,.0f} deltas/s |\n")
+    w(f"| `BookSet.apply(orjson.loads(frame))` | {book['frame']:,.0f} deltas/s |\n")
+    w(f"| parse + apply + `book_json_bytes` (all levels; the line `--every` writes per frame) | "
+      f"{book['line']:,.0f} lines/s |\n")
+    for mode, st in book_e2e.items():
+        label = "kalshi book --json" + (" --every" if mode == "--every" else "")
+        w(f"| `{label}`, end to end, {args.frames // 3:,} frames (median of {args.rounds}) | "
+          f"{st['fps']:,.0f} frames/s = {st['fps'] / floor:.2f}x the floor, "
+          f"{st['lines_per_frame']:.3f} lines per frame "
+          f"({st['cpu_per_m']:.2f} CPU s / 1M, {st['rss']:.0f} MB RSS) |\n")
+        w(f"| `{label}` check | {st['check']} |\n")
+    for fps, v in sorted(view.items()):
+        label = f"live view, {fps} redraws/s" + (" (the default)" if fps == 12 else "")
+        w(f"| {label}, {v['rate']:,.0f} frames/s applied (3 markets, 120x40): CPU of redraws; redraws/s; "
+          f"interval p50 / max | {v['view_cpu']:.1%} of a core; {v['redraws']:.1f}/s; {v['gap_p50_ms']:.0f} / "
+          f"{v['gap_max_ms']:.0f} ms |\n")
+        w(f"| {label}: lag, frame applied -> on screen (oldest frame of each redraw) p50 / p99 / max | "
+          f"{v['lag_p50_ms']:.0f} / {v['lag_p99_ms']:.0f} / {v['lag_max_ms']:.0f} ms |\n")
+    w(f"| live view: CPU of applying the frames themselves (not drawing) | {view[12]['feed_cpu']:.1%} of a core |\n")
+    return out.getvalue()
+
+
+def book_only(args: argparse.Namespace) -> None:
+    """``--only book``: the order book section alone, printed (RESULTS.md is left as it is).
+
+    The websockets pass-through floor its ratios refer to is measured first, in the same run.
+    """
+    began = time.monotonic()
+    server = LoadServer()
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            tmp = Path(d)
+            key = make_key(tmp)
+            print("floor...", file=sys.stderr)
+            floor = next(spec for spec in clients(server, key, args.frames) if "floor" in spec.name)
+            with open(os.devnull, "wb") as devnull:
+                for r in range(args.rounds):
+                    sample, _ = run_client(server, floor, args.frames, devnull)
+                    floor.samples.append(sample)
+                    print(f"  round {r + 1}: {floor.name}: {sample.fps:,.0f} frames/s", file=sys.stderr)
+            print("book...", file=sys.stderr)
+            book = book_module(args.rounds, 200_000)
+            book_e2e = book_json_e2e(server, key, args.frames // 3, args.rounds, tmp)
+            view = {fps: live_view(3.0 if args.quick else 6.0, 50_000, fps) for fps in (10, 12)}
+    finally:
+        server.stop()
+    floor_fps = statistics.median(s.fps for s in floor.samples)
+    print(f"# Benchmark results: the order book\n\n`python benchmarks/run.py --only book"
+          f"{' --quick' if args.quick else ''}` on {machine()}; {time.strftime('%Y-%m-%d')}; took "
+          f"{(time.monotonic() - began) / 60:.1f} min. The floor (websockets pass-through, {args.frames:,} frames "
+          f"of the mixed feed, median of {args.rounds}): {floor_fps:,.0f} frames/s.")
+    print(book_section(args, book, book_e2e, view, floor_fps))
 
 
 def live_view(seconds: float, rate: int, fps: float = 10.0) -> dict[str, float]:
@@ -603,26 +661,7 @@ def report(args: argparse.Namespace, specs: list[ClientSpec], book: dict, book_e
           f"{m.rss_mb:.0f} | {m.server_cpu:.0%} | {s.delivered} |\n")
     if not shutil.which("websocat"):
         w("\nwebsocat: not installed, skipped.\n")
-    w("\n## Order book\n\n| measure | result |\n| --- | ---: |\n")
-    w(f"| `OrderBook.apply_delta`, pre-parsed msgs (20 markets, ~15-30 levels a side) | "
-      f"{book['apply']:,.0f} deltas/s |\n")
-    w(f"| `BookSet.on_frame(orjson.loads(frame))` | {book['frame']:,.0f} deltas/s |\n")
-    w(f"| parse + apply + `book_json_bytes` (all levels; the CLI's line) | {book['line']:,.0f} lines/s |\n")
-    for mode, st in book_e2e.items():
-        label = "kalshi book --json" + (" --every" if mode == "--every" else "")
-        w(f"| `{label}`, end to end, {args.frames // 3:,} frames (median of {args.rounds}) | "
-          f"{st['fps']:,.0f} frames/s = {st['fps'] / floor:.2f}x the floor, "
-          f"{st['lines_per_frame']:.3f} lines per frame "
-          f"({st['cpu_per_m']:.2f} CPU s / 1M, {st['rss']:.0f} MB RSS) |\n")
-        w(f"| `{label}` check | {st['check']} |\n")
-    for fps, v in sorted(view.items()):
-        label = f"live view, {fps} redraws/s" + (" (the default)" if fps == 12 else "")
-        w(f"| {label}, {v['rate']:,.0f} frames/s applied (3 markets, 120x40): CPU of redraws; redraws/s; "
-          f"interval p50 / max | {v['view_cpu']:.1%} of a core; {v['redraws']:.1f}/s; {v['gap_p50_ms']:.0f} / "
-          f"{v['gap_max_ms']:.0f} ms |\n")
-        w(f"| {label}: lag, frame applied -> on screen (oldest frame of each redraw) p50 / p99 / max | "
-          f"{v['lag_p50_ms']:.0f} / {v['lag_p99_ms']:.0f} / {v['lag_max_ms']:.0f} ms |\n")
-    w(f"| live view: CPU of applying the frames themselves (not drawing) | {view[12]['feed_cpu']:.1%} of a core |\n")
+    w(book_section(args, book, book_e2e, view, floor))
     w("\n## Latency at 1,000 frames/s (frame sent -> line read from the client's stdout pipe)\n\n")
     w("| client | p50 µs | p99 µs | frames |\n| --- | ---: | ---: | ---: |\n")
     for name, v in lat.items():
@@ -640,9 +679,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--frames", type=int, default=None)
     parser.add_argument("--no-write", action="store_true", help="Do not write benchmarks/RESULTS.md.")
+    parser.add_argument("--only", choices=["book"], help="Run just this section and print it (writes nothing).")
     args = parser.parse_args()
     args.rounds = args.rounds or 5
     args.frames = args.frames or (300_000 if args.quick else 1_000_000)
+    if args.only == "book":
+        book_only(args)
+        return
     mem_frames = 2_000_000 if args.quick else 10_000_000
     began = time.monotonic()
     resource.setrlimit(resource.RLIMIT_NOFILE, resource.getrlimit(resource.RLIMIT_NOFILE))

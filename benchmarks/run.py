@@ -31,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -396,30 +397,44 @@ def book_section(args: argparse.Namespace, book: dict, book_e2e: dict, view: dic
     return out.getvalue()
 
 
+@contextlib.contextmanager
+def load_server_and_key() -> Iterator[tuple[LoadServer, list[str], Path]]:
+    """The load server process, a signing key for the CLI and a scratch dir; all gone afterwards."""
+    server = LoadServer()
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            tmp = Path(d)
+            yield server, make_key(tmp), tmp
+    finally:
+        server.stop()
+
+
+def book_sections(args: argparse.Namespace, server: LoadServer, key: list[str],
+                  tmp: Path) -> tuple[dict, dict, dict]:
+    """The order book module, ``kalshi book --json`` end to end, and the live view."""
+    print("book...", file=sys.stderr)
+    book = book_module(args.rounds, 200_000)
+    # kalshi book --json is far slower than tail (see RESULTS.md): a third of the frames keeps the run short
+    book_e2e = book_json_e2e(server, key, args.frames // 3, args.rounds, tmp)
+    view = {fps: live_view(3.0 if args.quick else 6.0, 50_000, fps) for fps in (10, 12)}
+    return book, book_e2e, view
+
+
 def book_only(args: argparse.Namespace) -> None:
     """``--only book``: the order book section alone, printed (RESULTS.md is left as it is).
 
     The websockets pass-through floor its ratios refer to is measured first, in the same run.
     """
     began = time.monotonic()
-    server = LoadServer()
-    try:
-        with tempfile.TemporaryDirectory() as d:
-            tmp = Path(d)
-            key = make_key(tmp)
-            print("floor...", file=sys.stderr)
-            floor = next(spec for spec in clients(server, key, args.frames) if "floor" in spec.name)
-            with open(os.devnull, "wb") as devnull:
-                for r in range(args.rounds):
-                    sample, _ = run_client(server, floor, args.frames, devnull)
-                    floor.samples.append(sample)
-                    print(f"  round {r + 1}: {floor.name}: {sample.fps:,.0f} frames/s", file=sys.stderr)
-            print("book...", file=sys.stderr)
-            book = book_module(args.rounds, 200_000)
-            book_e2e = book_json_e2e(server, key, args.frames // 3, args.rounds, tmp)
-            view = {fps: live_view(3.0 if args.quick else 6.0, 50_000, fps) for fps in (10, 12)}
-    finally:
-        server.stop()
+    with load_server_and_key() as (server, key, tmp):
+        print("floor...", file=sys.stderr)
+        floor = next(spec for spec in clients(server, key, args.frames) if "floor" in spec.name)
+        with open(os.devnull, "wb") as devnull:
+            for r in range(args.rounds):
+                sample, _ = run_client(server, floor, args.frames, devnull)
+                floor.samples.append(sample)
+                print(f"  round {r + 1}: {floor.name}: {sample.fps:,.0f} frames/s", file=sys.stderr)
+        book, book_e2e, view = book_sections(args, server, key, tmp)
     floor_fps = statistics.median(s.fps for s in floor.samples)
     print(f"# Benchmark results: the order book\n\n`python benchmarks/run.py --only book"
           f"{' --quick' if args.quick else ''}` on {machine()}; {time.strftime('%Y-%m-%d')}; took "
@@ -689,26 +704,16 @@ def main() -> None:
     mem_frames = 2_000_000 if args.quick else 10_000_000
     began = time.monotonic()
     resource.setrlimit(resource.RLIMIT_NOFILE, resource.getrlimit(resource.RLIMIT_NOFILE))
-    server = LoadServer()
-    try:
-        with tempfile.TemporaryDirectory() as d:
-            tmp = Path(d)
-            key = make_key(tmp)
-            print("throughput...", file=sys.stderr)
-            specs = throughput(server, key, args.frames, args.rounds, min(args.frames, 200_000), tmp)
-            print("book...", file=sys.stderr)
-            book = book_module(args.rounds, 200_000)
-            # kalshi book --json is far slower than tail (see RESULTS.md): a third of the frames keeps the run short
-            book_e2e = book_json_e2e(server, key, args.frames // 3, args.rounds, tmp)
-            view = {fps: live_view(3.0 if args.quick else 6.0, 50_000, fps) for fps in (10, 12)}
-            print("latency...", file=sys.stderr)
-            lat = latency(server, key, 2000 if args.quick else 5000, tmp)
-            print("startup...", file=sys.stderr)
-            start = startup(key, 11 if args.quick else 15)  # 12 cases a round: medians of 7 were too noisy
-            print("memory...", file=sys.stderr)
-            mem = memory(server, key, mem_frames)
-    finally:
-        server.stop()
+    with load_server_and_key() as (server, key, tmp):
+        print("throughput...", file=sys.stderr)
+        specs = throughput(server, key, args.frames, args.rounds, min(args.frames, 200_000), tmp)
+        book, book_e2e, view = book_sections(args, server, key, tmp)
+        print("latency...", file=sys.stderr)
+        lat = latency(server, key, 2000 if args.quick else 5000, tmp)
+        print("startup...", file=sys.stderr)
+        start = startup(key, 11 if args.quick else 15)  # 12 cases a round: medians of 7 were too noisy
+        print("memory...", file=sys.stderr)
+        mem = memory(server, key, mem_frames)
     text = report(args, specs, book, book_e2e, view, lat, start, mem, time.monotonic() - began)
     print(text)
     if not args.no_write:

@@ -17,8 +17,13 @@ from websockets.asyncio.client import connect
 
 
 def subscribe(tickers: list[str]) -> str:
-    return json.dumps({"id": 1, "cmd": "subscribe",
-                       "params": {"channels": ["orderbook_delta", "ticker", "trade"], "market_tickers": tickers}})
+    return json.dumps(
+        {
+            "id": 1,
+            "cmd": "subscribe",
+            "params": {"channels": ["orderbook_delta", "ticker", "trade"], "market_tickers": tickers},
+        }
+    )
 
 
 async def seed(url: str, tickers: list[str]) -> None:

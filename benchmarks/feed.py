@@ -69,8 +69,9 @@ def snapshot_frames(markets: int, sid: int = 1) -> list[bytes]:
             "yes_dollars_fp": [[p, _size(s)] for p, s in sorted(book.yes.items())],
             "no_dollars_fp": [[p, _size(s)] for p, s in sorted(book.no.items())],
         }
-        out.append(orjson.dumps({"type": "orderbook_snapshot", "sending_ts_ms": TS_MS, "sid": sid,
-                                 "seq": i + 1, "msg": msg}))
+        out.append(
+            orjson.dumps({"type": "orderbook_snapshot", "sending_ts_ms": TS_MS, "sid": sid, "seq": i + 1, "msg": msg})
+        )
     return out
 
 
@@ -104,8 +105,9 @@ class Template:
     slots: list[tuple[str, int]]  # ("seq1" | "seq3" | "clock", offset from the block's base)
 
 
-def build_cycle(channels: set[str], markets: int, *, seed: int = 11,
-                deltas_per_market: int = 70) -> tuple[list[Template], dict[str, int]]:
+def build_cycle(
+    channels: set[str], markets: int, *, seed: int = 11, deltas_per_market: int = 70
+) -> tuple[list[Template], dict[str, int]]:
     """One repeatable cycle of frames for the subscribed ``channels``.
 
     Returns the templates and how much each counter advances per cycle.
@@ -142,9 +144,10 @@ def build_cycle(channels: set[str], markets: int, *, seed: int = 11,
                 continue
             t, (side, price, delta) = deltas[di]
             di += 1
-            msg = (b'{"market_ticker":"%s","market_id":"%s","clock":%%d,"price_dollars":"%s","delta_fp":"%s",'
-                   b'"side":"%s","ts":"2026-08-28T14:05:12.345Z","ts_ms":%d}') % (
-                t.encode(), market_id(t).encode(), price.encode(), _size(delta).encode(), side.encode(), TS_MS)
+            msg = (
+                b'{"market_ticker":"%s","market_id":"%s","clock":%%d,"price_dollars":"%s","delta_fp":"%s",'
+                b'"side":"%s","ts":"2026-08-28T14:05:12.345Z","ts_ms":%d}'
+            ) % (t.encode(), market_id(t).encode(), price.encode(), _size(delta).encode(), side.encode(), TS_MS)
             body = (b'{"type":"orderbook_delta","sending_ts_ms":%d,"sid":1,"seq":%%d,"msg":' % TS_MS) + msg + b"}"
             slots = [("seq1", counters["seq1"]), ("clock", counters["clock"])]
             counters["seq1"] += 1
@@ -154,11 +157,21 @@ def build_cycle(channels: set[str], markets: int, *, seed: int = 11,
                 continue
             t = rng.choice(names)
             msg = {
-                "market_id": market_id(t), "market_ticker": t, "price_dollars": "0.4400",
-                "yes_bid_dollars": "0.4300", "yes_ask_dollars": "0.4500", "volume_fp": "18422.00",
-                "open_interest_fp": "9311.00", "dollar_volume": 7854, "dollar_open_interest": 4003,
-                "yes_bid_size_fp": "95.50", "yes_ask_size_fp": "60.00", "last_trade_size_fp": "42.00",
-                "ts": TS_MS // 1000, "ts_ms": TS_MS, "time": "2026-08-28T14:05:12.345Z",
+                "market_id": market_id(t),
+                "market_ticker": t,
+                "price_dollars": "0.4400",
+                "yes_bid_dollars": "0.4300",
+                "yes_ask_dollars": "0.4500",
+                "volume_fp": "18422.00",
+                "open_interest_fp": "9311.00",
+                "dollar_volume": 7854,
+                "dollar_open_interest": 4003,
+                "yes_bid_size_fp": "95.50",
+                "yes_ask_size_fp": "60.00",
+                "last_trade_size_fp": "42.00",
+                "ts": TS_MS // 1000,
+                "ts_ms": TS_MS,
+                "time": "2026-08-28T14:05:12.345Z",
             }
             body = orjson.dumps({"type": "ticker", "sending_ts_ms": TS_MS, "sid": 2, "msg": msg})
             body = body.replace(b"%", b"%%")
@@ -168,10 +181,17 @@ def build_cycle(channels: set[str], markets: int, *, seed: int = 11,
                 continue
             t = rng.choice(names)
             msg = {
-                "trade_id": str(uuid.UUID(int=rng.getrandbits(128))), "market_ticker": t,
-                "yes_price_dollars": "0.4400", "no_price_dollars": "0.5600", "count_fp": "42.00",
-                "taker_side": "no", "taker_outcome_side": "no", "taker_book_side": "ask",
-                "is_block_trade": False, "ts": TS_MS // 1000, "ts_ms": TS_MS,
+                "trade_id": str(uuid.UUID(int=rng.getrandbits(128))),
+                "market_ticker": t,
+                "yes_price_dollars": "0.4400",
+                "no_price_dollars": "0.5600",
+                "count_fp": "42.00",
+                "taker_side": "no",
+                "taker_outcome_side": "no",
+                "taker_book_side": "ask",
+                "is_block_trade": False,
+                "ts": TS_MS // 1000,
+                "ts_ms": TS_MS,
             }
             head = b'{"type":"trade","sending_ts_ms":%d,"sid":3,"seq":%%d,"msg":' % TS_MS
             body = head + orjson.dumps(msg).replace(b"%", b"%%") + b"}"
@@ -193,8 +213,14 @@ def ws_header(length: int) -> bytes:
 class Encoder:
     """Turns cycles of templates into ready-to-send WebSocket bytes, block by block."""
 
-    def __init__(self, templates: list[Template], advance: dict[str, int], *, seq_start: dict[str, int],
-                 clock_start: int = CLOCK_BASE + 1) -> None:
+    def __init__(
+        self,
+        templates: list[Template],
+        advance: dict[str, int],
+        *,
+        seq_start: dict[str, int],
+        clock_start: int = CLOCK_BASE + 1,
+    ) -> None:
         self.templates = templates
         self.advance = advance
         self.base = {"seq1": seq_start.get("seq1", 1), "seq3": seq_start.get("seq3", 1), "clock": clock_start}
@@ -231,7 +257,7 @@ class Encoder:
             i = 0
             for t in self.templates:
                 n = len(t.slots)
-                body = t.body % values[i:i + n]
+                body = t.body % values[i : i + n]
                 i += n
                 parts.append(ws_header(len(body)) + body)
             data = b"".join(parts)
@@ -246,11 +272,11 @@ class Encoder:
             n = block[i + 1] & 0x7F
             i += 2
             if n == 126:
-                n = int.from_bytes(block[i:i + 2], "big")
+                n = int.from_bytes(block[i : i + 2], "big")
                 i += 2
             elif n == 127:
-                n = int.from_bytes(block[i:i + 8], "big")
+                n = int.from_bytes(block[i : i + 8], "big")
                 i += 8
-            out.append(block[i:i + n])
+            out.append(block[i : i + n])
             i += n
         return out

@@ -80,8 +80,10 @@ class Conn:
             if name.strip().lower() == b"sec-websocket-key":
                 key = value.strip()
         accept = base64.b64encode(hashlib.sha1(key + GUID).digest())
-        self.sock.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                          b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+        self.sock.sendall(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+        )
 
     def read_frame(self) -> tuple[int, bytes]:
         b0, b1 = self._read(2)
@@ -152,8 +154,9 @@ class Server:
                 continue
             for channel in cmd.get("params", {}).get("channels", []):
                 sid = SIDS.get(channel, 99)
-                conn.send_text(orjson.dumps({"type": "subscribed", "id": cmd["id"],
-                                             "msg": {"channel": channel, "sid": sid}}))
+                conn.send_text(
+                    orjson.dumps({"type": "subscribed", "id": cmd["id"], "msg": {"channel": channel, "sid": sid}})
+                )
                 subscribed.add(channel)
         # prepare everything before the clock starts
         templates, advance = build_cycle(job.channels, job.markets)
@@ -202,18 +205,21 @@ class Server:
         if job.times:
             with open(job.times, "w") as fh:
                 fh.write("\n".join(map(str, times)))
-        self.say(f"done start_ns={start} end_ns={end} frames={job.frames} cpu={cpu:.4f} other_cmds={other[0]} "
-                 f"tickers={','.join(tickers(job.markets))}")
+        self.say(
+            f"done start_ns={start} end_ns={end} frames={job.frames} cpu={cpu:.4f} other_cmds={other[0]} "
+            f"tickers={','.join(tickers(job.markets))}"
+        )
         reader.join(5)
 
-    def _paced(self, conn: Conn, job: Job, encoder: Encoder, snaps: list[bytes], remaining: int,
-               times: list[int]) -> None:
+    def _paced(
+        self, conn: Conn, job: Job, encoder: Encoder, snaps: list[bytes], remaining: int, times: list[int]
+    ) -> None:
         frames: list[bytes] = list(snaps)
         pending: list[bytes] = []
         while len(frames) + len(pending) < len(snaps) + remaining:
             data, _ = encoder.next_block()
             pending += encoder.frames(data)
-        frames += pending[: remaining]
+        frames += pending[:remaining]
         # send in ticks of at least 1 ms; each frame's time is taken just before its send
         per_tick = max(1, int(job.rate / 1000))
         interval = per_tick / job.rate
@@ -223,7 +229,7 @@ class Server:
             delay = due - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-            chunk = frames[i:i + per_tick]
+            chunk = frames[i : i + per_tick]
             now = time.monotonic_ns()
             times.extend([now] * len(chunk))
             conn.send(b"".join(ws_header(len(f)) + f for f in chunk))

@@ -41,8 +41,18 @@ def build(path: Path, frames: int, markets: int) -> list[str]:
     with path.open("wb") as fh:
         for ticker in ex.tickers:
             seqs["orderbook_delta"] += 1
-            fh.write(orjson.dumps({"type": "orderbook_snapshot", "sid": 1, "seq": seqs["orderbook_delta"],
-                                   "msg": ex.snapshot_msg(ticker), "recv_ts_ms": t}) + b"\n")
+            fh.write(
+                orjson.dumps(
+                    {
+                        "type": "orderbook_snapshot",
+                        "sid": 1,
+                        "seq": seqs["orderbook_delta"],
+                        "msg": ex.snapshot_msg(ticker),
+                        "recv_ts_ms": t,
+                    }
+                )
+                + b"\n"
+            )
             n += 1
         while n < frames:
             for ev in ex.step():
@@ -88,8 +98,12 @@ def main() -> None:
         path = Path(tmp) / "recording.ndjson"
         tickers = build(path, args.frames, args.markets)
         size = path.stat().st_size
-        proc = subprocess.Popen([sys.executable, "-m", "kalshi_cli", "replay", str(path), "--speed", "max"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kalshi_cli", "replay", str(path), "--speed", "max"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+        )
         try:
             url = proc.stdout.readline().decode().strip() if proc.stdout else ""
             count, took = asyncio.run(read_all(url, tickers))

@@ -83,8 +83,14 @@ def reap(proc: subprocess.Popen) -> tuple[int, float, int]:
 
 class LoadServer:
     def __init__(self) -> None:
-        self.proc = subprocess.Popen([PY, str(HERE / "loadserver.py")], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, bufsize=1, env=env())
+        self.proc = subprocess.Popen(
+            [PY, str(HERE / "loadserver.py")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+            env=env(),
+        )
         first = self.proc.stdout.readline().split()
         self.port = int(first[1])
         self.url = f"ws://127.0.0.1:{self.port}/trade-api/ws/v2"
@@ -138,8 +144,11 @@ def make_key(tmp: Path) -> list[str]:
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     path = tmp / "bench.key"
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                                       serialization.NoEncryption()))
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+        )
+    )
     path.chmod(0o600)
     return ["--key-id", "a952bcbe-ec3b-4b5b-b8f9-11dae589608c", "--private-key", str(path)]
 
@@ -168,8 +177,21 @@ class ClientSpec:
 
 def tail_argv(server: LoadServer, key: list[str], total: int) -> list[str]:
     ms = sum((["-m", t] for t in tickers(MARKETS)), [])
-    return [*KALSHI, "tail", "orderbook_delta", "ticker", "trade", *ms, "--json", "--count", str(total), "-q",
-            "--url", server.url, *key]
+    return [
+        *KALSHI,
+        "tail",
+        "orderbook_delta",
+        "ticker",
+        "trade",
+        *ms,
+        "--json",
+        "--count",
+        str(total),
+        "-q",
+        "--url",
+        server.url,
+        *key,
+    ]
 
 
 def clients(server: LoadServer, key: list[str], total: int) -> list[ClientSpec]:
@@ -177,25 +199,38 @@ def clients(server: LoadServer, key: list[str], total: int) -> list[ClientSpec]:
     specs = [
         ClientSpec("kalshi tail --json > /dev/null", tail_argv(server, key, total)),
         ClientSpec("kalshi tail --json | cat > /dev/null", tail_argv(server, key, total), pipe_to_cat=True),
-        ClientSpec("seed-style (websockets + json.loads + print)", [PY, str(HERE / "clients.py"), "seed",
-                                                                     server.url, *names], extra_lines=3,
-                   ndjson=False),
-        ClientSpec("websockets pass-through (floor)", [PY, str(HERE / "clients.py"), "floor", server.url, *names],
-                   extra_lines=3),
+        ClientSpec(
+            "seed-style (websockets + json.loads + print)",
+            [PY, str(HERE / "clients.py"), "seed", server.url, *names],
+            extra_lines=3,
+            ndjson=False,
+        ),
+        ClientSpec(
+            "websockets pass-through (floor)",
+            [PY, str(HERE / "clients.py"), "floor", server.url, *names],
+            extra_lines=3,
+        ),
     ]
     websocat = shutil.which("websocat")
     if websocat:
-        sub = orjson.dumps({"id": 1, "cmd": "subscribe", "params": {
-            "channels": ["orderbook_delta", "ticker", "trade"], "market_tickers": names}}).decode()
-        specs.append(ClientSpec("websocat", ["sh", "-c", f"echo '{sub}' | {websocat} -n -t {server.url}"],
-                                extra_lines=3))
+        sub = orjson.dumps(
+            {
+                "id": 1,
+                "cmd": "subscribe",
+                "params": {"channels": ["orderbook_delta", "ticker", "trade"], "market_tickers": names},
+            }
+        ).decode()
+        specs.append(
+            ClientSpec("websocat", ["sh", "-c", f"echo '{sub}' | {websocat} -n -t {server.url}"], extra_lines=3)
+        )
     return specs
 
 
 def run_client(server: LoadServer, spec: ClientSpec, frames: int, stdout: object) -> tuple[Sample, int]:
     server.job(frames=frames, channels="orderbook_delta,ticker,trade", markets=MARKETS)
-    proc = subprocess.Popen(spec.argv, stdout=subprocess.PIPE if spec.pipe_to_cat else stdout,
-                            stderr=subprocess.PIPE, env=env())
+    proc = subprocess.Popen(
+        spec.argv, stdout=subprocess.PIPE if spec.pipe_to_cat else stdout, stderr=subprocess.PIPE, env=env()
+    )
     cat = None
     if spec.pipe_to_cat:
         cat = subprocess.Popen(["cat"], stdin=proc.stdout, stdout=stdout)
@@ -239,12 +274,13 @@ def check_delivery(server: LoadServer, spec: ClientSpec, frames: int, tmp: Path)
     return verdict
 
 
-def throughput(server: LoadServer, key: list[str], frames: int, rounds: int, verify_frames: int,
-               tmp: Path) -> list[ClientSpec]:
+def throughput(
+    server: LoadServer, key: list[str], frames: int, rounds: int, verify_frames: int, tmp: Path
+) -> list[ClientSpec]:
     specs = clients(server, key, frames)
     with open(os.devnull, "wb") as devnull:
         for r in range(rounds):
-            order = specs[r % len(specs):] + specs[: r % len(specs)]
+            order = specs[r % len(specs) :] + specs[: r % len(specs)]
             for spec in order:
                 sample, _ = run_client(server, spec, frames, devnull)
                 spec.samples.append(sample)
@@ -322,7 +358,7 @@ def book_json_e2e(server: LoadServer, key: list[str], frames: int, rounds: int, 
     for r in range(rounds + 1):
         verify = r == rounds
         n = min(frames, 200_000) if verify else frames
-        for mode, extra in (modes.items() if r % 2 == 0 else reversed(modes.items())):
+        for mode, extra in modes.items() if r % 2 == 0 else reversed(modes.items()):
             argv = [*KALSHI, "book", *names, "--json", *extra, "--url", server.url, *key]
             server.job(frames=n, channels="orderbook_delta", markets=MARKETS)
             out = tmp / "book.out"
@@ -363,10 +399,14 @@ def book_json_e2e(server: LoadServer, key: list[str], frames: int, rounds: int, 
     same = final["default"] == final["--every"] and len(final["default"]) == len(names)
     result: dict[str, dict] = {}
     for mode, st in stats.items():
-        result[mode] = {"fps": statistics.median(st["fps"]), "cpu_per_m": statistics.median(st["cpu_per_m"]),
-                        "rss": max(st["rss"]), "lines_per_frame": statistics.median(st["lines"]),
-                        "check": st["check"]}
-    result["default"]["check"] += (", final books equal --every's" if same else ", FINAL BOOKS DIFFER")
+        result[mode] = {
+            "fps": statistics.median(st["fps"]),
+            "cpu_per_m": statistics.median(st["cpu_per_m"]),
+            "rss": max(st["rss"]),
+            "lines_per_frame": statistics.median(st["lines"]),
+            "check": st["check"],
+        }
+    result["default"]["check"] += ", final books equal --every's" if same else ", FINAL BOOKS DIFFER"
     return result
 
 
@@ -374,25 +414,35 @@ def book_section(args: argparse.Namespace, book: dict, book_e2e: dict, view: dic
     out = io.StringIO()
     w = out.write
     w("\n## Order book\n\n| measure | result |\n| --- | ---: |\n")
-    w(f"| `OrderBook.apply_delta`, pre-parsed msgs (20 markets, ~15-30 levels a side) | "
-      f"{book['apply']:,.0f} deltas/s |\n")
+    w(
+        f"| `OrderBook.apply_delta`, pre-parsed msgs (20 markets, ~15-30 levels a side) | "
+        f"{book['apply']:,.0f} deltas/s |\n"
+    )
     w(f"| `BookSet.apply(orjson.loads(frame))` | {book['frame']:,.0f} deltas/s |\n")
-    w(f"| parse + apply + `book_json_bytes` (all levels; the line `--every` writes per frame) | "
-      f"{book['line']:,.0f} lines/s |\n")
+    w(
+        f"| parse + apply + `book_json_bytes` (all levels; the line `--every` writes per frame) | "
+        f"{book['line']:,.0f} lines/s |\n"
+    )
     for mode, st in book_e2e.items():
         label = "kalshi book --json" + (" --every" if mode == "--every" else "")
-        w(f"| `{label}`, end to end, {args.frames // 3:,} frames (median of {args.rounds}) | "
-          f"{st['fps']:,.0f} frames/s = {st['fps'] / floor:.2f}x the floor, "
-          f"{st['lines_per_frame']:.3f} lines per frame "
-          f"({st['cpu_per_m']:.2f} CPU s / 1M, {st['rss']:.0f} MB RSS) |\n")
+        w(
+            f"| `{label}`, end to end, {args.frames // 3:,} frames (median of {args.rounds}) | "
+            f"{st['fps']:,.0f} frames/s = {st['fps'] / floor:.2f}x the floor, "
+            f"{st['lines_per_frame']:.3f} lines per frame "
+            f"({st['cpu_per_m']:.2f} CPU s / 1M, {st['rss']:.0f} MB RSS) |\n"
+        )
         w(f"| `{label}` check | {st['check']} |\n")
     for fps, v in sorted(view.items()):
         label = f"live view, {fps} redraws/s" + (" (the default)" if fps == 12 else "")
-        w(f"| {label}, {v['rate']:,.0f} frames/s applied (3 markets, 120x40): CPU of redraws; redraws/s; "
-          f"interval p50 / max | {v['view_cpu']:.1%} of a core; {v['redraws']:.1f}/s; {v['gap_p50_ms']:.0f} / "
-          f"{v['gap_max_ms']:.0f} ms |\n")
-        w(f"| {label}: lag, frame applied -> on screen (oldest frame of each redraw) p50 / p99 / max | "
-          f"{v['lag_p50_ms']:.0f} / {v['lag_p99_ms']:.0f} / {v['lag_max_ms']:.0f} ms |\n")
+        w(
+            f"| {label}, {v['rate']:,.0f} frames/s applied (3 markets, 120x40): CPU of redraws; redraws/s; "
+            f"interval p50 / max | {v['view_cpu']:.1%} of a core; {v['redraws']:.1f}/s; {v['gap_p50_ms']:.0f} / "
+            f"{v['gap_max_ms']:.0f} ms |\n"
+        )
+        w(
+            f"| {label}: lag, frame applied -> on screen (oldest frame of each redraw) p50 / p99 / max | "
+            f"{v['lag_p50_ms']:.0f} / {v['lag_p99_ms']:.0f} / {v['lag_max_ms']:.0f} ms |\n"
+        )
     w(f"| live view: CPU of applying the frames themselves (not drawing) | {view[12]['feed_cpu']:.1%} of a core |\n")
     return out.getvalue()
 
@@ -409,8 +459,7 @@ def load_server_and_key() -> Iterator[tuple[LoadServer, list[str], Path]]:
         server.stop()
 
 
-def book_sections(args: argparse.Namespace, server: LoadServer, key: list[str],
-                  tmp: Path) -> tuple[dict, dict, dict]:
+def book_sections(args: argparse.Namespace, server: LoadServer, key: list[str], tmp: Path) -> tuple[dict, dict, dict]:
     """The order book module, ``kalshi book --json`` end to end, and the live view."""
     print("book...", file=sys.stderr)
     book = book_module(args.rounds, 200_000)
@@ -436,10 +485,12 @@ def book_only(args: argparse.Namespace) -> None:
                 print(f"  round {r + 1}: {floor.name}: {sample.fps:,.0f} frames/s", file=sys.stderr)
         book, book_e2e, view = book_sections(args, server, key, tmp)
     floor_fps = statistics.median(s.fps for s in floor.samples)
-    print(f"# Benchmark results: the order book\n\n`python benchmarks/run.py --only book"
-          f"{' --quick' if args.quick else ''}` on {machine()}; {time.strftime('%Y-%m-%d')}; took "
-          f"{(time.monotonic() - began) / 60:.1f} min. The floor (websockets pass-through, {args.frames:,} frames "
-          f"of the mixed feed, median of {args.rounds}): {floor_fps:,.0f} frames/s.")
+    print(
+        f"# Benchmark results: the order book\n\n`python benchmarks/run.py --only book"
+        f"{' --quick' if args.quick else ''}` on {machine()}; {time.strftime('%Y-%m-%d')}; took "
+        f"{(time.monotonic() - began) / 60:.1f} min. The floor (websockets pass-through, {args.frames:,} frames "
+        f"of the mixed feed, median of {args.rounds}): {floor_fps:,.0f} frames/s."
+    )
     print(book_section(args, book, book_e2e, view, floor_fps))
 
 
@@ -463,8 +514,11 @@ def live_view(seconds: float, rate: int, fps: float = 10.0) -> dict[str, float]:
 
     heads = [(raw, read_head(raw)) for raw in raws]
     shown = names = tickers(MARKETS)[:3]
-    subs = {1: Subscription("orderbook_delta", {"market_tickers": names}, sid=1),
-            2: Subscription("ticker", {}, sid=2), 3: Subscription("trade", {}, sid=3)}
+    subs = {
+        1: Subscription("orderbook_delta", {"market_tickers": names}, sid=1),
+        2: Subscription("ticker", {}, sid=2),
+        3: Subscription("trade", {}, sid=3),
+    }
 
     class FakeSession:
         state = "streaming"
@@ -505,7 +559,7 @@ def live_view(seconds: float, rate: int, fps: float = 10.0) -> dict[str, float]:
             on_data = handler.on_data
             while time.monotonic() - start < seconds and i < len(heads):
                 t0 = time.thread_time()
-                for raw, head in heads[i:i + per_tick]:
+                for raw, head in heads[i : i + per_tick]:
                     on_data(raw, head, subs[head.sid])
                 if pending_since[0] is None:
                     pending_since[0] = time.monotonic()
@@ -515,11 +569,17 @@ def live_view(seconds: float, rate: int, fps: float = 10.0) -> dict[str, float]:
                 await asyncio.sleep(max(0.0, due - time.monotonic()))
             wall = time.monotonic() - start
         gaps = [b - a for a, b in zip(draws, draws[1:], strict=False)]
-        return {"view_cpu": draw_cpu[0] / wall, "feed_cpu": feed_cpu[0] / wall, "rate": i / wall,
-                "redraws": len(draws) / wall, "gap_p50_ms": statistics.median(gaps) * 1000,
-                "gap_max_ms": max(gaps) * 1000, "lag_p50_ms": statistics.median(lags) * 1000,
-                "lag_p99_ms": statistics.quantiles(lags, n=100, method="inclusive")[98] * 1000,
-                "lag_max_ms": max(lags) * 1000}
+        return {
+            "view_cpu": draw_cpu[0] / wall,
+            "feed_cpu": feed_cpu[0] / wall,
+            "rate": i / wall,
+            "redraws": len(draws) / wall,
+            "gap_p50_ms": statistics.median(gaps) * 1000,
+            "gap_max_ms": max(gaps) * 1000,
+            "lag_p50_ms": statistics.median(lags) * 1000,
+            "lag_p99_ms": statistics.quantiles(lags, n=100, method="inclusive")[98] * 1000,
+            "lag_max_ms": max(lags) * 1000,
+        }
 
     return asyncio.run(main())
 
@@ -532,12 +592,16 @@ def latency(server: LoadServer, key: list[str], frames: int, tmp: Path) -> dict[
     specs = {
         "kalshi tail --json": tail_argv(server, key, frames),
         "websockets pass-through (64 KiB buffer, never flushed while idle)": [
-            PY, str(HERE / "clients.py"), "floor", server.url, *tickers(MARKETS)],
+            PY,
+            str(HERE / "clients.py"),
+            "floor",
+            server.url,
+            *tickers(MARKETS),
+        ],
     }
     for name, argv in specs.items():
         times = tmp / "times.txt"
-        server.job(frames=frames, channels="orderbook_delta,ticker,trade", markets=MARKETS, rate=1000,
-                   times=times)
+        server.job(frames=frames, channels="orderbook_delta,ticker,trade", markets=MARKETS, rate=1000, times=times)
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env())
         arrivals: list[tuple[int, bytes]] = []
         for line in proc.stdout:
@@ -587,8 +651,9 @@ def startup(key: list[str], runs: int) -> dict:
         for i in range(runs + 1):
             for mode, name in walls:
                 t = time.perf_counter()
-                subprocess.run(cases[name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=envs[mode],
-                               check=True)
+                subprocess.run(
+                    cases[name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=envs[mode], check=True
+                )
                 if i:
                     walls[mode, name].append(time.perf_counter() - t)
     res: dict = {"runs": runs, **{mode: {} for mode in envs}}
@@ -599,10 +664,14 @@ def startup(key: list[str], runs: int) -> dict:
 
 def startup_table(start: dict) -> str:
     floors = {"kalshi --help": "import typer", "kalshi sign": "import typer + cryptography"}
-    labels = {"python -c pass": "`python -c pass`", "import typer": '`python -c "import typer"` (floor of --help)',
-              "import typer + cryptography": f'`python -c "{CRYPTO}"` (floor of sign)',
-              "import typer + cryptography, load the key": "the same + `load_pem_private_key` of the key sign uses",
-              "kalshi --help": "`kalshi --help`", "kalshi sign": "`kalshi sign` (the three headers)"}
+    labels = {
+        "python -c pass": "`python -c pass`",
+        "import typer": '`python -c "import typer"` (floor of --help)',
+        "import typer + cryptography": f'`python -c "{CRYPTO}"` (floor of sign)',
+        "import typer + cryptography, load the key": "the same + `load_pem_private_key` of the key sign uses",
+        "kalshi --help": "`kalshi --help`",
+        "kalshi sign": "`kalshi sign` (the three headers)",
+    }
 
     def over(mode: str, name: str) -> str:
         if name not in floors:
@@ -610,13 +679,17 @@ def startup_table(start: dict) -> str:
         ms, floor = start[mode][name], start[mode][floors[name]]
         return f"{ms - floor:+.0f} ms ({ms / floor:.2f}x)"
 
-    out = [f"\n## Startup (median wall ms of {start['runs']} interleaved runs; floor = python + the imports "
-           "a command cannot avoid)\n\n",
-           "| command | bytecode cached (installed) | over floor | no bytecode for kalshi_cli (this checkout) "
-           "| over floor |\n| --- | ---: | ---: | ---: | ---: |\n"]
+    out = [
+        f"\n## Startup (median wall ms of {start['runs']} interleaved runs; floor = python + the imports "
+        "a command cannot avoid)\n\n",
+        "| command | bytecode cached (installed) | over floor | no bytecode for kalshi_cli (this checkout) "
+        "| over floor |\n| --- | ---: | ---: | ---: | ---: |\n",
+    ]
     for name, label in labels.items():
-        out.append(f"| {label} | {start['pyc'][name]:.0f} | {over('pyc', name)} | {start['source'][name]:.0f} "
-                   f"| {over('source', name)} |\n")
+        out.append(
+            f"| {label} | {start['pyc'][name]:.0f} | {over('pyc', name)} | {start['source'][name]:.0f} "
+            f"| {over('source', name)} |\n"
+        )
     return "".join(out)
 
 
@@ -636,8 +709,13 @@ def memory(server: LoadServer, key: list[str], frames: int) -> dict[str, float]:
     seconds = (int(done["end_ns"]) - int(done["start_ns"])) / 1e9
     rss = [kb for _, kb in samples]
     tenth = max(1, len(rss) // 10)
-    return {"frames": frames, "seconds": seconds, "early_mb": statistics.median(rss[:tenth]) / 1024,
-            "late_mb": statistics.median(rss[-tenth:]) / 1024, "max_mb": max(rss) / 1024}
+    return {
+        "frames": frames,
+        "seconds": seconds,
+        "early_mb": statistics.median(rss[:tenth]) / 1024,
+        "late_mb": statistics.median(rss[-tenth:]) / 1024,
+        "max_mb": max(rss) / 1024,
+    }
 
 
 # --- report -------------------------------------------------------------------------------------------
@@ -652,28 +730,49 @@ def machine() -> str:
                 break
     import websockets
 
-    return (f"{cpu}, {os.cpu_count()} cores, Linux {platform.release()}, Python {platform.python_version()}, "
-            f"websockets {websockets.__version__}, orjson {orjson.__version__}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores, Linux {platform.release()}, Python {platform.python_version()}, "
+        f"websockets {websockets.__version__}, orjson {orjson.__version__}"
+    )
 
 
-def report(args: argparse.Namespace, specs: list[ClientSpec], book: dict, book_e2e: dict, view: dict,
-           lat: dict, start: dict, mem: dict, elapsed: float) -> str:
-    med = {s.name: Sample(*(statistics.median(getattr(x, f) for x in s.samples)
-                            for f in ("fps", "cpu_per_m", "rss_mb", "server_cpu"))) for s in specs}
+def report(
+    args: argparse.Namespace,
+    specs: list[ClientSpec],
+    book: dict,
+    book_e2e: dict,
+    view: dict,
+    lat: dict,
+    start: dict,
+    mem: dict,
+    elapsed: float,
+) -> str:
+    med = {
+        s.name: Sample(
+            *(statistics.median(getattr(x, f) for x in s.samples) for f in ("fps", "cpu_per_m", "rss_mb", "server_cpu"))
+        )
+        for s in specs
+    }
     seed = next(v.fps for k, v in med.items() if k.startswith("seed"))
     floor = next(v.fps for k, v in med.items() if "floor" in k)
     out = io.StringIO()
     w = out.write
-    w(f"# Benchmark results\n\n`python benchmarks/run.py{' --quick' if args.quick else ''}` on {machine()}; "
-      f"{time.strftime('%Y-%m-%d')}; took {elapsed / 60:.1f} min.\n\n")
-    w(f"## Throughput: {args.frames:,} frames per run (70% orderbook_delta, 20% ticker, 10% trade, ~350 B; "
-      f"loopback, no compression), median of {args.rounds} alternating rounds\n\n")
+    w(
+        f"# Benchmark results\n\n`python benchmarks/run.py{' --quick' if args.quick else ''}` on {machine()}; "
+        f"{time.strftime('%Y-%m-%d')}; took {elapsed / 60:.1f} min.\n\n"
+    )
+    w(
+        f"## Throughput: {args.frames:,} frames per run (70% orderbook_delta, 20% ticker, 10% trade, ~350 B; "
+        f"loopback, no compression), median of {args.rounds} alternating rounds\n\n"
+    )
     w("| client | frames/s | vs seed | vs floor | CPU s / 1M frames | peak RSS MB | load server CPU | delivered |\n")
     w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
     for s in specs:
         m = med[s.name]
-        w(f"| {s.name} | {m.fps:,.0f} | {m.fps / seed:.2f}x | {m.fps / floor:.2f}x | {m.cpu_per_m:.2f} | "
-          f"{m.rss_mb:.0f} | {m.server_cpu:.0%} | {s.delivered} |\n")
+        w(
+            f"| {s.name} | {m.fps:,.0f} | {m.fps / seed:.2f}x | {m.fps / floor:.2f}x | {m.cpu_per_m:.2f} | "
+            f"{m.rss_mb:.0f} | {m.server_cpu:.0%} | {s.delivered} |\n"
+        )
     if not shutil.which("websocat"):
         w("\nwebsocat: not installed, skipped.\n")
     w(book_section(args, book, book_e2e, view, floor))

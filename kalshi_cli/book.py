@@ -208,9 +208,7 @@ def _fp_level(level: list[Any]) -> tuple[int, int]:
 def _dollars_level(level: list[Any]) -> tuple[int, int]:
     # 2025-era `*_dollars`: 3-dp price strings with integer contract counts.
     size = level[1]
-    return _level_price(level[0]), (
-        _size(size) if type(size) is str else _legacy_int(size, "count") * ONE_CONTRACT
-    )
+    return _level_price(level[0]), (_size(size) if type(size) is str else _legacy_int(size, "count") * ONE_CONTRACT)
 
 
 def _cents_level(level: list[Any]) -> tuple[int, int]:
@@ -330,9 +328,7 @@ class OrderBook:
         self._fresh_snapshot = True
         best_yes, best_no = self._best
         if best_yes + best_no > ONE_DOLLAR:
-            self.mark_stale(
-                f"crossed snapshot: yes bid {format_price(best_yes)} + no bid {format_price(best_no)} > 1"
-            )
+            self.mark_stale(f"crossed snapshot: yes bid {format_price(best_yes)} + no bid {format_price(best_no)} > 1")
 
     # -- delta ----------------------------------------------------------------------------
 
@@ -400,8 +396,7 @@ class OrderBook:
                     best[same] = max(ladder, default=0)
         else:
             return self._stale(
-                f"{side} level {format_price(price)} driven below zero "
-                f"({format_size(old)} + {format_size(delta)})"
+                f"{side} level {format_price(price)} driven below zero ({format_size(old)} + {format_size(delta)})"
             )
         if clock is not None:
             self.clock = clock
@@ -469,8 +464,7 @@ class OrderBook:
             frag.pop(price, None)
         if order is None or len(dirty) > 8:  # (re)build: sort the prices, reuse each unchanged level
             order = self._order[side] = sorted(ladder)
-            parts = self._parts[side] = [frag.get(price) or self._level_json(side, ladder, price)
-                                         for price in order]
+            parts = self._parts[side] = [frag.get(price) or self._level_json(side, ladder, price) for price in order]
         else:  # a few levels changed, came or went: patch them in place
             parts = self._parts[side]
             for price in dirty:
@@ -703,15 +697,26 @@ def book_json_bytes(book: OrderBook, depth: int | None = None, ts_ms: int | None
         raise BookError(f"{book.market_ticker} is {book.state.value}; only live books are emitted")
     dumps = orjson.dumps
     bid, ask = book.best_yes_bid(), book.best_yes_ask()
-    return b"".join((
-        b'{"market_ticker":', dumps(book.market_ticker),
-        b',"market_id":', dumps(book.market_id),
-        b',"seq":', dumps(book.seq),
-        b',"clock":', dumps(book.clock),
-        b',"yes_dollars_fp":', book.ladder_json(0, depth),
-        b',"no_dollars_fp":', book.ladder_json(1, depth),
-        b',"best_yes_bid":', b"null" if bid is None else dumps(_price_text(bid)),
-        b',"best_yes_ask":', b"null" if ask is None else dumps(_price_text(ask)),
-        b',"ts_ms":', dumps(ts_ms),
-        b"}",
-    ))
+    return b"".join(
+        (
+            b'{"market_ticker":',
+            dumps(book.market_ticker),
+            b',"market_id":',
+            dumps(book.market_id),
+            b',"seq":',
+            dumps(book.seq),
+            b',"clock":',
+            dumps(book.clock),
+            b',"yes_dollars_fp":',
+            book.ladder_json(0, depth),
+            b',"no_dollars_fp":',
+            book.ladder_json(1, depth),
+            b',"best_yes_bid":',
+            b"null" if bid is None else dumps(_price_text(bid)),
+            b',"best_yes_ask":',
+            b"null" if ask is None else dumps(_price_text(ask)),
+            b',"ts_ms":',
+            dumps(ts_ms),
+            b"}",
+        )
+    )

@@ -35,27 +35,41 @@ __all__ = ["COMMANDS", "app", "main"]
 # name -> ("module:attribute", summary). The summary is the first line of the command's help
 # (tests/test_docs.py checks that they agree); an attribute is a command function or a Typer group.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "book": ("kalshi_cli.commands.book:book",
-             "Watch live order books: exact, self-healing, several markets at once."),
-    "tail": ("kalshi_cli.commands.tail:tail",
-             "Stream channels: readable lines on a terminal, NDJSON into a pipe."),
-    "fills": ("kalshi_cli.commands.fills:fills",
-              "Your fills as they happen, each exactly once, even across reconnects."),
-    "positions": ("kalshi_cli.commands.positions:positions",
-                  "Your positions per market (position, cost, realized P&L, fees), live."),
-    "orders": ("kalshi_cli.commands.orders:orders",
-               "Your resting orders, live: fills, cancels and amendments as they happen."),
-    "sign": ("kalshi_cli.commands.sign:sign",
-             "Print the three KALSHI-ACCESS-* headers for a request, for curl, websocat or debugging."),
-    "sim": ("kalshi_cli.commands.sim:sim",
-            "Run the simulated Kalshi exchange; prints its ws:// URL first, serves until stopped."),
-    "record": ("kalshi_cli.commands.record:record",
-               "Record channels to rotating NDJSON files, for backtests and offline replay."),
-    "replay": ("kalshi_cli.commands.replay:replay",
-               "Serve recordings as a Kalshi endpoint; prints its ws:// URL first."),
+    "book": ("kalshi_cli.commands.book:book", "Watch live order books: exact, self-healing, several markets at once."),
+    "tail": ("kalshi_cli.commands.tail:tail", "Stream channels: readable lines on a terminal, NDJSON into a pipe."),
+    "fills": (
+        "kalshi_cli.commands.fills:fills",
+        "Your fills as they happen, each exactly once, even across reconnects.",
+    ),
+    "positions": (
+        "kalshi_cli.commands.positions:positions",
+        "Your positions per market (position, cost, realized P&L, fees), live.",
+    ),
+    "orders": (
+        "kalshi_cli.commands.orders:orders",
+        "Your resting orders, live: fills, cancels and amendments as they happen.",
+    ),
+    "sign": (
+        "kalshi_cli.commands.sign:sign",
+        "Print the three KALSHI-ACCESS-* headers for a request, for curl, websocat or debugging.",
+    ),
+    "sim": (
+        "kalshi_cli.commands.sim:sim",
+        "Run the simulated Kalshi exchange; prints its ws:// URL first, serves until stopped.",
+    ),
+    "record": (
+        "kalshi_cli.commands.record:record",
+        "Record channels to rotating NDJSON files, for backtests and offline replay.",
+    ),
+    "replay": (
+        "kalshi_cli.commands.replay:replay",
+        "Serve recordings as a Kalshi endpoint; prints its ws:// URL first.",
+    ),
     "completion": ("kalshi_cli.commands.completion:completion", "Print the completion script for SHELL."),
-    "config": ("kalshi_cli.commands.config:config_app",
-               "Set up and inspect API key profiles (~/.config/kalshi/config.toml)."),
+    "config": (
+        "kalshi_cli.commands.config:config_app",
+        "Set up and inspect API key profiles (~/.config/kalshi/config.toml).",
+    ),
 }
 
 
@@ -117,8 +131,11 @@ class LazyGroup(TyperGroup):
         from typer._click.utils import make_default_short_help
 
         # what click's Group offers (the help shortened as get_short_help_str does), unimported
-        items = [CompletionItem(name, help=make_default_short_help(summary))
-                 for name, (_, summary) in COMMANDS.items() if name.startswith(incomplete)]
+        items = [
+            CompletionItem(name, help=make_default_short_help(summary))
+            for name, (_, summary) in COMMANDS.items()
+            if name.startswith(incomplete)
+        ]
         return items + ClickCommand.shell_complete(self, ctx, incomplete)
 
 

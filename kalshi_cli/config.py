@@ -239,8 +239,7 @@ def resolve_credentials(
         return None
     if not key_id:
         raise ConfigError(
-            f"a private key was given ({key_source}) but no API key id: "
-            "use --key-id or KALSHI_API_KEY_ID"
+            f"a private key was given ({key_source}) but no API key id: use --key-id or KALSHI_API_KEY_ID"
         )
     if pem is None:
         raise ConfigError(
@@ -252,9 +251,7 @@ def resolve_credentials(
     return Credentials(key_id.strip(), key, f"key id from {id_source}, private key from {key_source}", notes)
 
 
-def select_profile(
-    profile_name: str | None, environ: Mapping[str, str]
-) -> tuple[str, dict[str, Any]] | None:
+def select_profile(profile_name: str | None, environ: Mapping[str, str]) -> tuple[str, dict[str, Any]] | None:
     """The profile named by ``--profile``/``KALSHI_PROFILE``, else ``default`` if it exists."""
     name = profile_name or environ.get("KALSHI_PROFILE")
     path = config_path(environ)

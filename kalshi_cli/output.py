@@ -76,7 +76,7 @@ class LineWriter:
                 try:
                     while view:
                         written = self._out.write(view)
-                        view = view[written if written is not None else len(view):]
+                        view = view[written if written is not None else len(view) :]
                 finally:
                     view.release()
                 buf.clear()

@@ -35,8 +35,17 @@ __all__ = [
 ZERO = Decimal(0)
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h|hr|d|w)", re.I)
-_UNITS_MS = {"ms": 1, "s": 1000, "sec": 1000, "m": 60_000, "min": 60_000, "h": 3_600_000, "hr": 3_600_000,
-             "d": 86_400_000, "w": 604_800_000}
+_UNITS_MS = {
+    "ms": 1,
+    "s": 1000,
+    "sec": 1000,
+    "m": 60_000,
+    "min": 60_000,
+    "h": 3_600_000,
+    "hr": 3_600_000,
+    "d": 86_400_000,
+    "w": 604_800_000,
+}
 
 
 # --- numbers and times -------------------------------------------------------------------------
@@ -163,6 +172,7 @@ def rest_position_frame(row: Mapping[str, Any]) -> dict[str, Any]:
     ``position_cost_dollars`` is REST's ``market_exposure_dollars``; ``null`` amounts (flat
     positions) become zero. WS-only fields (``user_id``, ``volume_fp``, ...) are left out.
     """
+
     def amount(name: str, zero: str) -> str:
         value = row.get(name)
         return zero if value is None or value == "" else str(value)
@@ -178,11 +188,33 @@ def rest_position_frame(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 _ORDER_SAME = (
-    "order_id", "user_id", "ticker", "exchange_index", "status", "side", "is_yes", "outcome_side", "book_side",
-    "yes_price_dollars", "fill_count_fp", "remaining_count_fp", "initial_count_fp", "taker_fill_cost_dollars",
-    "maker_fill_cost_dollars", "taker_fees_dollars", "maker_fees_dollars", "client_order_id", "order_group_id",
-    "self_trade_prevention_type", "created_time", "created_ts_ms", "last_update_time", "last_updated_ts_ms",
-    "expiration_time", "expiration_ts_ms", "subaccount_number",
+    "order_id",
+    "user_id",
+    "ticker",
+    "exchange_index",
+    "status",
+    "side",
+    "is_yes",
+    "outcome_side",
+    "book_side",
+    "yes_price_dollars",
+    "fill_count_fp",
+    "remaining_count_fp",
+    "initial_count_fp",
+    "taker_fill_cost_dollars",
+    "maker_fill_cost_dollars",
+    "taker_fees_dollars",
+    "maker_fees_dollars",
+    "client_order_id",
+    "order_group_id",
+    "self_trade_prevention_type",
+    "created_time",
+    "created_ts_ms",
+    "last_update_time",
+    "last_updated_ts_ms",
+    "expiration_time",
+    "expiration_ts_ms",
+    "subaccount_number",
 )
 
 _ORDER_OPTIONAL = ("order_group_id", "self_trade_prevention_type", "last_update_time", "expiration_time")

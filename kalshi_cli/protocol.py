@@ -338,8 +338,10 @@ def describe_error(msg: Any) -> str:
         return f"server error: {msg!r}"
     code = msg.get("code")
     text = msg.get("msg") or (ERROR_TEXTS.get(code, "") if isinstance(code, int) else "")
-    sentence = _SENTENCES.get(code, "the server reported an error") if isinstance(code, int) else (
-        "the server reported an error"
+    sentence = (
+        _SENTENCES.get(code, "the server reported an error")
+        if isinstance(code, int)
+        else ("the server reported an error")
     )
     markets = msg.get("market_tickers") or msg.get("market_ticker") or msg.get("market_id")
     if isinstance(markets, list):

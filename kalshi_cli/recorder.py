@@ -48,7 +48,7 @@ def parse_rotate(specs: list[str]) -> tuple[float | None, int | None]:
     for spec in specs:
         text = spec.strip().lower().replace(" ", "")
         num = text.rstrip("abcdefghijklmnopqrstuvwxyz")
-        unit = text[len(num):]
+        unit = text[len(num) :]
         try:
             value = float(num)
         except ValueError:
@@ -66,7 +66,7 @@ def with_recv_ts(raw: bytes, recv_ts_ms: int) -> bytes:
     """The frame with ``"recv_ts_ms":N`` added as its last key; the rest byte for byte as received."""
     body = raw.rstrip()
     if b"\n" not in body and body.endswith(b"}") and len(body) > 2:
-        return b"%s,\"recv_ts_ms\":%d}" % (body[:-1], recv_ts_ms)
+        return b'%s,"recv_ts_ms":%d}' % (body[:-1], recv_ts_ms)
     obj = orjson.loads(raw)  # pretty-printed or odd: re-encode, the one case that cannot be spliced
     obj["recv_ts_ms"] = recv_ts_ms
     return orjson.dumps(obj)
@@ -83,9 +83,16 @@ class RecordWriter:
         clock: seconds since the epoch (injected by tests).
     """
 
-    def __init__(self, directory: Path, *, gzip: bool = False, rotate_seconds: float | None = None,
-                 rotate_bytes: int | None = None, prefix: str = "kalshi",
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        gzip: bool = False,
+        rotate_seconds: float | None = None,
+        rotate_bytes: int | None = None,
+        prefix: str = "kalshi",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.directory = directory
         self.gzip = gzip
         self.rotate_seconds = rotate_seconds

@@ -109,11 +109,20 @@ class RestClient:
         max_pages: the most pages one ``paginate`` call walks.
     """
 
-    def __init__(self, base_url: str, signer: Callable[[str, str], dict[str, str]] | None, *,
-                 reporter: Reporter | None = None, tries: int = 5, backoff_base: float = 0.25,
-                 backoff_cap: float = 8.0, timeout: float = 15.0, max_pages: int = 200,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        signer: Callable[[str, str], dict[str, str]] | None,
+        *,
+        reporter: Reporter | None = None,
+        tries: int = 5,
+        backoff_base: float = 0.25,
+        backoff_cap: float = 8.0,
+        timeout: float = 15.0,
+        max_pages: int = 200,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.base_path = urlsplit(self.base_url).path
         self.signer = signer
@@ -152,8 +161,9 @@ class RestClient:
                         expired_retry = True  # re-signed with a fresh timestamp, once (REST.md §2)
                         attempt -= 1
                         continue
-                    raise RestAuthError(self._auth_advice(what, answer.status, last), http_status=answer.status,
-                                        code=code)
+                    raise RestAuthError(
+                        self._auth_advice(what, answer.status, last), http_status=answer.status, code=code
+                    )
                 if answer.status not in RETRYABLE:
                     raise RestError(f"{what} failed: {last}", http_status=answer.status, code=code)
                 retry_after = _retry_after(answer.headers.get("retry-after"))
@@ -163,8 +173,9 @@ class RestClient:
             self.reporter.warn(f"{what}: {last}; retrying in {delay:.1f}s (try {attempt + 1} of {self.tries})")
             await self._sleep(delay)
 
-    async def paginate(self, path: str, key: str, params: Params | None = None,
-                       *, limit: int = 200) -> list[dict[str, Any]]:
+    async def paginate(
+        self, path: str, key: str, params: Params | None = None, *, limit: int = 200
+    ) -> list[dict[str, Any]]:
         """Every item under ``key`` across all pages, filters repeated on each page."""
         base = [(k, v) for k, v in _pairs(params) if k not in ("cursor", "limit")]
         items: list[dict[str, Any]] = []
@@ -185,8 +196,10 @@ class RestClient:
                 self.reporter.warn(f"GET {self.base_path}{path}: the server repeated a page cursor; stopping there")
                 return items
             seen.add(cursor)
-        raise RestError(f"GET {self.base_path}{path}: more than {self.max_pages} pages; narrow the request "
-                        "(e.g. a later --since or fewer markets)")
+        raise RestError(
+            f"GET {self.base_path}{path}: more than {self.max_pages} pages; narrow the request "
+            "(e.g. a later --since or fewer markets)"
+        )
 
     # --- internals ----------------------------------------------------------------------------------
 
@@ -226,10 +239,14 @@ class RestClient:
 
     def _auth_advice(self, what: str, status: int, last: str) -> str:
         if self.signer is None:
-            return (f"{what} was refused ({last}): it needs an API key; give one with --key-id ID --private-key "
-                    "PATH, or KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_PATH, or a profile ('kalshi config init')")
-        checks = "the key id matches the private key; the key belongs to this environment (prod or demo); " \
-                 "your clock is in sync (NTP)"
+            return (
+                f"{what} was refused ({last}): it needs an API key; give one with --key-id ID --private-key "
+                "PATH, or KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_PATH, or a profile ('kalshi config init')"
+            )
+        checks = (
+            "the key id matches the private key; the key belongs to this environment (prod or demo); "
+            "your clock is in sync (NTP)"
+        )
         if status == 403:
             checks += "; the key has the read scope this needs"
         return f"the REST API rejected the API key: {what}: {last}. Check that {checks}"

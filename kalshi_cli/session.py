@@ -114,9 +114,7 @@ class StreamHandler:
 
     def on_gap(self, sub: Subscription, missing: int, head: Head) -> None:
         """``missing`` frames were lost on ``sub`` before this one."""
-        self.session.reporter.warn(
-            f"seq gap on {sub.label()}: {missing} frame(s) missing before seq {head.seq}"
-        )
+        self.session.reporter.warn(f"seq gap on {sub.label()}: {missing} frame(s) missing before seq {head.seq}")
         if sub.channel == "orderbook_delta" and sub.markets:
             self.session.request_snapshot(sub, sub.markets)
 
@@ -212,8 +210,14 @@ class Session:
 
     # --- commands handlers may send ---------------------------------------------------------
 
-    def _send(self, purpose: str, cmd: str, params: dict[str, Any] | None, subs: list[Subscription],
-              markets: list[str] | None = None) -> int:
+    def _send(
+        self,
+        purpose: str,
+        cmd: str,
+        params: dict[str, Any] | None,
+        subs: list[Subscription],
+        markets: list[str] | None = None,
+    ) -> int:
         cmd_id = self._next_id
         self._next_id += 1
         payload = encode_command(cmd_id, cmd, params)
@@ -265,8 +269,14 @@ class Session:
             healthy = False
             try:
                 # No pings from us: Kalshi pings every 10 s, and the watchdog covers silence.
-                async with connect(self.url, headers=headers, user_agent=USER_AGENT, max_size=MAX_FRAME,
-                                   open_timeout=self.open_timeout, close_timeout=2) as ws:
+                async with connect(
+                    self.url,
+                    headers=headers,
+                    user_agent=USER_AGENT,
+                    max_size=MAX_FRAME,
+                    open_timeout=self.open_timeout,
+                    close_timeout=2,
+                ) as ws:
                     healthy = await self._serve(ws)
                     cause = "connection closed"
             except StreamDone:
@@ -277,8 +287,7 @@ class Session:
                     raise AuthRejected(diagnose_rejection(exc, signed=bool(headers), url=self.url)) from None
                 if status == 404:
                     raise ConnectionFailed(
-                        f"{self.url}: HTTP 404: no Kalshi WebSocket at this URL (the path should be "
-                        "/trade-api/ws/v2)"
+                        f"{self.url}: HTTP 404: no Kalshi WebSocket at this URL (the path should be /trade-api/ws/v2)"
                     ) from None
                 if 400 <= status < 500 and status not in (408, 429):
                     # Other client errors will not go away by retrying the same request.
@@ -520,8 +529,12 @@ class Session:
 
     def _stray(self, head: Head, raw: bytes) -> None:
         sid = head.sid
-        if (sid is not None and sid not in self._known_sids and self._early_count < EARLY_LIMIT
-                and any(p.purpose == "subscribe" for p in self._pending.values())):
+        if (
+            sid is not None
+            and sid not in self._known_sids
+            and self._early_count < EARLY_LIMIT
+            and any(p.purpose == "subscribe" for p in self._pending.values())
+        ):
             self._early.setdefault(sid, []).append(raw)
             self._early_count += 1
             return
@@ -620,8 +633,12 @@ async def probe(url: str, headers: dict[str, str], *, open_timeout: float = 10.0
     ConnectionClosed, InvalidHandshake, InvalidStatus = _ws_errors()  # noqa: N806
     try:
         async with connect(
-            url, additional_headers=headers, user_agent_header=USER_AGENT, open_timeout=open_timeout,
-            close_timeout=1, ping_interval=None,
+            url,
+            additional_headers=headers,
+            user_agent_header=USER_AGENT,
+            open_timeout=open_timeout,
+            close_timeout=1,
+            ping_interval=None,
         ) as ws:
             skew = clock_skew(ws.response.headers.get("Date") if ws.response else None)
             return ProbeResult(True, 101, "accepted", skew)

@@ -70,12 +70,24 @@ async def connect(
     ``OSError``/``TimeoutError`` for network failures.
     """
     if _proxied(url):
-        async with _websockets_client(url, headers=headers, user_agent=user_agent, max_size=max_size,
-                                      open_timeout=open_timeout, close_timeout=close_timeout) as conn:
+        async with _websockets_client(
+            url,
+            headers=headers,
+            user_agent=user_agent,
+            max_size=max_size,
+            open_timeout=open_timeout,
+            close_timeout=close_timeout,
+        ) as conn:
             yield conn
         return
-    conn = await _open(url, headers=headers, user_agent=user_agent, max_size=max_size,
-                       open_timeout=open_timeout, close_timeout=close_timeout)
+    conn = await _open(
+        url,
+        headers=headers,
+        user_agent=user_agent,
+        max_size=max_size,
+        open_timeout=open_timeout,
+        close_timeout=close_timeout,
+    )
     try:
         yield conn
     finally:
@@ -87,8 +99,9 @@ def _proxied(url: str) -> bool:
     return get_proxy(parse_uri(url)) is not None
 
 
-async def _open(url: str, *, headers: dict[str, str], user_agent: str, max_size: int, open_timeout: float,
-                close_timeout: float) -> BatchConnection:
+async def _open(
+    url: str, *, headers: dict[str, str], user_agent: str, max_size: int, open_timeout: float, close_timeout: float
+) -> BatchConnection:
     uri = parse_uri(url)
     protocol = ClientProtocol(uri, extensions=enable_client_permessage_deflate(None), max_size=max_size)
     request = protocol.connect()
@@ -245,8 +258,9 @@ class BatchConnection(asyncio.Protocol):
 
 
 @asynccontextmanager
-async def _websockets_client(url: str, *, headers: dict[str, str], user_agent: str, max_size: int,
-                             open_timeout: float, close_timeout: float) -> AsyncIterator[Connection]:
+async def _websockets_client(
+    url: str, *, headers: dict[str, str], user_agent: str, max_size: int, open_timeout: float, close_timeout: float
+) -> AsyncIterator[Connection]:
     from websockets.asyncio.client import ClientConnection
     from websockets.asyncio.client import connect as ws_connect
 
@@ -257,9 +271,16 @@ async def _websockets_client(url: str, *, headers: dict[str, str], user_agent: s
             self.last_rx = time.monotonic()
             super().data_received(data)
 
-    async with ws_connect(url, additional_headers=headers, user_agent_header=user_agent, max_size=max_size,
-                          ping_interval=None, open_timeout=open_timeout, close_timeout=close_timeout,
-                          create_connection=_Watched) as ws:
+    async with ws_connect(
+        url,
+        additional_headers=headers,
+        user_agent_header=user_agent,
+        max_size=max_size,
+        ping_interval=None,
+        open_timeout=open_timeout,
+        close_timeout=close_timeout,
+        create_connection=_Watched,
+    ) as ws:
         yield _OneByOne(ws)
 
 

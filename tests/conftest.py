@@ -15,7 +15,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT.parent / "shared" / "protocol" / "examples"
+# Kalshi's example frames, copied from the protocol reference (data, not code): the repo carries what it tests.
+EXAMPLES = ROOT / "tests" / "data" / "protocol_examples"
 
 
 @pytest.fixture(scope="session")
@@ -29,16 +30,12 @@ def ed_key() -> ed25519.Ed25519PrivateKey:
 
 
 def pem_private(key, fmt=serialization.PrivateFormat.PKCS8, password: bytes | None = None) -> bytes:
-    enc = (
-        serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption()
-    )
+    enc = serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption()
     return key.private_bytes(serialization.Encoding.PEM, fmt, enc)
 
 
 def pem_public(key) -> bytes:
-    return key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    return key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 @dataclass
@@ -79,8 +76,9 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(args: list[str], *, env: dict[str, str] | None = None, timeout: float = 60,
-            input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+def run_cli(
+    args: list[str], *, env: dict[str, str] | None = None, timeout: float = 60, input: bytes | None = None
+) -> subprocess.CompletedProcess[bytes]:
     """Run ``kalshi ARGS`` as a real subprocess."""
     return subprocess.run(
         [sys.executable, "-m", "kalshi_cli", *args],

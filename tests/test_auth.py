@@ -57,9 +57,7 @@ def test_ed25519_signs_plainly(ed_key):
     ed_key.public_key().verify(base64.b64decode(headers["KALSHI-ACCESS-SIGNATURE"]), b"5GET/trade-api/ws/v2")
 
 
-@pytest.mark.parametrize(
-    "fmt", [serialization.PrivateFormat.TraditionalOpenSSL, serialization.PrivateFormat.PKCS8]
-)
+@pytest.mark.parametrize("fmt", [serialization.PrivateFormat.TraditionalOpenSSL, serialization.PrivateFormat.PKCS8])
 def test_loads_pkcs1_and_pkcs8(rsa_key, fmt):
     pem = pem_private(rsa_key, fmt)
     assert (b"BEGIN RSA PRIVATE KEY" in pem) == (fmt == serialization.PrivateFormat.TraditionalOpenSSL)

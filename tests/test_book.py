@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import time
-from pathlib import Path
 
 import pytest
 
@@ -21,8 +19,8 @@ from kalshi_cli.book import (
     parse_price,
     parse_size,
 )
+from tests.conftest import EXAMPLES
 
-EXAMPLES = Path("/work/shared/protocol/examples")
 TICKER = "KXHIGHNY-26AUG28-B84.5"
 
 
@@ -62,9 +60,7 @@ def test_parse_size_is_exact(text, value):
     assert parse_size(text) == value
 
 
-@pytest.mark.parametrize(
-    "text", ["0.44001", "0.123456", "1.001e2", "0.4_4", " 0.44", "", ".5", "-0.44", None, 44]
-)
+@pytest.mark.parametrize("text", ["0.44001", "0.123456", "1.001e2", "0.4_4", " 0.44", "", ".5", "-0.44", None, 44])
 def test_parse_price_refuses_what_it_cannot_hold_exactly(text):
     with pytest.raises(BookError):
         parse_price(text)
@@ -136,9 +132,7 @@ def test_use_yes_price_delta_is_converted_to_no_terms():
 
 
 def test_snapshot_sorts_and_replaces():
-    book = live_book(
-        yes_dollars_fp=[["0.4400", "1.00"], ["0.3800", "2.00"]], no_dollars_fp=[["0.5000", "3.00"]]
-    )
+    book = live_book(yes_dollars_fp=[["0.4400", "1.00"], ["0.3800", "2.00"]], no_dollars_fp=[["0.5000", "3.00"]])
     assert book.ladders()[0] == [["0.3800", "2.00"], ["0.4400", "1.00"]]
     book.apply_snapshot({"market_ticker": "T", "market_id": "id", "clock": 20})  # both keys absent
     assert book.yes == {} and book.no == {} and book.state is BookState.LIVE
@@ -175,9 +169,7 @@ def test_legacy_encodings_in_order_of_preference():
 
 
 def test_fractional_sizes_and_sub_cent_prices():
-    book = live_book(
-        yes_dollars_fp=[["0.0001", "0.01"], ["0.4325", "95.50"]], no_dollars_fp=[["0.5674", "1.25"]]
-    )
+    book = live_book(yes_dollars_fp=[["0.0001", "0.01"], ["0.4325", "95.50"]], no_dollars_fp=[["0.5674", "1.25"]])
     assert book.best_yes_bid() == 4325 and book.best_yes_ask() == 4326 and book.spread() == 1
     assert str(book.mid()) == "0.43255"  # half a tick, exactly
     assert book.apply_delta(delta("0.4325", "-0.50")) is DeltaOutcome.APPLIED
@@ -304,9 +296,7 @@ def test_bookset_gap_reconnect_and_resync():
 
 def test_bookset_delta_for_unknown_market_is_stale_and_needs_snapshot():
     books = BookSet()
-    assert books.on_frame(
-        frame("orderbook_delta", 1, 1, delta("0.4400", "1.00") | {"market_ticker": "Z"})
-    ) == ["Z"]
+    assert books.on_frame(frame("orderbook_delta", 1, 1, delta("0.4400", "1.00") | {"market_ticker": "Z"})) == ["Z"]
     assert books.stale_markets(1) == ["Z"]
 
 
@@ -317,23 +307,31 @@ def test_bookset_unreadable_frame_stales_whole_sid():
     assert books.on_frame({"type": "ticker", "sid": 2, "msg": {}}) == []
 
 
-
 def test_bookset_apply_returns_the_book_only_when_the_frame_changed_it():
     books = BookSet()
     books.watch(1, ["A"])
     snap = {"market_ticker": "A", "clock": 10, "yes_dollars_fp": [["0.4000", "5.00"]]}
     book = books.apply(frame("orderbook_snapshot", 1, 1, snap))
     assert book is books.book("A") and book.seq == 1
-    assert books.apply(frame("orderbook_delta", 1, 2, delta("0.4000", "1.00", clock=9) | {"market_ticker": "A"})) \
-        is None  # already inside the snapshot
+    assert (
+        books.apply(frame("orderbook_delta", 1, 2, delta("0.4000", "1.00", clock=9) | {"market_ticker": "A"})) is None
+    )  # already inside the snapshot
     assert books.apply(frame("orderbook_delta", 1, 3, delta("0.4000", "1.00") | {"market_ticker": "A"})) is book
     assert book.seq == 3 and book.yes == {4000: 600}
-    assert books.apply(frame("orderbook_delta", 1, 4, delta("0.4000", "-9.00", clock=12) | {"market_ticker": "A"})) \
-        is None and book.state is BookState.STALE  # below zero
-    assert books.apply(frame("orderbook_delta", 1, 5, delta("0.4000", "1.00", clock=13) | {"market_ticker": "A"})) \
-        is None and book.seq == 3  # a stale book ignores deltas
-    crossed = {"market_ticker": "A", "clock": 20, "yes_dollars_fp": [["0.6000", "1.00"]],
-               "no_dollars_fp": [["0.6000", "1.00"]]}
+    assert (
+        books.apply(frame("orderbook_delta", 1, 4, delta("0.4000", "-9.00", clock=12) | {"market_ticker": "A"})) is None
+        and book.state is BookState.STALE
+    )  # below zero
+    assert (
+        books.apply(frame("orderbook_delta", 1, 5, delta("0.4000", "1.00", clock=13) | {"market_ticker": "A"})) is None
+        and book.seq == 3
+    )  # a stale book ignores deltas
+    crossed = {
+        "market_ticker": "A",
+        "clock": 20,
+        "yes_dollars_fp": [["0.6000", "1.00"]],
+        "no_dollars_fp": [["0.6000", "1.00"]],
+    }
     assert books.apply(frame("orderbook_snapshot", 1, 6, crossed)) is None and book.state is BookState.STALE
     assert books.apply(frame("orderbook_snapshot", 1, 7, snap | {"clock": 21})) is book
     assert book.seq == 7 and books.resync_count == 1
@@ -385,21 +383,16 @@ def test_json_line_refuses_stale_book():
         book_json_line(book)
 
 
-def test_apply_delta_is_fast():
-    """The hot path: well over a million pre-parsed deltas per second on a quiet machine."""
+def test_many_deltas_that_cancel_leave_the_snapshot():
+    """40k deltas (+10 then -10 at moving prices) leave the book exactly as snapshotted."""
     book = OrderBook(TICKER)
     book.apply_snapshot(load("orderbook_snapshot.json")["msg"])
+    before = book.ladders()
     template = load("orderbook_delta.json")["msg"]
-    msgs = []
     for i in range(20000):
         for size in ("10.00", "-10.00"):
             msg = copy.copy(template)
             msg.update(clock=7310450 + i, price_dollars=f"0.{10 + i % 30:02d}00", delta_fp=size)
-            msgs.append(msg)
-    apply = book.apply_delta
-    start = time.perf_counter()
-    for msg in msgs:
-        apply(msg)
-    rate = len(msgs) / (time.perf_counter() - start)
+            book.apply_delta(msg)
     assert book.state is BookState.LIVE
-    assert rate > 300_000  # generous floor: shared CI boxes are noisy
+    assert book.ladders() == before  # speed is measured in benchmarks/, never asserted here

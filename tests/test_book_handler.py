@@ -36,14 +36,32 @@ def frame(kind: str, seq: int, msg: dict) -> bytes:
 
 
 def snapshot(ticker: str, seq: int) -> bytes:
-    return frame("orderbook_snapshot", seq, {"market_ticker": ticker, "market_id": "m", "clock": seq,
-                                             "yes_dollars_fp": [["0.4000", "10.00"]],
-                                             "no_dollars_fp": [["0.5000", "10.00"]]})
+    return frame(
+        "orderbook_snapshot",
+        seq,
+        {
+            "market_ticker": ticker,
+            "market_id": "m",
+            "clock": seq,
+            "yes_dollars_fp": [["0.4000", "10.00"]],
+            "no_dollars_fp": [["0.5000", "10.00"]],
+        },
+    )
 
 
 def delta(ticker: str, seq: int, size: str = "1.00", price: str = "0.3000") -> bytes:
-    return frame("orderbook_delta", seq, {"market_ticker": ticker, "price_dollars": price, "delta_fp": size,
-                                          "side": "yes", "clock": seq, "ts_ms": 1_700_000_000_000 + seq})
+    return frame(
+        "orderbook_delta",
+        seq,
+        {
+            "market_ticker": ticker,
+            "price_dollars": price,
+            "delta_fp": size,
+            "side": "yes",
+            "clock": seq,
+            "ts_ms": 1_700_000_000_000 + seq,
+        },
+    )
 
 
 def feed(every: bool, bursts: list[list[bytes]], *, idle_after_last: bool = True) -> tuple[list[dict], BookHandler]:
@@ -83,7 +101,11 @@ def test_each_burst_ends_with_a_line_and_quiet_markets_are_not_repeated():
     first = [snapshot("KXA-1", 1), snapshot("KXB-1", 2)]
     lines, _ = feed(False, [first, [delta("KXA-1", 3)], [delta("KXA-1", 4), delta("KXA-1", 5)]])
     assert [(line["market_ticker"], line["seq"]) for line in lines] == [
-        ("KXA-1", 1), ("KXB-1", 2), ("KXA-1", 3), ("KXA-1", 5)]
+        ("KXA-1", 1),
+        ("KXB-1", 2),
+        ("KXA-1", 3),
+        ("KXA-1", 5),
+    ]
 
 
 def test_a_book_that_goes_stale_in_the_burst_is_not_printed():
@@ -114,8 +136,12 @@ def test_lines_come_in_the_order_markets_first_changed():
 
 def test_a_book_stale_then_resnapshotted_in_one_burst_prints_the_fresh_book():
     first = [snapshot("KXA-1", 1), snapshot("KXB-1", 2)]
-    burst = [delta("KXA-1", 3), delta("KXA-1", 4, size="-999.00", price="0.4000"), snapshot("KXA-1", 5),
-             delta("KXA-1", 6, price="0.3500")]
+    burst = [
+        delta("KXA-1", 3),
+        delta("KXA-1", 4, size="-999.00", price="0.4000"),
+        snapshot("KXA-1", 5),
+        delta("KXA-1", 6, price="0.3500"),
+    ]
     lines, handler = feed(False, [first, burst])
     assert [(line["market_ticker"], line["seq"]) for line in lines] == [("KXA-1", 1), ("KXB-1", 2), ("KXA-1", 6)]
     assert lines[-1]["yes_dollars_fp"] == [["0.3500", "1.00"], ["0.4000", "10.00"]]
@@ -125,8 +151,13 @@ def test_a_book_stale_then_resnapshotted_in_one_burst_prints_the_fresh_book():
 def test_a_delta_skipped_or_ignored_gives_no_line():
     # clock <= the snapshot's: already inside it; then a book gone stale ignores deltas until a snapshot
     first = [snapshot("KXA-1", 5)]
-    burst = [frame("orderbook_delta", 6, {"market_ticker": "KXA-1", "price_dollars": "0.3000", "delta_fp": "1.00",
-                                          "side": "yes", "clock": 4})]
+    burst = [
+        frame(
+            "orderbook_delta",
+            6,
+            {"market_ticker": "KXA-1", "price_dollars": "0.3000", "delta_fp": "1.00", "side": "yes", "clock": 4},
+        )
+    ]
     lines, _ = feed(False, [first, burst])
     assert [line["seq"] for line in lines] == [5]
     stale = [delta("KXA-1", 7, size="-999.00", price="0.4000"), delta("KXA-1", 8)]

@@ -104,12 +104,17 @@ def test_book_matches_decimal_model(first, steps, use_yes_price):
                 assert book_json_bytes(book, depth, clock) == orjson.dumps(book_json_line(book, depth, clock))
 
 
-
 # YES bids <= 0.45 and NO bids <= 0.54 never cross: bursts of deltas keep the book live.
-BURST_PRICES = {"yes": [100, 1000, 2500, 3000, 3300, 4000, 4200, 4250, 4400, 4499, 4500],
-                "no": [100, 1500, 3000, 4999, 5000, 5100, 5300, 5400]}
-bursts = st.lists(st.lists(st.tuples(st.sampled_from(["yes", "no"]), st.integers(0, 10),
-                                     st.integers(-400, 400).filter(bool)), max_size=25), max_size=8)
+BURST_PRICES = {
+    "yes": [100, 1000, 2500, 3000, 3300, 4000, 4200, 4250, 4400, 4499, 4500],
+    "no": [100, 1500, 3000, 4999, 5000, 5100, 5300, 5400],
+}
+bursts = st.lists(
+    st.lists(
+        st.tuples(st.sampled_from(["yes", "no"]), st.integers(0, 10), st.integers(-400, 400).filter(bool)), max_size=25
+    ),
+    max_size=8,
+)
 
 
 @FAST
@@ -117,8 +122,14 @@ bursts = st.lists(st.lists(st.tuples(st.sampled_from(["yes", "no"]), st.integers
 def test_a_line_after_a_burst_of_deltas_equals_the_plain_encoding(bursts, depth):
     """Encoded ladders catch up on whatever a burst did: sizes changed, levels come and gone."""
     book = OrderBook("T")
-    book.apply_snapshot({"market_ticker": "T", "clock": 0, "yes_dollars_fp": [["0.2500", "3.00"], ["0.4000", "1.00"]],
-                         "no_dollars_fp": [["0.5000", "2.00"]]})
+    book.apply_snapshot(
+        {
+            "market_ticker": "T",
+            "clock": 0,
+            "yes_dollars_fp": [["0.2500", "3.00"], ["0.4000", "1.00"]],
+            "no_dollars_fp": [["0.5000", "2.00"]],
+        }
+    )
     model = {"yes": {2500: 300, 4000: 100}, "no": {5000: 200}}
     assert book_json_bytes(book, depth, 0) == orjson.dumps(book_json_line(book, depth, 0))
     clock = 0
@@ -129,9 +140,18 @@ def test_a_line_after_a_burst_of_deltas_equals_the_plain_encoding(bursts, depth)
             if not change:
                 continue
             clock += 1
-            assert book.apply_delta({"market_ticker": "T", "clock": clock, "side": side,
-                                     "price_dollars": f"{Decimal(price) / 10000:.4f}",
-                                     "delta_fp": size_text(change)}) is DeltaOutcome.APPLIED
+            assert (
+                book.apply_delta(
+                    {
+                        "market_ticker": "T",
+                        "clock": clock,
+                        "side": side,
+                        "price_dollars": f"{Decimal(price) / 10000:.4f}",
+                        "delta_fp": size_text(change),
+                    }
+                )
+                is DeltaOutcome.APPLIED
+            )
             model[side][price] = model[side].get(price, 0) + change
             if not model[side][price]:
                 del model[side][price]
@@ -163,9 +183,7 @@ def truth_stream(draw) -> tuple[list[dict], list[dict]]:
         msg = {"market_ticker": market, "market_id": market.lower(), "clock": clocks[market]}
         for side in ("yes", "no"):
             if truth[market][side]:  # key absent for an empty side, unsorted like a careless server
-                msg[f"{side}_dollars_fp"] = [
-                    [f"{p / 10000:.4f}", size_text(s)] for p, s in truth[market][side].items()
-                ]
+                msg[f"{side}_dollars_fp"] = [[f"{p / 10000:.4f}", size_text(s)] for p, s in truth[market][side].items()]
         emit("orderbook_snapshot", msg)
 
     for market in MARKETS:
@@ -205,9 +223,7 @@ def ladders_of(book: dict[str, dict[int, int]]) -> tuple[list[list[str]], list[l
 
 
 @settings(max_examples=75, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    stream=truth_stream(), faults=st.lists(st.sampled_from(["ok", "ok", "drop", "dup", "swap"]), max_size=90)
-)
+@given(stream=truth_stream(), faults=st.lists(st.sampled_from(["ok", "ok", "drop", "dup", "swap"]), max_size=90))
 def test_lossy_stream_never_leaves_a_wrong_live_book(stream, faults):
     frames, truth_after = stream
     delivered = []

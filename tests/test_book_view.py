@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 
 from rich.console import Console
 
 from kalshi_cli.book import BookSet, OrderBook
 from kalshi_cli.render.book_view import MarketStats, ViewStats, book_panel, book_screen, footer
+from tests.conftest import EXAMPLES
 
-EXAMPLES = Path("/work/shared/protocol/examples")
 TICKER = "KXHIGHNY-26AUG28-B84.5"
 
 
@@ -45,9 +44,7 @@ def test_panel_shows_ladder_quotes_and_market_stats():
     text = render(book_panel(story_books().book(TICKER), market=story_market()))
     assert TICKER in text and "STALE" not in text
     # YES asks implied from NO bids (1 - 0.49 = 0.51 for 800), highest ask on top, bids below.
-    order = [
-        text.index(f" {p} ") for p in ("0.5100", "0.4700", "0.4500", "0.4400", "0.4300", "0.4100", "0.3800")
-    ]
+    order = [text.index(f" {p} ") for p in ("0.5100", "0.4700", "0.4500", "0.4400", "0.4300", "0.4100", "0.3800")]
     assert order == sorted(order)
     assert "ask" in row_of(text, "0.5100") and "800.00" in row_of(text, "0.5100")
     assert "bid" in row_of(text, "0.3800") and "1250.00" in row_of(text, "0.3800")
@@ -128,15 +125,11 @@ def test_screen_fits_a_small_terminal():
 
 def test_screen_puts_markets_side_by_side_when_wide():
     books = many_books(3)
-    text = render(
-        book_screen(books.books, {}, ViewStats(), depth=10, width=160, height=50, now=0.0), width=160
-    )
+    text = render(book_screen(books.books, {}, ViewStats(), depth=10, width=160, height=50, now=0.0), width=160)
     first = text.splitlines()[0]
     assert "KXMKT-0" in first and "KXMKT-1" in first and "KXMKT-2" in first
     assert " 0.2900 " in text and " 0.1000 " not in text  # depth 10 keeps the 10 best bids
 
 
 def test_screen_with_no_books():
-    assert "no markets yet" in render(
-        book_screen([], {}, ViewStats(), depth=10, width=80, height=24, now=0.0)
-    )
+    assert "no markets yet" in render(book_screen([], {}, ViewStats(), depth=10, width=80, height=24, now=0.0))

@@ -27,7 +27,9 @@ def matches_truth(sim, tickers, path) -> bool:
         if got is None:
             return False
         if (got["yes_dollars_fp"], got["no_dollars_fp"], got["clock"]) != (
-            truth.get("yes_dollars_fp", []), truth.get("no_dollars_fp", []), truth["clock"]
+            truth.get("yes_dollars_fp", []),
+            truth.get("no_dollars_fp", []),
+            truth["clock"],
         ):
             return False
     return True
@@ -56,8 +58,17 @@ def test_book_json_heals_after_gap_and_dropped_connection(keys, sim_factory, tmp
     assert "seq gap" in err and "reconnecting" in err
     for line in lines_of(out):
         obj = orjson.loads(line)
-        assert set(obj) == {"market_ticker", "market_id", "seq", "clock", "yes_dollars_fp", "no_dollars_fp",
-                            "best_yes_bid", "best_yes_ask", "ts_ms"}
+        assert set(obj) == {
+            "market_ticker",
+            "market_id",
+            "seq",
+            "clock",
+            "yes_dollars_fp",
+            "no_dollars_fp",
+            "best_yes_bid",
+            "best_yes_ask",
+            "ts_ms",
+        }
 
 
 def test_once_prints_each_market_once(keys, sim_factory):
@@ -149,8 +160,7 @@ def test_a_burst_gives_fewer_lines_each_a_state_every_also_printed(keys, sim_fac
     procs = {}
     with outs["default"].open("wb") as plain, outs["every"].open("wb") as every:
         procs["default"] = spawn_cli(["book", *tickers, "--json", *signed_args(keys, sim.url)], stdout=plain)
-        procs["every"] = spawn_cli(["book", *tickers, "--json", "--every", *signed_args(keys, sim.url)],
-                                   stdout=every)
+        procs["every"] = spawn_cli(["book", *tickers, "--json", "--every", *signed_args(keys, sim.url)], stdout=every)
         try:
             wait_for(lambda: all(matches_truth(sim, tickers, out) for out in outs.values()), what="first books")
             first = {mode: len(lines_of(out)) for mode, out in outs.items()}
@@ -161,11 +171,12 @@ def test_a_burst_gives_fewer_lines_each_a_state_every_also_printed(keys, sim_fac
             results = {mode: stop(proc) for mode, proc in procs.items()}
     for code, err in results.values():
         assert code == 0, err
-    burst = {mode: [orjson.loads(line) for line in lines_of(out)[first[mode]:]] for mode, out in outs.items()}
+    burst = {mode: [orjson.loads(line) for line in lines_of(out)[first[mode] :]] for mode, out in outs.items()}
     states: dict[tuple[str, int], list] = {}
     for obj in burst["every"]:
-        states.setdefault((obj["market_ticker"], obj["clock"]), []).append((obj["yes_dollars_fp"],
-                                                                             obj["no_dollars_fp"]))
+        states.setdefault((obj["market_ticker"], obj["clock"]), []).append(
+            (obj["yes_dollars_fp"], obj["no_dollars_fp"])
+        )
     assert burst["default"] and len(burst["default"]) < len(burst["every"])
     for obj in burst["default"]:
         assert (obj["yes_dollars_fp"], obj["no_dollars_fp"]) in states[obj["market_ticker"], obj["clock"]]

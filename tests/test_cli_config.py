@@ -42,8 +42,9 @@ def test_init_asks_when_flags_are_missing_and_replaces_its_profile(keys, tmp_pat
     proc = run_cli(["config", "init", "--profile", "work", "--env", "demo"], env=env, input=answers)
     assert proc.returncode == 0, proc.stderr
     assert tomllib.loads(cfg.read_text())["work"]["env"] == "demo"
-    proc = run_cli(["config", "init", "--profile", "work", "--key-id", "new-id", "--private-key", str(keys.private)],
-                   env=env)
+    proc = run_cli(
+        ["config", "init", "--profile", "work", "--key-id", "new-id", "--private-key", str(keys.private)], env=env
+    )
     assert proc.returncode == 0, proc.stderr
     data = tomllib.loads(cfg.read_text())
     assert list(data) == ["work"] and data["work"]["key_id"] == "new-id" and "env" not in data["work"]
@@ -51,10 +52,28 @@ def test_init_asks_when_flags_are_missing_and_replaces_its_profile(keys, tmp_pat
 
 def test_show_and_profiles_never_print_key_material(keys, tmp_path):
     env, cfg = env_for(tmp_path)
-    assert run_cli(["config", "init", "--key-id", keys.key_id, "--private-key", str(keys.private)],
-                   env=env).returncode == 0
-    assert run_cli(["config", "init", "--key-id", "other", "--private-key", str(keys.private), "--profile", "demo",
-                    "--env", "demo"], env=env).returncode == 0
+    assert (
+        run_cli(["config", "init", "--key-id", keys.key_id, "--private-key", str(keys.private)], env=env).returncode
+        == 0
+    )
+    assert (
+        run_cli(
+            [
+                "config",
+                "init",
+                "--key-id",
+                "other",
+                "--private-key",
+                str(keys.private),
+                "--profile",
+                "demo",
+                "--env",
+                "demo",
+            ],
+            env=env,
+        ).returncode
+        == 0
+    )
     show = run_cli(["config", "show"], env=env)
     assert show.returncode == 0, show.stderr
     text = show.stdout.decode()
@@ -96,8 +115,10 @@ def test_show_unknown_profile_is_one_line(tmp_path):
 
 def test_a_profile_from_init_works_for_fills(keys, sim_factory, tmp_path):
     env, _ = env_for(tmp_path)
-    assert run_cli(["config", "init", "--key-id", keys.key_id, "--private-key", str(keys.private)],
-                   env=env).returncode == 0
+    assert (
+        run_cli(["config", "init", "--key-id", keys.key_id, "--private-key", str(keys.private)], env=env).returncode
+        == 0
+    )
     sim = sim_factory(rate=50)
     proc = run_cli(["fills", "--url", sim.url, "--since", "1h", "--count", "1", "--json", "-q"], env=env)
     assert proc.returncode == 0, proc.stderr

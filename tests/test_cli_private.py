@@ -116,7 +116,7 @@ def test_since_prints_history_then_live_with_no_duplicate_at_the_seam(keys, sim_
     frames = parsed(out)
     assert [fill_key(f["msg"]) for f in frames] == [fill_key(f) for f in sim_fills(sim)]
     assert all(f.get("backfill") for f in frames[: len(history)])
-    assert not any(f.get("backfill") for f in frames[len(history):])
+    assert not any(f.get("backfill") for f in frames[len(history) :])
     statuses = [r["status"] for r in rest_calls(sim, "/portfolio/fills")]
     assert statuses[:3] == [500, 500, 200], statuses
     assert sum("HTTP 500" in line and "retrying" in line for line in err.splitlines()) == 2, err
@@ -153,8 +153,9 @@ def test_positions_start_complete_and_follow_changes(keys, sim_factory, tmp_path
     seeds = frames[: len(before)]
     assert all(f.get("seed") and f["type"] == "market_position" for f in seeds)
     assert {f["msg"]["market_ticker"]: f["msg"]["position_fp"] for f in seeds} == {
-        t: p["position_fp"] for t, p in before.items()}
-    live = frames[len(before):]
+        t: p["position_fp"] for t, p in before.items()
+    }
+    live = frames[len(before) :]
     assert live and all(f["type"] == "market_position" and "sid" in f for f in live)
     final = {p["market_ticker"]: p for p in sim.call("exchange").positions()}
     for f in live:
@@ -184,7 +185,7 @@ def test_orders_reseed_after_reconnect_and_show_changes(keys, sim_factory, tmp_p
     assert all(f["msg"]["status"] == "resting" for f in first_seed)
     assert all(q["query"]["status"] == ["resting"] for q in rest_calls(sim, "/portfolio/orders"))
     now_resting = {o["order_id"] for o in sim.call("exchange").orders() if o["status"] == "resting"}
-    last_seed_ids = [f["msg"]["order_id"] for f in frames[-len(now_resting):]] if now_resting else []
+    last_seed_ids = [f["msg"]["order_id"] for f in frames[-len(now_resting) :]] if now_resting else []
     assert set(last_seed_ids) == now_resting
 
 
@@ -202,8 +203,9 @@ def test_terminal_views_render():
     back = rest_fill_frame(json.loads((EXAMPLES / "rest" / "portfolio_fills.json").read_text())["fills"][1])["msg"]
     totals = FillTotals()
     rows = [{"msg": m, "ms": m["ts_ms"], "backfill": b, "post": totals.add(m)} for m, b in ((back, True), (ws, False))]
-    pos = rest_position_frame(json.loads((EXAMPLES / "rest" / "portfolio_positions.json").read_text())
-                              ["market_positions"][1])["msg"]
+    pos = rest_position_frame(
+        json.loads((EXAMPLES / "rest" / "portfolio_positions.json").read_text())["market_positions"][1]
+    )["msg"]
     order = rest_order_frame(json.loads((EXAMPLES / "rest" / "portfolio_orders.json").read_text())["orders"][0])["msg"]
     console = Console(file=io.StringIO(), width=140, color_system=None)
     console.print(fills_view(rows, totals, "live", 40))

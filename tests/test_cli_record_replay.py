@@ -52,15 +52,18 @@ def test_record_through_a_gap_and_a_drop_then_replay_ends_on_the_live_book(keys,
     sim = sim_factory(rate=0, markets=3)
     tickers = sim.tickers
     rec = tmp_path / "rec"
-    proc = spawn_cli(["record", "orderbook_delta", "trade", *markets(sim), "-o", str(rec),
-                      *signed_args(keys, sim.url)])
+    proc = spawn_cli(["record", "orderbook_delta", "trade", *markets(sim), "-o", str(rec), *signed_args(keys, sim.url)])
     try:
         wait_for(lambda: subscribed(sim) >= 2, what="subscriptions")
         sim.step(40)
         sim.skip_seq("orderbook_delta", 3)
         sim.step(40)
-        wait_for(lambda: any(b'"id"' in f and b"orderbook_snapshot" in f for f in recorded_data(rec))
-                 if rec.exists() else False, what="the re-requested snapshots on disk")
+        wait_for(
+            lambda: (
+                any(b'"id"' in f and b"orderbook_snapshot" in f for f in recorded_data(rec)) if rec.exists() else False
+            ),
+            what="the re-requested snapshots on disk",
+        )
         sim.drop_connections()
         wait_for(lambda: sim.connections >= 2 and subscribed(sim) >= 2, what="reconnect")
         sim.step(40)
@@ -85,7 +88,10 @@ def test_record_through_a_gap_and_a_drop_then_replay_ends_on_the_live_book(keys,
         want = truth[t]
         got = last[t]
         assert (got["yes_dollars_fp"], got["no_dollars_fp"], got["clock"]) == (
-            want.get("yes_dollars_fp", []), want.get("no_dollars_fp", []), want["clock"])
+            want.get("yes_dollars_fp", []),
+            want.get("no_dollars_fp", []),
+            want["clock"],
+        )
     assert "end of the recording" in replayed.stderr.decode()
 
 
@@ -93,8 +99,21 @@ def test_record_through_a_gap_and_a_drop_then_replay_ends_on_the_live_book(keys,
 def test_sigterm_leaves_every_file_complete(keys, sim_factory, tmp_path, gz):
     sim = sim_factory(rate=400, markets=3)
     rec = tmp_path / "rec"
-    proc = spawn_cli(["record", "orderbook_delta", "trade", "ticker", *markets(sim), "-o", str(rec), "--rotate", "4KB",
-                      *(["--gzip"] if gz else []), *signed_args(keys, sim.url)])
+    proc = spawn_cli(
+        [
+            "record",
+            "orderbook_delta",
+            "trade",
+            "ticker",
+            *markets(sim),
+            "-o",
+            str(rec),
+            "--rotate",
+            "4KB",
+            *(["--gzip"] if gz else []),
+            *signed_args(keys, sim.url),
+        ]
+    )
     try:
         wait_for(lambda: rec.exists() and len(list(rec.iterdir())) >= 3, what="a few files")
         time.sleep(0.2)
@@ -115,8 +134,9 @@ def test_sigterm_leaves_every_file_complete(keys, sim_factory, tmp_path, gz):
 def test_a_killed_recorder_leaves_whole_lines(keys, sim_factory, tmp_path):
     sim = sim_factory(rate=400, markets=3)
     rec = tmp_path / "rec"
-    proc = spawn_cli(["record", "orderbook_delta", "trade", "ticker", *markets(sim), "-o", str(rec),
-                      *signed_args(keys, sim.url)])
+    proc = spawn_cli(
+        ["record", "orderbook_delta", "trade", "ticker", *markets(sim), "-o", str(rec), *signed_args(keys, sim.url)]
+    )
     try:
         wait_for(lambda: rec.exists() and any(f.stat().st_size > 20_000 for f in rec.iterdir()), what="some data")
     finally:
@@ -132,8 +152,20 @@ def test_a_killed_recorder_leaves_whole_lines(keys, sim_factory, tmp_path):
 def test_size_rotation_files_concatenate_to_the_whole_stream(keys, sim_factory, tmp_path):
     sim = sim_factory(rate=0, markets=3)
     rec = tmp_path / "rec"
-    proc = spawn_cli(["record", "trade", "ticker", "orderbook_delta", *markets(sim), "-o", str(rec), "--rotate", "3KB",
-                      *signed_args(keys, sim.url)])
+    proc = spawn_cli(
+        [
+            "record",
+            "trade",
+            "ticker",
+            "orderbook_delta",
+            *markets(sim),
+            "-o",
+            str(rec),
+            "--rotate",
+            "3KB",
+            *signed_args(keys, sim.url),
+        ]
+    )
     try:
         wait_for(lambda: subscribed(sim) >= 3, what="subscriptions")
         sim.step(60)
@@ -152,8 +184,20 @@ def test_tail_replay_prints_the_captured_frames_renumbered(keys, sim_factory, tm
     sim = sim_factory(rate=0, markets=3)
     capture = tmp_path / "capture.ndjson"
     with capture.open("wb") as fh:
-        proc = spawn_cli(["tail", "trade", "orderbook_delta", "-m", sim.tickers[0], "-m", sim.tickers[1], "--json",
-                          *signed_args(keys, sim.url)], stdout=fh)
+        proc = spawn_cli(
+            [
+                "tail",
+                "trade",
+                "orderbook_delta",
+                "-m",
+                sim.tickers[0],
+                "-m",
+                sim.tickers[1],
+                "--json",
+                *signed_args(keys, sim.url),
+            ],
+            stdout=fh,
+        )
         try:
             wait_for(lambda: subscribed(sim) >= 2, what="subscriptions")
             sim.step(60)
@@ -162,8 +206,22 @@ def test_tail_replay_prints_the_captured_frames_renumbered(keys, sim_factory, tm
         finally:
             code, err = stop(proc)
     assert code == 0, err
-    proc2 = run_cli(["tail", "trade", "orderbook_delta", "-m", sim.tickers[0], "-m", sim.tickers[1], "--json",
-                     "--replay", str(capture), "--replay-speed", "max"])
+    proc2 = run_cli(
+        [
+            "tail",
+            "trade",
+            "orderbook_delta",
+            "-m",
+            sim.tickers[0],
+            "-m",
+            sim.tickers[1],
+            "--json",
+            "--replay",
+            str(capture),
+            "--replay-speed",
+            "max",
+        ]
+    )
     assert proc2.returncode == 0, proc2.stderr
     before = [orjson.loads(line) for line in lines_of(capture)]
     after = [orjson.loads(line) for line in proc2.stdout.splitlines()]
@@ -180,8 +238,12 @@ def test_tail_replay_prints_the_captured_frames_renumbered(keys, sim_factory, tm
 def test_replay_command_serves_then_exits_at_the_end(tmp_path):
     rec = tmp_path / "tiny.ndjson"
     frames = [
-        {"type": "trade", "sid": 4, "seq": 10 + i, "msg": {"market_ticker": "KXA", "count_fp": f"{i}.00",
-                                                          "ts_ms": 1_000 + i}}
+        {
+            "type": "trade",
+            "sid": 4,
+            "seq": 10 + i,
+            "msg": {"market_ticker": "KXA", "count_fp": f"{i}.00", "ts_ms": 1_000 + i},
+        }
         for i in range(1, 6)
     ]
     rec.write_bytes(b"".join(orjson.dumps(f) + b"\n" for f in frames))
@@ -205,12 +267,16 @@ def test_replay_command_serves_then_exits_at_the_end(tmp_path):
     assert b"frames/s" in err
 
 
-@pytest.mark.parametrize("content,needle", [
-    (None, "no such file"),
-    (b"", "is empty"),
-    (b"time,price\n1,2\n", "is not NDJSON"),
-    (b'{"market_ticker":"X","yes_dollars_fp":[]}\n', "no Kalshi data frames"),
-], ids=["missing", "empty", "csv", "no-frames"])
+@pytest.mark.parametrize(
+    "content,needle",
+    [
+        (None, "no such file"),
+        (b"", "is empty"),
+        (b"time,price\n1,2\n", "is not NDJSON"),
+        (b'{"market_ticker":"X","yes_dollars_fp":[]}\n', "no Kalshi data frames"),
+    ],
+    ids=["missing", "empty", "csv", "no-frames"],
+)
 def test_bad_recordings_are_one_clear_error(tmp_path, content, needle):
     path = tmp_path / "rec.ndjson"
     if content is not None:

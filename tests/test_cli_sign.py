@@ -22,8 +22,19 @@ def verify(public_pem: bytes, signature: str, message: bytes) -> None:
 
 
 def test_sign_prints_headers_that_verify(keys):
-    proc = run_cli(["sign", "--key-id", keys.key_id, "--private-key", str(keys.private),
-                    "--path", "/trade-api/v2/portfolio/fills?limit=5", "--timestamp", "1787925912345"])
+    proc = run_cli(
+        [
+            "sign",
+            "--key-id",
+            keys.key_id,
+            "--private-key",
+            str(keys.private),
+            "--path",
+            "/trade-api/v2/portfolio/fills?limit=5",
+            "--timestamp",
+            "1787925912345",
+        ]
+    )
     assert proc.returncode == 0, proc.stderr
     headers = dict(line.split(": ", 1) for line in proc.stdout.decode().splitlines())
     assert headers["KALSHI-ACCESS-KEY"] == keys.key_id
@@ -55,7 +66,11 @@ def test_sign_check_rejected_explains(keys, sim_factory, rsa_key, tmp_path):
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    sim = sim_factory(rate=0, public_key_pem=other.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    sim = sim_factory(
+        rate=0,
+        public_key_pem=other.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ),
+    )
     proc = run_cli(["sign", "--check", "--url", sim.url, "--key-id", keys.key_id, "--private-key", str(keys.private)])
     assert_clean_error(proc, 3, "rejected", "HTTP 401", "key id does not match")

@@ -66,13 +66,26 @@ def test_json_is_exactly_the_frames_sent_in_order_across_a_disconnect(keys, sim_
     tickers = sim.tickers
     out = tmp_path / "out.ndjson"
     with out.open("wb") as fh:
-        proc = spawn_cli(["tail", "trade", "ticker", "orderbook_delta", "fill", *sum((["-m", t] for t in tickers), []),
-                          "--json", *signed_args(keys, sim.url)], stdout=fh)
+        proc = spawn_cli(
+            [
+                "tail",
+                "trade",
+                "ticker",
+                "orderbook_delta",
+                "fill",
+                *sum((["-m", t] for t in tickers), []),
+                "--json",
+                *signed_args(keys, sim.url),
+            ],
+            stdout=fh,
+        )
         try:
             wait_for(lambda: subscribed(sim) >= 4, what="subscriptions")
             sim.step(40)
-            first = wait_for(lambda: (len(lines_of(out)) == len(data_frames(sim.sent_frames(0)))
-                                      and len(lines_of(out))), what="first connection's frames")
+            first = wait_for(
+                lambda: len(lines_of(out)) == len(data_frames(sim.sent_frames(0))) and len(lines_of(out)),
+                what="first connection's frames",
+            )
             sim.drop_connections()
             wait_for(lambda: sim.connections >= 2 and subscribed(sim) >= 4, what="reconnect")
             sim.step(40)
@@ -93,16 +106,19 @@ def test_seq_gap_is_reported_and_book_resnapshotted(keys, sim_factory, tmp_path)
     sim = sim_factory(rate=0, markets=2)
     out = tmp_path / "out.ndjson"
     with out.open("wb") as fh:
-        proc = spawn_cli(["tail", "orderbook_delta", "-m", sim.tickers[0], "--json", *signed_args(keys, sim.url)],
-                         stdout=fh)
+        proc = spawn_cli(
+            ["tail", "orderbook_delta", "-m", sim.tickers[0], "--json", *signed_args(keys, sim.url)], stdout=fh
+        )
         try:
             wait_for(lambda: subscribed(sim) >= 1, what="subscription")
             sim.step(10)
             sim.skip_seq("orderbook_delta", 2)
             for _ in range(30):
                 sim.step(1)
-            wait_for(lambda: any(b'"id"' in line and b"orderbook_snapshot" in line for line in lines_of(out)),
-                     what="get_snapshot reply")
+            wait_for(
+                lambda: any(b'"id"' in line and b"orderbook_snapshot" in line for line in lines_of(out)),
+                what="get_snapshot reply",
+            )
         finally:
             code, err = stop(proc)
     assert code == 0
@@ -134,10 +150,15 @@ def test_terminal_lines_are_readable(keys, sim_factory):
 
 def test_closed_pipe_ends_quietly(keys, sim_factory):
     sim = sim_factory(rate=500, markets=3)
-    cmd = shlex.join([sys.executable, "-m", "kalshi_cli", "tail", "trade", "ticker", "--json",
-                      *signed_args(keys, sim.url)])
-    proc = subprocess.run(["bash", "-o", "pipefail", "-c", f"{cmd} | head -n 2"], capture_output=True, timeout=60,
-                          cwd=Path(__file__).parent.parent)
+    cmd = shlex.join(
+        [sys.executable, "-m", "kalshi_cli", "tail", "trade", "ticker", "--json", *signed_args(keys, sim.url)]
+    )
+    proc = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", f"{cmd} | head -n 2"],
+        capture_output=True,
+        timeout=60,
+        cwd=Path(__file__).parent.parent,
+    )
     assert len(proc.stdout.splitlines()) == 2
     assert b"Traceback" not in proc.stderr and b"Exception ignored" not in proc.stderr, proc.stderr
     assert proc.returncode == 0, proc.stderr
@@ -249,8 +270,10 @@ def test_wrong_passphrase(tmp_path, rsa_key, sim_factory):
     enc = tmp_path / "enc.pem"
     enc.write_bytes(pem_private(rsa_key, serialization.PrivateFormat.PKCS8, password=b"right"))
     enc.chmod(0o600)
-    proc = run_cli(["tail", "trade", "--url", sim.url, "--key-id", "k", "--private-key", str(enc)],
-                   env=cli_env(KALSHI_PRIVATE_KEY_PASSWORD="wrong"))
+    proc = run_cli(
+        ["tail", "trade", "--url", sim.url, "--key-id", "k", "--private-key", str(enc)],
+        env=cli_env(KALSHI_PRIVATE_KEY_PASSWORD="wrong"),
+    )
     assert_clean_error(proc, 3, "wrong passphrase")
 
 
@@ -259,8 +282,10 @@ def test_http_401_is_fatal_with_diagnosis(keys, sim_factory):
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
-    sim = sim_factory(rate=0, public_key_pem=other.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    sim = sim_factory(
+        rate=0,
+        public_key_pem=other.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo),
+    )
     proc = run_cli(["tail", "trade", *signed_args(keys, sim.url)])
     assert_clean_error(proc, 3, "rejected the API key (HTTP 401", "key id matches the private key")
     assert sim.connections == 0
@@ -277,8 +302,18 @@ def test_no_key_for_kalshi_hosts():
 
 
 def test_untrusted_host_needs_opt_in(keys):
-    proc = run_cli(["tail", "trade", "--url", "wss://example.com/trade-api/ws/v2", "--key-id", keys.key_id,
-                    "--private-key", str(keys.private)])
+    proc = run_cli(
+        [
+            "tail",
+            "trade",
+            "--url",
+            "wss://example.com/trade-api/ws/v2",
+            "--key-id",
+            keys.key_id,
+            "--private-key",
+            str(keys.private),
+        ]
+    )
     assert_clean_error(proc, 2, "refusing to send signed headers", "--trust-host")
 
 
@@ -322,8 +357,11 @@ def test_data_before_the_subscribed_ack_is_kept_in_order():
             if cmd.get("cmd") == "subscribe":
                 await ws.send(frames[0].decode())
                 await ws.send(frames[1].decode())
-                await ws.send(orjson.dumps({"id": cmd["id"], "type": "subscribed",
-                                            "msg": {"channel": "trade", "sid": 1}}).decode())
+                await ws.send(
+                    orjson.dumps(
+                        {"id": cmd["id"], "type": "subscribed", "msg": {"channel": "trade", "sid": 1}}
+                    ).decode()
+                )
                 await ws.send(frames[2].decode())
 
     ready = threading.Event()

@@ -64,8 +64,12 @@ def test_other_tools_names_and_disagreement_note(base_env, keys):
     env = {**base_env, "KALSHI_KEY_ID": "other-id", "KALSHI_PRIV_KEY": str(keys.private)}
     c, _ = creds(env)
     assert c.key_id == "other-id"
-    env = {**base_env, "KALSHI_API_KEY_ID": "ours", "KALSHI_KEY_ID": "theirs",
-           "KALSHI_PRIVATE_KEY_PATH": str(keys.private)}
+    env = {
+        **base_env,
+        "KALSHI_API_KEY_ID": "ours",
+        "KALSHI_KEY_ID": "theirs",
+        "KALSHI_PRIVATE_KEY_PATH": str(keys.private),
+    }
     c, _ = creds(env)
     assert c.key_id == "ours"
     assert any("KALSHI_API_KEY_ID and KALSHI_KEY_ID disagree; using KALSHI_API_KEY_ID" in n for n in c.notes)
@@ -114,8 +118,9 @@ def test_endpoints(base_env):
     assert resolve_endpoint(env_flag=None, url_flag=None, environ={**base_env, "KALSHI_DEMO": "true"}).env == "demo"
     url = resolve_endpoint(env_flag="demo", url_flag="ws://127.0.0.1:9/trade-api/ws/v2", environ=base_env)
     assert url.env == "custom" and url.rest_url == "http://127.0.0.1:9/trade-api/v2"
-    both = resolve_endpoint(env_flag=None, url_flag=None,
-                            environ={**base_env, "KALSHI_ENV": "prod", "KALSHI_DEMO": "1"})
+    both = resolve_endpoint(
+        env_flag=None, url_flag=None, environ={**base_env, "KALSHI_ENV": "prod", "KALSHI_DEMO": "1"}
+    )
     assert both.env == "prod" and any("disagree" in n for n in both.notes)
     with pytest.raises(UsageError, match="unknown environment"):
         resolve_endpoint(env_flag="staging", url_flag=None, environ=base_env)

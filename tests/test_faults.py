@@ -34,8 +34,9 @@ def rss_kb(pid: int) -> int:
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
 def test_slow_reader_memory_bounded_loss_reported_nothing_twice(keys, sim_factory):
     sim = sim_factory(rate=0, markets=3, buffer_limit=50)
-    proc = spawn_cli(["tail", "orderbook_delta", *sum((["-m", t] for t in sim.tickers), []), "--json",
-                      *signed_args(keys, sim.url)])
+    proc = spawn_cli(
+        ["tail", "orderbook_delta", *sum((["-m", t] for t in sim.tickers), []), "--json", *signed_args(keys, sim.url)]
+    )
     try:
         wait_for(lambda: subscribed(sim) >= 1, what="subscription")
         # Nobody reads stdout: the pipe fills, the CLI blocks on write, the kernel socket buffers
@@ -84,8 +85,10 @@ def test_oversize_and_unknown_frames_reported_once_each_and_skipped(keys, sim_fa
             sim.inject_raw('{"type":"brand_new_type","sid":1,"msg":{}}')
             sim.inject_raw('{"type":"brand_new_type","sid":1,"msg":{"again":true}}')
             sim.step(30)
-            wait_for(lambda: len(lines_of(out)) == len(data_frames(sim.sent_frames(-1))[:-1])
-                     and len(lines_of(out)) > 0, what="the real frames")
+            wait_for(
+                lambda: len(lines_of(out)) == len(data_frames(sim.sent_frames(-1))[:-1]) and len(lines_of(out)) > 0,
+                what="the real frames",
+            )
         finally:
             code, err = stop(proc)
     assert code == 0, err
@@ -109,8 +112,20 @@ def test_server_restart_tail_neither_loses_nor_repeats(keys, sim_factory, tmp_pa
     sim = sim_factory(rate=0, markets=2)
     out = tmp_path / "out.ndjson"
     with out.open("wb") as fh:
-        proc = spawn_cli(["tail", "trade", "orderbook_delta", "-m", sim.tickers[0], "-m", sim.tickers[1], "--json",
-                          *signed_args(keys, sim.url)], stdout=fh)
+        proc = spawn_cli(
+            [
+                "tail",
+                "trade",
+                "orderbook_delta",
+                "-m",
+                sim.tickers[0],
+                "-m",
+                sim.tickers[1],
+                "--json",
+                *signed_args(keys, sim.url),
+            ],
+            stdout=fh,
+        )
         try:
             wait_for(lambda: subscribed(sim) >= 2, what="subscriptions")
             sim.step(40)
@@ -192,10 +207,19 @@ def test_signals_at_random_moments_leave_whole_lines(keys, sim_factory, tmp_path
         args = {
             "tail": ["tail", "trade", "ticker", "orderbook_delta", *market_args, "--json"],
             "book": ["book", *sim.tickers, "--json"],
-            "record": ["record", "trade", "ticker", "orderbook_delta", *market_args, "-o", str(rec),
-                       "--rotate", "8KB"],
-            "record-gzip": ["record", "trade", "ticker", "orderbook_delta", *market_args, "-o", str(rec),
-                            "--rotate", "8KB", "--gzip"],
+            "record": ["record", "trade", "ticker", "orderbook_delta", *market_args, "-o", str(rec), "--rotate", "8KB"],
+            "record-gzip": [
+                "record",
+                "trade",
+                "ticker",
+                "orderbook_delta",
+                *market_args,
+                "-o",
+                str(rec),
+                "--rotate",
+                "8KB",
+                "--gzip",
+            ],
         }[command]
         before = subscribed_total(sim)
         if moment == "connecting":  # the first handshake fails and the retry is seconds away
@@ -241,9 +265,19 @@ def test_thousands_of_markets_in_one_subscription(keys, sim_factory):
     sim = sim_factory(rate=200, markets=3000)
     tickers = sim.tickers
     proc = subprocess.run(
-        [*__import__("sys").executable.split(), "-m", "kalshi_cli", "book", *tickers, "--once", "--json",
-         *signed_args(keys, sim.url)],
-        capture_output=True, timeout=60, cwd=Path(__file__).resolve().parent.parent,
+        [
+            *__import__("sys").executable.split(),
+            "-m",
+            "kalshi_cli",
+            "book",
+            *tickers,
+            "--once",
+            "--json",
+            *signed_args(keys, sim.url),
+        ],
+        capture_output=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parent.parent,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     got = {orjson.loads(line)["market_ticker"] for line in proc.stdout.splitlines()}

@@ -80,13 +80,16 @@ def test_rest_order_maps_onto_the_ws_shape():
     assert missing == {"last_update_reason"}  # the one field REST does not have (REST.md §5.3)
 
 
-@pytest.mark.parametrize("text, ms", [
-    ("2026-08-28T14:05:12.345Z", 1787925912345),
-    ("2026-08-28T14:05:12.3456789Z", 1787925912345),
-    ("2026-08-28T16:05:12+02:00", 1787925912000),
-    ("nonsense", None),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    "text, ms",
+    [
+        ("2026-08-28T14:05:12.345Z", 1787925912345),
+        ("2026-08-28T14:05:12.3456789Z", 1787925912345),
+        ("2026-08-28T16:05:12+02:00", 1787925912000),
+        ("nonsense", None),
+        (None, None),
+    ],
+)
 def test_parse_time_ms(text, ms):
     assert parse_time_ms(text) == ms
 
@@ -122,8 +125,13 @@ def test_totals_follow_positions_and_averages():
 
 
 def test_describe_change():
-    base = {"status": "resting", "fill_count_fp": "0.00", "yes_price_dollars": "0.44", "initial_count_fp": "10.00",
-            "remaining_count_fp": "10.00"}
+    base = {
+        "status": "resting",
+        "fill_count_fp": "0.00",
+        "yes_price_dollars": "0.44",
+        "initial_count_fp": "10.00",
+        "remaining_count_fp": "10.00",
+    }
     assert describe_change(None, base) == "placed"
     assert describe_change(base, {**base, "fill_count_fp": "4.00", "remaining_count_fp": "6.00"}) == "partly filled"
     assert describe_change(base, {**base, "status": "executed"}) == "filled"
@@ -132,9 +140,11 @@ def test_describe_change():
 
 
 def test_update_profile_text_keeps_everything_else():
-    text = ('# my settings\n[default]\nkey_id = "old"\nprivate_key_path = "/old.key"\n\n'
-            '[demo]\nkey_id = "d"\nenv = "demo"\n')
-    new = update_profile_text(text, "default", {"key_id": "new", "private_key_path": "/new \"q\".key"})
+    text = (
+        '# my settings\n[default]\nkey_id = "old"\nprivate_key_path = "/old.key"\n\n'
+        '[demo]\nkey_id = "d"\nenv = "demo"\n'
+    )
+    new = update_profile_text(text, "default", {"key_id": "new", "private_key_path": '/new "q".key'})
     data = tomllib.loads(new)
     assert data["default"] == {"key_id": "new", "private_key_path": '/new "q".key'}
     assert data["demo"] == {"key_id": "d", "env": "demo"}

@@ -124,5 +124,8 @@ def test_error_sentences_keep_the_code():
 
 def test_encode_command_shape():
     assert orjson.loads(encode_command(3, "subscribe", {"channels": ["trade"]})) == {
-        "id": 3, "cmd": "subscribe", "params": {"channels": ["trade"]}}
+        "id": 3,
+        "cmd": "subscribe",
+        "params": {"channels": ["trade"]},
+    }
     assert orjson.loads(encode_command(4, "list_subscriptions")) == {"id": 4, "cmd": "list_subscriptions"}

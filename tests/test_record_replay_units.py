@@ -25,9 +25,19 @@ def snap(ticker: str, sid: int, seq: int, yes: list, no: list | None = None) -> 
 
 
 def delta(ticker: str, sid: int, seq: int, price: str, size: str, side: str = "yes") -> dict:
-    return {"type": "orderbook_delta", "sid": sid, "seq": seq,
-            "msg": {"market_ticker": ticker, "market_id": f"id-{ticker}", "clock": 100 + seq, "price_dollars": price,
-                    "delta_fp": size, "side": side}}
+    return {
+        "type": "orderbook_delta",
+        "sid": sid,
+        "seq": seq,
+        "msg": {
+            "market_ticker": ticker,
+            "market_id": f"id-{ticker}",
+            "clock": 100 + seq,
+            "price_dollars": price,
+            "delta_fp": size,
+            "side": side,
+        },
+    }
 
 
 def trade(ticker: str, sid: int, seq: int) -> dict:
@@ -123,9 +133,13 @@ def test_deltas_need_a_trusted_book():
     assert ex.apply(snap(A, 1, 2, [["0.4000", "10.00"]], [["0.5000", "3.00"]])) is not None
     assert ex.apply(delta(A, 1, 3, "0.4000", "-4.00")) is not None
     assert ex.apply(delta(A, 1, 4, "0.4100", "2.50")) is not None
-    assert ex.snapshot_msg(A) == {"market_ticker": A, "market_id": f"id-{A}", "clock": 104,
-                                  "yes_dollars_fp": [["0.4000", "6.00"], ["0.4100", "2.50"]],
-                                  "no_dollars_fp": [["0.5000", "3.00"]]}
+    assert ex.snapshot_msg(A) == {
+        "market_ticker": A,
+        "market_id": f"id-{A}",
+        "clock": 104,
+        "yes_dollars_fp": [["0.4000", "6.00"], ["0.4100", "2.50"]],
+        "no_dollars_fp": [["0.5000", "3.00"]],
+    }
     # a recorded seq gap: this delta and the next ones cannot be placed until a new snapshot
     assert ex.apply(delta(A, 1, 7, "0.4000", "1.00")) is None
     assert ex.apply(delta(A, 1, 8, "0.4000", "1.00")) is None
@@ -157,13 +171,24 @@ def test_a_late_subscriber_gets_the_rebuilt_book_first():
     ex.apply(snap(A, 9, 1, [["0.4000", "10.00"]]))
     ex.apply(delta(A, 9, 2, "0.4200", "7.00"))
     conn = ReplayConnection(ex, on_command=lambda engine: None, sending_ts=False)
-    frames = conn.handle_text(orjson.dumps({"id": 1, "cmd": "subscribe", "params": {
-        "channels": ["orderbook_delta"], "market_tickers": [A, B]}}))
+    frames = conn.handle_text(
+        orjson.dumps(
+            {"id": 1, "cmd": "subscribe", "params": {"channels": ["orderbook_delta"], "market_tickers": [A, B]}}
+        )
+    )
     assert frames == [
         {"type": "subscribed", "id": 1, "msg": {"channel": "orderbook_delta", "sid": 1}},
-        {"type": "orderbook_snapshot", "sid": 1, "seq": 1, "msg": {
-            "market_ticker": A, "market_id": f"id-{A}", "clock": 102,
-            "yes_dollars_fp": [["0.4000", "10.00"], ["0.4200", "7.00"]]}},
+        {
+            "type": "orderbook_snapshot",
+            "sid": 1,
+            "seq": 1,
+            "msg": {
+                "market_ticker": A,
+                "market_id": f"id-{A}",
+                "clock": 102,
+                "yes_dollars_fp": [["0.4000", "10.00"], ["0.4200", "7.00"]],
+            },
+        },
     ]  # B has no recorded book yet: nothing is invented for it
 
 
@@ -190,8 +215,11 @@ async def test_sids_and_seqs_are_the_clients_own(tmp_path):
     try:
         async with connect(url) as ws:
             await ws.send(orjson.dumps({"id": 1, "cmd": "subscribe", "params": {"channels": ["trade"]}}).decode())
-            await ws.send(orjson.dumps({"id": 2, "cmd": "subscribe", "params": {
-                "channels": ["orderbook_delta"], "market_tickers": [A]}}).decode())
+            await ws.send(
+                orjson.dumps(
+                    {"id": 2, "cmd": "subscribe", "params": {"channels": ["orderbook_delta"], "market_tickers": [A]}}
+                ).decode()
+            )
             await ws.send(orjson.dumps({"id": 3, "cmd": "list_subscriptions"}).decode())
             with pytest.raises(ConnectionClosedOK):
                 while True:

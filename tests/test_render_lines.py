@@ -41,9 +41,7 @@ def test_private_frames():
     assert "created" in line("market_lifecycle_v2.json")
 
 
-DATA_EXAMPLES = sorted(
-    p.name for p in EXAMPLES.glob("*.json") if json.loads(p.read_text()).get("type") in DATA_TYPES
-)
+DATA_EXAMPLES = sorted(p.name for p in EXAMPLES.glob("*.json") if json.loads(p.read_text()).get("type") in DATA_TYPES)
 
 
 @pytest.mark.parametrize("path", DATA_EXAMPLES)

@@ -28,8 +28,7 @@ class Scripted:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
                 parts = urlsplit(self.path)
-                outer.requests.append({"path": parts.path, "query": parse_qs(parts.query),
-                                       "headers": self.headers})
+                outer.requests.append({"path": parts.path, "query": parse_qs(parts.query), "headers": self.headers})
                 status, body, headers = outer.replies.popleft() if outer.replies else (200, {}, {})
                 data = body if isinstance(body, bytes) else json.dumps(body).encode()
                 self.send_response(status)
@@ -84,8 +83,9 @@ async def test_signs_the_full_path_without_the_query(server, rsa_key):
     await rest.get("/portfolio/fills", {"ticker": "A,B", "min_ts": 5})
     req = server.requests[0]
     assert req["query"] == {"ticker": ["A,B"], "min_ts": ["5"]}
-    public = serialization.load_pem_public_key(rsa_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    public = serialization.load_pem_public_key(
+        rsa_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
     assert verify(req["headers"], public, path="/trade-api/v2/portfolio/fills") is None
     assert verify(req["headers"], public, path="/portfolio/fills") == "bad signature"
 
@@ -174,15 +174,21 @@ async def test_other_4xx_is_not_retried(server):
     assert sleeps.delays == [] and len(server.requests) == 1
 
 
-@pytest.mark.parametrize("body, code, text", [
-    (b'{"error": {"code": "authentication_error", "details": "INCORRECT_API_KEY_SIGNATURE"}}',
-     "authentication_error", "INCORRECT_API_KEY_SIGNATURE"),
-    (b'{"error": "too many requests"}', None, "too many requests"),
-    (b'{"code": "invalid_parameters", "message": "limit too large"}', "invalid_parameters", "limit too large"),
-    (b'{"msg": "margin unavailable"}', None, "margin unavailable"),
-    (b"<html>Bad Gateway</html>", None, "<html>Bad Gateway</html>"),
-    (b"", None, ""),
-])
+@pytest.mark.parametrize(
+    "body, code, text",
+    [
+        (
+            b'{"error": {"code": "authentication_error", "details": "INCORRECT_API_KEY_SIGNATURE"}}',
+            "authentication_error",
+            "INCORRECT_API_KEY_SIGNATURE",
+        ),
+        (b'{"error": "too many requests"}', None, "too many requests"),
+        (b'{"code": "invalid_parameters", "message": "limit too large"}', "invalid_parameters", "limit too large"),
+        (b'{"msg": "margin unavailable"}', None, "margin unavailable"),
+        (b"<html>Bad Gateway</html>", None, "<html>Bad Gateway</html>"),
+        (b"", None, ""),
+    ],
+)
 def test_error_body_shapes(body, code, text):
     assert describe_error_body(body) == (code, text)
 

@@ -36,8 +36,9 @@ def rejection(status: int, body: bytes = b"", date_offset: float = 0.0) -> Inval
 
 
 def test_diagnosis_names_the_likely_causes():
-    text = diagnose_rejection(rejection(401, b"bad signature", -120), signed=True,
-                              url="wss://external-api-ws.kalshi.com/trade-api/ws/v2")
+    text = diagnose_rejection(
+        rejection(401, b"bad signature", -120), signed=True, url="wss://external-api-ws.kalshi.com/trade-api/ws/v2"
+    )
     assert "HTTP 401: bad signature" in text
     assert "key id matches the private key" in text
     assert "try --env demo" in text

@@ -44,6 +44,7 @@ def drive(ex: Exchange, conn: Connection, n: int) -> list[dict]:
 
 # --- validation ------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("text", "code"),
     [
@@ -62,12 +63,18 @@ def drive(ex: Exchange, conn: Connection, n: int) -> list[dict]:
         ('{"id": 1, "cmd": "subscribe", "params": {"channels": ["market_positions", "market_position"]}}', 8),
         ('{"id": 1, "cmd": "subscribe", "params": {"channels": ["communications"], "shard_factor": 0}}', 19),
         ('{"id": 1, "cmd": "subscribe", "params": {"channels": ["communications"], "shard_key": 1}}', 20),
-        ('{"id": 1, "cmd": "subscribe", "params": {"channels": ["communications"], "shard_factor": 4,'
-         ' "shard_key": 4}}', 21),
+        (
+            '{"id": 1, "cmd": "subscribe", "params": {"channels": ["communications"], "shard_factor": 4,'
+            ' "shard_key": 4}}',
+            21,
+        ),
         ('{"id": 1, "cmd": "subscribe", "params": {"channels": ["communications"], "shard_factor": 101}}', 22),
         ('{"id": 1, "cmd": "subscribe", "params": {"channels": ["orderbook_delta"]}}', 14),
-        ('{"id": 1, "cmd": "subscribe", "params": {"channels": ["orderbook_delta"], "market_ids": '
-         '["3f1c2b9e-7a4d-4c8e-9b21-5d6e0a7f8c13"]}}', 14),
+        (
+            '{"id": 1, "cmd": "subscribe", "params": {"channels": ["orderbook_delta"], "market_ids": '
+            '["3f1c2b9e-7a4d-4c8e-9b21-5d6e0a7f8c13"]}}',
+            14,
+        ),
         ('{"id": 1, "cmd": "subscribe", "params": {"channels": ["ticker"], "market_id": "nope"}}', 11),
         ('{"id": 1, "cmd": "unsubscribe", "params": {}}', 4),
         ('{"id": 1, "cmd": "unsubscribe", "params": {"sids": [42]}}', 7),
@@ -114,12 +121,15 @@ def test_update_subscription_errors(conn: Connection, ex: Exchange) -> None:
 
 # --- subscribe / seq -------------------------------------------------------------------------------
 
+
 def test_subscribe_orderbook_snapshots_then_deltas_dense_seq(conn: Connection, ex: Exchange) -> None:
     t0, t1 = ex.tickers[:2]
     frames = sub(conn, 1, channels=["orderbook_delta"], market_tickers=[t0, t1, "KXNOPE-26NOV25-X"])
     assert frames[0] == {"type": "subscribed", "id": 1, "msg": {"channel": "orderbook_delta", "sid": 1}}
     assert [(f["type"], f["seq"], f["msg"]["market_ticker"]) for f in frames[1:]] == [
-        ("orderbook_snapshot", 1, t0), ("orderbook_snapshot", 2, t1)]
+        ("orderbook_snapshot", 1, t0),
+        ("orderbook_snapshot", 2, t1),
+    ]
     assert frames[1]["msg"] == ex.snapshot_msg(t0)
     assert "id" not in frames[1]
     data = drive(ex, conn, 200)
@@ -134,8 +144,9 @@ def test_snapshot_plus_deltas_reproduce_true_book(conn: Connection, ex: Exchange
     for f in frames:
         m = f.get("msg", {})
         if f["type"] == "orderbook_snapshot":
-            books[m["market_ticker"]] = {s: {Decimal(p): Decimal(q) for p, q in m.get(f"{s}_dollars_fp", [])}
-                                         for s in ("yes", "no")}
+            books[m["market_ticker"]] = {
+                s: {Decimal(p): Decimal(q) for p, q in m.get(f"{s}_dollars_fp", [])} for s in ("yes", "no")
+            }
         elif f["type"] == "orderbook_delta":
             level = books[m["market_ticker"]][m["side"]]
             p = Decimal(m["price_dollars"])
@@ -144,8 +155,9 @@ def test_snapshot_plus_deltas_reproduce_true_book(conn: Connection, ex: Exchange
                 del level[p]
     for t in ex.tickers:
         true = ex.true_book(t)
-        assert books[t] == {s: {Decimal(p): Decimal(q) for p, q in true.get(f"{s}_dollars_fp", [])}
-                            for s in ("yes", "no")}
+        assert books[t] == {
+            s: {Decimal(p): Decimal(q) for p, q in true.get(f"{s}_dollars_fp", [])} for s in ("yes", "no")
+        }
 
 
 def test_duplicate_subscribe_merges_into_same_sid(conn: Connection, ex: Exchange) -> None:
@@ -164,7 +176,10 @@ def test_multi_channel_subscribe_and_filters(conn: Connection, ex: Exchange) -> 
     t0 = ex.tickers[0]
     frames = sub(conn, 2, channels=["ticker", "trade"], market_tickers=[t0], send_initial_snapshot=True)
     assert [(f["type"], f.get("id"), f.get("sid") or f["msg"]["sid"]) for f in frames] == [
-        ("subscribed", 2, 1), ("ticker", None, 1), ("subscribed", 2, 2)]
+        ("subscribed", 2, 1),
+        ("ticker", None, 1),
+        ("subscribed", 2, 2),
+    ]
     assert "seq" not in frames[1] and frames[1]["msg"]["market_ticker"] == t0
     sub(conn, 3, channels=["market_lifecycle_v2", "fill", "user_orders", "market_positions"], market_tickers=["Z"])
     data = drive(ex, conn, 1500)
@@ -217,6 +232,7 @@ def test_use_yes_price(conn: Connection, ex: Exchange) -> None:
 
 # --- update_subscription / unsubscribe -----------------------------------------------------------------
 
+
 def test_add_delete_get_snapshot_consume_seq(conn: Connection, ex: Exchange) -> None:
     t0, t1, t2 = ex.tickers[:3]
     sub(conn, 1, channels=["orderbook_delta"], market_tickers=[t0])
@@ -224,7 +240,9 @@ def test_add_delete_get_snapshot_consume_seq(conn: Connection, ex: Exchange) -> 
     frames = upd(8, sid=1, action="add_markets", market_tickers=[t1, t2])
     assert frames[0] == {"type": "ok", "id": 8, "sid": 1, "seq": 2, "msg": {"market_tickers": [t0, t1, t2]}}
     assert [(f["type"], f["seq"], f["msg"]["market_ticker"]) for f in frames[1:]] == [
-        ("orderbook_snapshot", 3, t1), ("orderbook_snapshot", 4, t2)]
+        ("orderbook_snapshot", 3, t1),
+        ("orderbook_snapshot", 4, t2),
+    ]
     frames = upd(9, sids=[1], action="delete_markets", market_tickers=[t2])
     assert frames == [{"type": "ok", "id": 9, "sid": 1, "seq": 5, "msg": {"market_tickers": [t0, t1]}}]
     frames = upd(10, sid=1, action="get_snapshot", market_tickers=[t1, t2])
@@ -237,8 +255,10 @@ def test_add_delete_get_snapshot_consume_seq(conn: Connection, ex: Exchange) -> 
 def test_skip_ticker_ack_and_unsequenced_ok(conn: Connection, ex: Exchange) -> None:
     t0, t1 = ex.tickers[:2]
     sub(conn, 1, channels=["fill"], market_tickers=[t0], skip_ticker_ack=True)
-    frames = cmd(conn, {"id": 2, "cmd": "update_subscription",
-                        "params": {"sid": 1, "action": "add_markets", "market_tickers": [t1]}})
+    frames = cmd(
+        conn,
+        {"id": 2, "cmd": "update_subscription", "params": {"sid": 1, "action": "add_markets", "market_tickers": [t1]}},
+    )
     assert frames == [{"type": "ok", "id": 2, "sid": 1, "msg": {}}]
 
 
@@ -260,7 +280,8 @@ def test_index_feeds(conn: Connection) -> None:
     upd = lambda cid, **p: cmd(conn, {"id": cid, "cmd": "update_subscription", "params": p})  # noqa: E731
     assert codes(upd(2, sid=1, action="subscribe_indices")) == [24]
     assert upd(3, sid=1, action="subscribe_indices", index_ids=["BRTI"]) == [
-        {"type": "ok", "id": 3, "sid": 1, "seq": 1, "msg": {"index_ids": ["BRTI"]}}]
+        {"type": "ok", "id": 3, "sid": 1, "seq": 1, "msg": {"index_ids": ["BRTI"]}}
+    ]
     assert upd(4, sid=1, action="indexlist")[0]["type"] == "cfbenchmarks_value_indexlist"
     sub(conn, 5, channels=["pyth_value"])
     assert codes(upd(6, sid=2, action="subscribe_underlyings")) == [28]
@@ -275,11 +296,14 @@ def test_id_zero_is_absent_and_sending_ts(ex: Exchange) -> None:
 def test_anonymous_private_channels_get_code_9(ex: Exchange) -> None:
     conn = Connection(ex, authenticated=False, sending_ts=False)
     frames = sub(conn, 3, channels=["fill", "trade"])
-    assert frames == [{"type": "error", "id": 3, "msg": {"code": 9, "msg": "Authentication required"}},
-                      {"type": "subscribed", "id": 3, "msg": {"channel": "trade", "sid": 1}}]
+    assert frames == [
+        {"type": "error", "id": 3, "msg": {"code": 9, "msg": "Authentication required"}},
+        {"type": "subscribed", "id": 3, "msg": {"channel": "trade", "sid": 1}},
+    ]
 
 
 # --- faults ----------------------------------------------------------------------------------------
+
 
 def test_skip_seq_and_async_error(conn: Connection, ex: Exchange) -> None:
     sub(conn, 1, channels=["orderbook_delta"], market_tickers=ex.tickers)
@@ -289,8 +313,12 @@ def test_skip_seq_and_async_error(conn: Connection, ex: Exchange) -> None:
     seqs = [f["seq"] for f in data]
     assert seqs[0] == len(ex.tickers) + 1 + 3 and seqs == list(range(seqs[0], seqs[0] + len(seqs)))
     err = conn.async_error(conn.subs[1], 25)
-    assert err == {"type": "error", "sid": 1, "seq": seqs[-1] + 1,
-                   "msg": {"code": 25, "msg": "Subscription buffer overflow"}}
+    assert err == {
+        "type": "error",
+        "sid": 1,
+        "seq": seqs[-1] + 1,
+        "msg": {"code": 25, "msg": "Subscription buffer overflow"},
+    }
     assert 1 not in conn.subs
     err = conn.async_error(conn.subs[2], 10)
     assert err == {"type": "error", "sid": 2, "msg": {"code": 10, "msg": "Channel error"}}

@@ -16,8 +16,7 @@ COUNT = re.compile(r"^-?\d+\.\d{2}$")
 
 
 def book_of(snapshot: dict) -> dict[str, dict[Decimal, Decimal]]:
-    return {side: {Decimal(p): Decimal(s) for p, s in snapshot.get(f"{side}_dollars_fp", [])}
-            for side in ("yes", "no")}
+    return {side: {Decimal(p): Decimal(s) for p, s in snapshot.get(f"{side}_dollars_fp", [])} for side in ("yes", "no")}
 
 
 def run(ex: Exchange, n: int) -> list:

@@ -39,7 +39,8 @@ async def test_positions_orders_and_markets(keys, sim_factory, rsa_key):
     body = await rest.get("/portfolio/positions")
     exchange = sim.call("exchange")
     assert {p["ticker"]: p["position_fp"] for p in body["market_positions"]} == {
-        p["market_ticker"]: p["position_fp"] for p in exchange.positions()}
+        p["market_ticker"]: p["position_fp"] for p in exchange.positions()
+    }
     assert body["event_positions"] and body["cursor"] == ""
     resting = await rest.paginate("/portfolio/orders", "orders", {"status": "resting"})
     assert {o["order_id"] for o in resting} == {o["order_id"] for o in exchange.orders() if o["status"] == "resting"}
@@ -55,8 +56,9 @@ async def test_private_routes_check_signatures(keys, sim_factory, rsa_key):
     with pytest.raises(RestAuthError, match="needs an API key"):
         await rest_for(sim, keys, rsa_key, signed=False).get("/portfolio/fills")
     base = sim.url.replace("ws://", "http://").replace("/trade-api/ws/v2", "/trade-api/v2")
-    wrong_path = RestClient(base, lambda m, p: auth_headers(keys.key_id, rsa_key, method=m,
-                                                            path=p.removeprefix("/trade-api/v2")))
+    wrong_path = RestClient(
+        base, lambda m, p: auth_headers(keys.key_id, rsa_key, method=m, path=p.removeprefix("/trade-api/v2"))
+    )
     with pytest.raises(RestAuthError, match="INCORRECT_API_KEY_SIGNATURE"):
         await wrong_path.get("/portfolio/fills")
 

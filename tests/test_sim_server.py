@@ -28,8 +28,7 @@ ED_KEY = ed25519.Ed25519PrivateKey.generate()
 
 
 def public_pem(key) -> bytes:
-    return key.public_key().public_bytes(serialization.Encoding.PEM,
-                                         serialization.PublicFormat.SubjectPublicKeyInfo)
+    return key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def signed_headers(key=RSA_KEY, ts_ms: int | None = None, path: str = "/trade-api/ws/v2") -> dict[str, str]:
@@ -38,10 +37,14 @@ def signed_headers(key=RSA_KEY, ts_ms: int | None = None, path: str = "/trade-ap
     if isinstance(key, ed25519.Ed25519PrivateKey):
         sig = key.sign(msg)
     else:
-        sig = key.sign(msg, padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.DIGEST_LENGTH),
-                       hashes.SHA256())
-    return {"KALSHI-ACCESS-KEY": "a952bcbe-ec3b-4b5b-b8f9-11dae589608c", "KALSHI-ACCESS-TIMESTAMP": ts,
-            "KALSHI-ACCESS-SIGNATURE": base64.b64encode(sig).decode()}
+        sig = key.sign(
+            msg, padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.DIGEST_LENGTH), hashes.SHA256()
+        )
+    return {
+        "KALSHI-ACCESS-KEY": "a952bcbe-ec3b-4b5b-b8f9-11dae589608c",
+        "KALSHI-ACCESS-TIMESTAMP": ts,
+        "KALSHI-ACCESS-SIGNATURE": base64.b64encode(sig).decode(),
+    }
 
 
 @pytest.fixture
@@ -74,12 +77,14 @@ async def settle(srv: SimServer, conn: int = -1) -> None:
 
 
 async def subscribe_book(srv: SimServer, ws: ClientConnection, tickers: list[str]) -> list[dict]:
-    await send(ws, {"id": 1, "cmd": "subscribe", "params": {"channels": ["orderbook_delta"],
-                                                            "market_tickers": tickers}})
+    await send(
+        ws, {"id": 1, "cmd": "subscribe", "params": {"channels": ["orderbook_delta"], "market_tickers": tickers}}
+    )
     return [await recv(ws) for _ in range(1 + len(tickers))]
 
 
 # --- handshake -------------------------------------------------------------------------------------
+
 
 async def test_good_rsa_signature_and_url(server: SimServer) -> None:
     assert server.url.startswith("ws://127.0.0.1:") and server.url.endswith("/trade-api/ws/v2")
@@ -178,6 +183,7 @@ async def test_reject_handshakes(server: SimServer) -> None:
 
 # --- data --------------------------------------------------------------------------------------------
 
+
 async def test_stream_matches_true_book_and_log(server: SimServer) -> None:
     async with client(server) as ws:
         got = await subscribe_book(server, ws, server.tickers)
@@ -243,6 +249,7 @@ async def test_heartbeat_ping() -> None:
 
 # --- faults --------------------------------------------------------------------------------------------
 
+
 async def test_drop_connections_delivers_everything_logged(server: SimServer) -> None:
     async with client(server) as ws:
         got = await subscribe_book(server, ws, server.tickers)
@@ -277,8 +284,12 @@ async def test_send_error_25_removes_subscription(server: SimServer) -> None:
         await send(ws, {"id": 2, "cmd": "subscribe", "params": {"channels": ["ticker"]}})
         await recv(ws)
         server.send_error(25, "orderbook_delta")
-        assert await recv(ws) == {"type": "error", "sid": 1, "seq": 2,
-                                  "msg": {"code": 25, "msg": "Subscription buffer overflow"}}
+        assert await recv(ws) == {
+            "type": "error",
+            "sid": 1,
+            "seq": 2,
+            "msg": {"code": 25, "msg": "Subscription buffer overflow"},
+        }
         await send(ws, {"id": 3, "cmd": "list_subscriptions"})
         assert (await recv(ws))["msg"] == [{"channel": "ticker", "sid": 2}]
 
@@ -288,8 +299,14 @@ async def test_stall_then_overflow_25() -> None:
     await srv.start()
     try:
         async with connect(srv.url, ping_interval=None) as ws:
-            await send(ws, {"id": 1, "cmd": "subscribe",
-                            "params": {"channels": ["orderbook_delta"], "market_tickers": srv.tickers}})
+            await send(
+                ws,
+                {
+                    "id": 1,
+                    "cmd": "subscribe",
+                    "params": {"channels": ["orderbook_delta"], "market_tickers": srv.tickers},
+                },
+            )
             await send(ws, {"id": 2, "cmd": "subscribe", "params": {"channels": ["market_lifecycle_v2"]}})
             for _ in range(2 + len(srv.tickers)):
                 await recv(ws)
@@ -330,6 +347,7 @@ async def test_inject_raw_and_restart(server: SimServer) -> None:
 
 # --- threaded and subprocess -----------------------------------------------------------------------
 
+
 def test_threaded_sim() -> None:
     import websockets.sync.client as sync_client
 
@@ -337,8 +355,11 @@ def test_threaded_sim() -> None:
         assert sim.url.endswith("/trade-api/ws/v2") and len(sim.tickers) == 3
         t = sim.tickers[0]
         with sync_client.connect(sim.url) as ws:
-            ws.send(orjson.dumps({"id": 1, "cmd": "subscribe",
-                                  "params": {"channels": ["orderbook_delta"], "market_ticker": t}}).decode())
+            ws.send(
+                orjson.dumps(
+                    {"id": 1, "cmd": "subscribe", "params": {"channels": ["orderbook_delta"], "market_ticker": t}}
+                ).decode()
+            )
             assert orjson.loads(ws.recv(5))["type"] == "subscribed"
             assert orjson.loads(ws.recv(5))["msg"] == sim.true_book(t)
             events = sim.step(5)
@@ -349,9 +370,13 @@ def test_threaded_sim() -> None:
 
 
 def test_module_entry_point_prints_url_and_exits_cleanly() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "kalshi_cli.sim", "--rate", "5", "--seed", "3"], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kalshi_cli.sim", "--rate", "5", "--seed", "3"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     try:
         line = proc.stdout.readline().decode().strip()
         assert line.startswith("ws://127.0.0.1:") and line.endswith("/trade-api/ws/v2")
@@ -372,8 +397,14 @@ async def test_real_slow_consumer_gets_25_and_memory_stays_bounded() -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a reader that cannot keep up
         sock.connect(("127.0.0.1", srv.port))
         async with connect(srv.url, sock=sock, ping_interval=None, max_queue=1) as ws:
-            await send(ws, {"id": 1, "cmd": "subscribe",
-                            "params": {"channels": ["orderbook_delta"], "market_tickers": srv.tickers}})
+            await send(
+                ws,
+                {
+                    "id": 1,
+                    "cmd": "subscribe",
+                    "params": {"channels": ["orderbook_delta"], "market_tickers": srv.tickers},
+                },
+            )
             await asyncio.sleep(0.05)
             conn = srv._conns[-1]
             for _ in range(100):

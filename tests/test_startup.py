@@ -20,13 +20,24 @@ with contextlib.redirect_stdout(io.StringIO()):
     status = _run(sys.argv[1:])
 sys.stderr.write("\\n".join(["status=%d" % status, *sys.modules]))
 """
-STREAMING = ("websockets", "rich", "markdown_it", "kalshi_cli.session", "kalshi_cli.rest", "kalshi_cli.book",
-             "kalshi_cli.protocol", "kalshi_cli.render", "kalshi_cli.sim", "orjson")
+STREAMING = (
+    "websockets",
+    "rich",
+    "markdown_it",
+    "kalshi_cli.session",
+    "kalshi_cli.rest",
+    "kalshi_cli.book",
+    "kalshi_cli.protocol",
+    "kalshi_cli.render",
+    "kalshi_cli.sim",
+    "orjson",
+)
 
 
 def imported(args: list[str]) -> set[str]:
-    proc = subprocess.run([sys.executable, "-c", PROBE, *args], env=cli_env(), capture_output=True, timeout=60,
-                          cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, *args], env=cli_env(), capture_output=True, timeout=60, cwd=ROOT
+    )
     lines = proc.stderr.decode().splitlines()
     assert "status=0" in lines, proc.stderr.decode()
     return set(lines)

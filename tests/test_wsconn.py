@@ -26,8 +26,13 @@ async def server(handler: Handler, **kwargs: Any) -> AsyncIterator[str]:
 
 
 def open_conn(url: str, **kwargs: Any):
-    opts: dict[str, Any] = {"headers": {"X-Test": "1"}, "user_agent": "kalshi-cli/test", "max_size": 2**20,
-                            "open_timeout": 5, "close_timeout": 1}
+    opts: dict[str, Any] = {
+        "headers": {"X-Test": "1"},
+        "user_agent": "kalshi-cli/test",
+        "max_size": 2**20,
+        "open_timeout": 5,
+        "close_timeout": 1,
+    }
     return wsconn.connect(url, **{**opts, **kwargs})
 
 
@@ -53,7 +58,7 @@ def test_messages_arrive_whole_in_order_and_in_batches() -> None:
         seen_headers.append(ws.request.headers)
         for i in range(5000):
             await ws.send(f'{{"type":"trade","sid":1,"seq":{i + 1}}}')
-        await ws.send(iter(["{\"type\":", "\"frag", "mented\"}"]))  # one message in three frames
+        await ws.send(iter(['{"type":', '"frag', 'mented"}']))  # one message in three frames
         await ws.send(b"\x00binary")
         await ws.close(1000)
 
@@ -186,8 +191,16 @@ def test_refused_connection_is_an_os_error() -> None:
 
 def test_proxy_settings_select_websockets_own_client(monkeypatch: pytest.MonkeyPatch) -> None:
     url = "wss://external-api-ws.kalshi.com/trade-api/ws/v2"
-    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
-                 "NO_PROXY"):
+    for name in (
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "no_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "NO_PROXY",
+    ):
         monkeypatch.delenv(name, raising=False)
     assert not wsconn._proxied(url)
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
@@ -206,8 +219,9 @@ def test_websockets_client_path_offers_the_same_interface() -> None:
 
     async def main() -> list[bytes]:
         async with server(handler) as url:
-            async with wsconn._websockets_client(url, headers={}, user_agent="t", max_size=2**20, open_timeout=5,
-                                                 close_timeout=1) as conn:
+            async with wsconn._websockets_client(
+                url, headers={}, user_agent="t", max_size=2**20, open_timeout=5, close_timeout=1
+            ) as conn:
                 await conn.send(b"x")
                 assert conn.last_rx > 0
                 got, _ = await receive_all(conn)

@@ -33,8 +33,17 @@ class BookHandler(StreamHandler):
     ``escalate_after`` seconds later, resubscribe; if still stale after that, reconnect.
     """
 
-    def __init__(self, tickers: list[str], *, as_json: bool, depth: int | None, once: bool, every: bool = False,
-                 escalate_after: float = 5.0, snapshot_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        tickers: list[str],
+        *,
+        as_json: bool,
+        depth: int | None,
+        once: bool,
+        every: bool = False,
+        escalate_after: float = 5.0,
+        snapshot_timeout: float = 10.0,
+    ) -> None:
         self.tickers = tickers
         self.books = BookSet()
         self.as_json = as_json
@@ -143,8 +152,7 @@ class BookHandler(StreamHandler):
         ticker = msg.get("market_ticker") if isinstance(msg, dict) else None
         book = self.books.book(ticker) if isinstance(ticker, str) else None
         if book is not None and book.state is not _LIVE and ticker not in self._stale_since:
-            self.session.reporter.warn(f"{ticker}: book out of sync ({book.stale_reason or 'stale'}); "
-                                       "re-snapshotting")
+            self.session.reporter.warn(f"{ticker}: book out of sync ({book.stale_reason or 'stale'}); re-snapshotting")
             self._recover(sub, [ticker])  # type: ignore[list-item]
 
     def _on_change(self, book: OrderBook, obj: dict[str, Any]) -> None:
@@ -202,8 +210,11 @@ class BookHandler(StreamHandler):
                 self.session.reconnect(f"{ticker}: still no fresh snapshot")
                 return
         if now - self.started > self.snapshot_timeout:
-            missing = [t for t in self.tickers if (b := self.books.book(t)) is None
-                       or (b.state is BookState.AWAITING_SNAPSHOT and b.clock is None)]
+            missing = [
+                t
+                for t in self.tickers
+                if (b := self.books.book(t)) is None or (b.state is BookState.AWAITING_SNAPSHOT and b.clock is None)
+            ]
             session = getattr(self, "session", None)
             if missing and session is not None and session.state == "streaming":
                 raise UsageError(
@@ -235,21 +246,41 @@ def _subscriptions(tickers: list[str], *, as_json: bool, extra: dict[str, Any]) 
 
 @connection_options
 def book(
-    tickers: Annotated[list[str] | None, typer.Argument(metavar="TICKER...", help="Market tickers.",
-                                                        show_default=False)] = None,
-    depth: Annotated[int | None, typer.Option("--depth", "-d", min=1,
-                                              help="Levels per side (view default 10; JSON default all).")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="NDJSON: a line per market with its book after each "
-                                           "change or burst of changes (the default when stdout is not a "
-                                           "terminal).")] = False,
-    every: Annotated[bool, typer.Option("--every", help="With --json: a line after every applied frame, "
-                                        "even in a burst (slower; for when each intermediate state "
-                                        "matters).")] = False,
+    tickers: Annotated[
+        list[str] | None, typer.Argument(metavar="TICKER...", help="Market tickers.", show_default=False)
+    ] = None,
+    depth: Annotated[
+        int | None, typer.Option("--depth", "-d", min=1, help="Levels per side (view default 10; JSON default all).")
+    ] = None,
+    json_out: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="NDJSON: a line per market with its book after each "
+            "change or burst of changes (the default when stdout is not a "
+            "terminal).",
+        ),
+    ] = False,
+    every: Annotated[
+        bool,
+        typer.Option(
+            "--every",
+            help="With --json: a line after every applied frame, "
+            "even in a burst (slower; for when each intermediate state "
+            "matters).",
+        ),
+    ] = False,
     once: Annotated[bool, typer.Option("--once", help="Print each market's first complete book and exit.")] = False,
-    yes_price: Annotated[bool, typer.Option("--use-yes-price", help="Subscribe with use_yes_price (NO side "
-                                            "quoted in yes-leg prices on the wire).")] = False,
-    wait: Annotated[float, typer.Option("--wait", metavar="SECONDS", min=1,
-                                        help="Give up when a market has no book after this long.")] = 10.0,
+    yes_price: Annotated[
+        bool,
+        typer.Option(
+            "--use-yes-price", help="Subscribe with use_yes_price (NO side quoted in yes-leg prices on the wire)."
+        ),
+    ] = False,
+    wait: Annotated[
+        float,
+        typer.Option("--wait", metavar="SECONDS", min=1, help="Give up when a market has no book after this long."),
+    ] = 10.0,
     *,
     conn: ConnectionArgs,
 ) -> None:
@@ -281,8 +312,9 @@ def book(
             markets = chosen or list(ctx.sim.tickers[:3])
             await check_markets_exist(ctx, markets)
             view_depth = depth or (None if as_json else 10)
-            handler = BookHandler(markets, as_json=as_json, depth=view_depth, once=once, every=every,
-                                  snapshot_timeout=wait)
+            handler = BookHandler(
+                markets, as_json=as_json, depth=view_depth, once=once, every=every, snapshot_timeout=wait
+            )
             try:
                 if as_json:
                     await _stream_with_health(ctx, markets, handler, conn, extra)
@@ -319,12 +351,15 @@ async def check_markets_exist(ctx: StreamContext, markets: list[str]) -> None:
     found = await asyncio.gather(*(exists(t) for t in markets))
     unknown = [t for t, ok in zip(markets, found, strict=True) if not ok]
     if unknown:
-        raise UsageError(f"unknown market{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)} "
-                         "(Kalshi's REST API has no such ticker; check the spelling)")
+        raise UsageError(
+            f"unknown market{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)} "
+            "(Kalshi's REST API has no such ticker; check the spelling)"
+        )
 
 
-async def _stream_with_health(ctx: StreamContext, markets: list[str], handler: BookHandler,
-                              conn: ConnectionArgs, extra: dict[str, Any]) -> None:
+async def _stream_with_health(
+    ctx: StreamContext, markets: list[str], handler: BookHandler, conn: ConnectionArgs, extra: dict[str, Any]
+) -> None:
     subs = _subscriptions(markets, as_json=True, extra=extra)
     stream = asyncio.ensure_future(run_stream(ctx, subs, handler, stale_after=conn.stale_after))
     try:
@@ -337,8 +372,9 @@ async def _stream_with_health(ctx: StreamContext, markets: list[str], handler: B
         stream.cancel()
 
 
-async def _stream_with_view(ctx: StreamContext, markets: list[str], handler: BookHandler,
-                            conn: ConnectionArgs, extra: dict[str, Any]) -> None:
+async def _stream_with_view(
+    ctx: StreamContext, markets: list[str], handler: BookHandler, conn: ConnectionArgs, extra: dict[str, Any]
+) -> None:
     from kalshi_cli.render.live import BookLiveView
 
     subs = _subscriptions(markets, as_json=False, extra=extra)
@@ -350,8 +386,7 @@ async def _stream_with_view(ctx: StreamContext, markets: list[str], handler: Boo
                 await asyncio.wait([stream, quit_wait], timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
                 if not stream.done():
                     handler.check_health()
-                    if handler.once and all((b := handler.books.book(t)) is not None and b.is_live
-                                            for t in markets):
+                    if handler.once and all((b := handler.books.book(t)) is not None and b.is_live for t in markets):
                         break
             if stream.done():
                 stream.result()

@@ -53,41 +53,149 @@ class ConnectionArgs:
 
 
 _OPTIONS: list[tuple[str, Any, Any]] = [
-    ("env", Annotated[str | None, typer.Option(
-        "--env", envvar="KALSHI_ENV", help="Kalshi environment: prod or demo.", rich_help_panel=CONN,
-        show_envvar=True)], None),
-    ("url", Annotated[str | None, typer.Option(
-        "--url", envvar="KALSHI_WS_URL", help="Any Kalshi-compatible ws:// or wss:// URL (wins over --env).",
-        rich_help_panel=CONN, show_envvar=True)], None),
-    ("sim", Annotated[bool, typer.Option(
-        "--sim", help="Start the built-in simulated exchange and connect to it (no account, no network).",
-        rich_help_panel=CONN)], False),
-    ("replay", Annotated[list[Path] | None, typer.Option(
-        "--replay", metavar="FILE|DIR", help="Serve a recording ('kalshi record' or 'tail --json' NDJSON, .gz "
-        "too; a directory means its files in name order) in-process and connect to it; ends with the recording.",
-        rich_help_panel=CONN, show_default=False)], None),
-    ("replay_speed", Annotated[str, typer.Option(
-        "--replay-speed", metavar="N|max", help="With --replay: N times the recorded pace, or max.",
-        rich_help_panel=CONN)], "1"),
-    ("key_id", Annotated[str | None, typer.Option(
-        "--key-id", help="API key id (env KALSHI_API_KEY_ID).", rich_help_panel=CONN)], None),
-    ("private_key", Annotated[str | None, typer.Option(
-        "--private-key", metavar="PATH",
-        help="PEM private key file (env KALSHI_PRIVATE_KEY_PATH, or KALSHI_PRIVATE_KEY holding the PEM text).",
-        rich_help_panel=CONN)], None),
-    ("profile", Annotated[str | None, typer.Option(
-        "--profile", envvar="KALSHI_PROFILE", help="Profile in ~/.config/kalshi/config.toml.",
-        rich_help_panel=CONN, show_envvar=True)], None),
-    ("trust_host", Annotated[bool, typer.Option(
-        "--trust-host", envvar="KALSHI_TRUST_HOST",
-        help="Send signed headers to a host that is neither Kalshi's nor loopback.", rich_help_panel=CONN)],
-     False),
-    ("stale_after", Annotated[float, typer.Option(
-        "--stale-after", metavar="SECONDS", help="Reconnect after this long with no data or heartbeat.",
-        rich_help_panel=CONN, min=0.1)], 30.0),
-    ("quiet", Annotated[bool, typer.Option(
-        "--quiet", "-q", help="No status lines on stderr (warnings and errors still show).",
-        rich_help_panel=CONN)], False),
+    (
+        "env",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--env",
+                envvar="KALSHI_ENV",
+                help="Kalshi environment: prod or demo.",
+                rich_help_panel=CONN,
+                show_envvar=True,
+            ),
+        ],
+        None,
+    ),
+    (
+        "url",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--url",
+                envvar="KALSHI_WS_URL",
+                help="Any Kalshi-compatible ws:// or wss:// URL (wins over --env).",
+                rich_help_panel=CONN,
+                show_envvar=True,
+            ),
+        ],
+        None,
+    ),
+    (
+        "sim",
+        Annotated[
+            bool,
+            typer.Option(
+                "--sim",
+                help="Start the built-in simulated exchange and connect to it (no account, no network).",
+                rich_help_panel=CONN,
+            ),
+        ],
+        False,
+    ),
+    (
+        "replay",
+        Annotated[
+            list[Path] | None,
+            typer.Option(
+                "--replay",
+                metavar="FILE|DIR",
+                help="Serve a recording ('kalshi record' or 'tail --json' NDJSON, .gz "
+                "too; a directory means its files in name order) in-process and connect to it; "
+                "ends with the recording.",
+                rich_help_panel=CONN,
+                show_default=False,
+            ),
+        ],
+        None,
+    ),
+    (
+        "replay_speed",
+        Annotated[
+            str,
+            typer.Option(
+                "--replay-speed",
+                metavar="N|max",
+                help="With --replay: N times the recorded pace, or max.",
+                rich_help_panel=CONN,
+            ),
+        ],
+        "1",
+    ),
+    (
+        "key_id",
+        Annotated[
+            str | None, typer.Option("--key-id", help="API key id (env KALSHI_API_KEY_ID).", rich_help_panel=CONN)
+        ],
+        None,
+    ),
+    (
+        "private_key",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--private-key",
+                metavar="PATH",
+                help="PEM private key file (env KALSHI_PRIVATE_KEY_PATH, or KALSHI_PRIVATE_KEY holding the PEM text).",
+                rich_help_panel=CONN,
+            ),
+        ],
+        None,
+    ),
+    (
+        "profile",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--profile",
+                envvar="KALSHI_PROFILE",
+                help="Profile in ~/.config/kalshi/config.toml.",
+                rich_help_panel=CONN,
+                show_envvar=True,
+            ),
+        ],
+        None,
+    ),
+    (
+        "trust_host",
+        Annotated[
+            bool,
+            typer.Option(
+                "--trust-host",
+                envvar="KALSHI_TRUST_HOST",
+                help="Send signed headers to a host that is neither Kalshi's nor loopback.",
+                rich_help_panel=CONN,
+            ),
+        ],
+        False,
+    ),
+    (
+        "stale_after",
+        Annotated[
+            float,
+            typer.Option(
+                "--stale-after",
+                metavar="SECONDS",
+                help="Reconnect after this long with no data or heartbeat.",
+                rich_help_panel=CONN,
+                min=0.1,
+            ),
+        ],
+        30.0,
+    ),
+    (
+        "quiet",
+        Annotated[
+            bool,
+            typer.Option(
+                "--quiet",
+                "-q",
+                help="No status lines on stderr (warnings and errors still show).",
+                rich_help_panel=CONN,
+            ),
+        ],
+        False,
+    ),
 ]
 
 
@@ -228,6 +336,4 @@ def _ephemeral_credentials() -> Credentials:
 def _public_pem(key: Any) -> bytes:
     from cryptography.hazmat.primitives import serialization
 
-    return key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    return key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)

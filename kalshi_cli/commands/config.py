@@ -155,8 +155,9 @@ def _mode_note(path: Path) -> tuple[bool, str]:
 @config_app.command("init")
 def init(
     key_id: Annotated[str | None, typer.Option("--key-id", help="API key id (asked for when missing).")] = None,
-    private_key: Annotated[str | None, typer.Option("--private-key", metavar="PATH",
-                                                    help="PEM private key file (asked for when missing).")] = None,
+    private_key: Annotated[
+        str | None, typer.Option("--private-key", metavar="PATH", help="PEM private key file (asked for when missing).")
+    ] = None,
     profile: Annotated[str, typer.Option("--profile", metavar="NAME", help="Profile to write.")] = "default",
     env: Annotated[str | None, typer.Option("--env", help="prod or demo (omitted: prod).")] = None,
 ) -> None:
@@ -210,9 +211,15 @@ def init(
 
 @config_app.command("show")
 def show(
-    profile: Annotated[str | None, typer.Option("--profile", envvar="KALSHI_PROFILE", metavar="NAME",
-                                                help="Profile to show (default: KALSHI_PROFILE, else default).")]
-    = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            envvar="KALSHI_PROFILE",
+            metavar="NAME",
+            help="Profile to show (default: KALSHI_PROFILE, else default).",
+        ),
+    ] = None,
 ) -> None:
     """Show a profile: key id, key file path, environment, file permissions. Never the key.
 
@@ -243,8 +250,9 @@ def show(
     else:
         print("  private key file: (missing)")
     print(f"  env: {table.get('env', 'prod')}" + (f"\n  url: {table['url']}" if table.get("url") else ""))
-    overriding = [v for v in ("KALSHI_API_KEY_ID", "KALSHI_PRIVATE_KEY_PATH", "KALSHI_PRIVATE_KEY")
-                  if os.environ.get(v)]
+    overriding = [
+        v for v in ("KALSHI_API_KEY_ID", "KALSHI_PRIVATE_KEY_PATH", "KALSHI_PRIVATE_KEY") if os.environ.get(v)
+    ]
     if overriding:
         print(f"  note: {', '.join(overriding)} set in the environment take precedence over this profile")
 

@@ -33,8 +33,16 @@ LOCAL_OVERLAP_MS = 30_000  # when the anchor is our own clock rather than an exc
 class FillsHandler(PrivateHandler):
     """Prints each fill exactly once, in order: REST backfill first, then the buffered live frames."""
 
-    def __init__(self, rest: RestClient, markets: list[str], *, as_json: bool, since_ms: int | None,
-                 count: int | None, now_ms: int | None = None) -> None:
+    def __init__(
+        self,
+        rest: RestClient,
+        markets: list[str],
+        *,
+        as_json: bool,
+        since_ms: int | None,
+        count: int | None,
+        now_ms: int | None = None,
+    ) -> None:
         super().__init__(as_json=as_json)
         self.rest = rest
         self.markets = markets
@@ -161,13 +169,22 @@ class FillsHandler(PrivateHandler):
 
 @connection_options
 def fills(
-    market: Annotated[list[str] | None, typer.Option("--market", "-m", metavar="TICKER",
-                                                     help="Only these markets (repeat for several).")] = None,
-    since: Annotated[str | None, typer.Option("--since", metavar="WHEN",
-                                              help="Print fills from this time first: 1h, 30m, 2d, an ISO time "
-                                              "(2026-08-28T14:00:00Z; no offset = local time) or Unix ms.")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="NDJSON, one fill per line (the default when stdout "
-                                           "is not a terminal).")] = False,
+    market: Annotated[
+        list[str] | None,
+        typer.Option("--market", "-m", metavar="TICKER", help="Only these markets (repeat for several)."),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            metavar="WHEN",
+            help="Print fills from this time first: 1h, 30m, 2d, an ISO time "
+            "(2026-08-28T14:00:00Z; no offset = local time) or Unix ms.",
+        ),
+    ] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="NDJSON, one fill per line (the default when stdout is not a terminal).")
+    ] = False,
     count: Annotated[int | None, typer.Option("--count", "-n", min=1, help="Exit after this many fills.")] = None,
     *,
     conn: ConnectionArgs,
@@ -203,8 +220,7 @@ def fills(
                 from kalshi_cli.render.portfolio import fills_view
 
                 def view(height: int) -> Any:
-                    return fills_view(handler.rows, handler.totals, f"{handler.state}; {handler.printed} fills",
-                                      height)
+                    return fills_view(handler.rows, handler.totals, f"{handler.state}; {handler.printed} fills", height)
 
             await follow(ctx, subs, handler, stale_after=conn.stale_after, view=view)
 

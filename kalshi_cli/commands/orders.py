@@ -34,7 +34,8 @@ def describe_change(before: dict[str, Any] | None, after: dict[str, Any]) -> str
         return "partly filled"
     reason = after.get("last_update_reason")
     if reason in ("Amend", "Decrease") or any(
-            before.get(k) != after.get(k) for k in ("yes_price_dollars", "initial_count_fp", "remaining_count_fp")):
+        before.get(k) != after.get(k) for k in ("yes_price_dollars", "initial_count_fp", "remaining_count_fp")
+    ):
         return "amended"
     return str(status or "updated")
 
@@ -88,16 +89,22 @@ class OrdersHandler(SeededHandler):
         self.changes.append(
             f"{clock}  {what:<9} {msg.get('ticker', '?')} {msg.get('outcome_side', '?')} @ "
             f"{msg.get('yes_price_dollars', '?')}  filled {msg.get('fill_count_fp', '?')} of "
-            f"{msg.get('initial_count_fp', '?')}" + (f", {left:f} left" if left else "")
-            + f"  ({msg.get('client_order_id') or msg.get('order_id')})")
+            f"{msg.get('initial_count_fp', '?')}"
+            + (f", {left:f} left" if left else "")
+            + f"  ({msg.get('client_order_id') or msg.get('order_id')})"
+        )
 
 
 @connection_options
 def orders(
-    market: Annotated[list[str] | None, typer.Option("--market", "-m", metavar="TICKER",
-                                                     help="Only these markets (repeat for several).")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="NDJSON (the default when stdout is not a terminal): "
-                                           "seed rows, then live frames.")] = False,
+    market: Annotated[
+        list[str] | None,
+        typer.Option("--market", "-m", metavar="TICKER", help="Only these markets (repeat for several)."),
+    ] = None,
+    json_out: Annotated[
+        bool,
+        typer.Option("--json", help="NDJSON (the default when stdout is not a terminal): seed rows, then live frames."),
+    ] = False,
     *,
     conn: ConnectionArgs,
 ) -> None:

@@ -48,10 +48,14 @@ class PositionsHandler(SeededHandler):
 
 @connection_options
 def positions(
-    market: Annotated[list[str] | None, typer.Option("--market", "-m", metavar="TICKER",
-                                                     help="Only these markets (repeat for several).")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="NDJSON (the default when stdout is not a terminal): "
-                                           "seed rows, then live frames.")] = False,
+    market: Annotated[
+        list[str] | None,
+        typer.Option("--market", "-m", metavar="TICKER", help="Only these markets (repeat for several)."),
+    ] = None,
+    json_out: Annotated[
+        bool,
+        typer.Option("--json", help="NDJSON (the default when stdout is not a terminal): seed rows, then live frames."),
+    ] = False,
     *,
     conn: ConnectionArgs,
 ) -> None:

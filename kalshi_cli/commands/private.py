@@ -81,11 +81,13 @@ class PrivateHandler(StreamHandler):
         return head.obj if head.obj is not None else parse_frame(raw)
 
 
-async def stream_until_done(ctx: StreamContext, subs: list[Subscription], handler: PrivateHandler, *,
-                            stale_after: float) -> None:
+async def stream_until_done(
+    ctx: StreamContext, subs: list[Subscription], handler: PrivateHandler, *, stale_after: float
+) -> None:
     """Run the session until it ends, the handler says it is done, or a REST task fails."""
-    session = Session(ctx.endpoint.ws_url, subs, handler, signer=ctx.signer(), reporter=ctx.reporter,
-                      stale_after=stale_after)
+    session = Session(
+        ctx.endpoint.ws_url, subs, handler, signer=ctx.signer(), reporter=ctx.reporter, stale_after=stale_after
+    )
     run = asyncio.create_task(session.run())
     finished = asyncio.create_task(handler.done.wait())
     try:
@@ -101,8 +103,14 @@ async def stream_until_done(ctx: StreamContext, subs: list[Subscription], handle
         run.result()  # the session's own fatal error, if any
 
 
-async def follow(ctx: StreamContext, subs: list[Subscription], handler: PrivateHandler, *, stale_after: float,
-                 view: Callable[[int], Any] | None) -> None:
+async def follow(
+    ctx: StreamContext,
+    subs: list[Subscription],
+    handler: PrivateHandler,
+    *,
+    stale_after: float,
+    view: Callable[[int], Any] | None,
+) -> None:
     """Stream until done; with ``view`` (terminal height -> renderable), draw it live meanwhile."""
     try:
         if view is None:

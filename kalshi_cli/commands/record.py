@@ -35,8 +35,16 @@ def _size(n: int) -> str:
 class RecordStatus:
     """The one-line status on stderr: redrawn in place on a terminal, a line now and then otherwise."""
 
-    def __init__(self, writer: RecordWriter, handler: RecordHandler, *, stream: IO[str], live: bool,
-                 quiet: bool, every: float = 30.0) -> None:
+    def __init__(
+        self,
+        writer: RecordWriter,
+        handler: RecordHandler,
+        *,
+        stream: IO[str],
+        live: bool,
+        quiet: bool,
+        every: float = 30.0,
+    ) -> None:
         self.writer = writer
         self.handler = handler
         self.stream = stream
@@ -50,9 +58,11 @@ class RecordStatus:
         w, h = self.writer, self.handler
         disk = f" ({_size(w.bytes_out)} gzip)" if w.gzip else ""
         where = f" in {w.directory}" if final else (f" -> {w.current}" if w.current is not None else "")
-        return (f"recording: {h.frames:,} frames, {_size(w.bytes_in)}{disk}, {len(w.files)} file"
-                f"{'' if len(w.files) == 1 else 's'}, {h.reconnects} reconnect{'' if h.reconnects == 1 else 's'}, "
-                f"{h.gaps} gap{'' if h.gaps == 1 else 's'}{where}")
+        return (
+            f"recording: {h.frames:,} frames, {_size(w.bytes_in)}{disk}, {len(w.files)} file"
+            f"{'' if len(w.files) == 1 else 's'}, {h.reconnects} reconnect{'' if h.reconnects == 1 else 's'}, "
+            f"{h.gaps} gap{'' if h.gaps == 1 else 's'}{where}"
+        )
 
     def _write(self, text: str) -> None:
         with contextlib.suppress(OSError, ValueError):
@@ -110,20 +120,41 @@ def _prepare(out: Path) -> None:
 
 @connection_options
 def record(
-    channels: Annotated[list[str], typer.Argument(help="Channels: orderbook_delta, trade, ticker, ...",
-                                                  show_default=False)],
-    out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="Directory for the files (created if "
-                                      "missing).", show_default=False)],
-    market: Annotated[list[str] | None, typer.Option("--market", "-m", metavar="TICKER",
-                                                     help="Market ticker filter (repeat for several).")] = None,
-    rotate: Annotated[list[str] | None, typer.Option("--rotate", metavar="PERIOD|SIZE",
-                                                     help="Start a new file every PERIOD (1h, 30m; aligned to the "
-                                                     "clock) or at SIZE on disk (100MB, 1GB); repeat for both. "
-                                                     "[default: 1h]", show_default=False)] = None,
-    gzip_out: Annotated[bool, typer.Option("--gzip", help="Write .ndjson.gz (closed gzip members each flush, "
-                                           "so even a killed recorder leaves readable files).")] = False,
-    param: Annotated[list[str] | None, typer.Option("--param", "-p", metavar="KEY=VALUE",
-                                                    help="Extra subscribe parameter, as for tail.")] = None,
+    channels: Annotated[
+        list[str], typer.Argument(help="Channels: orderbook_delta, trade, ticker, ...", show_default=False)
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", "-o", metavar="DIR", help="Directory for the files (created if missing).", show_default=False
+        ),
+    ],
+    market: Annotated[
+        list[str] | None,
+        typer.Option("--market", "-m", metavar="TICKER", help="Market ticker filter (repeat for several)."),
+    ] = None,
+    rotate: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rotate",
+            metavar="PERIOD|SIZE",
+            help="Start a new file every PERIOD (1h, 30m; aligned to the "
+            "clock) or at SIZE on disk (100MB, 1GB); repeat for both. "
+            "[default: 1h]",
+            show_default=False,
+        ),
+    ] = None,
+    gzip_out: Annotated[
+        bool,
+        typer.Option(
+            "--gzip",
+            help="Write .ndjson.gz (closed gzip members each flush, so even a killed recorder leaves readable files).",
+        ),
+    ] = False,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", metavar="KEY=VALUE", help="Extra subscribe parameter, as for tail."),
+    ] = None,
     *,
     conn: ConnectionArgs,
 ) -> None:

@@ -13,20 +13,37 @@ __all__ = ["replay"]
 
 
 def replay(
-    files: Annotated[list[Path], typer.Argument(metavar="FILE...", help="Recordings: 'kalshi record' files "
-                                                "(.ndjson or .ndjson.gz) or 'kalshi tail --json' output, "
-                                                "played in the order given.", show_default=False)],
-    speed: Annotated[str, typer.Option("--speed", metavar="N|max",
-                                       help="N times the recorded pace (1 = as recorded), or max: as fast "
-                                       "as the clients read.")] = "1",
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="FILE...",
+            help="Recordings: 'kalshi record' files "
+            "(.ndjson or .ndjson.gz) or 'kalshi tail --json' output, "
+            "played in the order given.",
+            show_default=False,
+        ),
+    ],
+    speed: Annotated[
+        str,
+        typer.Option(
+            "--speed",
+            metavar="N|max",
+            help="N times the recorded pace (1 = as recorded), or max: as fast as the clients read.",
+        ),
+    ] = "1",
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 0,
-    loop: Annotated[bool, typer.Option("--loop", help="Start again at the end instead of closing "
-                                       "connections and exiting.")] = False,
-    public_key: Annotated[Path | None, typer.Option("--public-key", metavar="PEM",
-                                                    help="Verify signatures against this public key "
-                                                    "(HTTP 401 otherwise). Without it every client "
-                                                    "is accepted.")] = None,
+    loop: Annotated[
+        bool, typer.Option("--loop", help="Start again at the end instead of closing connections and exiting.")
+    ] = False,
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--public-key",
+            metavar="PEM",
+            help="Verify signatures against this public key (HTTP 401 otherwise). Without it every client is accepted.",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No status lines on stderr.")] = False,
 ) -> None:
     """Serve recordings as a Kalshi endpoint; prints its ws:// URL first.
@@ -58,15 +75,26 @@ def replay(
     def ready(url: str, recording: Recording) -> None:
         print(url, flush=True)
         markets = len(recording.tickers)
-        reporter.info(f"replaying {recording.frames:,} frames ({markets} market{'' if markets == 1 else 's'}, "
-                      f"{recording.duration_s:.1f}s recorded) at {'max speed' if rate is None else f'{rate:g}x'}")
+        reporter.info(
+            f"replaying {recording.frames:,} frames ({markets} market{'' if markets == 1 else 's'}, "
+            f"{recording.duration_s:.1f}s recorded) at {'max speed' if rate is None else f'{rate:g}x'}"
+        )
 
     async def main() -> None:
-        server = await serve_replay(list(files), speed=rate, loop=loop, host=host, port=port, public_key_pem=pem,
-                                    on_ready=ready, warn=reporter.warn)
+        server = await serve_replay(
+            list(files),
+            speed=rate,
+            loop=loop,
+            host=host,
+            port=port,
+            public_key_pem=pem,
+            on_ready=ready,
+            warn=reporter.warn,
+        )
         if server.started_at is not None and server.ended_at is not None:
             took = max(server.ended_at - server.started_at, 1e-9)
-            reporter.info(f"replayed {server.replayed:,} frames in {took:.2f}s ({server.replayed / took:,.0f} "
-                          "frames/s)")
+            reporter.info(
+                f"replayed {server.replayed:,} frames in {took:.2f}s ({server.replayed / took:,.0f} frames/s)"
+            )
 
     run_main(main)

@@ -22,11 +22,14 @@ _WS_PATH = "/trade-api/ws/v2"
 def sign(
     method: Annotated[str, typer.Option("--method", "-X", help="HTTP method to sign.")] = "GET",
     path: Annotated[str, typer.Option("--path", help="Request path to sign (the query string is dropped).")] = _WS_PATH,
-    timestamp: Annotated[int | None, typer.Option("--timestamp", metavar="MS",
-                                                  help="Unix time in ms (default: now).")] = None,
+    timestamp: Annotated[
+        int | None, typer.Option("--timestamp", metavar="MS", help="Unix time in ms (default: now).")
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object keyed by header name.")] = False,
-    check: Annotated[bool, typer.Option("--check", help="Open a signed connection and say whether the key "
-                                        "was accepted, and if not, why.")] = False,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Open a signed connection and say whether the key was accepted, and if not, why."),
+    ] = False,
     *,
     conn: ConnectionArgs,
 ) -> None:
@@ -84,8 +87,13 @@ async def _check(conn: ConnectionArgs, json_out: bool) -> None:
         result = await probe(url, auth_headers(creds.key_id, creds.key))
         skew = result.skew
         if json_out:
-            out = {"url": url, "accepted": result.accepted, "status": result.status,
-                   "detail": result.detail, "clock_skew_s": None if skew is None else round(skew, 1)}
+            out = {
+                "url": url,
+                "accepted": result.accepted,
+                "status": result.status,
+                "detail": result.detail,
+                "clock_skew_s": None if skew is None else round(skew, 1),
+            }
             sys.stdout.write(orjson.dumps(out).decode() + "\n")
             sys.stdout.flush()
         elif result.accepted:
@@ -103,6 +111,5 @@ async def _check(conn: ConnectionArgs, json_out: bool) -> None:
             causes.append("the key was deleted or lacks the scope")
             detail = f": {result.detail}" if result.detail else ""
             raise AuthRejected(
-                f"{url} rejected key {creds.key_id} (HTTP {result.status}{detail}). Likely causes: "
-                + "; ".join(causes)
+                f"{url} rejected key {creds.key_id} (HTTP {result.status}{detail}). Likely causes: " + "; ".join(causes)
             )

@@ -18,10 +18,14 @@ def sim(
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same market story.")] = 0,
     markets: Annotated[int, typer.Option(min=1, help="Number of markets.")] = 5,
     rate: Annotated[float, typer.Option(min=0, help="Exchange actions per second (0 = none).")] = 20.0,
-    public_key: Annotated[Path | None, typer.Option("--public-key", metavar="PEM",
-                                                    help="Verify signatures against this public key "
-                                                    "(HTTP 401 otherwise). Without it every client "
-                                                    "is accepted.")] = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--public-key",
+            metavar="PEM",
+            help="Verify signatures against this public key (HTTP 401 otherwise). Without it every client is accepted.",
+        ),
+    ] = None,
 ) -> None:
     """Run the simulated Kalshi exchange; prints its ws:// URL first, serves until stopped.
 
@@ -42,8 +46,11 @@ def sim(
     def ready(url: str) -> None:
         print(url, flush=True)
 
-    run_main(lambda: serve_forever(host=host, port=port, seed=seed, markets=markets, rate=rate,
-                                   public_key_pem=pem, on_ready=ready))
+    run_main(
+        lambda: serve_forever(
+            host=host, port=port, seed=seed, markets=markets, rate=rate, public_key_pem=pem, on_ready=ready
+        )
+    )
 
 
 def read_public_key(path: Path | None) -> bytes | None:

@@ -136,17 +136,30 @@ def _one_line(raw: bytes) -> bytes:
 
 @connection_options
 def tail(
-    channels: Annotated[list[str], typer.Argument(help="Channels: trade, ticker, orderbook_delta, fill, ...",
-                                                  show_default=False)],
-    market: Annotated[list[str] | None, typer.Option("--market", "-m", metavar="TICKER",
-                                                     help="Market ticker filter (repeat for several).")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="NDJSON: each frame as received, one per line "
-                                           "(the default when stdout is not a terminal).")] = False,
-    count: Annotated[int | None, typer.Option("--count", "-n", min=1,
-                                              help="Exit after this many data frames.")] = None,
-    param: Annotated[list[str] | None, typer.Option("--param", "-p", metavar="KEY=VALUE",
-                                                    help="Extra subscribe parameter, e.g. use_yes_price=true, "
-                                                    "send_initial_snapshot=true, index_ids='[\"BRTI\"]'.")] = None,
+    channels: Annotated[
+        list[str], typer.Argument(help="Channels: trade, ticker, orderbook_delta, fill, ...", show_default=False)
+    ],
+    market: Annotated[
+        list[str] | None,
+        typer.Option("--market", "-m", metavar="TICKER", help="Market ticker filter (repeat for several)."),
+    ] = None,
+    json_out: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="NDJSON: each frame as received, one per line (the default when stdout is not a terminal)."
+        ),
+    ] = False,
+    count: Annotated[int | None, typer.Option("--count", "-n", min=1, help="Exit after this many data frames.")] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            "-p",
+            metavar="KEY=VALUE",
+            help="Extra subscribe parameter, e.g. use_yes_price=true, "
+            "send_initial_snapshot=true, index_ids='[\"BRTI\"]'.",
+        ),
+    ] = None,
     *,
     conn: ConnectionArgs,
 ) -> None:

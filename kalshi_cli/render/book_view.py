@@ -56,30 +56,22 @@ class MarketStats:
     def update_from_ticker(self, msg: Mapping[str, Any]) -> None:
         """``ticker`` carries the full state each time (current fields, else legacy integers)."""
         self.market_ticker = msg.get("market_ticker", self.market_ticker)
-        self.last_price = _read(
-            msg, "price_dollars", parse_price, "price", ONE_DOLLAR // 100, self.last_price
-        )
+        self.last_price = _read(msg, "price_dollars", parse_price, "price", ONE_DOLLAR // 100, self.last_price)
         self.volume = _read(msg, "volume_fp", parse_size, "volume", 100, self.volume)
-        self.open_interest = _read(
-            msg, "open_interest_fp", parse_size, "open_interest", 100, self.open_interest
-        )
+        self.open_interest = _read(msg, "open_interest_fp", parse_size, "open_interest", 100, self.open_interest)
         self.last_size = _read(msg, "last_trade_size_fp", parse_size, None, 1, self.last_size)
 
     def update_from_trade(self, msg: Mapping[str, Any]) -> None:
         """A trade sets last price/size; volume stays the ticker's (it already counts the trade)."""
         self.market_ticker = msg.get("market_ticker", self.market_ticker)
-        self.last_price = _read(
-            msg, "yes_price_dollars", parse_price, "yes_price", ONE_DOLLAR // 100, self.last_price
-        )
+        self.last_price = _read(msg, "yes_price_dollars", parse_price, "yes_price", ONE_DOLLAR // 100, self.last_price)
         self.last_size = _read(msg, "count_fp", parse_size, "count", 100, self.last_size)
         ts_ms = msg.get("ts_ms")
         if type(ts_ms) is int:
             self.last_trade_ts_ms = ts_ms
 
 
-def _read(
-    msg: Mapping[str, Any], key: str, parse: Any, legacy_key: str | None, legacy_scale: int, old: Any
-) -> Any:
+def _read(msg: Mapping[str, Any], key: str, parse: Any, legacy_key: str | None, legacy_scale: int, old: Any) -> Any:
     text = msg.get(key)
     if text is not None:
         try:
@@ -213,8 +205,11 @@ def book_panel(
 
 def _spread_row(spread_text: str, size_width: int, book: OrderBook) -> Text:
     return Text.assemble(
-        (f"{'':3} {'spread':>6}", "bold"), f"  {spread_text:>{size_width}}  ", (f"mid {_mid(book.mid())}", "bold"),
-        no_wrap=True, overflow="crop",
+        (f"{'':3} {'spread':>6}", "bold"),
+        f"  {spread_text:>{size_width}}  ",
+        (f"mid {_mid(book.mid())}", "bold"),
+        no_wrap=True,
+        overflow="crop",
     )
 
 

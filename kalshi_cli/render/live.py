@@ -25,8 +25,9 @@ __all__ = ["BookLiveView"]
 class BookLiveView(LoopLive):
     """``async with BookLiveView(handler, markets):`` draws until the block ends or ``q`` is hit."""
 
-    def __init__(self, handler: Any, markets: list[str], *, once: bool = False, fps: float = 12.0,
-                 console: Console | None = None) -> None:
+    def __init__(
+        self, handler: Any, markets: list[str], *, once: bool = False, fps: float = 12.0, console: Console | None = None
+    ) -> None:
         super().__init__(fps=fps, console=console, screen=not once)
         self.handler = handler
         self.markets = markets

@@ -21,8 +21,9 @@ __all__ = ["LoopLive"]
 class LoopLive:
     """``async with view:`` shows ``view.render()`` and redraws it ``fps`` times a second."""
 
-    def __init__(self, *, fps: float, console: Console | None = None, screen: bool = False,
-                 vertical_overflow: Any = "ellipsis") -> None:
+    def __init__(
+        self, *, fps: float, console: Console | None = None, screen: bool = False, vertical_overflow: Any = "ellipsis"
+    ) -> None:
         self.fps = fps
         self.console = console or Console()
         self._screen = screen
@@ -40,8 +41,15 @@ class LoopLive:
         self._live.update(self.render(), refresh=True)
 
     async def __aenter__(self) -> LoopLive:
-        self._live = Live(self.render(), console=self.console, auto_refresh=False, screen=self._screen,
-                          redirect_stderr=False, transient=False, vertical_overflow=self._overflow)
+        self._live = Live(
+            self.render(),
+            console=self.console,
+            auto_refresh=False,
+            screen=self._screen,
+            redirect_stderr=False,
+            transient=False,
+            vertical_overflow=self._overflow,
+        )
         self._live.start(refresh=True)
         self._beat = asyncio.create_task(self._refresh_loop())
         return self

@@ -47,9 +47,17 @@ def _status(text: str) -> Text:
 def fills_view(rows: list[dict[str, Any]], totals: FillTotals, status: str, height: int) -> RenderableType:
     """Recent fills (newest at the bottom) over per-market running totals."""
     fills = Table(title="Your fills", title_justify="left", expand=False, pad_edge=False)
-    for name, justify in (("time", "left"), ("market", "left"), ("side", "left"), ("b/s", "left"),
-                          ("yes px", "right"), ("size", "right"), ("fee", "right"), ("m/t", "left"),
-                          ("pos after", "right")):
+    for name, justify in (
+        ("time", "left"),
+        ("market", "left"),
+        ("side", "left"),
+        ("b/s", "left"),
+        ("yes px", "right"),
+        ("size", "right"),
+        ("fee", "right"),
+        ("m/t", "left"),
+        ("pos after", "right"),
+    ):
         fills.add_column(name, justify=justify, no_wrap=True)
     room = max(3, height - len(totals.markets) - 12)
     for row in rows[-room:]:
@@ -71,8 +79,15 @@ def fills_view(rows: list[dict[str, Any]], totals: FillTotals, status: str, heig
     for market, t in sorted(totals.markets.items()):
         avg = t.average_yes_price
         net = _num(t.position) if t.position is not None else f"{_num(t.delta, sign=True)} (change)"
-        sums.add_row(market, str(t.fills), _num(t.bought), _num(t.sold),
-                     _num(avg, 4) if avg is not None else "—", _num(t.fees, 4), net)
+        sums.add_row(
+            market,
+            str(t.fills),
+            _num(t.bought),
+            _num(t.sold),
+            _num(avg, 4) if avg is not None else "—",
+            _num(t.fees, 4),
+            net,
+        )
     note = "  * = fetched from the REST API (made while not connected, or before start)"
     return Group(fills, sums, _status(status + note))
 
@@ -85,10 +100,16 @@ def positions_view(rows: Mapping[str, Mapping[str, Any]], status: str) -> Render
     for market, msg in sorted(rows.items()):
         pos = to_decimal(msg.get("position_fp"))
         side = "—" if not pos else ("YES" if pos > 0 else "NO")
-        table.add_row(market, _num(pos.copy_abs() if pos is not None else None), side,
-                      _num(msg.get("position_cost_dollars")), _num(msg.get("realized_pnl_dollars"), sign=True),
-                      _num(msg.get("fees_paid_dollars")), _num(msg.get("volume_fp")),
-                      style="dim" if not pos else None)
+        table.add_row(
+            market,
+            _num(pos.copy_abs() if pos is not None else None),
+            side,
+            _num(msg.get("position_cost_dollars")),
+            _num(msg.get("realized_pnl_dollars"), sign=True),
+            _num(msg.get("fees_paid_dollars")),
+            _num(msg.get("volume_fp")),
+            style="dim" if not pos else None,
+        )
     if not rows:
         table.add_row("(no positions)", "", "", "", "", "", "")
     return Group(table, _status(status))
@@ -98,14 +119,21 @@ def orders_view(rows: Mapping[str, Mapping[str, Any]], changes: Iterable[str], s
     """Resting orders, then the latest changes (filled, canceled, amended)."""
     table = Table(title="Your resting orders", title_justify="left", pad_edge=False)
     for name in ("market", "side", "yes px", "remaining", "filled", "of", "client order id", "placed"):
-        table.add_column(name, justify="right" if name in ("yes px", "remaining", "filled", "of") else "left",
-                         no_wrap=True)
+        table.add_column(
+            name, justify="right" if name in ("yes px", "remaining", "filled", "of") else "left", no_wrap=True
+        )
     ordered = sorted(rows.values(), key=lambda m: (str(m.get("ticker")), m.get("created_ts_ms") or 0))
     for msg in ordered:
-        table.add_row(str(msg.get("ticker", "?")), f"{msg.get('outcome_side', '?')} {msg.get('book_side', '')}",
-                      _num(msg.get("yes_price_dollars"), 4), _num(msg.get("remaining_count_fp")),
-                      _num(msg.get("fill_count_fp")), _num(msg.get("initial_count_fp")),
-                      str(msg.get("client_order_id") or "—"), _clock(msg.get("created_ts_ms")))
+        table.add_row(
+            str(msg.get("ticker", "?")),
+            f"{msg.get('outcome_side', '?')} {msg.get('book_side', '')}",
+            _num(msg.get("yes_price_dollars"), 4),
+            _num(msg.get("remaining_count_fp")),
+            _num(msg.get("fill_count_fp")),
+            _num(msg.get("initial_count_fp")),
+            str(msg.get("client_order_id") or "—"),
+            _clock(msg.get("created_ts_ms")),
+        )
     if not rows:
         table.add_row("(no resting orders)", "", "", "", "", "", "", "")
     recent = Text("\n".join(changes) or "(no changes yet)")
@@ -115,8 +143,9 @@ def orders_view(rows: Mapping[str, Mapping[str, Any]], changes: Iterable[str], s
 class LiveTable(LoopLive):
     """``async with LiveTable(render):`` redraw ``render(height)`` ``fps`` times a second until the block ends."""
 
-    def __init__(self, render: Callable[[int], RenderableType], *, fps: float = 4.0,
-                 console: Console | None = None) -> None:
+    def __init__(
+        self, render: Callable[[int], RenderableType], *, fps: float = 4.0, console: Console | None = None
+    ) -> None:
         super().__init__(fps=fps, console=console, vertical_overflow="crop")
         self._render = render
 

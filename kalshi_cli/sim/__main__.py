@@ -27,9 +27,18 @@ def main(argv: list[str] | None = None) -> int:
         print(url, flush=True)
 
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_forever(host=args.host, port=args.port, seed=args.seed, markets=args.markets,
-                                  rate=args.rate, public_key_pem=pem, allow_anonymous=args.allow_anonymous,
-                                  on_ready=ready))
+        asyncio.run(
+            serve_forever(
+                host=args.host,
+                port=args.port,
+                seed=args.seed,
+                markets=args.markets,
+                rate=args.rate,
+                public_key_pem=pem,
+                allow_anonymous=args.allow_anonymous,
+                on_ready=ready,
+            )
+        )
     return 0
 
 

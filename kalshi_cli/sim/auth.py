@@ -34,8 +34,15 @@ def message(timestamp: str, path: str = WS_PATH) -> bytes:
     return f"{timestamp}GET{path.split('?')[0]}".encode()
 
 
-def verify(headers: Mapping[str, str], key: PublicKey, *, tolerance_s: float | None = 30.0,
-           key_id: str | None = None, now_ms: int | None = None, path: str = WS_PATH) -> str | None:
+def verify(
+    headers: Mapping[str, str],
+    key: PublicKey,
+    *,
+    tolerance_s: float | None = 30.0,
+    key_id: str | None = None,
+    now_ms: int | None = None,
+    path: str = WS_PATH,
+) -> str | None:
     """None when the three headers prove possession of ``key`` for a GET of ``path``; otherwise why not."""
     for name in HEADERS:
         if not headers.get(name):

@@ -75,8 +75,14 @@ class Sub:
 class Connection:
     """Protocol state of one connection: its subscriptions and what to send for each input."""
 
-    def __init__(self, exchange: Exchange, *, authenticated: bool = True, sending_ts: bool = True,
-                 now_ms: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self,
+        exchange: Exchange,
+        *,
+        authenticated: bool = True,
+        sending_ts: bool = True,
+        now_ms: Callable[[], int] | None = None,
+    ) -> None:
         self.exchange = exchange
         self.authenticated = authenticated
         self.sending_ts = sending_ts
@@ -87,8 +93,9 @@ class Connection:
 
     # --- frames ----------------------------------------------------------------------------------
 
-    def _frame(self, type_: str, sub: Sub | None = None, msg: Any = None, cid: int | None = None,
-               *, data: bool = False) -> Frame:
+    def _frame(
+        self, type_: str, sub: Sub | None = None, msg: Any = None, cid: int | None = None, *, data: bool = False
+    ) -> Frame:
         f: Frame = {"type": type_}
         if cid:
             f["id"] = cid
@@ -136,8 +143,7 @@ class Connection:
 
     def _command(self, obj: dict, cid: int | None) -> list[Frame]:
         cmd = obj.get("cmd")
-        handlers = {"subscribe": self._subscribe, "unsubscribe": self._unsubscribe,
-                    "update_subscription": self._update}
+        handlers = {"subscribe": self._subscribe, "unsubscribe": self._unsubscribe, "update_subscription": self._update}
         if cmd == "list_subscriptions":
             subs = [{"channel": s.channel, "sid": s.sid} for s in self.subs.values()]
             return [self._frame("ok", msg=subs, cid=cid)]
@@ -165,8 +171,10 @@ class Connection:
             raise Reject(14)
         ids = _ids(params)  # validated for every channel, used by ``ticker`` only
         flags = {k: _flag(params, k) for k in ("use_yes_price", "skip_ticker_ack", "send_initial_snapshot")}
-        keys = {"index_ids": _strings(params, "index_ids") or [],
-                "underlyings": _strings(params, "underlying_tickers") or []}
+        keys = {
+            "index_ids": _strings(params, "index_ids") or [],
+            "underlyings": _strings(params, "underlying_tickers") or [],
+        }
         out: list[Frame] = []
         for ch in channels:
             info = CHANNELS[ch]
@@ -176,8 +184,9 @@ class Connection:
                 continue
             sub = self._by_channel.get(ch)
             if sub is None:
-                sub = Sub(self._next_sid, info, use_yes_price=flags["use_yes_price"],
-                          skip_ticker_ack=flags["skip_ticker_ack"])
+                sub = Sub(
+                    self._next_sid, info, use_yes_price=flags["use_yes_price"], skip_ticker_ack=flags["skip_ticker_ack"]
+                )
                 self._next_sid += 1
                 self.subs[sub.sid] = sub
                 self._by_channel[ch] = sub
@@ -266,8 +275,11 @@ class Connection:
                 raise Reject(14)
             if not all(isinstance(t, str) for t in wanted):
                 raise Reject(1)
-            return [self._snapshot(sub, t, cid) for t in dict.fromkeys(wanted)
-                    if t in (sub.tickers or ()) and t in self.exchange.markets]
+            return [
+                self._snapshot(sub, t, cid)
+                for t in dict.fromkeys(wanted)
+                if t in (sub.tickers or ()) and t in self.exchange.markets
+            ]
         if action in _MARKET_ACTIONS:
             return self._update_markets(sub, action, params, cid)
         return self._update_keys(sub, action, params, cid)

@@ -100,8 +100,14 @@ class Exchange:
         """The ``ticker`` msg (§6.3): full market state."""
         m = self.markets[ticker]
         ts = self.now_ms()
-        return {"market_id": m.market_id, "market_ticker": ticker, **self._ticker_state(m),
-                "ts": ts // 1000, "ts_ms": ts, "time": rfc3339_ms(ts)}
+        return {
+            "market_id": m.market_id,
+            "market_ticker": ticker,
+            **self._ticker_state(m),
+            "ts": ts // 1000,
+            "ts_ms": ts,
+            "time": rfc3339_ms(ts),
+        }
 
     def fills(self) -> list[dict[str, Any]]:
         """Every fill of the user, oldest first (each with ``ts_ms``)."""
@@ -167,8 +173,9 @@ class Exchange:
             changes.append((side, p, -amount))
         return self._book_action(m, changes)
 
-    def _book_action(self, m: Market, changes: list[tuple[str, int, int]], coid: str | None = None,
-                     owner: str | None = None) -> list[Event]:
+    def _book_action(
+        self, m: Market, changes: list[tuple[str, int, int]], coid: str | None = None, owner: str | None = None
+    ) -> list[Event]:
         """Apply level changes as one exchange action (one clock); deltas then a ticker if it moved."""
         before = self._ticker_state(m)
         self._advance(m)
@@ -207,13 +214,25 @@ class Exchange:
             trade_id = self._uuid()
             yes_price = price if hit == "yes" else ONE - price
             taker = "no" if hit == "yes" else "yes"
-            trades.append(Event("trade", m.spec.ticker, {
-                "trade_id": trade_id, "market_ticker": m.spec.ticker,
-                "yes_price_dollars": price_str(yes_price), "no_price_dollars": price_str(ONE - yes_price),
-                "count_fp": count_str(taken), "taker_side": taker, "taker_outcome_side": taker,
-                "taker_book_side": "bid" if taker == "yes" else "ask", "is_block_trade": False,
-                "ts": ts // 1000, "ts_ms": ts,
-            }))
+            trades.append(
+                Event(
+                    "trade",
+                    m.spec.ticker,
+                    {
+                        "trade_id": trade_id,
+                        "market_ticker": m.spec.ticker,
+                        "yes_price_dollars": price_str(yes_price),
+                        "no_price_dollars": price_str(ONE - yes_price),
+                        "count_fp": count_str(taken),
+                        "taker_side": taker,
+                        "taker_outcome_side": taker,
+                        "taker_book_side": "bid" if taker == "yes" else "ask",
+                        "is_block_trade": False,
+                        "ts": ts // 1000,
+                        "ts_ms": ts,
+                    },
+                )
+            )
             m.last_price, m.last_size = yes_price, taken
             m.volume += taken
             m.notional += taken * yes_price
@@ -228,8 +247,11 @@ class Exchange:
 
     def _user_fill(self, o: Order, count: int, trade_id: str, ts: int) -> list[Event]:
         fill = self.account.fill(o, count, trade_id, ts)
-        return [Event("fill", o.ticker, fill), Event("user_order", o.ticker, self.account.order_msg(o)),
-                Event("market_position", o.ticker, self.account.position_msg(o.ticker))]
+        return [
+            Event("fill", o.ticker, fill),
+            Event("user_order", o.ticker, self.account.order_msg(o)),
+            Event("market_position", o.ticker, self.account.position_msg(o.ticker)),
+        ]
 
     def _user_place(self) -> list[Event]:
         m = self._pick_active()
@@ -262,20 +284,49 @@ class Exchange:
         if not m.active or roll < 0.3:
             m.active = not m.active
             kind = "activated" if m.active else "deactivated"
-            return [Event("market_lifecycle_v2", m.spec.ticker, {
-                "market_ticker": m.spec.ticker, "event_type": kind, "is_deactivated": not m.active})]
+            return [
+                Event(
+                    "market_lifecycle_v2",
+                    m.spec.ticker,
+                    {"market_ticker": m.spec.ticker, "event_type": kind, "is_deactivated": not m.active},
+                )
+            ]
         if roll < 0.6:
             m.close_ts += 900 * rng.randint(1, 8)
-            return [Event("market_lifecycle_v2", m.spec.ticker, {
-                "market_ticker": m.spec.ticker, "event_type": "close_date_updated", "close_ts": m.close_ts})]
+            return [
+                Event(
+                    "market_lifecycle_v2",
+                    m.spec.ticker,
+                    {"market_ticker": m.spec.ticker, "event_type": "close_date_updated", "close_ts": m.close_ts},
+                )
+            ]
         if roll < 0.85:
-            return [Event("event_lifecycle", None, {
-                "event_ticker": m.spec.event_ticker, "exchange_index": 0, "title": m.spec.title,
-                "subtitle": m.spec.subtitle, "collateral_return_type": "MECNET",
-                "series_ticker": m.spec.series_ticker, "strike_date": m.close_ts})]
-        return [Event("event_fee_update", None, {
-            "event_ticker": m.spec.event_ticker, "fee_type_override": "quadratic",
-            "fee_multiplier_override": rng.choice((0.5, 0.75, None))})]
+            return [
+                Event(
+                    "event_lifecycle",
+                    None,
+                    {
+                        "event_ticker": m.spec.event_ticker,
+                        "exchange_index": 0,
+                        "title": m.spec.title,
+                        "subtitle": m.spec.subtitle,
+                        "collateral_return_type": "MECNET",
+                        "series_ticker": m.spec.series_ticker,
+                        "strike_date": m.close_ts,
+                    },
+                )
+            ]
+        return [
+            Event(
+                "event_fee_update",
+                None,
+                {
+                    "event_ticker": m.spec.event_ticker,
+                    "fee_type_override": "quadratic",
+                    "fee_multiplier_override": rng.choice((0.5, 0.75, None)),
+                },
+            )
+        ]
 
     # --- helpers ---------------------------------------------------------------------------------
 
@@ -301,15 +352,28 @@ class Exchange:
             m.book.add(side, price, o.initial, o.order_id)
 
     def _new_order(self, m: Market, side: str, price: int, size: int, created: int | None = None) -> Order:
-        o = Order(self._uuid(), f"{self._coid_prefix}-mm-{len(self.account.orders) + 1:06d}",
-                  m.spec.ticker, side, price, size, created if created is not None else self.now_ms())
+        o = Order(
+            self._uuid(),
+            f"{self._coid_prefix}-mm-{len(self.account.orders) + 1:06d}",
+            m.spec.ticker,
+            side,
+            price,
+            size,
+            created if created is not None else self.now_ms(),
+        )
         self.account.orders[o.order_id] = o
         return o
 
     def _delta(self, m: Market, side: str, price: int, delta: int, coid: str | None) -> Event:
         ts = self.now_ms()
-        msg: dict[str, Any] = {"market_ticker": m.spec.ticker, "market_id": m.market_id, "clock": m.clock,
-                               "price_dollars": price_str(price), "delta_fp": count_str(delta), "side": side}
+        msg: dict[str, Any] = {
+            "market_ticker": m.spec.ticker,
+            "market_id": m.market_id,
+            "clock": m.clock,
+            "price_dollars": price_str(price),
+            "delta_fp": count_str(delta),
+            "side": side,
+        }
         if coid:
             msg["client_order_id"] = coid
         msg["ts"] = rfc3339_ms(ts)

@@ -43,8 +43,19 @@ from .fixed import count_str, parse_count, parse_price, price_str
 from .market import Event
 from .server import SimServer
 
-__all__ = ["META", "Recording", "ReplayExchange", "ReplayServer", "expand", "parse_speed", "read_records",
-           "record_time", "scan", "serve_replay", "stream_until_replayed"]
+__all__ = [
+    "META",
+    "Recording",
+    "ReplayExchange",
+    "ReplayServer",
+    "expand",
+    "parse_speed",
+    "read_records",
+    "record_time",
+    "scan",
+    "serve_replay",
+    "stream_until_replayed",
+]
 
 META = "kalshi_cli.meta"
 BOOK_TYPES = frozenset({"orderbook_snapshot", "orderbook_delta"})
@@ -195,8 +206,9 @@ def scan(paths: list[Path], warn: Callable[[str], None] | None = None) -> Record
     if rec.frames == 0 and len(empty) == len(paths):
         raise UsageError(f"recording {names} {'is' if len(paths) == 1 else 'are'} empty")
     if rec.frames == 0:
-        raise UsageError(f"no Kalshi data frames in {names} (expected NDJSON from 'kalshi record' or "
-                         "'kalshi tail --json')")
+        raise UsageError(
+            f"no Kalshi data frames in {names} (expected NDJSON from 'kalshi record' or 'kalshi tail --json')"
+        )
     for path in empty:
         warn(f"{path} is empty")
     return rec
@@ -373,8 +385,7 @@ class ReplayExchange:
 class ReplayConnection(Connection):
     """The simulator's engine, told about commands (the timeline starts at the first subscribe)."""
 
-    def __init__(self, exchange: ReplayExchange, *, on_command: Callable[[Connection], None],
-                 **kwargs: Any) -> None:
+    def __init__(self, exchange: ReplayExchange, *, on_command: Callable[[Connection], None], **kwargs: Any) -> None:
         super().__init__(exchange, **kwargs)  # type: ignore[arg-type]
         self._on_command = on_command
 
@@ -404,8 +415,9 @@ class ReplayServer(SimServer):
         kwargs: for ``SimServer`` (host, port, public_key_pem, ...).
     """
 
-    def __init__(self, recording: Recording, *, speed: float | None = 1.0, loop: bool = False,
-                 settle: float = 0.1, **kwargs: Any) -> None:
+    def __init__(
+        self, recording: Recording, *, speed: float | None = 1.0, loop: bool = False, settle: float = 0.1, **kwargs: Any
+    ) -> None:
         kwargs.setdefault("frame_log_limit", 1000)
         super().__init__(rate=0, markets=1, **kwargs)
         self.http_routes.clear()  # the simulator's REST layer describes its own market, not the recording
@@ -438,8 +450,12 @@ class ReplayServer(SimServer):
         return url
 
     def _new_engine(self, *, authenticated: bool) -> Connection:
-        return ReplayConnection(self.exchange, on_command=self._on_command,  # type: ignore[arg-type]
-                                authenticated=authenticated, sending_ts=self.sending_ts)
+        return ReplayConnection(
+            self.exchange,
+            on_command=self._on_command,  # type: ignore[arg-type]
+            authenticated=authenticated,
+            sending_ts=self.sending_ts,
+        )
 
     def _on_command(self, engine: Connection) -> None:
         self._last_command = time.monotonic()
@@ -509,14 +525,20 @@ class ReplayServer(SimServer):
             if not any((c.queue or c.sending) and not c.closed for c in self._live):
                 break
             await asyncio.sleep(0.005)
-        await asyncio.gather(*(c.ws.close(1000, "end of recording") for c in list(self._live)),
-                             return_exceptions=True)
+        await asyncio.gather(*(c.ws.close(1000, "end of recording") for c in list(self._live)), return_exceptions=True)
 
 
-async def serve_replay(paths: list[Path], *, speed: float | None, loop: bool, host: str = "127.0.0.1",
-                       port: int = 0, public_key_pem: bytes | None = None,
-                       on_ready: Callable[[str, Recording], None] | None = None,
-                       warn: Callable[[str], None] | None = None) -> ReplayServer:
+async def serve_replay(
+    paths: list[Path],
+    *,
+    speed: float | None,
+    loop: bool,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    public_key_pem: bytes | None = None,
+    on_ready: Callable[[str, Recording], None] | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> ReplayServer:
     """Scan ``paths``, serve them until the end of the recording (or SIGINT/SIGTERM); return the server."""
     recording = scan(paths, warn)
     server = ReplayServer(recording, speed=speed, loop=loop, host=host, port=port, public_key_pem=public_key_pem)

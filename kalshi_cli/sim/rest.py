@@ -67,20 +67,27 @@ class SimRest:
 
     # --- faults -----------------------------------------------------------------------------------
 
-    def fail(self, status: int, count: int = 1, headers: dict[str, str] | None = None,
-             body: Any = None) -> None:
+    def fail(self, status: int, count: int = 1, headers: dict[str, str] | None = None, body: Any = None) -> None:
         """Answer the next ``count`` REST requests with HTTP ``status`` (and ``headers``/``body``)."""
         if body is None:
-            body = {"error": "too many requests"} if status == 429 else {
-                "error": {"code": "internal_server_error", "message": "simulated failure",
-                          "details": "injected by the simulator"}}
+            body = (
+                {"error": "too many requests"}
+                if status == 429
+                else {
+                    "error": {
+                        "code": "internal_server_error",
+                        "message": "simulated failure",
+                        "details": "injected by the simulator",
+                    }
+                }
+            )
         self._faults.extend([(status, dict(headers or {}), body)] * count)
 
     # --- HTTP -------------------------------------------------------------------------------------
 
     def _handle(self, connection: ServerConnection, request: Request) -> Response:
         parts = urlsplit(request.path)
-        path = parts.path[len(REST_PREFIX):]
+        path = parts.path[len(REST_PREFIX) :]
         query = parse_qs(parts.query, keep_blank_values=True)
         headers: dict[str, str] = {}
         try:
@@ -89,7 +96,7 @@ class SimRest:
                 raise _Reply(status, body)
             self._authenticate(request, parts.path, private=path in self._private)
             if path.startswith("/markets/"):
-                body = self.market(unquote(path[len("/markets/"):]))
+                body = self.market(unquote(path[len("/markets/") :]))
             else:
                 body = self._routes[path](query)
             status = 200
@@ -108,12 +115,16 @@ class SimRest:
         signed = any(request.headers.get(h) for h in HEADERS)
         if server.public_key is None or (not signed and not private):
             return
-        reason = verify(request.headers, server.public_key, tolerance_s=server.timestamp_tolerance,
-                        key_id=server.key_id, path=path)
+        reason = verify(
+            request.headers, server.public_key, tolerance_s=server.timestamp_tolerance, key_id=server.key_id, path=path
+        )
         if reason is None:
             return
-        details = {"timestamp expired (outside the allowed clock skew)": "header_timestamp_expired",
-                   "bad signature": "INCORRECT_API_KEY_SIGNATURE", "unknown API key": "NOT_FOUND"}
+        details = {
+            "timestamp expired (outside the allowed clock skew)": "header_timestamp_expired",
+            "bad signature": "INCORRECT_API_KEY_SIGNATURE",
+            "unknown API key": "NOT_FOUND",
+        }
         raise _error(401, "authentication_error", details.get(reason, reason))
 
     # --- routes -----------------------------------------------------------------------------------
@@ -164,16 +175,21 @@ class SimRest:
                 continue
             if "total_traded" in count_filter and not traded.get(t):
                 continue
-            rows.append((event_ticker, {
-                "ticker": t,
-                "exchange_index": 0,
-                "total_traded_dollars": micro_str4(traded.get(t, 0)),
-                "position_fp": count_str(p.position),
-                "market_exposure_dollars": micro_str4(p.cost),
-                "realized_pnl_dollars": micro_str4(p.realized),
-                "fees_paid_dollars": micro_str4(p.fees),
-                "last_updated_ts": rfc3339_ms(updated.get(t, exchange.now_ms())),
-            }))
+            rows.append(
+                (
+                    event_ticker,
+                    {
+                        "ticker": t,
+                        "exchange_index": 0,
+                        "total_traded_dollars": micro_str4(traded.get(t, 0)),
+                        "position_fp": count_str(p.position),
+                        "market_exposure_dollars": micro_str4(p.cost),
+                        "realized_pnl_dollars": micro_str4(p.realized),
+                        "fees_paid_dollars": micro_str4(p.fees),
+                        "last_updated_ts": rfc3339_ms(updated.get(t, exchange.now_ms())),
+                    },
+                )
+            )
         page, cursor = _page(q, rows)
         events: dict[str, dict[str, int]] = {}
         for event_ticker, row in page:
@@ -186,14 +202,17 @@ class SimRest:
             e["fees"] += p.fees
         return {
             "market_positions": [row for _, row in page],
-            "event_positions": [{
-                "event_ticker": name,
-                "total_cost_dollars": micro_str4(e["cost"]),
-                "total_cost_shares_fp": count_str(e["shares"]),
-                "event_exposure_dollars": micro_str4(e["exposure"]),
-                "realized_pnl_dollars": micro_str4(e["pnl"]),
-                "fees_paid_dollars": micro_str4(e["fees"]),
-            } for name, e in events.items()],
+            "event_positions": [
+                {
+                    "event_ticker": name,
+                    "total_cost_dollars": micro_str4(e["cost"]),
+                    "total_cost_shares_fp": count_str(e["shares"]),
+                    "event_exposure_dollars": micro_str4(e["exposure"]),
+                    "realized_pnl_dollars": micro_str4(e["pnl"]),
+                    "fees_paid_dollars": micro_str4(e["fees"]),
+                }
+                for name, e in events.items()
+            ],
             "cursor": cursor,
         }
 
@@ -229,46 +248,48 @@ class SimRest:
         yes_bid, yes_ask = parse_price(state["yes_bid_dollars"]), parse_price(state["yes_ask_dollars"])
         close = _rfc3339_s(m.close_ts)
         open_time = rfc3339_ms(exchange.now_ms() - 86_400_000)
-        return {"market": {
-            "ticker": ticker,
-            "event_ticker": m.spec.event_ticker,
-            "market_type": "binary",
-            "title": m.spec.title,
-            "subtitle": m.spec.subtitle,
-            "yes_sub_title": m.spec.subtitle,
-            "no_sub_title": m.spec.subtitle,
-            "created_time": open_time,
-            "updated_time": open_time,
-            "open_time": open_time,
-            "close_time": close,
-            "latest_expiration_time": close,
-            "settlement_timer_seconds": 3600,
-            "status": "active" if m.active else "inactive",
-            "yes_bid_dollars": state["yes_bid_dollars"],
-            "yes_bid_size_fp": state["yes_bid_size_fp"],
-            "yes_ask_dollars": state["yes_ask_dollars"],
-            "yes_ask_size_fp": state["yes_ask_size_fp"],
-            "no_bid_dollars": price_str(ONE - yes_ask) if yes_ask else price_str(0),
-            "no_ask_dollars": price_str(ONE - yes_bid),
-            "last_price_dollars": state["price_dollars"],
-            "volume_fp": state["volume_fp"],
-            "volume_24h_fp": state["volume_fp"],
-            "result": "",
-            "can_close_early": False,
-            "open_interest_fp": state["open_interest_fp"],
-            "notional_value_dollars": "1.0000",
-            "previous_yes_bid_dollars": state["yes_bid_dollars"],
-            "previous_yes_ask_dollars": state["yes_ask_dollars"],
-            "previous_price_dollars": state["price_dollars"],
-            "settlement_bounds_type": "default",
-            "expiration_value": "",
-            "occurrence_datetime": None,
-            "rules_primary": f"If {m.spec.title.rstrip('?')}, then the market resolves to Yes.",
-            "rules_secondary": "",
-            "price_level_structure": "linear_cent",
-            "price_ranges": [{"start": "0.0000", "end": "1.0000", "step": "0.0100"}],
-            "exchange_index": 0,
-        }}
+        return {
+            "market": {
+                "ticker": ticker,
+                "event_ticker": m.spec.event_ticker,
+                "market_type": "binary",
+                "title": m.spec.title,
+                "subtitle": m.spec.subtitle,
+                "yes_sub_title": m.spec.subtitle,
+                "no_sub_title": m.spec.subtitle,
+                "created_time": open_time,
+                "updated_time": open_time,
+                "open_time": open_time,
+                "close_time": close,
+                "latest_expiration_time": close,
+                "settlement_timer_seconds": 3600,
+                "status": "active" if m.active else "inactive",
+                "yes_bid_dollars": state["yes_bid_dollars"],
+                "yes_bid_size_fp": state["yes_bid_size_fp"],
+                "yes_ask_dollars": state["yes_ask_dollars"],
+                "yes_ask_size_fp": state["yes_ask_size_fp"],
+                "no_bid_dollars": price_str(ONE - yes_ask) if yes_ask else price_str(0),
+                "no_ask_dollars": price_str(ONE - yes_bid),
+                "last_price_dollars": state["price_dollars"],
+                "volume_fp": state["volume_fp"],
+                "volume_24h_fp": state["volume_fp"],
+                "result": "",
+                "can_close_early": False,
+                "open_interest_fp": state["open_interest_fp"],
+                "notional_value_dollars": "1.0000",
+                "previous_yes_bid_dollars": state["yes_bid_dollars"],
+                "previous_yes_ask_dollars": state["yes_ask_dollars"],
+                "previous_price_dollars": state["price_dollars"],
+                "settlement_bounds_type": "default",
+                "expiration_value": "",
+                "occurrence_datetime": None,
+                "rules_primary": f"If {m.spec.title.rstrip('?')}, then the market resolves to Yes.",
+                "rules_secondary": "",
+                "price_level_structure": "linear_cent",
+                "price_ranges": [{"start": "0.0000", "end": "1.0000", "step": "0.0100"}],
+                "exchange_index": 0,
+            }
+        }
 
     def exchange_status(self, q: dict[str, list[str]]) -> dict[str, Any]:
         return {
@@ -276,9 +297,15 @@ class SimRest:
             "trading_active": True,
             "intra_exchange_transfers_active": True,
             "exchange_estimated_resume_time": None,
-            "exchange_index_statuses": [{"exchange_index": 0, "description": "Simulated exchange",
-                                         "exchange_active": True, "trading_active": True,
-                                         "intra_exchange_transfers_active": True}],
+            "exchange_index_statuses": [
+                {
+                    "exchange_index": 0,
+                    "description": "Simulated exchange",
+                    "exchange_active": True,
+                    "trading_active": True,
+                    "intra_exchange_transfers_active": True,
+                }
+            ],
         }
 
 

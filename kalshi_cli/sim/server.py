@@ -58,11 +58,23 @@ class _Conn:
 class SimServer:
     """A local Kalshi WebSocket endpoint with a moving market and fault injection."""
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, seed: int = 0, markets: int = 5,
-                 rate: float = 20.0, public_key_pem: bytes | str | None = None, ping_interval: float = 10.0,
-                 timestamp_tolerance: float | None = 30.0, sending_ts: bool = True, buffer_limit: int = 2000,
-                 key_id: str | None = None, allow_anonymous: bool = False,
-                 frame_log_limit: int = 100_000) -> None:
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        seed: int = 0,
+        markets: int = 5,
+        rate: float = 20.0,
+        public_key_pem: bytes | str | None = None,
+        ping_interval: float = 10.0,
+        timestamp_tolerance: float | None = 30.0,
+        sending_ts: bool = True,
+        buffer_limit: int = 2000,
+        key_id: str | None = None,
+        allow_anonymous: bool = False,
+        frame_log_limit: int = 100_000,
+    ) -> None:
         self.host, self.port = host, port
         self.rate = rate
         self.ping_interval = ping_interval
@@ -93,8 +105,14 @@ class SimServer:
 
     async def start(self) -> str:
         """Listen; return ``ws://HOST:PORT/trade-api/ws/v2``."""
-        self._server = await serve(self._handler, self.host, self.port, process_request=self._process_request,
-                                   ping_interval=None, max_size=2**20)
+        self._server = await serve(
+            self._handler,
+            self.host,
+            self.port,
+            process_request=self._process_request,
+            ping_interval=None,
+            max_size=2**20,
+        )
         self.port = self._server.sockets[0].getsockname()[1]
         self.url = f"ws://{self.host}:{self.port}{WS_PATH}"
         if self.rate > 0:
@@ -171,8 +189,7 @@ class SimServer:
         if self.public_key is None:
             reason = None
         else:
-            reason = verify(request.headers, self.public_key, tolerance_s=self.timestamp_tolerance,
-                            key_id=self.key_id)
+            reason = verify(request.headers, self.public_key, tolerance_s=self.timestamp_tolerance, key_id=self.key_id)
         if not signed and self.allow_anonymous:
             self._anonymous.add(id(connection))
             return None
@@ -387,8 +404,9 @@ def _flushed(conn: _Conn) -> bool:
     return struct.unpack("i", pending)[0] == 0
 
 
-async def serve_forever(*, on_ready: Callable[[str], None] | None = None, handle_signals: bool = True,
-                        **kwargs: Any) -> None:
+async def serve_forever(
+    *, on_ready: Callable[[str], None] | None = None, handle_signals: bool = True, **kwargs: Any
+) -> None:
     """Start a SimServer with ``kwargs``, call ``on_ready(url)``, serve until SIGINT/SIGTERM.
 
     Shared by ``python -m kalshi_cli.sim`` and ``kalshi sim``; returns normally on a signal.

@@ -306,7 +306,9 @@ def book_frames(cycles: int) -> tuple[list[bytes], list[bytes]]:
 
 
 def book_module(rounds: int, deltas: int) -> dict[str, float]:
-    from kalshi_cli.book import BookSet, OrderBook, book_json_bytes
+    from kalshi_cli.book import OrderBook
+    from kalshi_cli.bookset import BookSet
+    from kalshi_cli.encoders import book_json_bytes
 
     snaps, raws = book_frames(max(1, deltas // 1400))
     snap_objs = [orjson.loads(s) for s in snaps]

@@ -16,38 +16,39 @@ from __future__ import annotations
 
 import bisect
 import enum
-import functools
 import heapq
-import re
 from decimal import Decimal
 from typing import Any
 
 import orjson
 
+from kalshi_cli.fixed import (
+    CENT,
+    ONE_CONTRACT,
+    ONE_DOLLAR,
+    FixedPointError,
+    format_price,
+    format_price_cached,
+    format_size,
+    format_size_cached,
+    parse_price,
+    parse_size,
+)
+
 __all__ = [
     "ONE_DOLLAR",
     "BookError",
-    "BookSet",
     "BookState",
     "DeltaOutcome",
     "OrderBook",
-    "book_json_bytes",
-    "book_json_line",
     "format_price",
     "format_size",
     "parse_price",
     "parse_size",
 ]
 
-PRICE_PLACES = 4
-SIZE_PLACES = 2
-#: $1.00 in price units: a contract's payout, and the sum of a YES price and its NO price.
-ONE_DOLLAR = 10**PRICE_PLACES
-CENT = ONE_DOLLAR // 100
-ONE_CONTRACT = 10**SIZE_PLACES
 
-
-class BookError(ValueError):
+class BookError(FixedPointError):
     """A value or message the book cannot represent exactly or does not understand."""
 
 
@@ -69,57 +70,6 @@ class DeltaOutcome(enum.Enum):
     IGNORED_STALE = "ignored_stale"
     #: this delta revealed an integrity problem; the book is now STALE (see ``stale_reason``).
     MARKED_STALE = "marked_stale"
-
-
-# --- exact fixed-point parsing ---------------------------------------------------------------
-
-_FIXED = re.compile(r"([+-]?)(\d+)(?:\.(\d+))?")
-
-
-def _parse_fixed(text: Any, places: int, what: str, signed: bool) -> int:
-    """Parse a decimal string into an integer count of 10**-places, refusing any rounding."""
-    if type(text) is not str:
-        raise BookError(f"{what} must be a decimal string, got {text!r}")
-    m = _FIXED.fullmatch(text)
-    if m is None:
-        raise BookError(f"{what} is not a plain decimal: {text!r}")
-    sign, whole, frac = m.groups()
-    if sign and not signed:
-        raise BookError(f"{what} must not carry a sign: {text!r}")
-    frac = frac or ""
-    if len(frac) > places:
-        # Extra zeros are exact; anything else would need rounding, which we never do.
-        if frac[places:].strip("0"):
-            raise BookError(f"{what} {text!r} has more than {places} decimals")
-        frac = frac[:places]
-    value = int(whole + frac) * 10 ** (places - len(frac))
-    return -value if sign == "-" else value
-
-
-def parse_price(text: str) -> int:
-    """``"0.4400"`` -> 4400 (units of $0.0001); 3-dp legacy strings work too."""
-    return _parse_fixed(text, PRICE_PLACES, "price", signed=False)
-
-
-def parse_size(text: str) -> int:
-    """``"95.50"`` -> 9550, ``"-42.00"`` -> -4200 (units of 1/100 contract)."""
-    return _parse_fixed(text, SIZE_PLACES, "size", signed=True)
-
-
-def _format_fixed(value: int, places: int) -> str:
-    sign = "-" if value < 0 else ""
-    whole, frac = divmod(abs(value), 10**places)
-    return f"{sign}{whole}.{frac:0{places}d}"
-
-
-def format_price(value: int) -> str:
-    """4400 -> ``"0.4400"`` (Kalshi's 4-dp form; negative values get a ``-``)."""
-    return _format_fixed(value, PRICE_PLACES)
-
-
-def format_size(value: int) -> str:
-    """9550 -> ``"95.50"``, -4200 -> ``"-42.00"``."""
-    return _format_fixed(value, SIZE_PLACES)
 
 
 # Hot path: a stream repeats the same few price and size strings over and over, so a dict
@@ -310,7 +260,7 @@ class OrderBook:
             clock = msg.get("clock")
             if clock is not None and (type(clock) is not int or clock < 0):
                 raise BookError(f"snapshot clock must be a non-negative integer, got {clock!r}")
-        except BookError as exc:
+        except FixedPointError as exc:
             self.mark_stale(f"unreadable snapshot: {exc}")
             return
         if self.use_yes_price:
@@ -361,7 +311,7 @@ class OrderBook:
         except (KeyError, TypeError):
             try:
                 price, delta = _delta_values(msg)
-            except BookError as exc:
+            except FixedPointError as exc:
                 return self._stale(f"unreadable delta: {exc}")
         side = msg.get("side")
         if side == "yes":
@@ -490,7 +440,7 @@ class OrderBook:
         frag = self._frag[side]
         level = frag.get(price)
         if level is None:
-            level = frag[price] = orjson.dumps([_price_text(price), _size_text(ladder[price])])
+            level = frag[price] = orjson.dumps([format_price_cached(price), format_size_cached(ladder[price])])
         return level
 
     def __repr__(self) -> str:
@@ -512,211 +462,4 @@ def _sum_levels(levels: list[tuple[int, int]], side: str) -> dict[int, int]:
 
 def _ladder(side: dict[int, int], depth: int | None) -> list[list[str]]:
     prices = sorted(side) if depth is None else sorted(heapq.nlargest(depth, side))
-    return [[_price_text(p), _size_text(side[p])] for p in prices]
-
-
-# Formatting is memoised too: a book repeats the same prices and sizes line after line.
-_price_text = functools.lru_cache(maxsize=_CACHE_LIMIT)(format_price)
-_size_text = functools.lru_cache(maxsize=_CACHE_LIMIT)(format_size)
-
-
-# --- all books of a stream --------------------------------------------------------------------
-
-
-class BookSet:
-    """Every book of a stream, keyed by market ticker, and which sid feeds which markets.
-
-    The session code tracks ``seq`` and asks for snapshots; this class only keeps the books
-    honest: it applies frames and marks books STALE when the caller reports a gap or reconnect.
-    """
-
-    def __init__(self, *, use_yes_price: bool = False):
-        self.books: dict[str, OrderBook] = {}
-        self.sid_markets: dict[int, set[str]] = {}
-        #: how many times a STALE book came back LIVE through a snapshot.
-        self.resync_count = 0
-        self.use_yes_price = use_yes_price
-        self._yes_price_sids: dict[int, bool] = {}
-        #: ticker -> the sid feeding it (``sid_markets`` the other way round), checked per frame.
-        self._sid_of: dict[str, int] = {}
-
-    def set_use_yes_price(self, sid: int, use_yes_price: bool) -> None:
-        """Declare how a sid prices its NO side (its subscribe had ``use_yes_price``)."""
-        self._yes_price_sids[sid] = use_yes_price
-        for ticker in self.sid_markets.get(sid, ()):
-            self.books[ticker].use_yes_price = use_yes_price
-
-    def watch(self, sid: int, tickers: list[str] | tuple[str, ...]) -> None:
-        """Register markets subscribed on ``sid`` before their snapshots arrive.
-
-        This way a gap that swallows a market's first snapshot still shows up in
-        ``stale_markets``.
-        """
-        for ticker in tickers:
-            self._book_for(sid, ticker)
-
-    def book(self, ticker: str) -> OrderBook | None:
-        return self.books.get(ticker)
-
-    def _book_for(self, sid: Any, ticker: str) -> OrderBook:
-        """The book of ``ticker``, created if new, and (for an int ``sid``) registered as fed by it."""
-        book = self.books.get(ticker)
-        if type(sid) is not int:
-            if book is None:
-                book = self.books[ticker] = OrderBook(ticker, use_yes_price=self.use_yes_price)
-            return book
-        if book is None:
-            book = self.books[ticker] = OrderBook(ticker)
-        markets = self.sid_markets.setdefault(sid, set())
-        if ticker not in markets:
-            for other in self.sid_markets.values():
-                other.discard(ticker)
-            markets.add(ticker)
-        self._sid_of[ticker] = sid
-        book.use_yes_price = self._yes_price_sids.get(sid, self.use_yes_price)
-        return book
-
-    def apply(self, obj: dict[str, Any]) -> OrderBook | None:
-        """Apply a parsed ``orderbook_snapshot`` / ``orderbook_delta`` frame; the book it changed.
-
-        That is the book of an applied delta, or of a snapshot that left it LIVE (its ``seq`` is
-        now the frame's). None for anything else: another frame type, a delta skipped (already
-        in the snapshot) or ignored (the book is STALE), or a frame that turned its book STALE;
-        a frame whose market cannot be read could have touched any market of its sid, so the
-        whole sid goes STALE.
-        """
-        kind = obj.get("type")
-        if kind != "orderbook_delta" and kind != "orderbook_snapshot":
-            return None
-        sid = obj.get("sid")
-        msg = obj.get("msg")
-        ticker = msg.get("market_ticker") if isinstance(msg, dict) else None
-        if type(ticker) is not str:
-            if type(sid) is not int:
-                raise BookError(f"{kind} frame without a sid or market ticker")
-            self.mark_sid_stale(sid, f"{kind} frame without a market ticker")
-            return None
-        book = self.books.get(ticker)
-        if book is None or self._sid_of.get(ticker) != sid:
-            book = self._book_for(sid, ticker)
-        if kind == "orderbook_delta":
-            if book.apply_delta(msg) is not _APPLIED:
-                return None
-        else:
-            before = book.state
-            book.apply_snapshot(msg)
-            if book.state is not _LIVE:
-                return None
-            if before is _STALE:
-                self.resync_count += 1
-        book.seq = obj.get("seq")
-        return book
-
-    def on_frame(self, obj: dict[str, Any]) -> list[str]:
-        """``apply`` a frame; the tickers whose state (live, stale, awaiting) it changed.
-
-        Other frame types are ignored.
-        """
-        kind = obj.get("type")
-        if kind != "orderbook_delta" and kind != "orderbook_snapshot":
-            return []
-        msg = obj.get("msg")
-        ticker = msg.get("market_ticker") if isinstance(msg, dict) else None
-        if type(ticker) is not str:
-            sid = obj.get("sid")
-            if type(sid) is not int:
-                raise BookError(f"{kind} frame without a sid or market ticker")
-            return self.mark_sid_stale(sid, f"{kind} frame without a market ticker")
-        book = self.books.get(ticker)
-        before = _AWAITING if book is None else book.state
-        self.apply(obj)
-        return [ticker] if self.books[ticker].state is not before else []
-
-    def mark_sid_stale(self, sid: int, reason: str) -> list[str]:
-        """A seq gap on ``sid`` may have hit any of its markets: all of them go STALE."""
-        return [t for t in sorted(self.sid_markets.get(sid, ())) if self.books[t].mark_stale(reason)]
-
-    def mark_all_stale(self, reason: str) -> list[str]:
-        """Reconnect: nothing is current any more, and the old sids mean nothing on the new socket.
-
-        The sid map and per-sid ``use_yes_price`` settings are dropped; declare them again for
-        the new sids (``set_use_yes_price``, ``watch``).
-        """
-        changed = [t for t, book in sorted(self.books.items()) if book.mark_stale(reason)]
-        self.sid_markets.clear()
-        self._sid_of.clear()
-        self._yes_price_sids.clear()
-        return changed
-
-    def stale_markets(self, sid: int | None = None) -> list[str]:
-        """Tickers to re-snapshot, sorted (all of them, or those fed by ``sid``)."""
-        tickers = self.books if sid is None else self.sid_markets.get(sid, ())
-        return sorted(t for t in tickers if self.books[t].state is _STALE)
-
-    def counts(self) -> dict[BookState, int]:
-        """How many books are in each state (for a status line)."""
-        out = dict.fromkeys(BookState, 0)
-        for book in self.books.values():
-            out[book.state] += 1
-        return out
-
-
-# --- output -----------------------------------------------------------------------------------
-
-
-def book_json_line(book: OrderBook, depth: int | None = None, ts_ms: int | None = None) -> dict[str, Any]:
-    """The book as one NDJSON record in Kalshi's own snapshot vocabulary.
-
-    Only a LIVE book may be emitted: a reader of the stream must never mistake a stale book
-    for the market, so a non-LIVE book raises ``BookError`` instead of producing a line.
-    """
-    if book.state is not _LIVE:
-        raise BookError(f"{book.market_ticker} is {book.state.value}; only live books are emitted")
-    yes, no = book.ladders(depth)
-    bid, ask = book.best_yes_bid(), book.best_yes_ask()
-    return {
-        "market_ticker": book.market_ticker,
-        "market_id": book.market_id,
-        "seq": book.seq,
-        "clock": book.clock,
-        "yes_dollars_fp": yes,
-        "no_dollars_fp": no,
-        "best_yes_bid": None if bid is None else format_price(bid),
-        "best_yes_ask": None if ask is None else format_price(ask),
-        "ts_ms": ts_ms,
-    }
-
-
-def book_json_bytes(book: OrderBook, depth: int | None = None, ts_ms: int | None = None) -> bytes:
-    """``orjson.dumps(book_json_line(book, depth, ts_ms))``, byte for byte, built faster.
-
-    The ladders come from ``OrderBook.ladder_json`` (cached per side until it changes), so a
-    line costs a few small encodes instead of formatting and encoding every level again.
-    """
-    if book.state is not _LIVE:
-        raise BookError(f"{book.market_ticker} is {book.state.value}; only live books are emitted")
-    dumps = orjson.dumps
-    bid, ask = book.best_yes_bid(), book.best_yes_ask()
-    return b"".join(
-        (
-            b'{"market_ticker":',
-            dumps(book.market_ticker),
-            b',"market_id":',
-            dumps(book.market_id),
-            b',"seq":',
-            dumps(book.seq),
-            b',"clock":',
-            dumps(book.clock),
-            b',"yes_dollars_fp":',
-            book.ladder_json(0, depth),
-            b',"no_dollars_fp":',
-            book.ladder_json(1, depth),
-            b',"best_yes_bid":',
-            b"null" if bid is None else dumps(_price_text(bid)),
-            b',"best_yes_ask":',
-            b"null" if ask is None else dumps(_price_text(ask)),
-            b',"ts_ms":',
-            dumps(ts_ms),
-            b"}",
-        )
-    )
+    return [[format_price_cached(p), format_size_cached(side[p])] for p in prices]

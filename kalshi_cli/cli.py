@@ -26,8 +26,8 @@ from typer.main import get_command_from_info, get_group
 from typer.models import CommandInfo
 
 from kalshi_cli import __version__
-from kalshi_cli.entry import startup_done
 from kalshi_cli.errors import KalshiCliError
+from kalshi_cli.startup import startup_done
 from kalshi_cli.status import ExitStatus
 
 __all__ = ["COMMANDS", "app", "main"]

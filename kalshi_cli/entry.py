@@ -1,48 +1,15 @@
-"""The ``kalshi`` console script: hold SIGTERM and SIGINT while the app imports, then run it.
-
-A signal that lands while modules are still importing must not raise there: a Python exception
-raised inside an extension module's initialisation can crash the interpreter (orjson's does,
-with a segfault), and otherwise it prints a traceback for a Ctrl-C. So until the command's
-modules are loaded, a signal is only noted; ``startup_done`` (called by the CLI once they are)
-then exits cleanly, 0 after SIGTERM and 130 after Ctrl-C, as nothing has been written yet.
-Streaming commands install their own handlers later (``commands.runner.run_main``).
-"""
+"""The ``kalshi`` console script: hold SIGTERM and SIGINT while the app imports, then run it
+(see ``startup``)."""
 
 from __future__ import annotations
 
-import signal
-import sys
+from kalshi_cli.startup import hold_signals
 
-__all__ = ["main", "startup_done"]
-
-_noted: list[int] = []
-
-
-def _note(signum: int, frame: object) -> None:
-    _noted.append(signum)
-
-
-def _terminate(signum: int, frame: object) -> None:
-    raise SystemExit(0)
+__all__ = ["main"]
 
 
 def main() -> None:
-    if sys.platform != "win32":
-        signal.signal(signal.SIGTERM, _note)
-        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not if ignored (nohup, `&`)
-            signal.signal(signal.SIGINT, _note)
+    hold_signals()
     from kalshi_cli.cli import main as run_app
 
     run_app()
-
-
-def startup_done() -> None:
-    """The command's modules are loaded: act on a signal noted meanwhile, then stop holding them."""
-    if sys.platform == "win32":
-        return
-    if signal.getsignal(signal.SIGTERM) is _note:
-        signal.signal(signal.SIGTERM, _terminate)
-    if signal.getsignal(signal.SIGINT) is _note:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    if _noted:
-        raise SystemExit(130 if _noted[0] == signal.SIGINT else 0)

@@ -15,6 +15,16 @@ from typing import Any
 import orjson
 
 __all__ = [
+    "FILL",
+    "MARKET_LIFECYCLE",
+    "MARKET_POSITION",
+    "MARKET_POSITIONS",
+    "ORDERBOOK_DELTA",
+    "ORDERBOOK_SNAPSHOT",
+    "TICKER",
+    "TRADE",
+    "USER_ORDER",
+    "USER_ORDERS",
     "CHANNELS",
     "DATA_TYPES",
     "DATA_TYPE_NAMES",
@@ -33,6 +43,18 @@ __all__ = [
 ]
 
 WS_PATH = "/trade-api/ws/v2"
+
+# Channel names (what a subscribe names) and the message types the code branches on (§3).
+ORDERBOOK_DELTA = "orderbook_delta"  # the channel, and the type of its delta frames
+ORDERBOOK_SNAPSHOT = "orderbook_snapshot"
+TICKER = "ticker"
+TRADE = "trade"
+FILL = "fill"
+MARKET_POSITIONS = "market_positions"
+MARKET_POSITION = "market_position"
+USER_ORDERS = "user_orders"
+USER_ORDER = "user_order"
+MARKET_LIFECYCLE = "market_lifecycle_v2"
 
 
 @dataclass(frozen=True)

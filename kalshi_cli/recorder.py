@@ -25,11 +25,11 @@ import orjson
 
 from kalshi_cli.errors import KalshiCliError, UsageError
 from kalshi_cli.protocol import Head
+from kalshi_cli.recording import META, with_recv_ts
 from kalshi_cli.session import StreamHandler, Subscription
 
 __all__ = ["META", "RecordError", "RecordHandler", "RecordWriter", "parse_rotate", "with_recv_ts"]
 
-META = "kalshi_cli.meta"
 BUFFER = 64 * 1024  # bytes of whole lines held before a write
 GZIP_MEMBER = 1024 * 1024  # uncompressed bytes after which a gzip member is closed anyway
 
@@ -60,16 +60,6 @@ def parse_rotate(specs: list[str]) -> tuple[float | None, int | None]:
         else:
             size = max(1, int(value * _SIZE_UNITS[unit]))
     return seconds, size
-
-
-def with_recv_ts(raw: bytes, recv_ts_ms: int) -> bytes:
-    """The frame with ``"recv_ts_ms":N`` added as its last key; the rest byte for byte as received."""
-    body = raw.rstrip()
-    if b"\n" not in body and body.endswith(b"}") and len(body) > 2:
-        return b'%s,"recv_ts_ms":%d}' % (body[:-1], recv_ts_ms)
-    obj = orjson.loads(raw)  # pretty-printed or odd: re-encode, the one case that cannot be spliced
-    obj["recv_ts_ms"] = recv_ts_ms
-    return orjson.dumps(obj)
 
 
 class RecordWriter:

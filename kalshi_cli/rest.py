@@ -10,11 +10,8 @@ and 403 end the command with what to check; any other failure is one sentence.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import http.client
 import random
-import socket
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterable
@@ -27,11 +24,11 @@ import orjson
 from kalshi_cli import __version__
 from kalshi_cli.errors import AuthRejected, KalshiCliError
 from kalshi_cli.output import Reporter
+from kalshi_cli.retry import Backoff, describe_network_error, parse_retry_after, retryable_status
 from kalshi_cli.status import ExitStatus
 
 __all__ = ["RestAuthError", "RestClient", "RestError", "describe_error_body"]
 
-RETRYABLE = frozenset({408, 429, 500, 502, 503, 504})
 USER_AGENT = f"kalshi-cli/{__version__}"
 Params = dict[str, Any] | Iterable[tuple[str, Any]]
 
@@ -144,6 +141,7 @@ class RestClient:
         last = ""
         expired_retry = False
         attempt = 0
+        backoff = Backoff(self.backoff_base, self.backoff_cap, self._rng)
         while True:
             attempt += 1
             retry_after: float | None = None
@@ -164,12 +162,14 @@ class RestClient:
                     raise RestAuthError(
                         self._auth_advice(what, answer.status, last), http_status=answer.status, code=code
                     )
-                if answer.status not in RETRYABLE:
+                if not retryable_status(answer.status):
                     raise RestError(f"{what} failed: {last}", http_status=answer.status, code=code)
-                retry_after = _retry_after(answer.headers.get("retry-after"))
+                retry_after = parse_retry_after(answer.headers.get("retry-after"), cap=60.0)
             if attempt >= self.tries:
                 raise RestError(f"{what} failed after {attempt} tries; last: {last}")
-            delay = retry_after if retry_after is not None else self._backoff(attempt)
+            delay = backoff.next()  # counted every try, so the growth follows the attempt number
+            if retry_after is not None:
+                delay = retry_after
             self.reporter.warn(f"{what}: {last}; retrying in {delay:.1f}s (try {attempt + 1} of {self.tries})")
             await self._sleep(delay)
 
@@ -220,9 +220,11 @@ class RestClient:
             return _Answer(exc.code, body, _lower(exc.headers.items() if exc.headers else []))
         except urllib.error.URLError as exc:
             reason = exc.reason
-            raise _Network(_describe(reason) if isinstance(reason, BaseException) else str(reason)) from None
+            raise _Network(
+                describe_network_error(reason) if isinstance(reason, BaseException) else str(reason)
+            ) from None
         except (OSError, http.client.HTTPException, TimeoutError) as exc:
-            raise _Network(_describe(exc)) from None
+            raise _Network(describe_network_error(exc)) from None
 
     def _json(self, answer: _Answer, what: str) -> dict[str, Any]:
         try:
@@ -232,10 +234,6 @@ class RestClient:
         if not isinstance(obj, dict):
             raise RestError(f"{what}: the reply is not a JSON object")
         return obj
-
-    def _backoff(self, attempt: int) -> float:
-        ceiling = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
-        return self._rng.uniform(ceiling / 2, ceiling)
 
     def _auth_advice(self, what: str, status: int, last: str) -> str:
         if self.signer is None:
@@ -266,29 +264,3 @@ def _pairs(params: Params | None) -> list[tuple[str, Any]]:
 
 def _lower(items: Iterable[tuple[str, str]]) -> dict[str, str]:
     return {k.lower(): v for k, v in items}
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError | socket.timeout):
-        return "timed out"
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(exc, socket.gaierror):
-        return "host not found"
-    text = str(exc) or type(exc).__name__
-    return text.splitlines()[0][:200]
-
-
-def _retry_after(value: str | None, cap: float = 60.0) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta seconds or an HTTP date), capped."""
-    if not value:
-        return None
-    try:
-        return max(0.0, min(cap, float(value)))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, min(cap, when.timestamp() - time.time()))

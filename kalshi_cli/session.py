@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import enum
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -47,6 +48,7 @@ from kalshi_cli.protocol import (
 __all__ = [
     "ProbeResult",
     "Session",
+    "SessionState",
     "StreamDone",
     "StreamHandler",
     "Subscription",
@@ -58,6 +60,15 @@ MAX_FRAME = 64 * 1024 * 1024  # websockets' hard cap; a frame above it costs the
 SKIP_FRAME = 16 * 1024 * 1024  # frames above this are reported and skipped
 USER_AGENT = f"kalshi-cli/{__version__}"
 EARLY_LIMIT = 10_000  # frames kept for sids whose `subscribed` has not arrived yet
+
+
+class SessionState(enum.Enum):
+    """Where the session is; views and feeds test these members, never free strings."""
+
+    CONNECTING = "connecting"
+    STREAMING = "streaming"
+    RECONNECTING = "reconnecting"
+    CLOSED = "closed"
 
 
 class StreamDone(Exception):
@@ -195,7 +206,7 @@ class Session:
         self.reconnects = 0
         self.frames = 0
         self.gaps = 0
-        self.state = "connecting"
+        self.state = SessionState.CONNECTING
         self._by_sid: dict[int, Subscription] = {}
         self._pending: dict[int, _Pending] = {}
         self._next_id = 1
@@ -299,9 +310,9 @@ class Session:
             finally:
                 self._ws = None
                 self._outbox = None
-            if self.state == "streaming":
+            if self.state is SessionState.STREAMING:
                 self.handler.on_disconnected(cause)
-            self.state = "reconnecting"
+            self.state = SessionState.RECONNECTING
             if healthy:
                 backoff = delays(self.backoff_base, self.backoff_cap)
             delay = next(backoff) if retry_after is None else retry_after
@@ -313,7 +324,7 @@ class Session:
         """Subscribe and read until the connection ends. Returns whether it was healthy."""
         self._ws = ws
         self.connects += 1
-        self.state = "streaming"
+        self.state = SessionState.STREAMING
         self.seq.clear()
         self._by_sid.clear()
         self._pending.clear()

@@ -7,18 +7,10 @@ import json
 
 import pytest
 
-from kalshi_cli.book import (
-    BookError,
-    BookSet,
-    BookState,
-    DeltaOutcome,
-    OrderBook,
-    book_json_line,
-    format_price,
-    format_size,
-    parse_price,
-    parse_size,
-)
+from kalshi_cli.book import BookError, BookState, DeltaOutcome, OrderBook
+from kalshi_cli.bookset import BookSet
+from kalshi_cli.encoders import book_json_line
+from kalshi_cli.fixed import FixedPointError, format_price, format_size, parse_price, parse_size
 from tests.conftest import EXAMPLES
 
 TICKER = "KXHIGHNY-26AUG28-B84.5"
@@ -62,13 +54,13 @@ def test_parse_size_is_exact(text, value):
 
 @pytest.mark.parametrize("text", ["0.44001", "0.123456", "1.001e2", "0.4_4", " 0.44", "", ".5", "-0.44", None, 44])
 def test_parse_price_refuses_what_it_cannot_hold_exactly(text):
-    with pytest.raises(BookError):
+    with pytest.raises(FixedPointError):
         parse_price(text)
 
 
 @pytest.mark.parametrize("text", ["95.505", "1e2", "NaN", "1,000.00"])
 def test_parse_size_refuses_rounding(text):
-    with pytest.raises(BookError):
+    with pytest.raises(FixedPointError):
         parse_size(text)
 
 

@@ -8,7 +8,9 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kalshi_cli.book import BookSet, BookState, DeltaOutcome, OrderBook, book_json_bytes, book_json_line
+from kalshi_cli.book import BookState, DeltaOutcome, OrderBook
+from kalshi_cli.bookset import BookSet
+from kalshi_cli.encoders import book_json_bytes, book_json_line
 from kalshi_cli.protocol import SeqTracker
 
 FAST = settings(max_examples=75, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -7,8 +7,11 @@ import json
 
 from rich.console import Console
 
-from kalshi_cli.book import BookSet, OrderBook
-from kalshi_cli.render.book_view import MarketStats, ViewStats, book_panel, book_screen, footer
+from kalshi_cli.book import OrderBook
+from kalshi_cli.bookset import BookSet
+from kalshi_cli.market_stats import MarketStats
+from kalshi_cli.render.book_view import ViewStats, book_panel, book_screen, footer
+from kalshi_cli.session import SessionState
 from tests.conftest import EXAMPLES
 
 TICKER = "KXHIGHNY-26AUG28-B84.5"
@@ -93,12 +96,20 @@ def test_market_stats_from_trade_and_legacy_messages():
 def test_footer_summarises_connection_and_books():
     books = story_books()
     books.watch(1, ["KXNEW-1"])
-    stats = ViewStats(connection="connected", msg_rate=1234.4, last_update=100.0)
+    stats = ViewStats(connection=SessionState.STREAMING, msg_rate=1234.4, last_update=100.0)
     stats.count_books(books)
     text = render(footer(stats, now=100.25))
-    assert "connected" in text and "1 live" in text and "0 stale" in text and "1 awaiting" in text
+    assert "streaming" in text and "1 live" in text and "0 stale" in text and "1 awaiting" in text
     assert "1,234 msg/s" in text and "250ms ago" in text and "resyncs 0" in text
     assert "no data yet" in render(footer(ViewStats()))
+
+
+def test_a_healthy_footer_is_green_and_only_trouble_is_red():
+    """The session's real states: STREAMING is drawn green, every other state red (it was all red)."""
+    for state in SessionState:
+        text = footer(ViewStats(connection=state), now=0.0)
+        label = next(s for s in text.spans if text.plain[s.start : s.end].strip() == state.value)
+        assert str(label.style) == ("bold green" if state is SessionState.STREAMING else "bold red"), state
 
 
 def many_books(count: int) -> BookSet:

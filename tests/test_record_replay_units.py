@@ -11,7 +11,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedOK
 
 from kalshi_cli.errors import UsageError
-from kalshi_cli.recorder import RecordWriter, parse_rotate, with_recv_ts
+from kalshi_cli.recorder import RecordWriter, parse_rotate
+from kalshi_cli.recording import with_recv_ts
 from kalshi_cli.sim.replay import Recording, ReplayConnection, ReplayExchange, ReplayServer, parse_speed, scan
 
 A, B = "KXA-26NOV25-B1", "KXB-26NOV25-B2"

@@ -10,13 +10,15 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from kalshi_cli.book import BookSet, BookState, OrderBook, book_json_bytes
+from kalshi_cli.book import BookState, OrderBook
+from kalshi_cli.bookset import BookSet
 from kalshi_cli.commands.common import ConnectionArgs, StreamContext, connection_options, open_context
 from kalshi_cli.commands.runner import run_main, run_stream
+from kalshi_cli.encoders import book_json_bytes
 from kalshi_cli.errors import UsageError
 from kalshi_cli.output import LineWriter, OutputClosed
 from kalshi_cli.protocol import Head, parse_frame
-from kalshi_cli.session import StreamDone, StreamHandler, Subscription
+from kalshi_cli.session import SessionState, StreamDone, StreamHandler, Subscription
 
 __all__ = ["BookHandler", "book"]
 
@@ -121,7 +123,7 @@ class BookHandler(StreamHandler):
                 ticker = msg.get("market_ticker")
                 stats = self.markets.get(ticker)
                 if stats is None:
-                    from kalshi_cli.render.book_view import MarketStats
+                    from kalshi_cli.market_stats import MarketStats
 
                     stats = self.markets[ticker] = MarketStats(ticker)
                 if kind == "trade":
@@ -216,7 +218,7 @@ class BookHandler(StreamHandler):
                 if (b := self.books.book(t)) is None or (b.state is BookState.AWAITING_SNAPSHOT and b.clock is None)
             ]
             session = getattr(self, "session", None)
-            if missing and session is not None and session.state == "streaming":
+            if missing and session is not None and session.state is SessionState.STREAMING:
                 raise UsageError(
                     f"no order book for {', '.join(missing)} after {self.snapshot_timeout:.0f}s: check the "
                     "ticker (the market may not exist, or may be closed)"

@@ -13,80 +13,29 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from kalshi_cli.book import (
-    ONE_DOLLAR,
-    BookError,
-    BookSet,
-    BookState,
-    OrderBook,
-    format_price,
-    format_size,
-    parse_price,
-    parse_size,
-)
+from kalshi_cli.book import BookState, OrderBook
+from kalshi_cli.bookset import BookSet
+from kalshi_cli.fixed import ONE_DOLLAR, format_price, format_size
+from kalshi_cli.market_stats import MarketStats
+from kalshi_cli.session import SessionState
 
-__all__ = ["MarketStats", "ViewStats", "book_panel", "book_screen", "footer"]
+__all__ = ["ViewStats", "book_panel", "book_screen", "footer"]
 
 
 # --- state the caller keeps -------------------------------------------------------------------
 
 
 @dataclass(slots=True)
-class MarketStats:
-    """Last trade, volume and open interest of one market, from ``ticker`` and ``trade`` msgs.
-
-    Values are exact integers (price in $0.0001, sizes in 1/100 contract); None = not seen yet.
-    A field that fails to parse is left as it was rather than guessed.
-    """
-
-    market_ticker: str | None = None
-    last_price: int | None = None
-    last_size: int | None = None
-    volume: int | None = None
-    open_interest: int | None = None
-    last_trade_ts_ms: int | None = None
-
-    def update_from_ticker(self, msg: Mapping[str, Any]) -> None:
-        """``ticker`` carries the full state each time (current fields, else legacy integers)."""
-        self.market_ticker = msg.get("market_ticker", self.market_ticker)
-        self.last_price = _read(msg, "price_dollars", parse_price, "price", ONE_DOLLAR // 100, self.last_price)
-        self.volume = _read(msg, "volume_fp", parse_size, "volume", 100, self.volume)
-        self.open_interest = _read(msg, "open_interest_fp", parse_size, "open_interest", 100, self.open_interest)
-        self.last_size = _read(msg, "last_trade_size_fp", parse_size, None, 1, self.last_size)
-
-    def update_from_trade(self, msg: Mapping[str, Any]) -> None:
-        """A trade sets last price/size; volume stays the ticker's (it already counts the trade)."""
-        self.market_ticker = msg.get("market_ticker", self.market_ticker)
-        self.last_price = _read(msg, "yes_price_dollars", parse_price, "yes_price", ONE_DOLLAR // 100, self.last_price)
-        self.last_size = _read(msg, "count_fp", parse_size, "count", 100, self.last_size)
-        ts_ms = msg.get("ts_ms")
-        if type(ts_ms) is int:
-            self.last_trade_ts_ms = ts_ms
-
-
-def _read(msg: Mapping[str, Any], key: str, parse: Any, legacy_key: str | None, legacy_scale: int, old: Any) -> Any:
-    text = msg.get(key)
-    if text is not None:
-        try:
-            return parse(text)
-        except BookError:
-            return old
-    legacy = msg.get(legacy_key) if legacy_key else None
-    return legacy * legacy_scale if type(legacy) is int else old
-
-
-@dataclass(slots=True)
 class ViewStats:
     """Connection-level facts for the footer; the caller fills them (see ``count_books``)."""
 
-    connection: str = "connecting"
+    connection: SessionState = SessionState.CONNECTING
     msg_rate: float = 0.0
     #: ``time.monotonic()`` of the last frame received, None before the first.
     last_update: float | None = None
@@ -228,9 +177,9 @@ def footer(stats: ViewStats, now: float | None = None) -> Text:
     """One status line: connection, book states, resyncs, message rate, age of the last update."""
     now = time.monotonic() if now is None else now
     age = "no data yet" if stats.last_update is None else f"{_age(max(0.0, now - stats.last_update))} ago"
-    connected = stats.connection == "connected"
+    connected = stats.connection is SessionState.STREAMING
     return Text.assemble(
-        (f" {stats.connection} ", "bold green" if connected else "bold red"),
+        (f" {stats.connection.value} ", "bold green" if connected else "bold red"),
         "  books: ",
         (f"{stats.books_live} live", "green"),
         " ",

@@ -18,6 +18,7 @@ from rich.console import Console, RenderableType
 
 from kalshi_cli.render.book_view import ViewStats, book_screen
 from kalshi_cli.render.looplive import LoopLive
+from kalshi_cli.session import SessionState
 
 __all__ = ["BookLiveView"]
 
@@ -47,7 +48,7 @@ class BookLiveView(LoopLive):
             self.stats.msg_rate = (handler.frames - mark_frames) / (now - mark_time)
             self._rate_mark = (now, handler.frames)
         session = getattr(handler, "session", None)
-        self.stats.connection = getattr(session, "state", "connecting")
+        self.stats.connection = session.state if session is not None else SessionState.CONNECTING
         self.stats.last_update = handler.last_frame_at
         self.stats.count_books(handler.books)
         books = [handler.books.book(t) for t in self.markets]

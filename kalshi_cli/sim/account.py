@@ -10,14 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .fixed import ONE, count_str, micro_str, micro_str4, price_str, rfc3339_ms
+from kalshi_cli.fixed import ONE_DOLLAR, format_micro, format_micro4, format_price, format_size
+
+from .times import rfc3339_ms
 
 MAKER_FEE_RATE = 175  # 0.0175 as 1/10000
 
 
 def maker_fee(count: int, yes_price: int) -> int:
     """Kalshi's maker fee 0.0175 x C x P x (1-P), in microdollars, rounded up."""
-    return -(-MAKER_FEE_RATE * count * yes_price * (ONE - yes_price) // 100_000_000)
+    return -(-MAKER_FEE_RATE * count * yes_price * (ONE_DOLLAR - yes_price) // 100_000_000)
 
 
 @dataclass(slots=True)
@@ -44,7 +46,7 @@ class Order:
 
     @property
     def yes_price(self) -> int:
-        return self.price if self.side == "yes" else ONE - self.price
+        return self.price if self.side == "yes" else ONE_DOLLAR - self.price
 
 
 @dataclass(slots=True)
@@ -84,14 +86,14 @@ class Account:
             "is_yes": yes,
             "outcome_side": o.side,
             "book_side": "bid" if yes else "ask",
-            "yes_price_dollars": price_str(o.yes_price),
-            "fill_count_fp": count_str(o.filled),
-            "remaining_count_fp": count_str(o.remaining),
-            "initial_count_fp": count_str(o.initial),
-            "taker_fill_cost_dollars": micro_str(0),
-            "maker_fill_cost_dollars": micro_str(o.maker_cost),
-            "taker_fees_dollars": micro_str(0),
-            "maker_fees_dollars": micro_str(o.maker_fees),
+            "yes_price_dollars": format_price(o.yes_price),
+            "fill_count_fp": format_size(o.filled),
+            "remaining_count_fp": format_size(o.remaining),
+            "initial_count_fp": format_size(o.initial),
+            "taker_fill_cost_dollars": format_micro(0),
+            "maker_fill_cost_dollars": format_micro(o.maker_cost),
+            "taker_fees_dollars": format_micro(0),
+            "maker_fees_dollars": format_micro(o.maker_fees),
             "client_order_id": o.client_order_id,
             "created_time": rfc3339_ms(o.created_ms),
             "created_ts_ms": o.created_ms,
@@ -110,12 +112,12 @@ class Account:
         return {
             "user_id": self.user_id,
             "market_ticker": ticker,
-            "position_fp": count_str(p.position),
-            "position_cost_dollars": micro_str4(p.cost),
-            "realized_pnl_dollars": micro_str4(p.realized),
-            "fees_paid_dollars": micro_str4(p.fees),
-            "position_fee_cost_dollars": micro_str4(p.open_fees),
-            "volume_fp": count_str(p.volume),
+            "position_fp": format_size(p.position),
+            "position_cost_dollars": format_micro4(p.cost),
+            "realized_pnl_dollars": format_micro4(p.realized),
+            "fees_paid_dollars": format_micro4(p.fees),
+            "position_fee_cost_dollars": format_micro4(p.open_fees),
+            "volume_fp": format_size(p.volume),
         }
 
     def cancel(self, o: Order, ts_ms: int) -> None:
@@ -143,13 +145,13 @@ class Account:
             "exchange_index": 0,
             "is_taker": False,
             "side": o.side,
-            "yes_price_dollars": price_str(o.yes_price),
-            "count_fp": count_str(count),
-            "fee_cost": micro_str(fee),
+            "yes_price_dollars": format_price(o.yes_price),
+            "count_fp": format_size(count),
+            "fee_cost": format_micro(fee),
             "action": "buy",
             "ts": ts_ms // 1000,
             "ts_ms": ts_ms,
-            "post_position_fp": count_str(self.positions[o.ticker].position),
+            "post_position_fp": format_size(self.positions[o.ticker].position),
             "purchased_side": o.side,
             "outcome_side": o.side,
             "book_side": "bid" if o.side == "yes" else "ask",
@@ -172,7 +174,7 @@ class Account:
         basis = p.cost * closing // held
         basis_fees = p.open_fees * closing // held
         # One YES plus one NO always pays $1.00: that pair is closed at a profit of 1 - costs.
-        p.realized += closing * ONE - closing * paid - basis - basis_fees
+        p.realized += closing * ONE_DOLLAR - closing * paid - basis - basis_fees
         p.cost -= basis
         p.open_fees -= basis_fees
         p.position += direction * closing

@@ -16,9 +16,9 @@ from typing import Any
 
 import orjson
 
+from kalshi_cli.fixed import ONE_DOLLAR, format_price, parse_price
 from kalshi_cli.protocol import CHANNELS, ERROR_TEXTS, ChannelInfo, channel_of_type
 
-from .fixed import ONE, parse_price, price_str
 from .market import Event, Exchange
 
 Frame = dict[str, Any]
@@ -119,8 +119,8 @@ class Connection:
     def _snapshot(self, sub: Sub, ticker: str, cid: int | None = None, msg: dict | None = None) -> Frame:
         msg = msg if msg is not None else self.exchange.snapshot_msg(ticker)
         if sub.use_yes_price and "no_dollars_fp" in msg:
-            flipped = sorted((ONE - parse_price(p), s) for p, s in msg["no_dollars_fp"])
-            msg = {**msg, "no_dollars_fp": [[price_str(p), s] for p, s in flipped]}
+            flipped = sorted((ONE_DOLLAR - parse_price(p), s) for p, s in msg["no_dollars_fp"])
+            msg = {**msg, "no_dollars_fp": [[format_price(p), s] for p, s in flipped]}
         return self._frame("orderbook_snapshot", sub, msg, cid, data=cid is None)
 
     # --- commands --------------------------------------------------------------------------------
@@ -344,7 +344,7 @@ class Connection:
                 continue
             msg = ev.msg
             if sub.use_yes_price and ev.type == "orderbook_delta" and msg["side"] == "no":
-                msg = {**msg, "price_dollars": price_str(ONE - parse_price(msg["price_dollars"]))}
+                msg = {**msg, "price_dollars": format_price(ONE_DOLLAR - parse_price(msg["price_dollars"]))}
             out.append(self._frame(ev.type, sub, msg, data=True))
         return out
 

@@ -14,10 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kalshi_cli.fixed import ONE_DOLLAR, format_price, format_size
+
 from .account import Account, Order
 from .book import SIDES, Book
 from .catalog import MarketSpec, make_specs
-from .fixed import ONE, count_str, price_str, rfc3339_ms
+from .times import rfc3339_ms
 
 #: 2026-11-25T14:00:00Z, the start of virtual time when no clock is injected.
 VIRTUAL_EPOCH_MS = 1_795_615_200_000
@@ -91,7 +93,7 @@ class Exchange:
         for side in SIDES:
             levels = m.book.levels(side)
             if levels:
-                msg[f"{side}_dollars_fp"] = [[price_str(p), count_str(s)] for p, s in levels]
+                msg[f"{side}_dollars_fp"] = [[format_price(p), format_size(s)] for p, s in levels]
         return msg
 
     true_book = snapshot_msg
@@ -212,7 +214,7 @@ class Exchange:
             pieces = m.book.take(hit, price, taken)
             deltas.append(self._delta(m, hit, price, -taken, None))
             trade_id = self._uuid()
-            yes_price = price if hit == "yes" else ONE - price
+            yes_price = price if hit == "yes" else ONE_DOLLAR - price
             taker = "no" if hit == "yes" else "yes"
             trades.append(
                 Event(
@@ -221,9 +223,9 @@ class Exchange:
                     {
                         "trade_id": trade_id,
                         "market_ticker": m.spec.ticker,
-                        "yes_price_dollars": price_str(yes_price),
-                        "no_price_dollars": price_str(ONE - yes_price),
-                        "count_fp": count_str(taken),
+                        "yes_price_dollars": format_price(yes_price),
+                        "no_price_dollars": format_price(ONE_DOLLAR - yes_price),
+                        "count_fp": format_size(taken),
                         "taker_side": taker,
                         "taker_outcome_side": taker,
                         "taker_book_side": "bid" if taker == "yes" else "ask",
@@ -336,7 +338,7 @@ class Exchange:
         seeded = list(self.markets.values())[: n - 1 if n >= 3 else n]
         for m in seeded:
             mid = rng.randint(15, 85) * 100
-            for side, top in (("yes", mid - 100), ("no", ONE - mid - 100)):
+            for side, top in (("yes", mid - 100), ("no", ONE_DOLLAR - mid - 100)):
                 for k in range(rng.randint(2, 6)):
                     if top - 100 * k >= 100:
                         m.book.add(side, top - 100 * k - 100 * rng.randint(0, 1) * k, self._size())
@@ -370,8 +372,8 @@ class Exchange:
             "market_ticker": m.spec.ticker,
             "market_id": m.market_id,
             "clock": m.clock,
-            "price_dollars": price_str(price),
-            "delta_fp": count_str(delta),
+            "price_dollars": format_price(price),
+            "delta_fp": format_size(delta),
             "side": side,
         }
         if coid:
@@ -383,16 +385,16 @@ class Exchange:
     def _ticker_state(self, m: Market) -> dict[str, Any]:
         yb, nb = m.book.best("yes"), m.book.best("no")
         return {
-            "price_dollars": price_str(m.last_price),
-            "yes_bid_dollars": price_str(yb or 0),
-            "yes_ask_dollars": price_str(ONE - (nb or 0)),
-            "volume_fp": count_str(m.volume),
-            "open_interest_fp": count_str(m.open_interest),
+            "price_dollars": format_price(m.last_price),
+            "yes_bid_dollars": format_price(yb or 0),
+            "yes_ask_dollars": format_price(ONE_DOLLAR - (nb or 0)),
+            "volume_fp": format_size(m.volume),
+            "open_interest_fp": format_size(m.open_interest),
             "dollar_volume": m.notional // 1_000_000,
             "dollar_open_interest": m.open_interest * m.last_price // 1_000_000,
-            "yes_bid_size_fp": count_str(m.book.size_at("yes", yb) if yb else 0),
-            "yes_ask_size_fp": count_str(m.book.size_at("no", nb) if nb else 0),
-            "last_trade_size_fp": count_str(m.last_size),
+            "yes_bid_size_fp": format_size(m.book.size_at("yes", yb) if yb else 0),
+            "yes_ask_size_fp": format_size(m.book.size_at("no", nb) if nb else 0),
+            "last_trade_size_fp": format_size(m.last_size),
         }
 
     def _ticker_if_changed(self, m: Market, before: dict[str, Any]) -> list[Event]:

@@ -36,10 +36,11 @@ from typing import IO, Any
 import orjson
 
 from kalshi_cli.errors import UsageError
+from kalshi_cli.fixed import format_price, format_size, parse_price, parse_size
 from kalshi_cli.protocol import DATA_TYPES
+from kalshi_cli.recording import META
 
 from .engine import Connection, Frame, Sub
-from .fixed import count_str, parse_count, parse_price, price_str
 from .market import Event
 from .server import SimServer
 
@@ -57,7 +58,6 @@ __all__ = [
     "stream_until_replayed",
 ]
 
-META = "kalshi_cli.meta"
 BOOK_TYPES = frozenset({"orderbook_snapshot", "orderbook_delta"})
 HIGH_WATER = 512  # frames queued for one client before the timeline waits for it
 BATCH = 256  # events fanned out at once at full speed
@@ -273,7 +273,7 @@ def _price(text: str) -> int:
 def _centi(text: str) -> int:
     if len(text) > 3 and text[-3] == "." and text[-2:].isdigit():
         return int(text[:-3] + text[-2:])
-    return parse_count(text)
+    return parse_size(text)
 
 
 class ReplayExchange:
@@ -306,7 +306,7 @@ class ReplayExchange:
             msg["clock"] = book.clock
         for side, levels in book.sides.items():
             if levels:
-                msg[f"{side}_dollars_fp"] = [[price_str(p), count_str(levels[p])] for p in sorted(levels)]
+                msg[f"{side}_dollars_fp"] = [[format_price(p), format_size(levels[p])] for p in sorted(levels)]
         return msg
 
     true_book = snapshot_msg
@@ -572,6 +572,8 @@ async def stream_until_replayed(run: Any, session: Any, server: ReplayServer) ->
     The server closes the connection at the end of the recording; the session then reads
     what it still holds and would reconnect: it is stopped there instead.
     """
+    from kalshi_cli.session import SessionState
+
     assert server.ending is not None
     task = asyncio.ensure_future(run)
     ended = asyncio.ensure_future(server.ending.wait())
@@ -583,7 +585,7 @@ async def stream_until_replayed(run: Any, session: Any, server: ReplayServer) ->
         session.reporter.info("end of the recording")
         session.reporter.quiet = True  # no "reconnecting" line: there is nothing left to replay
         while True:  # the session leaves "streaming" once it has read the whole connection
-            if session.state != "streaming" or task.done():
+            if session.state is not SessionState.STREAMING or task.done():
                 break
             await asyncio.sleep(0.005)
         if task.done():

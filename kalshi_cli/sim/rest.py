@@ -20,9 +20,11 @@ import orjson
 from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
 
+from kalshi_cli.fixed import ONE_DOLLAR, format_micro4, format_price, format_size, parse_price, parse_size
+
 from .account import Account
 from .auth import HEADERS, verify
-from .fixed import ONE, count_str, micro_str4, parse_count, parse_price, price_str, rfc3339_ms
+from .times import rfc3339_ms
 
 if TYPE_CHECKING:
     from .server import SimServer
@@ -163,8 +165,8 @@ class SimRest:
             t = f["market_ticker"]
             own = parse_price(f["yes_price_dollars"])
             if f["outcome_side"] == "no":
-                own = ONE - own
-            traded[t] = traded.get(t, 0) + parse_count(f["count_fp"]) * own
+                own = ONE_DOLLAR - own
+            traded[t] = traded.get(t, 0) + parse_size(f["count_fp"]) * own
             updated[t] = f["ts_ms"]
         rows = []
         for t, p in self._account.positions.items():
@@ -181,11 +183,11 @@ class SimRest:
                     {
                         "ticker": t,
                         "exchange_index": 0,
-                        "total_traded_dollars": micro_str4(traded.get(t, 0)),
-                        "position_fp": count_str(p.position),
-                        "market_exposure_dollars": micro_str4(p.cost),
-                        "realized_pnl_dollars": micro_str4(p.realized),
-                        "fees_paid_dollars": micro_str4(p.fees),
+                        "total_traded_dollars": format_micro4(traded.get(t, 0)),
+                        "position_fp": format_size(p.position),
+                        "market_exposure_dollars": format_micro4(p.cost),
+                        "realized_pnl_dollars": format_micro4(p.realized),
+                        "fees_paid_dollars": format_micro4(p.fees),
                         "last_updated_ts": rfc3339_ms(updated.get(t, exchange.now_ms())),
                     },
                 )
@@ -205,11 +207,11 @@ class SimRest:
             "event_positions": [
                 {
                     "event_ticker": name,
-                    "total_cost_dollars": micro_str4(e["cost"]),
-                    "total_cost_shares_fp": count_str(e["shares"]),
-                    "event_exposure_dollars": micro_str4(e["exposure"]),
-                    "realized_pnl_dollars": micro_str4(e["pnl"]),
-                    "fees_paid_dollars": micro_str4(e["fees"]),
+                    "total_cost_dollars": format_micro4(e["cost"]),
+                    "total_cost_shares_fp": format_size(e["shares"]),
+                    "event_exposure_dollars": format_micro4(e["exposure"]),
+                    "realized_pnl_dollars": format_micro4(e["pnl"]),
+                    "fees_paid_dollars": format_micro4(e["fees"]),
                 }
                 for name, e in events.items()
             ],
@@ -268,8 +270,8 @@ class SimRest:
                 "yes_bid_size_fp": state["yes_bid_size_fp"],
                 "yes_ask_dollars": state["yes_ask_dollars"],
                 "yes_ask_size_fp": state["yes_ask_size_fp"],
-                "no_bid_dollars": price_str(ONE - yes_ask) if yes_ask else price_str(0),
-                "no_ask_dollars": price_str(ONE - yes_bid),
+                "no_bid_dollars": format_price(ONE_DOLLAR - yes_ask) if yes_ask else format_price(0),
+                "no_ask_dollars": format_price(ONE_DOLLAR - yes_bid),
                 "last_price_dollars": state["price_dollars"],
                 "volume_fp": state["volume_fp"],
                 "volume_24h_fp": state["volume_fp"],
@@ -327,8 +329,8 @@ def rest_fill(f: dict[str, Any]) -> dict[str, Any]:
         "outcome_side": f["outcome_side"],
         "book_side": f["book_side"],
         "count_fp": f["count_fp"],
-        "yes_price_dollars": price_str(yes),
-        "no_price_dollars": price_str(ONE - yes),
+        "yes_price_dollars": format_price(yes),
+        "no_price_dollars": format_price(ONE_DOLLAR - yes),
         "is_taker": f["is_taker"],
         "fee_cost": f["fee_cost"],
         "created_time": rfc3339_ms(f["ts_ms"]),
@@ -352,7 +354,7 @@ def rest_order(msg: dict[str, Any]) -> dict[str, Any]:
         "type": "limit",
         "status": msg["status"],
         "yes_price_dollars": msg["yes_price_dollars"],
-        "no_price_dollars": price_str(ONE - yes),
+        "no_price_dollars": format_price(ONE_DOLLAR - yes),
         "fill_count_fp": msg["fill_count_fp"],
         "remaining_count_fp": msg["remaining_count_fp"],
         "initial_count_fp": msg["initial_count_fp"],

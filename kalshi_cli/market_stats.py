@@ -1,0 +1,58 @@
+"""What the book view shows beside the ladder: last trade, volume and open interest per market.
+
+Plain state, updated from ``ticker`` and ``trade`` msgs by the book feed and read by the view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kalshi_cli.fixed import ONE_DOLLAR, FixedPointError, parse_price, parse_size
+
+__all__ = ["MarketStats"]
+
+
+@dataclass(slots=True)
+class MarketStats:
+    """Last trade, volume and open interest of one market, from ``ticker`` and ``trade`` msgs.
+
+    Values are exact integers (price in $0.0001, sizes in 1/100 contract); None = not seen yet.
+    A field that fails to parse is left as it was rather than guessed.
+    """
+
+    market_ticker: str | None = None
+    last_price: int | None = None
+    last_size: int | None = None
+    volume: int | None = None
+    open_interest: int | None = None
+    last_trade_ts_ms: int | None = None
+
+    def update_from_ticker(self, msg: Mapping[str, Any]) -> None:
+        """``ticker`` carries the full state each time (current fields, else legacy integers)."""
+        self.market_ticker = msg.get("market_ticker", self.market_ticker)
+        self.last_price = _read(msg, "price_dollars", parse_price, "price", ONE_DOLLAR // 100, self.last_price)
+        self.volume = _read(msg, "volume_fp", parse_size, "volume", 100, self.volume)
+        self.open_interest = _read(msg, "open_interest_fp", parse_size, "open_interest", 100, self.open_interest)
+        self.last_size = _read(msg, "last_trade_size_fp", parse_size, None, 1, self.last_size)
+
+    def update_from_trade(self, msg: Mapping[str, Any]) -> None:
+        """A trade sets last price/size; volume stays the ticker's (it already counts the trade)."""
+        self.market_ticker = msg.get("market_ticker", self.market_ticker)
+        self.last_price = _read(msg, "yes_price_dollars", parse_price, "yes_price", ONE_DOLLAR // 100, self.last_price)
+        self.last_size = _read(msg, "count_fp", parse_size, "count", 100, self.last_size)
+        ts_ms = msg.get("ts_ms")
+        if type(ts_ms) is int:
+            self.last_trade_ts_ms = ts_ms
+
+
+def _read(msg: Mapping[str, Any], key: str, parse: Any, legacy_key: str | None, legacy_scale: int, old: Any) -> Any:
+    text = msg.get(key)
+    if text is not None:
+        try:
+            return parse(text)
+        except FixedPointError:
+            return old
+    legacy = msg.get(legacy_key) if legacy_key else None
+    return legacy * legacy_scale if type(legacy) is int else old

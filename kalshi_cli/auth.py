@@ -8,6 +8,7 @@ material never appears in an error message: every failure names the file and the
 from __future__ import annotations
 
 import base64
+import re
 import time
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,8 @@ __all__ = [
     "auth_headers",
     "key_kind",
     "load_private_key",
+    "looks_like_key_material",
+    "shown_value",
     "sign",
     "signing_message",
 ]
@@ -75,6 +78,50 @@ def load_private_key(pem: bytes, *, source: str, password: bytes | None = None) 
         f"{source} holds a {type(key).__name__.removeprefix('_')} key; Kalshi accepts RSA "
         "(RSA-PSS signatures) and Ed25519 keys only"
     )
+
+
+#: A run of base64 this long is more than any path component or key id a user types.
+_MIN_BASE64 = 40
+_BASE64_RUN = re.compile(rb"[A-Za-z0-9+/_-]{%d,}={0,2}" % _MIN_BASE64)
+_PEM_MARKERS = (b"-----BEGIN", b"-----END", b"PRIVATE KEY")
+#: The longest value quoted back in a message (a path, a key id); longer ones are described.
+MAX_SHOWN = 200
+
+
+def looks_like_key_material(value: str | bytes) -> bool:
+    """True for PEM text (markers) or a key's base64 body, whole or in lines, with or without ``\\n``.
+
+    Errs towards True: a false positive only makes a message describe a value instead of
+    quoting it, while a false negative would print a private key.
+    """
+    data = value.encode("utf-8", "replace") if isinstance(value, str) else value
+    if any(marker in data.upper() for marker in _PEM_MARKERS):
+        return True
+    compact = re.sub(rb"\s+|\\[nr]", b"", data)
+    return any(_high_entropy(run) for run in _BASE64_RUN.findall(compact))
+
+
+def _high_entropy(run: bytes) -> bool:
+    """Letters of both cases and digits mixed through a long run: base64, not words or a path.
+
+    Base64 is ~40% capitals, ~40% small letters and ~15% digits; a path, a word or a UUID is
+    not. Any private key's body passes (an Ed25519 PKCS#8 body is 64 characters, ~40 distinct).
+    """
+    upper, lower, digits = (len(re.findall(cls, run)) for cls in (rb"[A-Z]", rb"[a-z]", rb"[0-9]"))
+    return upper * 8 >= len(run) and lower * 8 >= len(run) and digits >= 1 and len(set(run)) >= 20
+
+
+def shown_value(value: str, label: str) -> str:
+    """``value`` fit to quote in a message, or a description of it when it must not be quoted.
+
+    Key material is never quoted, nor a value with control characters (newlines) or longer
+    than ``MAX_SHOWN``: those are described by ``label`` and length.
+    """
+    if looks_like_key_material(value):
+        return f"(the {label} value, not shown: it looks like key material)"
+    if len(value) > MAX_SHOWN or any(ch < " " or ch == "\x7f" for ch in value):
+        return f"(the {label} value, {len(value)} characters, not shown)"
+    return value
 
 
 def _short(exc: BaseException) -> str:

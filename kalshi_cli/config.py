@@ -15,18 +15,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
-from kalshi_cli.auth import load_private_key
+from kalshi_cli.auth import load_private_key, looks_like_key_material, shown_value
 from kalshi_cli.errors import ConfigError, KeyFileError, UsageError
 
 __all__ = [
     "ENVIRONMENTS",
     "Credentials",
     "Endpoint",
+    "check_key_id",
     "config_path",
     "is_trusted_host",
     "load_profiles",
+    "read_key_file",
     "resolve_credentials",
     "resolve_endpoint",
     "rest_from_ws",
@@ -141,17 +143,32 @@ def resolve_endpoint(
 
 
 def _check_ws_url(url: str) -> str:
-    parts = urlsplit(url)
+    """``url`` checked, with Kalshi's path when it has none (before any query, never after it)."""
+    parts = _split(url, "--url")
     if parts.scheme not in ("ws", "wss") or not parts.hostname:
-        raise UsageError(f"not a WebSocket URL: {url!r} (expected ws://HOST:PORT/... or wss://...)")
-    if not parts.path or parts.path == "/":
-        url = url.rstrip("/") + "/trade-api/ws/v2"
-    return url
+        raise UsageError(f"not a WebSocket URL: {shown_value(url, '--url')} (expected ws://HOST:PORT/... or wss://...)")
+    if parts.path in ("", "/"):
+        parts = parts._replace(path="/trade-api/ws/v2")
+    return urlunsplit(parts)
+
+
+def _split(url: str, label: str) -> SplitResult:
+    """``urlsplit`` that reads the port too, so a bad one is a usage error here and not a crash later."""
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number in 0-65535)
+    except ValueError as exc:
+        raise UsageError(f"{label} {shown_value(url, label)} is not a valid URL ({exc})") from None
+    return parts
 
 
 def rest_from_ws(url: str) -> str:
-    """REST base beside a WS URL: Kalshi's own hosts map to their REST twins, others share host:port."""
-    parts = urlsplit(url)
+    """REST base beside a WS URL: Kalshi's own hosts map to their REST twins, others share host:port.
+
+    The WS URL's path, query and fragment are not carried over: the REST base is always
+    ``SCHEME://HOST:PORT/trade-api/v2`` (``RestClient`` appends paths and queries to it).
+    """
+    parts = _split(url, "--url")
     host = parts.hostname or ""
     for ws, rest in ENVIRONMENTS.values():
         if urlsplit(ws).hostname == host:
@@ -160,7 +177,7 @@ def rest_from_ws(url: str) -> str:
     scheme = "https" if parts.scheme == "wss" else "http"
     if host in legacy:
         return f"https://{host}/trade-api/v2"
-    return f"{scheme}://{parts.netloc}/trade-api/v2"
+    return urlunsplit((scheme, parts.netloc, "/trade-api/v2", "", ""))
 
 
 def is_trusted_host(host: str) -> bool:
@@ -212,28 +229,30 @@ def resolve_credentials(
             id_source, key_id = chosen
         elif profile and profile[1].get("key_id"):
             key_id, id_source = str(profile[1]["key_id"]), f"profile {profile[0]!r}"
+    if key_id:
+        key_id = check_key_id(key_id, id_source)
 
     pem: bytes | None = None
     key_source = ""
     if key_path_flag:
-        pem, key_source = _read_key_file(Path(key_path_flag).expanduser(), warn), key_path_flag
+        pem, key_source = read_key_file(key_path_flag, "--private-key", warn)
     else:
         path_var = _first(environ, KEY_PATH_VARS, notes)
         text_var = _first(environ, KEY_TEXT_VARS, notes)
         if path_var:
             if text_var:
                 notes.append(f"both {path_var[0]} and {text_var[0]} are set; using {path_var[0]}")
-            pem, key_source = _read_key_file(Path(path_var[1]).expanduser(), warn), path_var[1]
+            pem, key_source = read_key_file(path_var[1], path_var[0], warn)
         elif text_var:
-            value = text_var[1]
+            name, value = text_var
             if "-----BEGIN" in value:
                 # .env files often hold the PEM on one line with literal \n escapes.
-                pem, key_source = value.replace("\\n", "\n").encode(), f"${text_var[0]}"
+                pem, key_source = value.replace("\\n", "\n").encode(), f"${name}"
             else:  # some tools put a path in KALSHI_PRIV_KEY
-                pem, key_source = _read_key_file(Path(value).expanduser(), warn), value
+                pem, key_source = read_key_file(value, name, warn, text_allowed=True)
         elif profile and profile[1].get("private_key_path"):
-            path = Path(str(profile[1]["private_key_path"])).expanduser()
-            pem, key_source = _read_key_file(path, warn), str(path)
+            label = f"private_key_path of profile {profile[0]!r}"
+            pem, key_source = read_key_file(str(profile[1]["private_key_path"]), label, warn)
 
     if not key_id and pem is None:
         return None
@@ -268,21 +287,57 @@ def select_profile(profile_name: str | None, environ: Mapping[str, str]) -> tupl
     return None
 
 
-def _read_key_file(path: Path, warn: Callable[[str], None]) -> bytes:
+def check_key_id(value: str, label: str) -> str:
+    """``value`` stripped, unless it cannot be a key id (key material, a newline, too long)."""
+    key_id = value.strip()
+    if shown_value(key_id, label) != key_id:
+        raise KeyFileError(
+            f"{label} does not hold an API key id {shown_value(key_id, label)}: "
+            "use the key id (a UUID) Kalshi shows beside the key"
+        )
+    return key_id
+
+
+def read_key_file(
+    value: str, label: str, warn: Callable[[str], None], *, text_allowed: bool = False
+) -> tuple[bytes, str]:
+    """The bytes of the key file named by ``value`` (from ``label``) and the path to name it by.
+
+    A value that is key material, not a path, is refused without being quoted, and so is
+    any value that cannot be quoted safely (``auth.shown_value``).
+    """
+    path = Path(value).expanduser()
     try:
         data = path.read_bytes()
         mode = path.stat().st_mode
-    except FileNotFoundError:
-        raise KeyFileError(f"private key file not found: {path}") from None
-    except IsADirectoryError:
-        raise KeyFileError(f"private key path is a directory, not a file: {path}") from None
-    except PermissionError:
-        raise KeyFileError(f"cannot read private key file {path}: permission denied") from None
-    except OSError as exc:
-        raise KeyFileError(f"cannot read private key file {path}: {exc.strerror}") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the value
+        raise _unreadable(value, str(path), label, exc, text_allowed) from None
+    shown = str(path)
     if sys.platform != "win32" and mode & (stat.S_IRWXG | stat.S_IRWXO):
-        warn(f"private key file {path} is readable by others (mode {stat.S_IMODE(mode):o}); run: chmod 600 {path}")
-    return data
+        warn(f"private key file {shown} is readable by others (mode {stat.S_IMODE(mode):o}); run: chmod 600 {shown}")
+    return data, shown
+
+
+def _unreadable(value: str, path: str, label: str, exc: Exception, text_allowed: bool) -> KeyFileError:
+    if looks_like_key_material(value):
+        if text_allowed:
+            return KeyFileError(
+                f"the {label} value looks like key material but is not PEM text: give the whole PEM "
+                "(with its -----BEGIN and -----END lines) or the path of the key file"
+            )
+        return KeyFileError(
+            f"the {label} value looks like key material, not a path: give the path of the PEM "
+            "file (or put the PEM text in KALSHI_PRIVATE_KEY)"
+        )
+    shown = shown_value(path, label)
+    if isinstance(exc, FileNotFoundError):
+        return KeyFileError(f"private key file not found: {shown}")
+    if isinstance(exc, IsADirectoryError):
+        return KeyFileError(f"private key path is a directory, not a file: {shown}")
+    if isinstance(exc, PermissionError):
+        return KeyFileError(f"cannot read private key file {shown}: permission denied")
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not a valid path"
+    return KeyFileError(f"cannot read private key file {shown}: {reason}")
 
 
 def _password(

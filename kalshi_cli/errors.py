@@ -6,7 +6,8 @@ printed on stderr and ``status`` the exit code. Only ``cli.main`` turns them int
     KalshiCliError
     ├── UsageError          bad flags or arguments (exit 2)
     ├── ConfigError         config file or profile problems (exit 2)
-    ├── KeyError_           private key missing, unreadable, encrypted, wrong type (exit 3)
+    ├── KeyFileError        private key missing, unreadable, encrypted, wrong type (exit 3)
+    ├── NoCredentials       no API key configured where one is needed (exit 3)
     ├── AuthRejected        the server refused the signed handshake (exit 3)
     ├── ServerError         the server answered a command with an error code (exit 5)
     └── ConnectionFailed    the network gave up on us for good (exit 4)
@@ -14,6 +15,7 @@ printed on stderr and ``status`` the exit code. Only ``cli.main`` turns them int
 
 from __future__ import annotations
 
+from kalshi_cli.hints import API_KEY_HINT
 from kalshi_cli.status import ExitStatus
 
 __all__ = [
@@ -22,6 +24,7 @@ __all__ = [
     "ConnectionFailed",
     "KalshiCliError",
     "KeyFileError",
+    "NoCredentials",
     "ServerError",
     "UsageError",
 ]
@@ -48,6 +51,15 @@ class ConfigError(KalshiCliError):
 
 class KeyFileError(KalshiCliError):
     status = ExitStatus.AUTH
+
+
+class NoCredentials(KalshiCliError):
+    """No API key is configured and the command needs one: a key problem (exit 3), not usage."""
+
+    status = ExitStatus.AUTH
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or f"no API key configured: {API_KEY_HINT}")
 
 
 class AuthRejected(KalshiCliError):

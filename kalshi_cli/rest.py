@@ -3,8 +3,11 @@
 Standard library only (``urllib`` in a worker thread): the tool makes a handful of GETs per
 run, so a connection pool or HTTP/2 would buy nothing. Every request is signed afresh over
 ``timestamp + GET + /trade-api/v2/...`` (query cut off). 429, 408, 5xx and network errors are
-retried with exponential backoff and jitter (``Retry-After`` honoured when present); 401
-and 403 end the command with what to check; any other failure is one sentence.
+retried with retry.py's backoff (``Retry-After`` honoured when present); 401 and 403 end the
+command with what to check; 404 is ``RestNotFound`` so a caller can tell "no such path here"
+(a server without Kalshi's REST API) from a failure; any other failure is one sentence.
+Redirects are never followed: urllib would re-send the signed headers to wherever a 30x
+points, and a signature works as a password until it expires.
 """
 
 from __future__ import annotations
@@ -22,12 +25,14 @@ from urllib.parse import urlencode, urlsplit
 import orjson
 
 from kalshi_cli import __version__
+from kalshi_cli.auth import shown_value
 from kalshi_cli.errors import AuthRejected, KalshiCliError
+from kalshi_cli.hints import API_KEY_HINT
 from kalshi_cli.output import Reporter
 from kalshi_cli.retry import Backoff, describe_network_error, parse_retry_after, retryable_status
 from kalshi_cli.status import ExitStatus
 
-__all__ = ["RestAuthError", "RestClient", "RestError", "describe_error_body"]
+__all__ = ["RestAuthError", "RestClient", "RestError", "RestNotFound", "describe_error_body"]
 
 USER_AGENT = f"kalshi-cli/{__version__}"
 Params = dict[str, Any] | Iterable[tuple[str, Any]]
@@ -42,6 +47,15 @@ class RestError(KalshiCliError):
         super().__init__(message)
         self.http_status = http_status
         self.code = code
+
+
+class RestNotFound(RestError):
+    """HTTP 404: the path does not exist on this server.
+
+    For a market it means an unknown ticker; for an endpoint every Kalshi server has (fills,
+    trades) it means the server has no Kalshi REST API (a relay, a WebSocket-only server), so
+    a caller can degrade to a warning. ``code`` is Kalshi's error code when the body had one.
+    """
 
 
 class RestAuthError(AuthRejected):
@@ -79,9 +93,9 @@ def describe_error_body(body: bytes | str) -> tuple[str | None, str]:
     if isinstance(err, str):  # string: {"error": "too many requests"}
         return None, err
     code = _s(obj.get("code"))  # flat {"code", "message"} or bare {"msg"}
-    text = _s(obj.get("message")) or _s(obj.get("msg")) or _s(obj.get("details"))
-    if code or text:
-        return code, text or code or ""
+    flat = _s(obj.get("message")) or _s(obj.get("msg")) or _s(obj.get("details"))
+    if code or flat:
+        return code, flat or code or ""
     return None, " ".join(raw.split())[:200]
 
 
@@ -92,6 +106,7 @@ def _s(value: Any) -> str | None:
 def _sentence(status: int, code: str | None, text: str) -> str:
     reason = http.HTTPStatus(status).phrase if status in http.HTTPStatus._value2member_map_ else "error"
     detail = text if not code or code in text else f"{code}: {text}" if text else code
+    detail = "".join(ch if ch >= " " and ch != "\x7f" else " " for ch in detail)  # no terminal escapes
     return f"HTTP {status} {reason}" + (f" ({detail})" if detail else "")
 
 
@@ -154,6 +169,8 @@ class RestClient:
                     return self._json(answer, what)
                 code, text = describe_error_body(answer.body)
                 last = _sentence(answer.status, code, text)
+                if 300 <= answer.status < 400:
+                    raise RestError(self._redirect_refusal(what, answer), http_status=answer.status)
                 if answer.status in (401, 403):
                     if code and "timestamp" in (text + code).lower() and not expired_retry:
                         expired_retry = True  # re-signed with a fresh timestamp, once (REST.md §2)
@@ -162,6 +179,8 @@ class RestClient:
                     raise RestAuthError(
                         self._auth_advice(what, answer.status, last), http_status=answer.status, code=code
                     )
+                if answer.status == 404:
+                    raise RestNotFound(f"{what} failed: {last}", http_status=404, code=code)
                 if not retryable_status(answer.status):
                     raise RestError(f"{what} failed: {last}", http_status=answer.status, code=code)
                 retry_after = parse_retry_after(answer.headers.get("retry-after"), cap=60.0)
@@ -210,7 +229,7 @@ class RestClient:
         request = urllib.request.Request(url, headers=headers, method="GET")
         self.requests += 1
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (http/https only)
+            with _OPENER.open(request, timeout=self.timeout) as response:
                 return _Answer(response.status, response.read(), _lower(response.headers.items()))
         except urllib.error.HTTPError as exc:
             try:
@@ -235,12 +254,17 @@ class RestClient:
             raise RestError(f"{what}: the reply is not a JSON object")
         return obj
 
+    def _redirect_refusal(self, what: str, answer: _Answer) -> str:
+        where = answer.headers.get("location", "").strip()
+        target = f" -> {shown_value(where, 'Location')}" if where else " with no Location"
+        return (
+            f"{what} answered HTTP {answer.status}{target}; not followed: signed requests go only to "
+            f"the trusted hosts (point --url at the server that answers, not at a redirect)"
+        )
+
     def _auth_advice(self, what: str, status: int, last: str) -> str:
         if self.signer is None:
-            return (
-                f"{what} was refused ({last}): it needs an API key; give one with --key-id ID --private-key "
-                "PATH, or KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_PATH, or a profile ('kalshi config init')"
-            )
+            return f"{what} was refused ({last}): it needs an API key; {API_KEY_HINT}"
         checks = (
             "the key id matches the private key; the key belongs to this environment (prod or demo); "
             "your clock is in sync (NTP)"
@@ -252,6 +276,25 @@ class RestClient:
 
 class _Network(Exception):
     """The request never got an HTTP answer."""
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Hand a 30x back as an ``HTTPError`` instead of following it (with our signed headers)."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: Any,
+        code: int,
+        msg: str,
+        headers: Any,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        return None
+
+
+# Proxies from the environment still apply; only the redirect handler is replaced.
+_OPENER = urllib.request.build_opener(_NoRedirects())
 
 
 def _pairs(params: Params | None) -> list[tuple[str, Any]]:

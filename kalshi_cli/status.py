@@ -1,5 +1,7 @@
 """Exit statuses: one number per kind of failure, so scripts can branch on them."""
 
+from __future__ import annotations
+
 from enum import IntEnum
 
 __all__ = ["ExitStatus"]

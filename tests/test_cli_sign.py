@@ -52,7 +52,7 @@ def test_sign_json_default_ws_path(keys):
 
 
 def test_sign_without_key_says_how_to_give_one():
-    assert_clean_error(run_cli(["sign"]), 2, "no API key configured", "--private-key", "KALSHI_API_KEY_ID")
+    assert_clean_error(run_cli(["sign"]), 3, "no API key configured", "--private-key", "KALSHI_API_KEY_ID")
 
 
 def test_sign_check_accepted(keys, sim_factory):

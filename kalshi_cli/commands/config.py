@@ -22,7 +22,7 @@ from typing import Annotated, Any
 
 import typer
 
-from kalshi_cli.config import config_path, load_profiles
+from kalshi_cli.config import check_key_id, config_path, load_profiles, read_key_file
 from kalshi_cli.errors import ConfigError, KeyFileError, UsageError
 
 __all__ = ["config_app", "render_profile", "update_profile_text"]
@@ -102,16 +102,12 @@ def _ask(label: str, value: str | None, default: str | None = None) -> str:
     return str(answer).strip()
 
 
-def _check_key(path: Path) -> str:
-    """Load the key and sign a test message with it; return its kind. Nothing about it is printed."""
+def _check_key(value: str) -> tuple[Path, str]:
+    """Load the key and sign a test message with it; its absolute path and kind. Nothing about it is printed."""
     from kalshi_cli.auth import auth_headers, key_kind, load_private_key
 
-    try:
-        pem = path.read_bytes()
-    except FileNotFoundError:
-        raise KeyFileError(f"private key file not found: {path}") from None
-    except OSError as exc:
-        raise KeyFileError(f"cannot read private key file {path}: {exc.strerror}") from None
+    pem, shown = read_key_file(value, "--private-key", lambda _msg: None)  # init warns about the mode itself
+    path = Path(shown).resolve()
     password = os.environ.get("KALSHI_PRIVATE_KEY_PASSWORD")
     if b"ENCRYPTED" in pem and not password and sys.stdin.isatty():
         import getpass
@@ -122,7 +118,7 @@ def _check_key(path: Path) -> str:
     signature = base64.b64decode(headers["KALSHI-ACCESS-SIGNATURE"])
     message = (headers["KALSHI-ACCESS-TIMESTAMP"] + "GET/trade-api/ws/v2").encode()
     _verify(key, signature, message)
-    return key_kind(key)
+    return path, key_kind(key)
 
 
 def _verify(key: Any, signature: bytes, message: bytes) -> None:
@@ -176,12 +172,10 @@ def init(
         raise UsageError(f"profile name {profile!r}: use letters, digits, '-' and '_' only")
     if env is not None and env.lower() not in ("prod", "demo", "production"):
         raise UsageError(f"unknown environment {env!r}: use prod or demo")
-    key_id = _ask("API key id", key_id)
-    key_path = Path(_ask("Private key file", private_key)).expanduser()
+    key_id = check_key_id(_ask("API key id", key_id), "--key-id")
     if not key_id:
         raise UsageError("the API key id is empty")
-    key_path = key_path.resolve()
-    kind = _check_key(key_path)
+    key_path, kind = _check_key(_ask("Private key file", private_key))
     path = config_path(os.environ)
     try:
         text = path.read_text() if path.exists() else ""

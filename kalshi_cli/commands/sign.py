@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from kalshi_cli.commands.common import ConnectionArgs, connection_options, load_credentials, open_context
-from kalshi_cli.errors import AuthRejected, UsageError
+from kalshi_cli.errors import AuthRejected, NoCredentials, UsageError
 from kalshi_cli.output import Reporter
 
 __all__ = ["sign"]
@@ -48,7 +48,7 @@ def sign(
 
       kalshi sign --check --env demo
     """
-    from kalshi_cli.auth import auth_headers
+    from kalshi_cli.auth import auth_headers, shown_value
 
     if check:
         from kalshi_cli.commands.runner import run_main
@@ -58,12 +58,9 @@ def sign(
     reporter = Reporter(quiet=conn.quiet)
     creds = load_credentials(conn, reporter)
     if creds is None:
-        raise UsageError(
-            "no API key configured: give one with --key-id ID --private-key PATH, or set "
-            "KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_PATH, or use a profile ('kalshi config init')"
-        )
+        raise NoCredentials()
     if not path.startswith("/"):
-        raise UsageError(f"--path must start with '/', got {path!r}")
+        raise UsageError(f"--path must start with '/', got {shown_value(path, '--path')!r}")
     headers = auth_headers(creds.key_id, creds.key, method=method, path=path, timestamp_ms=timestamp)
     if json_out:
         import orjson

@@ -14,38 +14,28 @@ caller reports) turns it ``STALE`` until a fresh snapshot arrives.
 
 from __future__ import annotations
 
-import bisect
 import enum
 import heapq
 from decimal import Decimal
 from typing import Any
 
-import orjson
-
 from kalshi_cli.fixed import (
-    CENT,
     ONE_CONTRACT,
     ONE_DOLLAR,
+    PRICE_CACHE,
+    SIZE_CACHE,
     FixedPointError,
     format_price,
     format_price_cached,
     format_size,
     format_size_cached,
-    parse_price,
-    parse_size,
+    parse_bid_price,
+    parse_cents_price,
+    parse_legacy_int,
+    parse_size_cached,
 )
 
-__all__ = [
-    "ONE_DOLLAR",
-    "BookError",
-    "BookState",
-    "DeltaOutcome",
-    "OrderBook",
-    "format_price",
-    "format_size",
-    "parse_price",
-    "parse_size",
-]
+__all__ = ["BookError", "BookState", "DeltaOutcome", "OrderBook"]
 
 
 class BookError(FixedPointError):
@@ -72,66 +62,22 @@ class DeltaOutcome(enum.Enum):
     MARKED_STALE = "marked_stale"
 
 
-# Hot path: a stream repeats the same few price and size strings over and over, so a dict
-# lookup replaces the parse. The caches only hold values that parsed cleanly; they are
-# bounded by being emptied when they grow large (a cheap, rare reset).
-_CACHE_LIMIT = 1 << 16
-_LEVEL_PRICE_CACHE: dict[str, int] = {}
-_SIZE_CACHE: dict[str, int] = {}
-
-
-def _level_price(text: Any) -> int:
-    """A bid price string as price units, checked to lie strictly between $0 and $1."""
-    try:
-        return _LEVEL_PRICE_CACHE[text]
-    except (KeyError, TypeError):
-        pass
-    value = parse_price(text)
-    if not 0 < value < ONE_DOLLAR:
-        raise BookError(f"price {text!r} is outside (0, 1)")
-    if len(_LEVEL_PRICE_CACHE) >= _CACHE_LIMIT:
-        _LEVEL_PRICE_CACHE.clear()
-    _LEVEL_PRICE_CACHE[text] = value
-    return value
-
-
-def _size(text: Any) -> int:
-    try:
-        return _SIZE_CACHE[text]
-    except (KeyError, TypeError):
-        pass
-    value = parse_size(text)
-    if len(_SIZE_CACHE) >= _CACHE_LIMIT:
-        _SIZE_CACHE.clear()
-    _SIZE_CACHE[text] = value
-    return value
-
-
 def _delta_values(msg: dict[str, Any]) -> tuple[int, int]:
     """(price, delta) of a delta msg: fixed-point fields, else the legacy cents and count."""
     price_text = msg.get("price_dollars")
-    price = _level_price(price_text) if price_text is not None else _cents_price(msg.get("price"))
+    price = parse_bid_price(price_text) if price_text is not None else parse_cents_price(msg.get("price"))
     delta_text = msg.get("delta_fp")
     if delta_text is not None:
-        return price, _size(delta_text)
-    return price, _legacy_int(msg.get("delta"), "delta") * ONE_CONTRACT
+        return price, parse_size_cached(delta_text)
+    return price, parse_legacy_int(msg.get("delta"), "delta") * ONE_CONTRACT
 
 
-def _legacy_int(value: Any, what: str) -> int:
-    if type(value) is not int:
-        raise BookError(f"legacy {what} must be an integer, got {value!r}")
-    return value
+def _snapshot_side(msg: dict[str, Any], side: str) -> dict[int, int]:
+    """One side's levels as {price: size}, from the newest encoding the frame carries.
 
-
-def _cents_price(value: Any) -> int:
-    price = _legacy_int(value, "price") * CENT
-    if not 0 < price < ONE_DOLLAR:
-        raise BookError(f"legacy price {value!r} cents is outside (0, 100)")
-    return price
-
-
-def _snapshot_side(msg: dict[str, Any], side: str) -> list[tuple[int, int]]:
-    """(price, size) pairs of one side, from the newest encoding the frame carries."""
+    Each level is one aggregated price (§6.1): a price listed twice or a negative size means the
+    frame is not a book, so it is refused rather than summed or guessed at. Empty levels drop out.
+    """
     levels = msg.get(f"{side}_dollars_fp")
     if levels is not None:
         parse = _fp_level
@@ -140,29 +86,35 @@ def _snapshot_side(msg: dict[str, Any], side: str) -> list[tuple[int, int]]:
     elif (levels := msg.get(side)) is not None:
         parse = _cents_level
     else:
-        return []
+        return {}
     if not isinstance(levels, list):
         raise BookError(f"{side} levels must be a list, got {type(levels).__name__}")
-    out = []
+    ladder: dict[int, int] = {}
     for level in levels:
         if not isinstance(level, list) or len(level) != 2:
             raise BookError(f"{side} level must be a [price, size] pair, got {level!r}")
-        out.append(parse(level))
-    return out
+        price, size = parse(level)
+        if price in ladder:
+            raise BookError(f"{side} level {format_price(price)} is listed twice")
+        if size < 0:
+            raise BookError(f"{side} level {format_price(price)} has negative size {format_size(size)}")
+        ladder[price] = size
+    return {price: size for price, size in ladder.items() if size}
 
 
 def _fp_level(level: list[Any]) -> tuple[int, int]:
-    return _level_price(level[0]), _size(level[1])
+    return parse_bid_price(level[0]), parse_size_cached(level[1])
 
 
 def _dollars_level(level: list[Any]) -> tuple[int, int]:
     # 2025-era `*_dollars`: 3-dp price strings with integer contract counts.
     size = level[1]
-    return _level_price(level[0]), (_size(size) if type(size) is str else _legacy_int(size, "count") * ONE_CONTRACT)
+    count = parse_size_cached(size) if type(size) is str else parse_legacy_int(size, "count") * ONE_CONTRACT
+    return parse_bid_price(level[0]), count
 
 
 def _cents_level(level: list[Any]) -> tuple[int, int]:
-    return _cents_price(level[0]), _legacy_int(level[1], "count") * ONE_CONTRACT
+    return parse_cents_price(level[0]), parse_legacy_int(level[1], "count") * ONE_CONTRACT
 
 
 # --- one market -------------------------------------------------------------------------------
@@ -194,13 +146,11 @@ class OrderBook:
         "stale_reason",
         "use_yes_price",
         "skipped_deltas",
+        "snapshots",
+        "touched",
+        "encoded",
         "_best",
         "_fresh_snapshot",
-        "_json",
-        "_frag",
-        "_order",
-        "_parts",
-        "_dirty",
     )
 
     def __init__(self, market_ticker: str, market_id: str | None = None, *, use_yes_price: bool = False):
@@ -216,18 +166,16 @@ class OrderBook:
         self.use_yes_price = use_yes_price
         #: deltas dropped because the snapshot already contained them (worth a log line).
         self.skipped_deltas = 0
+        #: snapshots applied: an encoding made before the latest one describes other ladders.
+        self.snapshots = 0
+        #: per side (0 = yes, 1 = no), the prices deltas changed since an encoder last caught up:
+        #: a delta costs the book no more than noting its price (see ``encoders.ladder_json``).
+        self.touched: tuple[set[int], set[int]] = (set(), set())
+        #: the encoder's cache of this book's ladders (owned by ``encoders``; opaque here).
+        self.encoded: object = None
         #: best [yes, no] bid prices, 0 for an empty side (no valid bid sits at $0).
         self._best = [0, 0]
         self._fresh_snapshot = False
-        #: per side, (depth, encoded ladder) of the last ``ladder_json`` call; None once it changed.
-        self._json: list[tuple[int | None, bytes] | None] = [None, None]
-        #: per side, each level's encoded ``["price","size"]``, the sorted prices and their
-        #: encodings in that order as of the last ``ladder_json``, and the prices deltas touched
-        #: since then (their encodings are stale, and they may have come or gone).
-        self._frag: list[dict[int, bytes]] = [{}, {}]
-        self._order: list[list[int] | None] = [None, None]
-        self._parts: list[list[bytes]] = [[], []]
-        self._dirty: list[set[int]] = [set(), set()]
 
     # -- state ----------------------------------------------------------------------------
 
@@ -252,24 +200,28 @@ class OrderBook:
     def apply_snapshot(self, msg: dict[str, Any]) -> None:
         """Replace both ladders with an ``orderbook_snapshot`` msg (current or legacy shape).
 
-        A snapshot that cannot be read or is crossed leaves the book STALE, never half-built.
+        A snapshot that cannot be read, is crossed, or is older than the LIVE book it would
+        replace (its ``clock`` went back: maintenance or a fault, §7) leaves the book STALE,
+        never half-built. A book that is not LIVE takes any readable snapshot: that is how it
+        recovers, also across a maintenance window that set the clock back.
         """
         try:
-            yes = _sum_levels(_snapshot_side(msg, "yes"), "yes")
-            no = _sum_levels(_snapshot_side(msg, "no"), "no")
+            yes = _snapshot_side(msg, "yes")
+            no = _snapshot_side(msg, "no")
             clock = msg.get("clock")
             if clock is not None and (type(clock) is not int or clock < 0):
                 raise BookError(f"snapshot clock must be a non-negative integer, got {clock!r}")
         except FixedPointError as exc:
             self.mark_stale(f"unreadable snapshot: {exc}")
             return
+        if self.state is _LIVE and clock is not None and self.clock is not None and clock < self.clock:
+            self.mark_stale(f"snapshot clock went backwards ({clock} < {self.clock})")
+            return
         if self.use_yes_price:
             no = {ONE_DOLLAR - price: size for price, size in no.items()}
         self.yes, self.no = yes, no
-        self._json = [None, None]
-        self._frag = [{}, {}]
-        self._order = [None, None]
-        self._dirty = [set(), set()]
+        self.snapshots += 1
+        self.touched = (set(), set())
         self._best = [max(yes, default=0), max(no, default=0)]
         self.market_id = msg.get("market_id", self.market_id)
         self.clock = clock
@@ -286,7 +238,8 @@ class OrderBook:
         """Apply one ``orderbook_delta`` msg: ``level[side][price] += delta``.
 
         Never raises for bad data: anything that leaves the book's truth in doubt marks it
-        STALE and returns ``MARKED_STALE``.
+        STALE and returns ``MARKED_STALE``. A clock at or below the snapshot just applied is
+        already inside it (§6.2) and skipped; a clock below the book's otherwise went back.
         """
         state = self.state
         if state is not _LIVE:
@@ -304,10 +257,10 @@ class OrderBook:
                     self.skipped_deltas += 1
                     return _SKIPPED
                 if clock < book_clock:
-                    return self._stale(f"clock went backwards ({clock} < {book_clock})")
+                    return self._stale(f"delta clock went backwards ({clock} < {book_clock})")
         try:  # fast path: both strings seen before (a stream repeats a few prices and sizes)
-            price = _LEVEL_PRICE_CACHE[msg["price_dollars"]]
-            delta = _SIZE_CACHE[msg["delta_fp"]]
+            price = PRICE_CACHE[msg["price_dollars"]]
+            delta = SIZE_CACHE[msg["delta_fp"]]
         except (KeyError, TypeError):
             try:
                 price, delta = _delta_values(msg)
@@ -328,8 +281,7 @@ class OrderBook:
         best = self._best
         old = ladder.get(price, 0)
         new = old + delta
-        self._json[same] = None  # the encoded ladder catches up when next asked for (ladder_json)
-        self._dirty[same].add(price)
+        self.touched[same].add(price)
         if new > 0:
             if price > best[same]:
                 if price + best[other] > ONE_DOLLAR:
@@ -396,68 +348,11 @@ class OrderBook:
         """
         return _ladder(self.yes, depth), _ladder(self.no, depth)
 
-    def ladder_json(self, side: int, depth: int | None = None) -> bytes:
-        """One ladder (0 = yes, 1 = no) as JSON bytes, re-encoded only after that side changed.
-
-        Only the levels deltas touched since the last call are encoded again (a delta costs the
-        book no more than noting its price), so a line after every delta re-encodes one level,
-        and a line after a burst of deltas the levels the burst touched.
-        """
-        cached = self._json[side]
-        if cached is not None and cached[0] == depth:
-            return cached[1]
-        ladder = self.no if side else self.yes
-        order = self._order[side]
-        dirty = self._dirty[side]
-        frag = self._frag[side]
-        for price in dirty:
-            frag.pop(price, None)
-        if order is None or len(dirty) > 8:  # (re)build: sort the prices, reuse each unchanged level
-            order = self._order[side] = sorted(ladder)
-            parts = self._parts[side] = [frag.get(price) or self._level_json(side, ladder, price) for price in order]
-        else:  # a few levels changed, came or went: patch them in place
-            parts = self._parts[side]
-            for price in dirty:
-                i = bisect.bisect_left(order, price)
-                present = i < len(order) and order[i] == price
-                if price in ladder:
-                    if present:
-                        parts[i] = self._level_json(side, ladder, price)
-                    else:
-                        order.insert(i, price)
-                        parts.insert(i, self._level_json(side, ladder, price))
-                elif present:
-                    del order[i]
-                    del parts[i]
-        dirty.clear()
-        if depth is not None:
-            parts = parts[-depth:] if depth > 0 else []
-        data = b"[" + b",".join(parts) + b"]"
-        self._json[side] = (depth, data)
-        return data
-
-    def _level_json(self, side: int, ladder: dict[int, int], price: int) -> bytes:
-        frag = self._frag[side]
-        level = frag.get(price)
-        if level is None:
-            level = frag[price] = orjson.dumps([format_price_cached(price), format_size_cached(ladder[price])])
-        return level
-
     def __repr__(self) -> str:
         return (
             f"OrderBook({self.market_ticker!r}, {self.state.name}, clock={self.clock}, "
             f"yes={len(self.yes)} levels, no={len(self.no)} levels)"
         )
-
-
-def _sum_levels(levels: list[tuple[int, int]], side: str) -> dict[int, int]:
-    """Levels as a dict; a repeated price is summed (aggregation is what a level means)."""
-    ladder: dict[int, int] = {}
-    for price, size in levels:
-        if size < 0:
-            raise BookError(f"{side} level {format_price(price)} has negative size {format_size(size)}")
-        ladder[price] = ladder.get(price, 0) + size
-    return {price: size for price, size in ladder.items() if size}
 
 
 def _ladder(side: dict[int, int], depth: int | None) -> list[list[str]]:

@@ -75,23 +75,27 @@ class BookSet:
 
         That is the book of an applied delta, or of a snapshot that left it LIVE (its ``seq`` is
         now the frame's). None for anything else: another frame type, a delta skipped (already
-        in the snapshot) or ignored (the book is STALE), or a frame that turned its book STALE;
-        a frame whose market cannot be read could have touched any market of its sid, so the
-        whole sid goes STALE.
+        in the snapshot) or ignored (the book is STALE), or a frame that turned its book STALE.
+        A frame whose market cannot be read could have touched any market of its sid, so the
+        whole sid goes STALE. A delta on a sid that does not feed its market (a snapshot on a
+        new sid moves the market there) turns that book STALE: its deltas came from two streams.
         """
         kind = obj.get("type")
         if kind != "orderbook_delta" and kind != "orderbook_snapshot":
             return None
         sid = obj.get("sid")
         msg = obj.get("msg")
-        ticker = msg.get("market_ticker") if isinstance(msg, dict) else None
-        if type(ticker) is not str:
+        if not isinstance(msg, dict) or type(ticker := msg.get("market_ticker")) is not str:
             if type(sid) is not int:
                 raise BookError(f"{kind} frame without a sid or market ticker")
             self.mark_sid_stale(sid, f"{kind} frame without a market ticker")
             return None
         book = self.books.get(ticker)
         if book is None or self._sid_of.get(ticker) != sid:
+            fed_by = self._sid_of.get(ticker)
+            if book is not None and kind == "orderbook_delta" and type(sid) is int and fed_by is not None:
+                book.mark_stale(f"delta on sid {sid}, but {ticker} is fed by sid {fed_by}")
+                return None
             book = self._book_for(sid, ticker)
         if kind == "orderbook_delta":
             if book.apply_delta(msg) is not _APPLIED:
@@ -107,24 +111,13 @@ class BookSet:
         return book
 
     def on_frame(self, obj: dict[str, Any]) -> list[str]:
-        """``apply`` a frame; the tickers whose state (live, stale, awaiting) it changed.
+        """``apply`` a frame; the tickers whose state (live, stale, awaiting) it changed, sorted.
 
-        Other frame types are ignored.
+        Other frame types are ignored. (For tests and status lines: it looks at every book.)
         """
-        kind = obj.get("type")
-        if kind != "orderbook_delta" and kind != "orderbook_snapshot":
-            return []
-        msg = obj.get("msg")
-        ticker = msg.get("market_ticker") if isinstance(msg, dict) else None
-        if type(ticker) is not str:
-            sid = obj.get("sid")
-            if type(sid) is not int:
-                raise BookError(f"{kind} frame without a sid or market ticker")
-            return self.mark_sid_stale(sid, f"{kind} frame without a market ticker")
-        book = self.books.get(ticker)
-        before = _AWAITING if book is None else book.state
+        before = {ticker: book.state for ticker, book in self.books.items()}
         self.apply(obj)
-        return [ticker] if self.books[ticker].state is not before else []
+        return sorted(t for t, book in self.books.items() if book.state is not before.get(t, _AWAITING))
 
     def mark_sid_stale(self, sid: int, reason: str) -> list[str]:
         """A seq gap on ``sid`` may have hit any of its markets: all of them go STALE."""

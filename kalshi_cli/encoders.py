@@ -1,21 +1,93 @@
 """Encoders for what the tool writes: the book as one NDJSON line in Kalshi's snapshot vocabulary.
 
 A line is only ever made from a LIVE book (``BookError`` otherwise), so a consumer never
-mistakes a stale book for the market.
+mistakes a stale book for the market. The fast encoder keeps each book's ladders encoded and
+patches only the levels deltas touched since the last line (``ladder_json``).
 """
 
 from __future__ import annotations
 
+import bisect
 from typing import Any
 
 import orjson
 
 from kalshi_cli.book import BookError, BookState, OrderBook
-from kalshi_cli.fixed import format_price, format_price_cached
+from kalshi_cli.fixed import format_price, format_price_cached, format_size_cached
 
-__all__ = ["book_json_bytes", "book_json_line"]
+__all__ = ["book_json_bytes", "book_json_line", "ladder_json"]
 
 _LIVE = BookState.LIVE
+#: more touched levels than this since the last line: re-sort the side instead of patching.
+_PATCH_LIMIT = 8
+
+
+class _Encoded:
+    """One book's encoded ladders, valid for the snapshot it was made after (``generation``).
+
+    Per side: each level's encoded ``["price","size"]`` (``frag``), the sorted prices
+    (``order``) with their encodings in that order (``parts``) as of the last line, and that
+    line's ``(depth, ladder bytes)`` (``line``).
+    """
+
+    __slots__ = ("generation", "frag", "order", "parts", "line")
+
+    def __init__(self, generation: int) -> None:
+        self.generation = generation
+        self.frag: tuple[dict[int, bytes], dict[int, bytes]] = ({}, {})
+        self.order: list[list[int] | None] = [None, None]
+        self.parts: list[list[bytes]] = [[], []]
+        self.line: list[tuple[int | None, bytes] | None] = [None, None]
+
+
+def ladder_json(book: OrderBook, side: int, depth: int | None = None) -> bytes:
+    """One ladder (0 = yes, 1 = no) as JSON bytes, re-encoded only after that side changed.
+
+    Only the levels deltas touched since the last call are encoded again, so a line after every
+    delta re-encodes one level, and a line after a burst of deltas the levels the burst touched.
+    """
+    enc = book.encoded
+    if not isinstance(enc, _Encoded) or enc.generation != book.snapshots:
+        enc = book.encoded = _Encoded(book.snapshots)
+    touched = book.touched[side]
+    line = enc.line[side]
+    if not touched and line is not None and line[0] == depth:
+        return line[1]
+    ladder = book.no if side else book.yes
+    frag = enc.frag[side]
+    for price in touched:
+        frag.pop(price, None)
+    order = enc.order[side]
+    if order is None or len(touched) > _PATCH_LIMIT:  # (re)build: sort, reuse each unchanged level
+        order = enc.order[side] = sorted(ladder)
+        parts = enc.parts[side] = [frag.get(price) or _level_json(frag, ladder, price) for price in order]
+    else:  # a few levels changed, came or went: patch them in place
+        parts = enc.parts[side]
+        for price in touched:
+            i = bisect.bisect_left(order, price)
+            present = i < len(order) and order[i] == price
+            if price in ladder:
+                if present:
+                    parts[i] = _level_json(frag, ladder, price)
+                else:
+                    order.insert(i, price)
+                    parts.insert(i, _level_json(frag, ladder, price))
+            elif present:
+                del order[i]
+                del parts[i]
+    touched.clear()
+    if depth is not None:
+        parts = parts[-depth:] if depth > 0 else []
+    data = b"[" + b",".join(parts) + b"]"
+    enc.line[side] = (depth, data)
+    return data
+
+
+def _level_json(frag: dict[int, bytes], ladder: dict[int, int], price: int) -> bytes:
+    level = frag.get(price)
+    if level is None:
+        level = frag[price] = orjson.dumps([format_price_cached(price), format_size_cached(ladder[price])])
+    return level
 
 
 def book_json_line(book: OrderBook, depth: int | None = None, ts_ms: int | None = None) -> dict[str, Any]:
@@ -44,8 +116,8 @@ def book_json_line(book: OrderBook, depth: int | None = None, ts_ms: int | None 
 def book_json_bytes(book: OrderBook, depth: int | None = None, ts_ms: int | None = None) -> bytes:
     """``orjson.dumps(book_json_line(book, depth, ts_ms))``, byte for byte, built faster.
 
-    The ladders come from ``OrderBook.ladder_json`` (cached per side until it changes), so a
-    line costs a few small encodes instead of formatting and encoding every level again.
+    The ladders come from ``ladder_json`` (cached per side until it changes), so a line costs
+    a few small encodes instead of formatting and encoding every level again.
     """
     if book.state is not _LIVE:
         raise BookError(f"{book.market_ticker} is {book.state.value}; only live books are emitted")
@@ -62,9 +134,9 @@ def book_json_bytes(book: OrderBook, depth: int | None = None, ts_ms: int | None
             b',"clock":',
             dumps(book.clock),
             b',"yes_dollars_fp":',
-            book.ladder_json(0, depth),
+            ladder_json(book, 0, depth),
             b',"no_dollars_fp":',
-            book.ladder_json(1, depth),
+            ladder_json(book, 1, depth),
             b',"best_yes_bid":',
             b"null" if bid is None else dumps(format_price_cached(bid)),
             b',"best_yes_ask":',

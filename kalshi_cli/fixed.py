@@ -21,6 +21,8 @@ __all__ = [
     "ONE_DOLLAR",
     "PRICE_PLACES",
     "SIZE_PLACES",
+    "PRICE_CACHE",
+    "SIZE_CACHE",
     "FixedPointError",
     "format_fixed",
     "format_micro",
@@ -29,17 +31,21 @@ __all__ = [
     "format_price_cached",
     "format_size",
     "format_size_cached",
+    "parse_bid_price",
+    "parse_cents_price",
     "parse_fixed",
+    "parse_legacy_int",
     "parse_price",
     "parse_size",
+    "parse_size_cached",
 ]
 
 PRICE_PLACES = 4
 SIZE_PLACES = 2
 #: $1.00 in price units: a contract's payout, and the sum of a YES price and its NO price.
-ONE_DOLLAR = 10**PRICE_PLACES
+ONE_DOLLAR: int = 10**PRICE_PLACES
 CENT = ONE_DOLLAR // 100
-ONE_CONTRACT = 10**SIZE_PLACES
+ONE_CONTRACT: int = 10**SIZE_PLACES
 #: $1.00 in microdollars (fees, costs: price units x size units).
 MICRO = 1_000_000
 
@@ -66,7 +72,7 @@ def parse_fixed(text: Any, places: int, what: str, *, signed: bool) -> int:
         if frac[places:].strip("0"):
             raise FixedPointError(f"{what} {text!r} has more than {places} decimals")
         frac = frac[:places]
-    value = int(whole + frac) * 10 ** (places - len(frac))
+    value = int(whole + frac.ljust(places, "0"))
     return -value if sign == "-" else value
 
 
@@ -78,6 +84,58 @@ def parse_price(text: Any) -> int:
 def parse_size(text: Any) -> int:
     """``"95.50"`` -> 9550, ``"-42.00"`` -> -4200 (units of 1/100 contract)."""
     return parse_fixed(text, SIZE_PLACES, "size", signed=True)
+
+
+# Hot path: a stream repeats the same few price and size strings over and over, so a dict lookup
+# replaces the parse. The caches hold only values that parsed cleanly (a bid price also passed
+# its range check); they are bounded by being emptied when they grow large (a cheap, rare reset).
+# The book reads them directly (``PRICE_CACHE[text]``) before calling the functions below.
+_CACHE_LIMIT = 1 << 16
+PRICE_CACHE: dict[str, int] = {}
+SIZE_CACHE: dict[str, int] = {}
+
+
+def parse_bid_price(text: Any) -> int:
+    """A resting bid's price (``"0.4400"`` -> 4400), which must lie strictly between $0 and $1."""
+    try:
+        return PRICE_CACHE[text]
+    except (KeyError, TypeError):
+        pass
+    value = parse_price(text)
+    if not 0 < value < ONE_DOLLAR:
+        raise FixedPointError(f"price {text!r} is outside (0, 1)")
+    if len(PRICE_CACHE) >= _CACHE_LIMIT:
+        PRICE_CACHE.clear()
+    PRICE_CACHE[text] = value
+    return value
+
+
+def parse_size_cached(text: Any) -> int:
+    """``parse_size`` through ``SIZE_CACHE``."""
+    try:
+        return SIZE_CACHE[text]
+    except (KeyError, TypeError):
+        pass
+    value = parse_size(text)
+    if len(SIZE_CACHE) >= _CACHE_LIMIT:
+        SIZE_CACHE.clear()
+    SIZE_CACHE[text] = value
+    return value
+
+
+def parse_legacy_int(value: Any, what: str) -> int:
+    """A pre-2026 integer field (cents, contract counts): a JSON integer, never a bool or float."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise FixedPointError(f"legacy {what} must be an integer, got {value!r}")
+    return value
+
+
+def parse_cents_price(value: Any) -> int:
+    """A legacy integer-cents bid price (44 -> 4400), strictly between 0 and 100 cents."""
+    price = parse_legacy_int(value, "price") * CENT
+    if not 0 < price < ONE_DOLLAR:
+        raise FixedPointError(f"legacy price {value!r} cents is outside (0, 100)")
+    return price
 
 
 def format_fixed(value: int, places: int) -> str:

@@ -9,7 +9,7 @@ import pytest
 
 from kalshi_cli.book import BookError, BookState, DeltaOutcome, OrderBook
 from kalshi_cli.bookset import BookSet
-from kalshi_cli.encoders import book_json_line
+from kalshi_cli.encoders import book_json_bytes, book_json_line
 from kalshi_cli.fixed import FixedPointError, format_price, format_size, parse_price, parse_size
 from tests.conftest import EXAMPLES
 
@@ -388,3 +388,67 @@ def test_many_deltas_that_cancel_leave_the_snapshot():
             book.apply_delta(msg)
     assert book.state is BookState.LIVE
     assert book.ladders() == before  # speed is measured in benchmarks/, never asserted here
+
+
+# --- integrity: never LIVE-and-wrong (issue 12) ------------------------------------------------
+
+
+def test_snapshot_whose_clock_goes_back_leaves_a_live_book_stale_and_the_next_one_recovers():
+    book = live_book(yes_dollars_fp=[["0.4400", "5.00"]])  # clock 10
+    assert book.apply_delta(delta("0.4400", "1.00", clock=12)) is DeltaOutcome.APPLIED
+    book.apply_snapshot({"market_ticker": "T", "clock": 11, "yes_dollars_fp": [["0.3000", "1.00"]]})
+    assert book.state is BookState.STALE and "snapshot clock went backwards (11 < 12)" in book.stale_reason
+    assert book.yes == {4400: 600}  # not half-replaced
+    # Recovery (after maintenance the clock may really be lower): a stale book takes the snapshot.
+    book.apply_snapshot({"market_ticker": "T", "clock": 3, "yes_dollars_fp": [["0.3000", "1.00"]]})
+    assert book.state is BookState.LIVE and book.clock == 3 and book.yes == {3000: 100}
+    book.apply_snapshot({"market_ticker": "T", "clock": 3, "yes_dollars_fp": [["0.3100", "1.00"]]})
+    assert book.state is BookState.LIVE and book.yes == {3100: 100}  # same clock: not a step back
+
+
+def test_delta_whose_clock_goes_back_leaves_the_book_stale_with_a_reason():
+    book = live_book(yes_dollars_fp=[["0.4400", "5.00"]])
+    book.apply_delta(delta("0.4400", "1.00", clock=20))
+    assert book.apply_delta(delta("0.4300", "1.00", clock=19)) is DeltaOutcome.MARKED_STALE
+    assert book.stale_reason == "delta clock went backwards (19 < 20)" and 4300 not in book.yes
+
+
+@pytest.mark.parametrize(
+    "levels",
+    [
+        {"yes_dollars_fp": [["0.4400", "5.00"], ["0.3000", "1.00"], ["0.44", "2.00"]]},  # same price, two spellings
+        {"no_dollars_fp": [["0.5000", "1.00"], ["0.5000", "1.00"]]},
+        {"yes_dollars": [["0.440", 5], ["0.4400", 2]]},
+        {"yes": [[44, 5], [44, 2]]},
+    ],
+)
+def test_snapshot_with_a_price_listed_twice_is_stale_not_summed(levels):
+    book = live_book(yes_dollars_fp=[["0.2000", "1.00"]])
+    book.apply_snapshot({"market_ticker": "T", "clock": 11, **levels})
+    assert book.state is BookState.STALE and "listed twice" in book.stale_reason
+    assert book.yes == {2000: 100}
+    fresh = OrderBook("T")
+    fresh.apply_snapshot({"market_ticker": "T", "clock": 11, **levels})
+    assert fresh.state is BookState.STALE and not fresh.is_live
+
+
+def test_bookset_delta_on_a_sid_that_does_not_feed_the_market_stales_the_book():
+    books = BookSet()
+    books.watch(1, ["A"])
+    books.watch(2, ["B"])
+    snap = {"market_ticker": "A", "clock": 10, "yes_dollars_fp": [["0.4000", "5.00"]]}
+    book = books.apply(frame("orderbook_snapshot", 1, 1, snap))
+    assert book is not None and book.is_live
+    assert books.apply(frame("orderbook_delta", 2, 1, delta("0.4000", "1.00") | {"market_ticker": "A"})) is None
+    assert book.state is BookState.STALE and book.stale_reason == "delta on sid 2, but A is fed by sid 1"
+    assert book.yes == {4000: 500} and books.sid_markets == {1: {"A"}, 2: {"B"}}
+    assert books.stale_markets(1) == ["A"]  # recovered where it is subscribed
+    assert books.apply(frame("orderbook_snapshot", 1, 2, snap | {"clock": 12})) is book and book.is_live
+
+
+def test_bookset_a_stale_book_is_never_encoded():
+    books = BookSet()
+    books.apply(frame("orderbook_snapshot", 1, 1, {"market_ticker": "A", "clock": 5}))
+    books.mark_sid_stale(1, "seq gap")
+    with pytest.raises(BookError, match="stale"):
+        book_json_bytes(books.book("A"))

@@ -147,6 +147,8 @@ def _check_ws_url(url: str) -> str:
     parts = _split(url, "--url")
     if parts.scheme not in ("ws", "wss") or not parts.hostname:
         raise UsageError(f"not a WebSocket URL: {shown_value(url, '--url')} (expected ws://HOST:PORT/... or wss://...)")
+    if parts.fragment:
+        raise UsageError(f"--url {shown_value(url, '--url')}: a WebSocket URL cannot have a #fragment (RFC 6455)")
     if parts.path in ("", "/"):
         parts = parts._replace(path="/trade-api/ws/v2")
     return urlunsplit(parts)
@@ -165,8 +167,8 @@ def _split(url: str, label: str) -> SplitResult:
 def rest_from_ws(url: str) -> str:
     """REST base beside a WS URL: Kalshi's own hosts map to their REST twins, others share host:port.
 
-    The WS URL's path, query and fragment are not carried over: the REST base is always
-    ``SCHEME://HOST:PORT/trade-api/v2`` (``RestClient`` appends paths and queries to it).
+    The WS URL's user info, path and query are not carried over: the REST base is always
+    ``SCHEME://HOST[:PORT]/trade-api/v2`` (``RestClient`` appends paths and queries to it).
     """
     parts = _split(url, "--url")
     host = parts.hostname or ""
@@ -177,7 +179,10 @@ def rest_from_ws(url: str) -> str:
     scheme = "https" if parts.scheme == "wss" else "http"
     if host in legacy:
         return f"https://{host}/trade-api/v2"
-    return urlunsplit((scheme, parts.netloc, "/trade-api/v2", "", ""))
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit((scheme, netloc, "/trade-api/v2", "", ""))
 
 
 def is_trusted_host(host: str) -> bool:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pytest
 from cryptography.hazmat.primitives import serialization
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kalshi_cli.config import config_path, is_trusted_host, resolve_credentials, resolve_endpoint
 from kalshi_cli.errors import ConfigError, KeyFileError, UsageError
@@ -144,3 +148,81 @@ def test_endpoints(base_env):
 )
 def test_trusted_hosts(host, trusted):
     assert is_trusted_host(host) is trusted
+
+
+# --- URL shapes ------------------------------------------------------------------------------------
+
+
+def ws_of(url: str) -> tuple[str, str]:
+    endpoint = resolve_endpoint(env_flag=None, url_flag=url, environ={})
+    return endpoint.ws_url, endpoint.rest_url
+
+
+@pytest.mark.parametrize(
+    ("url", "ws", "rest"),
+    [
+        (
+            "ws://127.0.0.1:8765/?token=x",
+            "ws://127.0.0.1:8765/trade-api/ws/v2?token=x",
+            "http://127.0.0.1:8765/trade-api/v2",
+        ),
+        (
+            "ws://127.0.0.1:8765?token=x",
+            "ws://127.0.0.1:8765/trade-api/ws/v2?token=x",
+            "http://127.0.0.1:8765/trade-api/v2",
+        ),
+        (
+            "wss://relay.example/?a=1&b=2",
+            "wss://relay.example/trade-api/ws/v2?a=1&b=2",
+            "https://relay.example/trade-api/v2",
+        ),
+        ("ws://[::1]:9000", "ws://[::1]:9000/trade-api/ws/v2", "http://[::1]:9000/trade-api/v2"),
+        (
+            "wss://user:pw@relay.example:444?t=1",
+            "wss://user:pw@relay.example:444/trade-api/ws/v2?t=1",
+            "https://relay.example:444/trade-api/v2",
+        ),
+        ("ws://h:1/custom/path?x=1", "ws://h:1/custom/path?x=1", "http://h:1/trade-api/v2"),
+        (
+            "wss://external-api-ws.kalshi.com?x=1",
+            "wss://external-api-ws.kalshi.com/trade-api/ws/v2?x=1",
+            "https://external-api.kalshi.com/trade-api/v2",
+        ),
+    ],
+)
+def test_default_path_goes_before_the_query(url, ws, rest):
+    assert ws_of(url) == (ws, rest)
+
+
+@pytest.mark.parametrize("url", ["ws://h:99999/x", "ws://h:port/x", "ws://h:1/x#frag", "ws://[::1/x"])
+def test_bad_urls_are_usage_errors(url):
+    with pytest.raises(UsageError):
+        ws_of(url)
+
+
+HOSTS = st.sampled_from(["127.0.0.1", "localhost", "[::1]", "relay.example", "Mixed.Case.Example"])
+PATHS = st.one_of(st.sampled_from(["", "/"]), st.from_regex(r"(/[A-Za-z0-9._~-]{1,8}){1,3}/?", fullmatch=True))
+QUERIES = st.one_of(st.none(), st.from_regex(r"[A-Za-z0-9=&_.~%-]{1,20}", fullmatch=True))
+
+
+@given(
+    scheme=st.sampled_from(["ws", "wss"]),
+    userinfo=st.sampled_from(["", "u@", "u:p@"]),
+    host=HOSTS,
+    port=st.one_of(st.none(), st.integers(1, 65535)),
+    path=PATHS,
+    query=QUERIES,
+)
+def test_url_shapes(scheme, userinfo, host, port, path, query):
+    netloc = host + (f":{port}" if port is not None else "")
+    url = f"{scheme}://{userinfo}{netloc}{path}" + (f"?{query}" if query is not None else "")
+    ws, rest = ws_of(url)
+    parts = urlsplit(ws)
+    expected_path = path if path not in ("", "/") else "/trade-api/ws/v2"
+    assert parts.path == expected_path and parts.query == (query or "")
+    assert ws.split("?", 1)[0] == f"{scheme}://{userinfo}{netloc}{expected_path}"
+    assert (parts.hostname, parts.port) == (host.strip("[]").lower(), port)
+    assert ws_of(ws) == (ws, rest), "resolving twice changes nothing"
+    rest_parts = urlsplit(rest)
+    assert rest == f"{'https' if scheme == 'wss' else 'http'}://{netloc.lower()}/trade-api/v2"
+    assert (rest_parts.query, rest_parts.fragment, rest_parts.username) == ("", "", None)

@@ -12,8 +12,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from kalshi_cli.auth import auth_headers
-from kalshi_cli.rest import RestAuthError, RestClient, RestError, describe_error_body
+from kalshi_cli.errors import NoCredentials
+from kalshi_cli.hints import API_KEY_HINT
+from kalshi_cli.rest import RestAuthError, RestClient, RestError, RestNotFound, describe_error_body
 from kalshi_cli.sim.auth import verify
+from kalshi_cli.status import ExitStatus
 from tests.conftest import EXAMPLES
 
 
@@ -164,6 +167,54 @@ async def test_expired_timestamp_is_retried_once_after_resigning(server, rsa_key
     server.reply(200, {"ok": 1})
     rest, _ = client(server, rsa_key)
     assert await rest.get("/portfolio/balance") == {"ok": 1}
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"error": {"code": "not_found", "details": "market_not_found"}}, "not_found"),  # Kalshi: no such market
+        (b"<html><h1>404 Not Found</h1></html>", None),  # a server without Kalshi's REST API
+        (b"", None),
+    ],
+)
+async def test_404_is_rest_not_found_and_not_retried(server, body, code):
+    server.reply(404, body)
+    rest, sleeps = client(server)
+    with pytest.raises(RestNotFound) as info:
+        await rest.paginate("/portfolio/fills", "fills")
+    assert isinstance(info.value, RestError) and info.value.http_status == 404 and info.value.code == code
+    assert "HTTP 404 Not Found" in str(info.value) and "\n" not in str(info.value)
+    assert sleeps.delays == [] and len(server.requests) == 1
+
+
+async def test_other_errors_are_not_rest_not_found(server):
+    server.reply(400, {"code": "invalid_parameters", "message": "limit too large"})
+    rest, _ = client(server)
+    with pytest.raises(RestError) as info:
+        await rest.get("/portfolio/fills")
+    assert not isinstance(info.value, RestNotFound) and info.value.http_status == 400
+
+
+async def test_unsigned_401_says_how_to_configure_a_key(server):
+    server.reply(401, {"error": {"code": "authentication_error", "details": "missing headers"}})
+    rest, _ = client(server)
+    with pytest.raises(RestAuthError) as info:
+        await rest.get("/portfolio/fills")
+    assert API_KEY_HINT in str(info.value) and info.value.status == ExitStatus.AUTH
+
+
+def test_no_credentials_is_a_key_problem():
+    err = NoCredentials()
+    assert err.status == ExitStatus.AUTH == 3 and str(err) == f"no API key configured: {API_KEY_HINT}"
+    assert str(NoCredentials("no API key configured; custom")) == "no API key configured; custom"
+
+
+async def test_an_error_body_cannot_put_terminal_escapes_in_the_message(server):
+    server.reply(400, {"message": "bad\x1b[2J\x07thing"})
+    rest, _ = client(server)
+    with pytest.raises(RestError) as info:
+        await rest.get("/markets")
+    assert "\x1b" not in str(info.value) and "\x07" not in str(info.value) and "thing" in str(info.value)
 
 
 async def test_other_4xx_is_not_retried(server):

@@ -49,7 +49,9 @@ ONE_CONTRACT: int = 10**SIZE_PLACES
 #: $1.00 in microdollars (fees, costs: price units x size units).
 MICRO = 1_000_000
 
-_FIXED = re.compile(r"([+-]?)(\d+)(?:\.(\d+))?")
+#: ASCII digits only (``\d`` would take "٤٤" too); a whole part that long is no Kalshi value and
+#: would not even convert (Python refuses int() of over 4300 digits).
+_FIXED = re.compile(r"([+-]?)([0-9]{1,30})(?:\.([0-9]+))?")
 
 
 class FixedPointError(ValueError):
@@ -62,7 +64,7 @@ def parse_fixed(text: Any, places: int, what: str, *, signed: bool) -> int:
         raise FixedPointError(f"{what} must be a decimal string, got {text!r}")
     m = _FIXED.fullmatch(text)
     if m is None:
-        raise FixedPointError(f"{what} is not a plain decimal: {text!r}")
+        raise FixedPointError(f"{what} is not a plain decimal: {_shown(text)}")
     sign, whole, frac = m.groups()
     if sign and not signed:
         raise FixedPointError(f"{what} must not carry a sign: {text!r}")
@@ -70,10 +72,15 @@ def parse_fixed(text: Any, places: int, what: str, *, signed: bool) -> int:
     if len(frac) > places:
         # Extra zeros are exact; anything else would need rounding, which we never do.
         if frac[places:].strip("0"):
-            raise FixedPointError(f"{what} {text!r} has more than {places} decimals")
+            raise FixedPointError(f"{what} {_shown(text)} has more than {places} decimals")
         frac = frac[:places]
     value = int(whole + frac.ljust(places, "0"))
     return -value if sign == "-" else value
+
+
+def _shown(text: str) -> str:
+    """A refused string for an error line: whole when short, cut when a frame carried a novel."""
+    return repr(text) if len(text) <= 40 else f"{text[:40]!r}... ({len(text)} characters)"
 
 
 def parse_price(text: Any) -> int:

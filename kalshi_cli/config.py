@@ -282,9 +282,10 @@ def select_profile(profile_name: str | None, environ: Mapping[str, str]) -> tupl
     profiles = load_profiles(path)
     if name:
         if name not in profiles:
-            known = ", ".join(sorted(profiles)) or "none"
+            known = ", ".join(shown_value(p, "profile name") for p in sorted(profiles)) or "none"
             raise ConfigError(
-                f"no profile {name!r} in {path} (profiles: {known}); create one with 'kalshi config init'"
+                f"no profile {shown_value(name, '--profile')!r} in {path} (profiles: {known}); "
+                "create one with 'kalshi config init'"
             )
         return name, profiles[name]
     if "default" in profiles:

@@ -119,6 +119,7 @@ class RestClient:
         reporter: where retries are reported.
         tries: attempts per request before giving up.
         max_pages: the most pages one ``paginate`` call walks.
+        max_body: the largest reply read (bytes); a bigger one is an error, not a memory blow-up.
     """
 
     def __init__(
@@ -132,6 +133,7 @@ class RestClient:
         backoff_cap: float = 8.0,
         timeout: float = 15.0,
         max_pages: int = 200,
+        max_body: int = 32 * 1024 * 1024,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
     ) -> None:
@@ -144,6 +146,7 @@ class RestClient:
         self.backoff_cap = backoff_cap
         self.timeout = timeout
         self.max_pages = max_pages
+        self.max_body = max_body
         self._sleep = sleep
         self._rng = rng or random.Random()
         self.requests = 0
@@ -165,6 +168,8 @@ class RestClient:
             except _Network as exc:
                 last = str(exc)
             else:
+                if len(answer.body) > self.max_body:
+                    raise RestError(f"{what}: the reply is larger than {self.max_body} bytes; not read")
                 if 200 <= answer.status < 300:
                     return self._json(answer, what)
                 code, text = describe_error_body(answer.body)
@@ -230,10 +235,10 @@ class RestClient:
         self.requests += 1
         try:
             with _OPENER.open(request, timeout=self.timeout) as response:
-                return _Answer(response.status, response.read(), _lower(response.headers.items()))
+                return _Answer(response.status, response.read(self.max_body + 1), _lower(response.headers.items()))
         except urllib.error.HTTPError as exc:
             try:
-                body = exc.read()
+                body = exc.read(self.max_body + 1)
             except (OSError, http.client.HTTPException):
                 body = b""
             return _Answer(exc.code, body, _lower(exc.headers.items() if exc.headers else []))

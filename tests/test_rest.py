@@ -248,3 +248,12 @@ def test_example_error_files_parse():
     root = Path(EXAMPLES) / "rest"
     assert describe_error_body((root / "error_429.json").read_bytes()) == (None, "too many requests")
     assert describe_error_body((root / "error_401_signature.json").read_bytes())[0] == "authentication_error"
+
+
+@pytest.mark.parametrize("status", [200, 500])
+async def test_a_reply_bigger_than_the_cap_is_an_error_not_read_whole(server, status):
+    server.reply(status, {"fills": [{"n": i} for i in range(2000)]})
+    rest, sleeps = client(server, max_body=1000)
+    with pytest.raises(RestError, match="larger than 1000 bytes"):
+        await rest.get("/portfolio/fills")
+    assert len(server.requests) == 1 and sleeps.delays == []

@@ -175,3 +175,20 @@ def test_every_piece_of_a_key_is_key_material(name):
 def test_paths_ids_and_urls_are_not_key_material(value):
     assert not looks_like_key_material(value)
     assert shown_value(value, "--x") == value
+
+
+def test_config_show_and_profiles_describe_a_hand_edited_profile_holding_a_key(pem, tmp_path):
+    config = tmp_path / "config.toml"
+    text = pem.decode()
+    config.write_text(
+        f"[default]\nkey_id = {json.dumps(body_of(pem))}\nprivate_key_path = {json.dumps(text)}\n"
+        f'env = "demo"\nurl = {json.dumps(text)}\n'
+    )
+    env = cli_env(KALSHI_CONFIG=str(config))
+    for args in (["config", "show"], ["config", "profiles"], ["config", "show", "--profile", "nope"]):
+        proc = run_cli(args, env=env)
+        assert_no_key_material(proc, pem)
+        assert "Traceback" not in proc.stderr.decode()
+    shown = run_cli(["config", "show"], env=env)
+    assert shown.returncode == 0 and "looks like key material" in shown.stdout.decode()
+    assert "env: demo" in shown.stdout.decode()

@@ -22,7 +22,8 @@ from typing import Annotated, Any
 
 import typer
 
-from kalshi_cli.config import check_key_id, config_path, load_profiles, read_key_file
+from kalshi_cli.auth import shown_value
+from kalshi_cli.config import check_key_id, config_path, load_profiles, read_key_file, select_profile
 from kalshi_cli.errors import ConfigError, KeyFileError, UsageError
 
 __all__ = ["config_app", "render_profile", "update_profile_text"]
@@ -143,6 +144,8 @@ def _mode_note(path: Path) -> tuple[bool, str]:
         return False, "missing"
     except OSError as exc:
         return False, f"unreadable ({exc.strerror})"
+    except ValueError:  # a NUL byte in a hand-edited path
+        return False, "not a valid path"
     if sys.platform != "win32" and mode & (stat.S_IRWXG | stat.S_IRWXO):
         return False, f"mode {mode:o}: readable by others; run: chmod 600 {path}"
     return True, f"mode {mode:o}, ok"
@@ -231,19 +234,18 @@ def show(
     if name is None:
         print("no profile: create one with 'kalshi config init'")
         return
-    if name not in profiles:
-        known = ", ".join(sorted(profiles)) or "none"
-        raise ConfigError(f"no profile {name!r} in {path} (profiles: {known}); create one with 'kalshi config init'")
-    table = profiles[name]
-    print(f"profile: {name}")
-    print(f"  key id: {table.get('key_id', '(missing)')}")
+    selected = select_profile(name, os.environ)  # named: found, or a ConfigError that lists the others
+    assert selected is not None
+    table = selected[1]
+    print(f"profile: {shown_value(name, 'profile name')}")
+    print(f"  key id: {_field(table, 'key_id')}")
     key_path = table.get("private_key_path")
     if key_path:
         key_file = Path(str(key_path)).expanduser()
-        print(f"  private key file: {key_path} ({_mode_note(key_file)[1]})")
+        print(f"  private key file: {_field(table, 'private_key_path')} ({_mode_note(key_file)[1]})")
     else:
         print("  private key file: (missing)")
-    print(f"  env: {table.get('env', 'prod')}" + (f"\n  url: {table['url']}" if table.get("url") else ""))
+    print(f"  env: {_field(table, 'env', 'prod')}" + (f"\n  url: {_field(table, 'url')}" if table.get("url") else ""))
     overriding = [
         v for v in ("KALSHI_API_KEY_ID", "KALSHI_PRIVATE_KEY_PATH", "KALSHI_PRIVATE_KEY") if os.environ.get(v)
     ]
@@ -267,4 +269,11 @@ def profiles_cmd() -> None:
     selected = os.environ.get("KALSHI_PROFILE") or ("default" if "default" in profiles else None)
     for name, table in profiles.items():
         mark = "*" if name == selected else " "
-        print(f"{mark} {name:<16} key id {table.get('key_id', '(missing)')}  env {table.get('env', 'prod')}")
+        shown = shown_value(name, "profile name")
+        print(f"{mark} {shown:<16} key id {_field(table, 'key_id')}  env {_field(table, 'env', 'prod')}")
+
+
+def _field(table: dict[str, Any], key: str, default: str = "(missing)") -> str:
+    """A profile value as it may be printed: a hand-edited file can hold anything, key material too."""
+    value = table.get(key)
+    return default if value is None else shown_value(str(value), key)

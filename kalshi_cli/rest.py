@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import random
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterable
@@ -26,7 +27,7 @@ import orjson
 
 from kalshi_cli import __version__
 from kalshi_cli.auth import shown_value
-from kalshi_cli.errors import AuthRejected, KalshiCliError
+from kalshi_cli.errors import AuthRejected, KalshiCliError, UsageError
 from kalshi_cli.hints import API_KEY_HINT
 from kalshi_cli.output import Reporter
 from kalshi_cli.retry import Backoff, describe_network_error, parse_retry_after, retryable_status
@@ -152,7 +153,12 @@ class RestClient:
         self.requests = 0
 
     async def get(self, path: str, params: Params | None = None) -> dict[str, Any]:
-        """GET ``path`` (relative to the base) and return the JSON object, retrying what is retryable."""
+        """GET ``path`` (relative to the base) and return the JSON object, retrying what is retryable.
+
+        ``path`` must be already percent-encoded (``quote(ticker, safe="")`` per segment): one
+        that could reach another endpoint than it names (``..``, ``?``, ``#``, spaces) is refused.
+        """
+        _check_path(path)
         query = urlencode([(k, v) for k, v in _pairs(params) if v is not None], doseq=True)
         url = self.base_url + path + (f"?{query}" if query else "")
         what = f"GET {self.base_path}{path}"
@@ -300,6 +306,14 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 
 # Proxies from the environment still apply; only the redirect handler is replaced.
 _OPENER = urllib.request.build_opener(_NoRedirects())
+
+
+_UNSAFE_PATH = re.compile(r"[?#\\\s\x00-\x1f\x7f]|%2[eEfF]|%5[cC]|(^|/)\.{1,2}(/|$)|[^\x21-\x7e]")
+
+
+def _check_path(path: str) -> None:
+    if not path.startswith("/") or "//" in path or _UNSAFE_PATH.search(path):
+        raise UsageError(f"refusing the REST path {shown_value(path, 'path')!r}: it could reach another endpoint")
 
 
 def _pairs(params: Params | None) -> list[tuple[str, Any]]:

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from kalshi_cli.auth import auth_headers
-from kalshi_cli.errors import NoCredentials
+from kalshi_cli.errors import NoCredentials, UsageError
 from kalshi_cli.hints import API_KEY_HINT
 from kalshi_cli.rest import RestAuthError, RestClient, RestError, RestNotFound, describe_error_body
 from kalshi_cli.sim.auth import verify
@@ -257,3 +257,37 @@ async def test_a_reply_bigger_than_the_cap_is_an_error_not_read_whole(server, st
     with pytest.raises(RestError, match="larger than 1000 bytes"):
         await rest.get("/portfolio/fills")
     assert len(server.requests) == 1 and sleeps.delays == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/markets/..",
+        "/markets/../portfolio/balance",
+        "/markets/./x",
+        "/markets/KX?status=open",
+        "/markets/KX#frag",
+        "/markets/a b",
+        "/markets/%2e%2e",
+        "/markets/..%2F..%2Fportfolio%2Fbalance",
+        "/markets/a%5Cb",
+        "/markets//x",
+        "markets/x",
+        "/markets/KX\u00c9",
+    ],
+)
+async def test_a_path_that_could_reach_another_endpoint_is_refused_before_sending(server, path):
+    rest, _ = client(server)
+    with pytest.raises(UsageError, match="refusing the REST path"):
+        await rest.get(path)
+    assert server.requests == []
+
+
+async def test_percent_encoded_tickers_pass(server):
+    rest, _ = client(server)
+    await rest.get("/markets/KX%3Fstatus%3Dopen")
+    await rest.get("/markets/KXHIGHNY-26NOV25-B52.5")
+    assert [r["path"] for r in server.requests] == [
+        "/trade-api/v2/markets/KX%3Fstatus%3Dopen",
+        "/trade-api/v2/markets/KXHIGHNY-26NOV25-B52.5",
+    ]

@@ -51,11 +51,13 @@ class RestError(KalshiCliError):
 
 
 class RestNotFound(RestError):
-    """HTTP 404: the path does not exist on this server.
+    """HTTP 404 (or 426): the path does not exist on this server.
 
     For a market it means an unknown ticker; for an endpoint every Kalshi server has (fills,
     trades) it means the server has no Kalshi REST API (a relay, a WebSocket-only server), so
     a caller can degrade to a warning. ``code`` is Kalshi's error code when the body had one.
+    426 Upgrade Required is what a plain WebSocket server (websockets' default) answers any
+    GET with: no REST API there either. ``http_status`` says which of the two it was.
     """
 
 
@@ -190,8 +192,8 @@ class RestClient:
                     raise RestAuthError(
                         self._auth_advice(what, answer.status, last), http_status=answer.status, code=code
                     )
-                if answer.status == 404:
-                    raise RestNotFound(f"{what} failed: {last}", http_status=404, code=code)
+                if answer.status in (404, 426):
+                    raise RestNotFound(f"{what} failed: {last}", http_status=answer.status, code=code)
                 if not retryable_status(answer.status):
                     raise RestError(f"{what} failed: {last}", http_status=answer.status, code=code)
                 retry_after = parse_retry_after(answer.headers.get("retry-after"), cap=60.0)

@@ -187,6 +187,21 @@ async def test_404_is_rest_not_found_and_not_retried(server, body, code):
     assert sleeps.delays == [] and len(server.requests) == 1
 
 
+async def test_a_plain_websocket_server_is_no_rest_api_either():
+    """websockets answers any plain GET with 426 Upgrade Required: RestNotFound, not a failure."""
+    from websockets.asyncio.server import serve
+
+    async def handler(ws) -> None:
+        await ws.wait_closed()
+
+    async with serve(handler, "127.0.0.1", 0) as ws_server:
+        port = ws_server.sockets[0].getsockname()[1]
+        rest = RestClient(f"http://127.0.0.1:{port}/trade-api/v2", None, sleep=Sleeps())
+        with pytest.raises(RestNotFound) as info:
+            await rest.paginate("/portfolio/fills", "fills")
+    assert info.value.http_status == 426 and rest.requests == 1
+
+
 async def test_other_errors_are_not_rest_not_found(server):
     server.reply(400, {"code": "invalid_parameters", "message": "limit too large"})
     rest, _ = client(server)

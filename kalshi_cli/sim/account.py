@@ -19,7 +19,7 @@ MAKER_FEE_RATE = 175  # 0.0175 as 1/10000
 
 def maker_fee(count: int, yes_price: int) -> int:
     """Kalshi's maker fee 0.0175 x C x P x (1-P), in microdollars, rounded up."""
-    return -(-MAKER_FEE_RATE * count * yes_price * (ONE_DOLLAR - yes_price) // 100_000_000)
+    return int(-(-MAKER_FEE_RATE * count * yes_price * (ONE_DOLLAR - yes_price) // 100_000_000))
 
 
 @dataclass(slots=True)

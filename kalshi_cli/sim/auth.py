@@ -10,12 +10,15 @@ import base64
 import binascii
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
 from kalshi_cli.protocol import WS_PATH
+
+__all__ = ["HEADERS", "PublicKey", "SignatureCheck", "load_public_key", "message", "verify"]
 
 HEADERS = ("KALSHI-ACCESS-KEY", "KALSHI-ACCESS-TIMESTAMP", "KALSHI-ACCESS-SIGNATURE")
 PublicKey = rsa.RSAPublicKey | ed25519.Ed25519PublicKey
@@ -69,3 +72,23 @@ def verify(
     except InvalidSignature:
         return "bad signature"
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureCheck:
+    """One server's signature policy, shared by its handshake and its REST routes."""
+
+    key: PublicKey | None = None
+    tolerance_s: float | None = 30.0
+    key_id: str | None = None
+
+    @staticmethod
+    def signed(headers: Mapping[str, str]) -> bool:
+        """Whether the request carries any of the signature headers."""
+        return any(headers.get(h) for h in HEADERS)
+
+    def why_not(self, headers: Mapping[str, str], path: str = WS_PATH) -> str | None:
+        """None when the request is accepted (always, without a key); otherwise the reason for the 401."""
+        if self.key is None:
+            return None
+        return verify(headers, self.key, tolerance_s=self.tolerance_s, key_id=self.key_id, path=path)

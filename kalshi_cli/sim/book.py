@@ -6,6 +6,11 @@ when the simulated user's own order is hit. Owner ``None`` is anonymous liquidit
 
 from __future__ import annotations
 
+from typing import Any
+
+#: One resting order in a level's queue: ``[owner, size]`` (mutable: a partial fill shrinks it).
+QueuedOrder = list[Any]
+
 SIDES = ("yes", "no")
 
 
@@ -15,14 +20,14 @@ class Book:
     __slots__ = ("sides",)
 
     def __init__(self) -> None:
-        self.sides: dict[str, dict[int, list[list]]] = {"yes": {}, "no": {}}
+        self.sides: dict[str, dict[int, list[QueuedOrder]]] = {"yes": {}, "no": {}}
 
     def best(self, side: str) -> int | None:
         levels = self.sides[side]
         return max(levels) if levels else None
 
     def size_at(self, side: str, price: int) -> int:
-        return sum(o[1] for o in self.sides[side].get(price, ()))
+        return sum(int(o[1]) for o in self.sides[side].get(price, ()))
 
     def levels(self, side: str) -> list[tuple[int, int]]:
         """Aggregated ``(price, size)`` ascending by price."""
@@ -53,7 +58,7 @@ class Book:
     def remove_owner(self, side: str, price: int, owner: str) -> int:
         """Remove one owner's order from a level; return its size."""
         queue = self.sides[side].get(price, [])
-        size = sum(o[1] for o in queue if o[0] == owner)
+        size = sum(int(o[1]) for o in queue if o[0] == owner)
         queue[:] = [o for o in queue if o[0] != owner]
         self._compact(side, price)
         return size

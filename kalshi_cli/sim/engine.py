@@ -9,7 +9,6 @@ only encodes and writes them. sids and seqs live here, so they restart with each
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,9 +16,23 @@ from typing import Any
 import orjson
 
 from kalshi_cli.fixed import ONE_DOLLAR, format_price, parse_price
-from kalshi_cli.protocol import CHANNELS, ERROR_TEXTS, ChannelInfo, channel_of_type
+from kalshi_cli.protocol import (
+    CHANNELS,
+    ERROR_TEXTS,
+    ORDERBOOK_DELTA,
+    ORDERBOOK_SNAPSHOT,
+    TICKER,
+    ChannelInfo,
+    channel_of_type,
+)
 
-from .market import Event, Exchange
+from .model import Event
+from .params import Params, Reject, check_shards, flag, is_int, strings
+from .params import ids as ids_of
+from .params import tickers as tickers_of
+from .source import MarketSource
+
+__all__ = ["Connection", "Frame", "Reject", "Sub"]
 
 Frame = dict[str, Any]
 
@@ -32,14 +45,6 @@ _ACTIONS: dict[str, frozenset[str]] = {
     "index_ids": frozenset({"subscribe_indices", "unsubscribe_indices", "indexlist"}),
     "underlyings": frozenset({"subscribe_underlyings", "unsubscribe_underlyings", "underlying_list"}),
 }
-
-
-class Reject(Exception):
-    """A command error: the code becomes an ``error`` frame carrying the command id."""
-
-    def __init__(self, code: int) -> None:
-        super().__init__(code)
-        self.code = code
 
 
 @dataclass
@@ -77,7 +82,7 @@ class Connection:
 
     def __init__(
         self,
-        exchange: Exchange,
+        exchange: MarketSource,
         *,
         authenticated: bool = True,
         sending_ts: bool = True,
@@ -116,12 +121,12 @@ class Connection:
     def error(self, code: int, cid: int | None = None) -> Frame:
         return self._frame("error", msg={"code": code, "msg": ERROR_TEXTS[code]}, cid=cid)
 
-    def _snapshot(self, sub: Sub, ticker: str, cid: int | None = None, msg: dict | None = None) -> Frame:
+    def _snapshot(self, sub: Sub, ticker: str, cid: int | None = None, msg: dict[str, Any] | None = None) -> Frame:
         msg = msg if msg is not None else self.exchange.snapshot_msg(ticker)
         if sub.use_yes_price and "no_dollars_fp" in msg:
             flipped = sorted((ONE_DOLLAR - parse_price(p), s) for p, s in msg["no_dollars_fp"])
             msg = {**msg, "no_dollars_fp": [[format_price(p), s] for p, s in flipped]}
-        return self._frame("orderbook_snapshot", sub, msg, cid, data=cid is None)
+        return self._frame(ORDERBOOK_SNAPSHOT, sub, msg, cid, data=cid is None)
 
     # --- commands --------------------------------------------------------------------------------
 
@@ -134,14 +139,14 @@ class Connection:
         if not isinstance(obj, dict):
             return [self.error(1)]
         cid = obj.get("id")
-        if cid is not None and (not _is_int(cid) or cid < 0):
+        if cid is not None and (not is_int(cid) or cid < 0):
             return [self.error(1)]
         try:
             return self._command(obj, cid or None)
         except Reject as rej:
             return [self.error(rej.code, cid or None)]
 
-    def _command(self, obj: dict, cid: int | None) -> list[Frame]:
+    def _command(self, obj: dict[str, Any], cid: int | None) -> list[Frame]:
         cmd = obj.get("cmd")
         handlers = {"subscribe": self._subscribe, "unsubscribe": self._unsubscribe, "update_subscription": self._update}
         if cmd == "list_subscriptions":
@@ -156,7 +161,7 @@ class Connection:
             raise Reject(1)
         return handlers[cmd](params, cid)
 
-    def _subscribe(self, params: dict, cid: int | None) -> list[Frame]:
+    def _subscribe(self, params: Params, cid: int | None) -> list[Frame]:
         channels = params.get("channels")
         if not channels:
             raise Reject(3)
@@ -165,15 +170,15 @@ class Connection:
         if any(c not in CHANNELS for c in channels):
             raise Reject(8)
         if "communications" in channels:
-            _check_shards(params)
-        tickers = _tickers(params)
-        if "orderbook_delta" in channels and not tickers:
+            check_shards(params)
+        tickers = tickers_of(params)
+        if ORDERBOOK_DELTA in channels and not tickers:
             raise Reject(14)
-        ids = _ids(params)  # validated for every channel, used by ``ticker`` only
-        flags = {k: _flag(params, k) for k in ("use_yes_price", "skip_ticker_ack", "send_initial_snapshot")}
+        ids = ids_of(params)  # validated for every channel, used by ``ticker`` only
+        flags = {k: flag(params, k) for k in ("use_yes_price", "skip_ticker_ack", "send_initial_snapshot")}
         keys = {
-            "index_ids": _strings(params, "index_ids") or [],
-            "underlyings": _strings(params, "underlying_tickers") or [],
+            "index_ids": strings(params, "index_ids") or [],
+            "underlyings": strings(params, "underlying_tickers") or [],
         }
         out: list[Frame] = []
         for ch in channels:
@@ -220,24 +225,25 @@ class Connection:
                     sub.ids = {}
                 if i not in sub.ids:
                     sub.ids[i] = None
-                    t = self.exchange.ticker_of_id(i)
-                    if t is not None and t not in new:
-                        new.append(t)
+                    found = self.exchange.ticker_of_id(i)
+                    if found is not None and found not in new:
+                        new.append(found)
         return [t for t in new if t in self.exchange.markets]
 
     def _initial(self, sub: Sub, added: Iterable[str], send_ticker: bool) -> list[Frame]:
         """Data owed right after (re)subscribing: orderbook snapshots, optional ticker state."""
-        if sub.channel == "orderbook_delta":
+        if sub.channel == ORDERBOOK_DELTA:
             return [self._snapshot(sub, t) for t in added]
-        if sub.channel == "ticker" and send_ticker:
-            return [self._frame("ticker", sub, self.exchange.ticker_msg(t), data=True) for t in added]
-        return []
+        if sub.channel != TICKER or not send_ticker:
+            return []
+        states = (self.exchange.ticker_msg(t) for t in added)  # a market with no known state is left out
+        return [self._frame(TICKER, sub, msg, data=True) for msg in states if msg is not None]
 
-    def _unsubscribe(self, params: dict, cid: int | None) -> list[Frame]:
+    def _unsubscribe(self, params: Params, cid: int | None) -> list[Frame]:
         sids = params.get("sids")
         if not sids:
             raise Reject(4)
-        if not isinstance(sids, list) or not all(_is_int(s) for s in sids):
+        if not isinstance(sids, list) or not all(is_int(s) for s in sids):
             raise Reject(1)
         out = []
         for sid in sids:
@@ -249,7 +255,7 @@ class Connection:
             out.append(self._frame("unsubscribed", sub, cid=cid))
         return out
 
-    def _update(self, params: dict, cid: int | None) -> list[Frame]:
+    def _update(self, params: Params, cid: int | None) -> list[Frame]:
         sid, sids = params.get("sid"), params.get("sids")
         if (sid is None) == (sids is None):
             raise Reject(12)
@@ -257,7 +263,7 @@ class Connection:
             if not isinstance(sids, list) or len(sids) != 1:
                 raise Reject(12)
             sid = sids[0]
-        if not _is_int(sid):
+        if not isinstance(sid, int) or not is_int(sid):
             raise Reject(12)
         sub = self.subs.get(sid)
         if sub is None:
@@ -284,12 +290,12 @@ class Connection:
             return self._update_markets(sub, action, params, cid)
         return self._update_keys(sub, action, params, cid)
 
-    def _update_markets(self, sub: Sub, action: str, params: dict, cid: int | None) -> list[Frame]:
-        tickers = _tickers(params)
-        ids = _ids(params) if sub.info.markets == "ids-too" else None
+    def _update_markets(self, sub: Sub, action: str, params: Params, cid: int | None) -> list[Frame]:
+        tickers = tickers_of(params)
+        ids = ids_of(params) if sub.info.markets == "ids-too" else None
         if not tickers and not ids:
             raise Reject(14)
-        send_ticker = _flag(params, "send_initial_snapshot")
+        send_ticker = flag(params, "send_initial_snapshot")
         added: list[str] = []
         if action == "add_markets" and not sub.all_markets:  # adding to "all markets" is a no-op
             if sub.tickers is None:
@@ -307,12 +313,12 @@ class Connection:
                 msg["market_ids"] = list(sub.ids)
         return [self._frame("ok", sub, msg, cid), *self._initial(sub, added, send_ticker)]
 
-    def _update_keys(self, sub: Sub, action: str, params: dict, cid: int | None) -> list[Frame]:
+    def _update_keys(self, sub: Sub, action: str, params: Params, cid: int | None) -> list[Frame]:
         field_, code = ("index_ids", 24) if sub.info.markets == "index_ids" else ("underlying_tickers", 28)
         if action in ("indexlist", "underlying_list"):
             kind = f"{sub.channel}_indexlist" if field_ == "index_ids" else "pyth_value_underlying_list"
             return [self._frame(kind, sub, {field_: list(sub.keys)}, cid)]
-        keys = _strings(params, field_)
+        keys = strings(params, field_)
         if not keys:
             raise Reject(code)
         if action.startswith("subscribe"):
@@ -333,8 +339,8 @@ class Connection:
         """Data frames for this connection's subscriptions, in event order."""
         out: list[Frame] = []
         for ev in events:
-            if ev.type == "orderbook_snapshot":  # a republished book (maintenance)
-                sub = self._by_channel.get("orderbook_delta")
+            if ev.type == ORDERBOOK_SNAPSHOT:  # a republished book (maintenance)
+                sub = self._by_channel.get(ORDERBOOK_DELTA)
                 if sub is not None and sub.wants(ev):
                     out.append(self._snapshot(sub, ev.ticker or "", msg=ev.msg))
                 continue
@@ -343,7 +349,7 @@ class Connection:
             if sub is None or not sub.wants(ev):
                 continue
             msg = ev.msg
-            if sub.use_yes_price and ev.type == "orderbook_delta" and msg["side"] == "no":
+            if sub.use_yes_price and ev.type == ORDERBOOK_DELTA and msg["side"] == "no":
                 msg = {**msg, "price_dollars": format_price(ONE_DOLLAR - parse_price(msg["price_dollars"]))}
             out.append(self._frame(ev.type, sub, msg, data=True))
         return out
@@ -365,63 +371,3 @@ class Connection:
         for sub in self.matching(channel):
             if sub.info.sequenced:
                 sub.skip += n
-
-
-# --- parameter parsing ---------------------------------------------------------------------------
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _flag(params: dict, key: str) -> bool:
-    v = params.get(key, False)
-    if not isinstance(v, bool):
-        raise Reject(1)
-    return v
-
-
-def _strings(params: dict, key: str) -> list[str] | None:
-    v = params.get(key)
-    if v is None:
-        return None
-    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-        raise Reject(1)
-    return v
-
-
-def _tickers(params: dict) -> list[str] | None:
-    """``market_ticker`` and/or ``market_tickers`` as one de-duplicated list (None if neither)."""
-    one = params.get("market_ticker")
-    if one is not None and not isinstance(one, str):
-        raise Reject(1)
-    many = _strings(params, "market_tickers") or []
-    found = ([one] if one else []) + many
-    return list(dict.fromkeys(found)) or None
-
-
-def _ids(params: dict) -> list[str] | None:
-    one = params.get("market_id")
-    if one is not None and not isinstance(one, str):
-        raise Reject(1)
-    found = ([one] if one is not None else []) + (_strings(params, "market_ids") or [])
-    for v in found:
-        try:
-            uuid.UUID(v)
-        except ValueError:
-            raise Reject(11) from None
-    return list(dict.fromkeys(found)) or None
-
-
-def _check_shards(params: dict) -> None:
-    factor, key = params.get("shard_factor"), params.get("shard_key")
-    if (factor is not None and not _is_int(factor)) or (key is not None and not _is_int(key)):
-        raise Reject(1)
-    if factor is not None and factor <= 0:
-        raise Reject(19)
-    if key is not None and factor is None:
-        raise Reject(20)
-    if factor is not None and factor > 100:
-        raise Reject(22)
-    if key is not None and not 0 <= key < factor:
-        raise Reject(21)

@@ -10,46 +10,24 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from kalshi_cli.fixed import ONE_DOLLAR, format_price, format_size
 
 from .account import Account, Order
-from .book import SIDES, Book
-from .catalog import MarketSpec, make_specs
+from .book import SIDES
+from .catalog import make_specs
+from .model import Event, Market, lifecycle_event, trade_msg
 from .times import rfc3339_ms
 
+__all__ = ["VIRTUAL_EPOCH_MS", "Event", "Exchange", "Market"]
+
+#: Trades kept for ``GET /markets/trades`` (hours of activity at the default rate).
+TRADE_HISTORY = 100_000
 #: 2026-11-25T14:00:00Z, the start of virtual time when no clock is injected.
 VIRTUAL_EPOCH_MS = 1_795_615_200_000
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One message the exchange publishes: its ``type``, the market it concerns, its ``msg``.
-
-    ``msg`` is shared by every connection and must not be mutated.
-    """
-
-    type: str
-    ticker: str | None
-    msg: dict[str, Any]
-
-
-@dataclass(slots=True)
-class Market:
-    spec: MarketSpec
-    market_id: str
-    book: Book = field(default_factory=Book)
-    clock: int = 0
-    active: bool = True
-    close_ts: int = 0
-    last_price: int = 0
-    last_size: int = 0
-    volume: int = 0
-    open_interest: int = 0
-    notional: int = 0  # microdollars traded
 
 
 class Exchange:
@@ -68,6 +46,8 @@ class Exchange:
             self.markets[spec.ticker] = Market(spec, self._uuid(), close_ts=VIRTUAL_EPOCH_MS // 1000 + 86_400)
         self._by_id = {m.market_id: m for m in self.markets.values()}
         self.account = Account(self._uuid())
+        #: The public tape, oldest first: every ``trade`` msg published (REST serves it too).
+        self.trades: deque[dict[str, Any]] = deque(maxlen=TRADE_HISTORY)
         self._coid_prefix = f"{rng.getrandbits(32):08x}"
         self._seed_books(n_markets)
 
@@ -215,26 +195,9 @@ class Exchange:
             deltas.append(self._delta(m, hit, price, -taken, None))
             trade_id = self._uuid()
             yes_price = price if hit == "yes" else ONE_DOLLAR - price
-            taker = "no" if hit == "yes" else "yes"
-            trades.append(
-                Event(
-                    "trade",
-                    m.spec.ticker,
-                    {
-                        "trade_id": trade_id,
-                        "market_ticker": m.spec.ticker,
-                        "yes_price_dollars": format_price(yes_price),
-                        "no_price_dollars": format_price(ONE_DOLLAR - yes_price),
-                        "count_fp": format_size(taken),
-                        "taker_side": taker,
-                        "taker_outcome_side": taker,
-                        "taker_book_side": "bid" if taker == "yes" else "ask",
-                        "is_block_trade": False,
-                        "ts": ts // 1000,
-                        "ts_ms": ts,
-                    },
-                )
-            )
+            trade = trade_msg(m.spec.ticker, trade_id, hit, price, taken, ts)
+            self.trades.append(trade)
+            trades.append(Event("trade", m.spec.ticker, trade))
             m.last_price, m.last_size = yes_price, taken
             m.volume += taken
             m.notional += taken * yes_price
@@ -280,55 +243,7 @@ class Exchange:
         return events[:1] + [Event("user_order", o.ticker, self.account.order_msg(o))] + events[1:]
 
     def _lifecycle(self) -> list[Event]:
-        rng = self._rng
-        m = rng.choice(list(self.markets.values()))
-        roll = rng.random()
-        if not m.active or roll < 0.3:
-            m.active = not m.active
-            kind = "activated" if m.active else "deactivated"
-            return [
-                Event(
-                    "market_lifecycle_v2",
-                    m.spec.ticker,
-                    {"market_ticker": m.spec.ticker, "event_type": kind, "is_deactivated": not m.active},
-                )
-            ]
-        if roll < 0.6:
-            m.close_ts += 900 * rng.randint(1, 8)
-            return [
-                Event(
-                    "market_lifecycle_v2",
-                    m.spec.ticker,
-                    {"market_ticker": m.spec.ticker, "event_type": "close_date_updated", "close_ts": m.close_ts},
-                )
-            ]
-        if roll < 0.85:
-            return [
-                Event(
-                    "event_lifecycle",
-                    None,
-                    {
-                        "event_ticker": m.spec.event_ticker,
-                        "exchange_index": 0,
-                        "title": m.spec.title,
-                        "subtitle": m.spec.subtitle,
-                        "collateral_return_type": "MECNET",
-                        "series_ticker": m.spec.series_ticker,
-                        "strike_date": m.close_ts,
-                    },
-                )
-            ]
-        return [
-            Event(
-                "event_fee_update",
-                None,
-                {
-                    "event_ticker": m.spec.event_ticker,
-                    "fee_type_override": "quadratic",
-                    "fee_multiplier_override": rng.choice((0.5, 0.75, None)),
-                },
-            )
-        ]
+        return [lifecycle_event(self._rng, self._rng.choice(list(self.markets.values())))]
 
     # --- helpers ---------------------------------------------------------------------------------
 

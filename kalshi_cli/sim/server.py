@@ -1,62 +1,32 @@
-"""The simulated Kalshi WebSocket server: real sockets around the exchange and engines.
+"""The simulated Kalshi exchange on real sockets: a ``WireServer`` over a moving ``Exchange``.
 
-One ``Exchange`` is shared by every connection (so clocks agree across connections); each
-connection has its own protocol ``Connection`` engine and an ordered outbound queue, which
-is where slow consumers are detected (code 25) and where the fault knobs act.
+``SimServer`` builds the exchange, gives the wire its REST routes (``SimRest`` over the same
+exchange, so a test can drop the socket while fills happen and then find them there) and
+drives the market at ``rate`` actions per second, or by hand with ``step``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import fcntl
-import http
-import signal
-import struct
-import termios
 import time
-from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
-import orjson
-from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
-from websockets.http11 import Request, Response
-
-from kalshi_cli.protocol import WS_PATH
-
-from .auth import HEADERS, load_public_key, verify
-from .engine import Connection, Frame
+from .auth import SignatureCheck, load_public_key
 from .market import Event, Exchange
+from .rest import SimRest
+from .serving import serve_until_stopped
+from .wire import WireServer
 
-HttpRoute = Callable[[ServerConnection, Request], "Response | Awaitable[Response]"]
-HEARTBEAT = b"heartbeat"
-KEEP_LOGS = 64  # connections whose sent-frame logs are kept
+__all__ = ["SimServer", "serve_forever"]
 
 
 def _wall_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class _Conn:
-    """I/O state of one connection: socket, engine, outbound queue and the log of sent frames."""
-
-    def __init__(self, ws: ServerConnection, engine: Connection, log_limit: int) -> None:
-        self.ws = ws
-        self.engine = engine
-        self.log: deque[str] = deque(maxlen=log_limit)
-        self.queue: deque[tuple[int | None, str]] = deque()
-        self.backlog: Counter[int] = Counter()
-        self.wake = asyncio.Event()
-        self.stalled = False
-        self.stopping = False
-        self.sending = False
-        self.closed = False
-
-
-class SimServer:
-    """A local Kalshi WebSocket endpoint with a moving market and fault injection."""
+class SimServer(WireServer):
+    """A local Kalshi WebSocket endpoint with a moving market, its REST layer and fault injection."""
 
     def __init__(
         self,
@@ -75,81 +45,33 @@ class SimServer:
         allow_anonymous: bool = False,
         frame_log_limit: int = 100_000,
     ) -> None:
-        self.host, self.port = host, port
+        exchange = Exchange(seed, markets, now_ms=_wall_ms)
+        check = SignatureCheck(load_public_key(public_key_pem) if public_key_pem else None, timestamp_tolerance, key_id)
+        #: The REST layer (fills, positions, orders, trades, markets, exchange status) on the same port.
+        self.rest = SimRest(exchange, check)
+        super().__init__(
+            exchange,
+            routes=self.rest.routes(),
+            check=check,
+            host=host,
+            port=port,
+            ping_interval=ping_interval,
+            sending_ts=sending_ts,
+            buffer_limit=buffer_limit,
+            allow_anonymous=allow_anonymous,
+            frame_log_limit=frame_log_limit,
+        )
+        self.exchange = exchange
         self.rate = rate
-        self.ping_interval = ping_interval
-        self.timestamp_tolerance = timestamp_tolerance
-        self.sending_ts = sending_ts
-        self.buffer_limit = buffer_limit
-        self.key_id = key_id
-        self.allow_anonymous = allow_anonymous
-        self.frame_log_limit = frame_log_limit
-        self.public_key = load_public_key(public_key_pem) if public_key_pem else None
-        self.exchange = Exchange(seed, markets, now_ms=_wall_ms)
-        self.handshakes: list[dict[str, str]] = []
-        #: Extra plain-HTTP routes (path -> handler) served on the same port, e.g. a REST layer.
-        self.http_routes: dict[str, HttpRoute] = {}
-        self.url = ""
-        self._conns: list[_Conn] = []
-        self._live: list[_Conn] = []
-        self._rejects: deque[tuple[int, dict[str, str]]] = deque()
-        self._anonymous: set[int] = set()
-        self._server: Server | None = None
-        self._tasks: set[asyncio.Task] = set()
-        from .rest import SimRest
-
-        #: The REST layer (fills, positions, orders, markets, exchange status) on the same port.
-        self.rest = SimRest(self)
-
-    # --- lifecycle --------------------------------------------------------------------------------
 
     async def start(self) -> str:
-        """Listen; return ``ws://HOST:PORT/trade-api/ws/v2``."""
-        self._server = await serve(
-            self._handler,
-            self.host,
-            self.port,
-            process_request=self._process_request,
-            ping_interval=None,
-            max_size=2**20,
-        )
-        self.port = self._server.sockets[0].getsockname()[1]
-        self.url = f"ws://{self.host}:{self.port}{WS_PATH}"
+        """Listen (and start the market moving when ``rate`` > 0); return the ws:// URL."""
+        url = await super().start()
         if self.rate > 0:
-            self._spawn(self._activity())
-        return self.url
-
-    async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
-
-    def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    def add_route(self, path: str, handler: HttpRoute) -> None:
-        """Serve plain-HTTP requests for ``path`` on the same port (the hook for a REST layer).
-
-        A ``path`` ending in ``/`` serves every path below it (e.g. ``/trade-api/v2/markets/``).
-        """
-        self.http_routes[path] = handler
+            self.spawn(self._activity())
+        return url
 
     # --- views ------------------------------------------------------------------------------------
-
-    @property
-    def connections(self) -> int:
-        """Connections accepted since start (open or not)."""
-        return len(self._conns)
-
-    @property
-    def live_connections(self) -> int:
-        return len(self._live)
 
     @property
     def tickers(self) -> list[str]:
@@ -162,125 +84,6 @@ class SimServer:
     def true_book(self, ticker: str) -> dict[str, Any]:
         return self.exchange.true_book(ticker)
 
-    def sent_frames(self, conn: int = -1) -> list[str]:
-        """Every text frame written on connection ``conn`` (0 = first ever, -1 = latest)."""
-        return list(self._conns[conn].log)
-
-    # --- handshake --------------------------------------------------------------------------------
-
-    async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        path = request.path.split("?")[0]
-        route = self.http_routes.get(path)
-        if route is None:
-            route = next((r for p, r in self.http_routes.items() if p.endswith("/") and path.startswith(p)), None)
-        if route is not None:
-            response = route(connection, request)
-            return await response if isinstance(response, Awaitable) else response
-        if path != WS_PATH:
-            return connection.respond(http.HTTPStatus.NOT_FOUND, "Not Found\n")
-        self.handshakes.append(dict(request.headers.raw_items()))
-        if self._rejects:
-            status, headers = self._rejects.popleft()
-            response = connection.respond(status, f"{http.HTTPStatus(status).phrase}\n")
-            for name, value in headers.items():
-                response.headers[name] = value
-            return response
-        signed = any(request.headers.get(h) for h in HEADERS)
-        if self.public_key is None:
-            reason = None
-        else:
-            reason = verify(request.headers, self.public_key, tolerance_s=self.timestamp_tolerance, key_id=self.key_id)
-        if not signed and self.allow_anonymous:
-            self._anonymous.add(id(connection))
-            return None
-        if reason is not None:
-            return connection.respond(http.HTTPStatus.UNAUTHORIZED, f"401 Unauthorized: {reason}\n")
-        return None
-
-    # --- connections ------------------------------------------------------------------------------
-
-    def _new_engine(self, *, authenticated: bool) -> Connection:
-        """The protocol engine of a new connection (replay plugs its own event source in here)."""
-        return Connection(self.exchange, authenticated=authenticated, sending_ts=self.sending_ts)
-
-    async def _handler(self, ws: ServerConnection) -> None:
-        anonymous = id(ws) in self._anonymous
-        self._anonymous.discard(id(ws))
-        engine = self._new_engine(authenticated=not anonymous)
-        conn = _Conn(ws, engine, self.frame_log_limit)
-        self._conns.append(conn)
-        if len(self._conns) > KEEP_LOGS:  # bound memory across many reconnects: forget old logs
-            self._conns[-KEEP_LOGS - 1].log.clear()
-        self._live.append(conn)
-        writer = self._spawn(self._writer(conn))
-        pinger = self._spawn(self._pinger(conn)) if self.ping_interval > 0 else None
-        try:
-            async for text in ws:
-                self._enqueue(conn, engine.handle_text(text))
-        except ConnectionClosed:
-            pass
-        finally:
-            conn.closed = True
-            with contextlib.suppress(ValueError):
-                self._live.remove(conn)
-            writer.cancel()
-            if pinger is not None:
-                pinger.cancel()
-
-    def _enqueue(self, conn: _Conn, frames: Iterable[Frame]) -> None:
-        """Queue frames in order; a sid whose unsent backlog passes its limit dies with 25.
-
-        The limit is ``buffer_limit`` plus one frame per market of the subscription, so the
-        burst of snapshots a large subscribe produces is not mistaken for a slow reader.
-        """
-        if conn.closed:
-            return
-        for frame in frames:
-            sid = frame.get("sid")
-            conn.queue.append((sid, orjson.dumps(frame).decode()))
-            if sid is None:
-                continue
-            conn.backlog[sid] += 1
-            sub = conn.engine.subs.get(sid)
-            if sub is not None and conn.backlog[sid] > self.buffer_limit + len(sub.tickers or ()):
-                conn.queue = deque(item for item in conn.queue if item[0] != sid)
-                del conn.backlog[sid]
-                error = conn.engine.async_error(sub, 25)
-                conn.queue.append((None, orjson.dumps(error).decode()))
-        conn.wake.set()
-
-    async def _writer(self, conn: _Conn) -> None:
-        try:
-            while True:
-                while not conn.queue or conn.stalled or conn.stopping:
-                    conn.wake.clear()
-                    await conn.wake.wait()
-                sid, text = conn.queue.popleft()
-                if sid is not None:
-                    conn.backlog[sid] -= 1
-                    if conn.backlog[sid] <= 0:
-                        del conn.backlog[sid]
-                conn.sending = True
-                try:
-                    await conn.ws.send(text)
-                finally:
-                    conn.sending = False
-                conn.log.append(text)
-        except ConnectionClosed:
-            pass
-
-    async def _pinger(self, conn: _Conn) -> None:
-        try:
-            while True:
-                await asyncio.sleep(self.ping_interval)
-                if conn.stalled or conn.stopping:
-                    continue
-                # an unanswered beat must not block the next one (websockets refuses duplicate payloads)
-                getattr(conn.ws, "pending_pings", {}).pop(HEARTBEAT, None)
-                await conn.ws.ping(HEARTBEAT)
-        except ConnectionClosed:
-            pass
-
     # --- exchange activity ------------------------------------------------------------------------
 
     def step(self, n: int = 1) -> list[Event]:
@@ -288,13 +91,9 @@ class SimServer:
         events: list[Event] = []
         for _ in range(n):
             batch = self.exchange.step()
-            self._fan_out(batch)
+            self.fan_out(batch)
             events += batch
         return events
-
-    def _fan_out(self, events: list[Event]) -> None:
-        for conn in list(self._live):
-            self._enqueue(conn, conn.engine.on_events(events))
 
     async def _activity(self) -> None:
         loop = asyncio.get_running_loop()
@@ -310,31 +109,11 @@ class SimServer:
             if n:
                 self.step(n)
 
-    # --- fault injection --------------------------------------------------------------------------
+    # --- fault injection (the connection-level knobs are the wire's) ------------------------------
 
     def maintenance(self, ticker: str) -> None:
         """Lower one market's clock (exchange maintenance) and republish its book."""
-        self._fan_out(self.exchange.maintenance(ticker))
-
-    def skip_seq(self, channel: str | None = None, n: int = 1) -> None:
-        """The next data frame of each matching sequenced sid skips ``n`` seq numbers."""
-        for conn in self._live:
-            conn.engine.skip_seq(channel, n)
-
-    def send_error(self, code: int, channel: str | None = None) -> None:
-        """An async subscription error on every matching sid (10 and 25 end the subscription)."""
-        for conn in list(self._live):
-            self._enqueue(conn, [conn.engine.async_error(sub, code) for sub in conn.engine.matching(channel)])
-
-    def inject_raw(self, data: str) -> None:
-        """Send an arbitrary text frame, in order, on every open connection."""
-        for conn in self._live:
-            conn.queue.append((None, data))
-            conn.wake.set()
-
-    def reject_handshakes(self, status: int, count: int = 1, headers: dict[str, str] | None = None) -> None:
-        """Answer the next ``count`` upgrades with HTTP ``status`` (plus ``headers``, e.g. Retry-After)."""
-        self._rejects.extend([(status, dict(headers or {}))] * count)
+        self.fan_out(self.exchange.maintenance(ticker))
 
     def fail_rest(self, status: int, count: int = 1, headers: dict[str, str] | None = None) -> None:
         """Answer the next ``count`` REST requests with HTTP ``status`` (e.g. 500, or 429 + Retry-After)."""
@@ -343,65 +122,6 @@ class SimServer:
     def rest_requests(self) -> list[dict[str, Any]]:
         """Every REST request served so far: ``{"path", "query", "status"}``."""
         return list(self.rest.requests)
-
-    def stall(self, seconds: float) -> None:
-        """Open connections go silent (no data, no pings) and stop reading for ``seconds``."""
-        stalled = [c for c in self._live]
-        for conn in stalled:
-            conn.stalled = True
-            conn.ws.transport.pause_reading()
-
-        def resume() -> None:
-            for conn in stalled:
-                conn.stalled = False
-                if not conn.closed:
-                    with contextlib.suppress(Exception):
-                        conn.ws.transport.resume_reading()
-                conn.wake.set()
-
-        asyncio.get_running_loop().call_later(seconds, resume)
-
-    async def drop_connections(self, flush_wait: float = 2.0) -> None:
-        """Abort every open connection (no close frame) once all logged frames reached the peer.
-
-        Waits at most ``flush_wait`` seconds for a peer that is not reading.
-        """
-        conns = list(self._live)
-        for conn in conns:
-            conn.stopping = True
-        for _ in range(int(flush_wait / 0.005)):
-            if all(_flushed(c) for c in conns):
-                break
-            await asyncio.sleep(0.005)
-        for conn in conns:
-            conn.ws.transport.abort()
-        for conn in conns:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(conn.ws.wait_closed(), flush_wait)
-
-    async def restart(self) -> None:
-        """Close every connection as a server restart would (1012); the exchange keeps going."""
-        conns = list(self._live)
-        for conn in conns:
-            conn.stopping = True
-        await asyncio.gather(*(c.ws.close(1012, "Service Restart") for c in conns), return_exceptions=True)
-
-
-def _flushed(conn: _Conn) -> bool:
-    """True when nothing of ours is still in flight: not mid-send, no user-space or kernel backlog."""
-    if conn.sending or conn.closed:
-        return conn.closed
-    transport = conn.ws.transport
-    if transport.get_write_buffer_size():
-        return False
-    sock = transport.get_extra_info("socket")
-    if sock is None:
-        return True
-    try:
-        pending = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
-    except OSError:
-        return True
-    return struct.unpack("i", pending)[0] == 0
 
 
 async def serve_forever(
@@ -412,16 +132,4 @@ async def serve_forever(
     Shared by ``python -m kalshi_cli.sim`` and ``kalshi sim``; returns normally on a signal.
     """
     server = SimServer(**kwargs)
-    url = await server.start()
-    stop = asyncio.Event()
-    if handle_signals:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, stop.set)
-    try:
-        if on_ready is not None:
-            on_ready(url)
-        await stop.wait()
-    finally:
-        await server.stop()
+    await serve_until_stopped(server, lambda: on_ready(server.url) if on_ready else None, handle_signals=handle_signals)

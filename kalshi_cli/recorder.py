@@ -24,9 +24,10 @@ from typing import Any
 import orjson
 
 from kalshi_cli.errors import KalshiCliError, UsageError
-from kalshi_cli.protocol import Head
+from kalshi_cli.feeds.runner import FeedHandler
+from kalshi_cli.protocol import ORDERBOOK_DELTA, Head
 from kalshi_cli.recording import META, with_recv_ts
-from kalshi_cli.session import StreamHandler, Subscription
+from kalshi_cli.session import Subscription
 
 __all__ = ["META", "RecordError", "RecordHandler", "RecordWriter", "parse_rotate", "with_recv_ts"]
 
@@ -230,10 +231,11 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-class RecordHandler(StreamHandler):
+class RecordHandler(FeedHandler):
     """Writes every data frame (plus ``recv_ts_ms``) and the meta lines a reader needs."""
 
     def __init__(self, writer: RecordWriter, *, now_ms: Callable[[], int] | None = None) -> None:
+        super().__init__()
         self.writer = writer
         self.now_ms = now_ms or (lambda: time.time_ns() // 1_000_000)
         self.frames = 0
@@ -262,7 +264,7 @@ class RecordHandler(StreamHandler):
         self.gaps += 1
         self.meta("gap", channel=sub.channel, sid=sub.sid, missing=missing, seq=head.seq)
         self.session.reporter.warn(f"seq gap on {sub.label()}: {missing} frame(s) missing before seq {head.seq}")
-        if sub.channel == "orderbook_delta" and sub.markets:
+        if sub.channel == ORDERBOOK_DELTA and sub.markets:
             self.session.request_snapshot(sub, sub.markets)
             self.meta("snapshot_requested", channel=sub.channel, sid=sub.sid, markets=sub.markets)
 
@@ -271,3 +273,7 @@ class RecordHandler(StreamHandler):
 
     def on_disconnected(self, reason: str) -> None:
         self.meta("disconnect", reason=reason)
+
+    def close(self) -> None:
+        """Flush, fsync and close the files (the run is over, however it ended)."""
+        self.writer.close()

@@ -8,11 +8,12 @@ import io
 import orjson
 import pytest
 
-from kalshi_cli.commands.book import BookHandler
+from kalshi_cli.feeds.book import BookHandler
 from kalshi_cli.encoders import book_json_bytes
 from kalshi_cli.output import LineWriter, OutputClosed
 from kalshi_cli.protocol import read_head
 from kalshi_cli.session import Subscription
+from kalshi_cli.sinks import NdjsonSink
 
 TICKERS = ["KXA-1", "KXB-1"]
 
@@ -69,8 +70,7 @@ def feed(every: bool, bursts: list[list[bytes]], *, idle_after_last: bool = True
     out = io.BytesIO()
 
     async def main() -> BookHandler:
-        handler = BookHandler(TICKERS, as_json=True, depth=None, once=False, every=every)
-        handler.writer = LineWriter(out)
+        handler = BookHandler(TICKERS, NdjsonSink(LineWriter(out)), depth=None, once=False, every=every)
         handler.session = FakeSession()  # type: ignore[assignment]
         sub = Subscription("orderbook_delta", {"market_tickers": TICKERS}, sid=1)
         handler.on_subscribed(sub)
@@ -174,8 +174,8 @@ def test_a_closed_pipe_ends_the_stream_at_the_next_burst():
             raise BrokenPipeError
 
     async def main() -> None:
-        handler = BookHandler(TICKERS, as_json=True, depth=None, once=False)
-        handler.writer = LineWriter(ClosedPipe())
+        sink = NdjsonSink(LineWriter(ClosedPipe()))
+        handler = BookHandler(TICKERS, sink, depth=None, once=False)
         handler.session = FakeSession()  # type: ignore[assignment]
         sub = Subscription("orderbook_delta", {"market_tickers": TICKERS}, sid=1)
         handler.on_subscribed(sub)
@@ -183,7 +183,7 @@ def test_a_closed_pipe_ends_the_stream_at_the_next_burst():
         handler.on_data(raw, read_head(raw), sub)
         for _ in range(3):
             await asyncio.sleep(0)  # the burst's line, then the writer's flush, which finds the pipe closed
-        assert handler.writer.closed
+        assert sink.closed
         raw = delta("KXA-1", 2)
         with pytest.raises(OutputClosed):
             handler.on_data(raw, read_head(raw), sub)
@@ -193,7 +193,7 @@ def test_a_closed_pipe_ends_the_stream_at_the_next_burst():
 
 def test_the_view_gets_the_time_of_each_burst():
     async def main() -> list[float | None]:
-        handler = BookHandler(TICKERS, as_json=False, depth=10, once=False)
+        handler = BookHandler(TICKERS, depth=10, once=False)
         handler.session = FakeSession()  # type: ignore[assignment]
         sub = Subscription("orderbook_delta", {"market_tickers": TICKERS}, sid=1)
         handler.on_subscribed(sub)

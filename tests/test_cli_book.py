@@ -105,7 +105,7 @@ def test_unknown_market_without_rest_times_out_clearly(keys, sim_factory):
 
 
 def test_book_without_a_key_says_how_to_give_one():
-    assert_clean_error(run_cli(["book", "KXHIGHNY-26NOV25-B52.5"]), 2, "no API key configured", "--private-key")
+    assert_clean_error(run_cli(["book", "KXHIGHNY-26NOV25-B52.5"]), 3, "no API key configured", "--private-key")
 
 
 def test_book_needs_a_ticker():

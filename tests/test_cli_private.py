@@ -230,7 +230,7 @@ def test_no_key_explains_the_three_ways(sim_factory):
     sim = sim_factory(rate=0)
     for cmd in ("fills", "positions", "orders"):
         proc = run_cli([cmd, "--url", sim.url])
-        line = assert_clean_error(proc, 2, "--key-id", "KALSHI_API_KEY_ID", "kalshi config init")
+        line = assert_clean_error(proc, 3, "--key-id", "KALSHI_API_KEY_ID", "kalshi config init")
         assert line
 
 

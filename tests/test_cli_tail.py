@@ -298,7 +298,7 @@ def test_unsigned_against_a_server_that_wants_a_key(sim_factory):
 
 
 def test_no_key_for_kalshi_hosts():
-    assert_clean_error(run_cli(["tail", "trade"]), 2, "no API key configured", "--sim")
+    assert_clean_error(run_cli(["tail", "trade"]), 3, "no API key configured", "--sim")
 
 
 def test_untrusted_host_needs_opt_in(keys):

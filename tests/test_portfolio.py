@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from kalshi_cli.commands.config import update_profile_text
-from kalshi_cli.commands.orders import describe_change
+from kalshi_cli.feeds.orders import describe_change
 from kalshi_cli.errors import UsageError
 from kalshi_cli.portfolio import (
     FillTotals,

@@ -54,14 +54,14 @@ def test_every_data_example_renders_on_one_line(path):
 def test_json_lines_stay_one_line_per_frame():
     import io
 
-    from kalshi_cli.commands.tail import TailHandler
+    from kalshi_cli.feeds.tail import TailHandler
     from kalshi_cli.output import LineWriter
     from kalshi_cli.protocol import read_head
     from kalshi_cli.session import Subscription
+    from kalshi_cli.sinks import NdjsonSink
 
-    handler = TailHandler(as_json=True, count=None)
     buf = io.BytesIO()
-    handler.writer = LineWriter(buf, flush_each=True)
+    handler = TailHandler(NdjsonSink(LineWriter(buf, flush_each=True)), count=None)
     sub = Subscription("trade")
     frames = [
         b'{"type":"trade","sid":1,"seq":1,"msg":{"a":"1"}}',

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from kalshi_cli.commands.runner import run_main
+from kalshi_cli.feeds.signals import run_main
 
 
 @pytest.fixture(autouse=True)

@@ -1,49 +1,16 @@
-"""``kalshi positions``: your market positions, seeded from REST and kept live from the socket."""
+"""``kalshi positions``: your market positions, seeded from REST and kept live (``feeds.positions``)."""
 
 from __future__ import annotations
 
-import sys
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from kalshi_cli.commands.common import ConnectionArgs, connection_options, open_context
-from kalshi_cli.commands.private import SeededHandler, follow, rest_client
-from kalshi_cli.commands.runner import run_main
-from kalshi_cli.portfolio import rest_position_frame
-from kalshi_cli.session import Subscription
+from kalshi_cli import environment
+from kalshi_cli.commands.common import ConnectionArgs, connection_options
+from kalshi_cli.feeds import positions as feed
 
-__all__ = ["PositionsHandler", "positions"]
-
-
-class PositionsHandler(SeededHandler):
-    """``market_positions`` frames over a ``GET /portfolio/positions`` seed, one row per market."""
-
-    channel = "market_positions"
-    frame_type = "market_position"
-    path = "/portfolio/positions"
-    rows_key = "market_positions"
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.rows: dict[str, dict[str, Any]] = {}
-
-    def seed_frame(self, row: dict[str, Any]) -> dict[str, Any]:
-        return rest_position_frame(row)
-
-    def ticker_of(self, msg: dict[str, Any]) -> str:
-        return str(msg.get("market_ticker"))
-
-    def reset(self, frames: list[dict[str, Any]]) -> None:
-        self.rows = {self.ticker_of(f["msg"]): f["msg"] for f in frames}
-
-    def apply(self, obj: dict[str, Any]) -> None:
-        msg = obj.get("msg")
-        if isinstance(msg, dict):
-            key = self.ticker_of(msg)
-            if msg.get("subaccount"):
-                key += f" (sub {msg['subaccount']})"
-            self.rows[key] = msg
+__all__ = ["positions"]
 
 
 @connection_options
@@ -77,20 +44,4 @@ def positions(
 
       kalshi positions --json | jq -c 'select(.seed | not) | .msg | [.market_ticker, .position_fp]'
     """
-    markets = list(market or [])
-    as_json = json_out or not sys.stdout.isatty()
-
-    async def main() -> None:
-        async with open_context(conn, need_key=True) as ctx:
-            handler = PositionsHandler(rest_client(ctx), markets, as_json=as_json)
-            subs = [Subscription("market_positions", {"market_tickers": markets} if markets else {})]
-            view = None
-            if not as_json:
-                from kalshi_cli.render.portfolio import positions_view
-
-                def view(_height: int) -> Any:
-                    return positions_view(handler.rows, handler.state)
-
-            await follow(ctx, subs, handler, stale_after=conn.stale_after, view=view)
-
-    run_main(main)
+    feed.run(feed.PositionsSettings(list(market or []), json_out, conn), environment.current())

@@ -1,0 +1,70 @@
+"""The ``positions`` feed: your market positions, seeded from REST and kept live from the socket."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kalshi_cli.environment import Environment
+from kalshi_cli.feeds.context import ConnectionArgs, StreamContext
+from kalshi_cli.feeds.private import PrivateHandler, SeededHandler, follow, rest_client
+from kalshi_cli.portfolio import rest_position_frame
+from kalshi_cli.protocol import MARKET_POSITION, MARKET_POSITIONS
+from kalshi_cli.rest import RestClient
+from kalshi_cli.session import Subscription
+from kalshi_cli.sinks import Sink
+
+__all__ = ["PositionsHandler", "PositionsSettings", "run"]
+
+
+@dataclass
+class PositionsSettings:
+    markets: list[str] = field(default_factory=list)
+    json_out: bool = False
+    conn: ConnectionArgs = field(default_factory=ConnectionArgs)
+
+
+class PositionsHandler(SeededHandler):
+    """``market_positions`` frames over a ``GET /portfolio/positions`` seed, one row per market."""
+
+    channel = MARKET_POSITIONS
+    frame_type = MARKET_POSITION
+    path = "/portfolio/positions"
+    rows_key = "market_positions"
+    what = "positions"
+
+    def __init__(self, sink: Sink, rest: RestClient, markets: list[str]) -> None:
+        super().__init__(sink, rest, markets)
+        self.rows: dict[str, dict[str, Any]] = {}
+
+    def seed_frame(self, row: dict[str, Any]) -> dict[str, Any]:
+        return rest_position_frame(row)
+
+    def ticker_of(self, msg: dict[str, Any]) -> str:
+        return str(msg.get("market_ticker"))
+
+    def reset(self, frames: list[dict[str, Any]]) -> None:
+        self.rows = {self.ticker_of(f["msg"]): f["msg"] for f in frames}
+
+    def apply(self, obj: dict[str, Any]) -> None:
+        msg = obj.get("msg")
+        if isinstance(msg, dict):
+            key = self.ticker_of(msg)
+            if msg.get("subaccount"):
+                key += f" (sub {msg['subaccount']})"
+            self.rows[key] = msg
+
+
+def run(settings: PositionsSettings, env: Environment) -> None:
+    """Follow your positions until stopped."""
+
+    def make(ctx: StreamContext, sink: Sink) -> tuple[PrivateHandler, Subscription]:
+        handler = PositionsHandler(sink, rest_client(ctx), settings.markets)
+        return handler, Subscription(MARKET_POSITIONS, {"market_tickers": settings.markets} if settings.markets else {})
+
+    def view(handler: PositionsHandler) -> Any:
+        from kalshi_cli.render.portfolio import positions_view
+
+        return lambda _height: positions_view(handler.rows, handler.state)
+
+    follow(settings.conn, env, settings.json_out, make, view)

@@ -1,0 +1,79 @@
+"""The ``tail`` feed: every data frame of the chosen channels to the sink, as received.
+
+With NDJSON the session's fast path hands frames straight to the sink (no parse); readable
+lines parse each frame. ``--count`` ends the run after that many data frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kalshi_cli.environment import Environment
+from kalshi_cli.feeds.context import ConnectionArgs, open_context
+from kalshi_cli.feeds.runner import FeedHandler, run_feed, run_main
+from kalshi_cli.feeds.subscriptions import build_subscriptions, check_channel
+from kalshi_cli.protocol import Head
+from kalshi_cli.session import StreamDone, Subscription
+from kalshi_cli.sinks import OutputKind, Sink, choose, open_sink
+
+__all__ = ["TailHandler", "TailSettings", "run"]
+
+
+@dataclass
+class TailSettings:
+    channels: list[str]
+    markets: list[str] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+    json_out: bool = False
+    count: int | None = None
+    conn: ConnectionArgs = field(default_factory=ConnectionArgs)
+
+
+class TailHandler(FeedHandler):
+    """Writes each data frame to the sink; stops after ``count`` of them."""
+
+    def __init__(self, sink: Sink, *, count: int | None) -> None:
+        super().__init__()
+        self.sink = sink
+        self.remaining = count
+        if sink.passes_raw:
+            self.passthrough = sink.frame if count is None else self._pass_counted
+
+    def _pass_counted(self, raw: bytes) -> None:
+        """The session's fast path with ``--count``: the frame as received, counted."""
+        self.sink.frame(raw)
+        self._count()
+
+    def _count(self) -> None:
+        if self.remaining is not None:
+            self.remaining -= 1
+            if self.remaining <= 0:
+                raise StreamDone
+
+    def on_data(self, raw: bytes, head: Head, sub: Subscription) -> None:
+        if head.obj is not None and not self.sink.passes_raw:
+            self.sink.obj(head.obj)
+        else:
+            self.sink.frame(raw)
+        self._count()
+
+    def close(self) -> None:
+        self.sink.flush()
+
+
+def run(settings: TailSettings, env: Environment) -> None:
+    """Stream ``settings.channels`` to stdout until stopped (or ``--count`` frames)."""
+    for name in settings.channels:
+        check_channel(name)  # fail before connecting
+    kind = choose(settings.json_out, env, OutputKind.LINES)
+    conn = settings.conn
+
+    async def main() -> None:
+        async with open_context(conn, env=env) as ctx:
+            defaults = ctx.sim.tickers if ctx.sim is not None else None
+            subs = build_subscriptions(settings.channels, settings.markets, settings.params, default_markets=defaults)
+            handler = TailHandler(open_sink(kind, env), count=settings.count)
+            await run_feed(ctx, subs, handler, stale_after=conn.stale_after, connect_tries=conn.tries())
+
+    run_main(main)

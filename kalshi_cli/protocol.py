@@ -1,9 +1,9 @@
 """Kalshi WebSocket protocol facts and frame handling, with no I/O.
 
 Everything here takes bytes or dicts and returns values: the channel table, command
-builders, a fast reader for the envelope of a server frame, per-sid sequence tracking and
-plain-English error sentences. ``session.py`` drives it over a socket; the simulator uses
-the same tables so both sides agree on the contract (``shared/protocol/KALSHI_WS.md``).
+builders, a reader for the envelope of a server frame and plain-English error sentences
+(sequence checks are in ``seq``). ``client.py`` drives it; the simulator uses the same
+tables so both sides agree on the contract (``shared/protocol/KALSHI_WS.md``).
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+
+from kalshi_cli.seq import SeqTracker
 
 __all__ = [
     "FILL",
@@ -241,48 +243,6 @@ def head_of(obj: dict[str, Any]) -> Head:
         return v if isinstance(v, int) and not isinstance(v, bool) else None
 
     return Head(obj["type"], as_int("sid"), as_int("seq"), as_int("id"), obj)
-
-
-# --- sequence numbers --------------------------------------------------------------------------
-
-
-class SeqTracker:
-    """Per-sid ``seq`` checking (§7): dense, starting at 1, independent between sids.
-
-    ``observe`` answers how the frame relates to the last one seen on its sid:
-    0 in order, n > 0 when n frames are missing (the new seq becomes the baseline),
-    -1 for a repeat or a step back (the frame should be dropped; the baseline stays).
-    """
-
-    __slots__ = ("_last",)
-
-    def __init__(self) -> None:
-        self._last: dict[int, int] = {}
-
-    def observe(self, sid: int, seq: int) -> int:
-        last = self._last.get(sid, 0)
-        if seq == last + 1:
-            self._last[sid] = seq
-            return 0
-        if seq <= last:
-            return -1
-        self._last[sid] = seq
-        return seq - last - 1
-
-    def last(self, sid: int) -> int | None:
-        return self._last.get(sid)
-
-    @property
-    def table(self) -> dict[int, int]:
-        """The live sid -> last seq map, for a hot loop that handles the in-order case inline
-        (``table.get(sid, 0) == seq - 1``, then ``table[sid] = seq``) and calls ``observe`` otherwise."""
-        return self._last
-
-    def forget(self, sid: int) -> None:
-        self._last.pop(sid, None)
-
-    def clear(self) -> None:
-        self._last.clear()
 
 
 # --- errors ------------------------------------------------------------------------------------

@@ -71,8 +71,6 @@ def parse_retry_after(value: object, *, cap: float = RETRY_AFTER_CAP, now: float
         when = email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when is None:
-        return None
     try:
         seconds = when.timestamp() - (time.time() if now is None else now)
     except (OverflowError, OSError, ValueError):

@@ -8,19 +8,24 @@ driven here by a plain asyncio ``Protocol``, and every message parsed from one r
 socket is handed over at once by ``recv_batch``.
 
 Used for direct connections. When a proxy is configured for the URL, websockets' own client
-(which knows how to talk to proxies) is wrapped in the same interface instead.
+(which knows how to talk to proxies) is wrapped in the same interface instead, with redirects
+refused (a signed handshake must never be replayed to another host).
+
+This module is the only one that imports websockets: its exceptions become the neutral ones of
+``transport`` here (``HandshakeRejected``, ``HandshakeFailed``, ``TransportClosed``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, Protocol
+from typing import Any
 
 from websockets.client import ClientProtocol
-from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.extensions.permessage_deflate import enable_client_permessage_deflate
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
@@ -28,29 +33,12 @@ from websockets.protocol import State
 from websockets.proxy import get_proxy
 from websockets.uri import parse_uri
 
+from kalshi_cli.transport import Connection, HandshakeFailed, HandshakeRejected, TransportClosed
+
 __all__ = ["Connection", "connect"]
 
 #: Reading pauses while this many received messages wait to be taken (a stalled consumer).
 PAUSE_AT = 20_000
-
-
-class Connection(Protocol):
-    """What ``Session`` needs from a connection."""
-
-    last_rx: float  # time.monotonic() of the last bytes received (data or ping)
-    response: Response | None  # the handshake's HTTP response
-
-    async def recv_batch(self) -> list[bytes]:
-        """Every complete message received so far (at least one); raises ``ConnectionClosed``."""
-        ...
-
-    async def send(self, payload: bytes) -> None:
-        """Send one text message (UTF-8 bytes)."""
-        ...
-
-    def abort(self) -> None:
-        """Drop the connection now, without a closing handshake."""
-        ...
 
 
 @asynccontextmanager
@@ -65,9 +53,10 @@ async def connect(
 ) -> AsyncIterator[Connection]:
     """Open a WebSocket to ``url``; close it (closing handshake, then abort) on exit.
 
-    Raises what websockets' client raises: ``InvalidStatus`` (with the response) when the
-    server refuses the handshake, ``InvalidHandshake`` for other handshake failures,
-    ``OSError``/``TimeoutError`` for network failures.
+    Raises ``HandshakeRejected`` (status, headers, body) when the server answers with another
+    status than 101 (a redirect included: it is never followed), ``HandshakeFailed`` for other
+    handshake failures, ``OSError``/``TimeoutError`` for network failures; ``recv_batch`` raises
+    ``TransportClosed``.
     """
     if _proxied(url):
         async with _websockets_client(
@@ -125,8 +114,27 @@ async def _open(
         raise
     if protocol.handshake_exc is not None:
         conn.abort()
-        raise protocol.handshake_exc
+        raise neutral_error(protocol.handshake_exc) from None
     return conn
+
+
+def neutral_error(exc: BaseException) -> BaseException:
+    """websockets' exception as the transport's own (network errors pass unchanged)."""
+    if isinstance(exc, InvalidStatus):
+        response = exc.response
+        return HandshakeRejected(response.status_code, response.headers, bytes(response.body or b""))
+    if isinstance(exc, InvalidHandshake):
+        return HandshakeFailed(str(exc) or type(exc).__name__)
+    if isinstance(exc, ConnectionClosed):
+        return closed_error(exc)
+    return exc
+
+
+def closed_error(exc: ConnectionClosed) -> TransportClosed:
+    """The close code and reason the server sent, if it sent one."""
+    if exc.rcvd is None:
+        return TransportClosed()
+    return TransportClosed(exc.rcvd.code, exc.rcvd.reason)
 
 
 class BatchConnection(asyncio.Protocol):
@@ -137,6 +145,7 @@ class BatchConnection(asyncio.Protocol):
         self.close_timeout = close_timeout
         self.transport: asyncio.Transport | None = None
         self.response: Response | None = None
+        self.response_headers: Mapping[str, str] = Headers()
         self.last_rx = time.monotonic()
         loop = asyncio.get_running_loop()
         self.handshake_done: asyncio.Future[None] = loop.create_future()
@@ -152,14 +161,14 @@ class BatchConnection(asyncio.Protocol):
     async def recv_batch(self) -> list[bytes]:
         if not self._messages:
             if self.lost.done():
-                raise self.protocol.close_exc
+                raise closed_error(self.protocol.close_exc)
             self._waiter = asyncio.get_running_loop().create_future()
             try:
                 await self._waiter
             finally:
                 self._waiter = None
             if not self._messages:
-                raise self.protocol.close_exc
+                raise closed_error(self.protocol.close_exc)
         batch, self._messages = self._messages, []
         if self._paused and self.transport is not None:
             self._paused = False
@@ -197,13 +206,7 @@ class BatchConnection(asyncio.Protocol):
         protocol = self.protocol
         protocol.receive_data(data)
         self.write_pending()  # pong replies, a close reply
-        for event in protocol.events_received():
-            if type(event) is Frame:
-                self._on_frame(event)
-            elif isinstance(event, Response):
-                self.response = event
-                if not self.handshake_done.done():
-                    self.handshake_done.set_result(None)
+        self._take_events()
         if not self._closing and protocol.close_expected() and self.transport is not None:
             self._closing = True  # the server closes TCP after the closing handshake; or we do
             asyncio.get_running_loop().call_later(self.close_timeout, self.transport.abort)
@@ -213,6 +216,16 @@ class BatchConnection(asyncio.Protocol):
             if len(self._messages) >= PAUSE_AT and not self._paused and self.transport is not None:
                 self._paused = True
                 self.transport.pause_reading()
+
+    def _take_events(self) -> None:
+        for event in self.protocol.events_received():
+            if type(event) is Frame:
+                self._on_frame(event)
+            elif isinstance(event, Response):
+                self.response = event
+                self.response_headers = event.headers
+                if not self.handshake_done.done():
+                    self.handshake_done.set_result(None)
 
     def _on_frame(self, frame: Frame) -> None:
         opcode = frame.opcode
@@ -230,13 +243,16 @@ class BatchConnection(asyncio.Protocol):
         # PING, PONG, CLOSE: the Sans-I/O protocol has answered them already.
 
     def eof_received(self) -> None:
+        # A refusal without Content-Length ends at the close: the answer is complete only now.
         self.protocol.receive_eof()
         self.write_pending()
+        self._take_events()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.protocol.receive_eof()  # idempotent; the protocol's state becomes CLOSED
+        self._take_events()
         if not self.handshake_done.done():
-            self.handshake_done.set_exception(exc or InvalidHandshake("connection closed during the handshake"))
+            self.handshake_done.set_exception(exc or HandshakeFailed("connection closed during the handshake"))
             self.handshake_done.exception()  # retrieved: not reported as "never retrieved"
         if not self.lost.done():
             self.lost.set_result(None)
@@ -271,17 +287,27 @@ async def _websockets_client(
             self.last_rx = time.monotonic()
             super().data_received(data)
 
-    async with ws_connect(
-        url,
-        additional_headers=headers,
-        user_agent_header=user_agent,
-        max_size=max_size,
-        ping_interval=None,
-        open_timeout=open_timeout,
-        close_timeout=close_timeout,
-        create_connection=_Watched,
-    ) as ws:
+    class _NoRedirects(ws_connect):
+        def process_redirect(self, exc: Exception) -> Exception | str:
+            return exc  # a redirect is a refusal: the signed headers stay with the host asked
+
+    try:
+        ws = await _NoRedirects(
+            url,
+            additional_headers=headers,
+            user_agent_header=user_agent,
+            max_size=max_size,
+            ping_interval=None,
+            open_timeout=open_timeout,
+            close_timeout=close_timeout,
+            create_connection=_Watched,
+        )
+    except (InvalidHandshake, ConnectionClosed) as exc:
+        raise neutral_error(exc) from None
+    try:
         yield _OneByOne(ws)
+    finally:
+        await ws.close()
 
 
 class _OneByOne:
@@ -289,14 +315,17 @@ class _OneByOne:
 
     def __init__(self, ws: Any) -> None:
         self._ws = ws
-        self.response = ws.response
+        self.response_headers: Mapping[str, str] = ws.response.headers if ws.response else Headers()
 
     @property
     def last_rx(self) -> float:
-        return self._ws.last_rx or time.monotonic()
+        return float(self._ws.last_rx or time.monotonic())
 
     async def recv_batch(self) -> list[bytes]:
-        return [await self._ws.recv(decode=False)]
+        try:
+            return [await self._ws.recv(decode=False)]
+        except ConnectionClosed as exc:
+            raise closed_error(exc) from None
 
     async def send(self, payload: bytes) -> None:
         try:

@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Response
 
 from kalshi_cli import wsconn
+from kalshi_cli.transport import HandshakeFailed, HandshakeRejected, TransportClosed
+from tests.hostile import HostileConn, HostileServer
 
 Handler = Callable[[ServerConnection], Awaitable[None]]
 
@@ -43,7 +45,7 @@ async def receive_all(conn: wsconn.Connection) -> tuple[list[bytes], int]:
         while True:
             got.extend(await conn.recv_batch())
             batches += 1
-    except ConnectionClosed:
+    except TransportClosed:
         return got, batches
 
 
@@ -110,23 +112,24 @@ def test_send_is_a_text_frame() -> None:
     assert received == ['{"id":1,"cmd":"subscribe"}']  # str: a text frame
 
 
-def test_refused_handshake_raises_invalid_status_with_the_response() -> None:
+def test_refused_handshake_raises_handshake_rejected_with_the_answer() -> None:
     async def handler(ws: ServerConnection) -> None:  # pragma: no cover - never reached
         await ws.close()
 
     def refuse(conn: ServerConnection, request: Any) -> Response:
         return conn.respond(401, "bad signature\n")
 
-    async def main() -> InvalidStatus:
+    async def main() -> HandshakeRejected:
         async with server(handler, process_request=refuse) as url:
-            with pytest.raises(InvalidStatus) as info:
+            with pytest.raises(HandshakeRejected) as info:
                 async with open_conn(url):
                     pass
             return info.value
 
     exc = run(main())
-    assert exc.response.status_code == 401
-    assert b"bad signature" in exc.response.body
+    assert exc.status == 401
+    assert b"bad signature" in exc.body
+    assert exc.headers.get("content-type", "").startswith("text/plain")
 
 
 def test_server_close_code_reaches_the_reader_after_pending_messages() -> None:
@@ -134,17 +137,18 @@ def test_server_close_code_reaches_the_reader_after_pending_messages() -> None:
         await ws.send("last words")
         await ws.close(1011, "internal error")
 
-    async def main() -> tuple[list[bytes], ConnectionClosed]:
+    async def main() -> tuple[list[bytes], TransportClosed]:
         async with server(handler) as url, open_conn(url) as conn:
             got = list(await conn.recv_batch())
-            with pytest.raises(ConnectionClosed) as info:
+            with pytest.raises(TransportClosed) as info:
                 while True:
                     got.extend(await conn.recv_batch())
             return got, info.value
 
     got, exc = run(main())
     assert got == [b"last words"]
-    assert exc.rcvd is not None and exc.rcvd.code == 1011 and exc.rcvd.reason == "internal error"
+    assert (exc.code, exc.reason) == (1011, "internal error")
+    assert str(exc) == "closed by the server: 1011 internal error"
 
 
 def test_client_close_is_a_clean_closing_handshake() -> None:
@@ -168,14 +172,15 @@ def test_abort_ends_the_reader() -> None:
     async def handler(ws: ServerConnection) -> None:
         await ws.wait_closed()
 
-    async def main() -> ConnectionClosed:
+    async def main() -> TransportClosed:
         async with server(handler) as url, open_conn(url) as conn:
             asyncio.get_running_loop().call_later(0.1, conn.abort)
-            with pytest.raises(ConnectionClosed) as info:
+            with pytest.raises(TransportClosed) as info:
                 await conn.recv_batch()
             return info.value
 
-    assert run(main()).rcvd is None  # dropped, not closed by the server
+    exc = run(main())
+    assert exc.code is None and str(exc) == "connection dropped"  # dropped, not closed by the server
 
 
 def test_refused_connection_is_an_os_error() -> None:
@@ -228,3 +233,72 @@ def test_websockets_client_path_offers_the_same_interface() -> None:
                 return got
 
     assert run(main()) == [f"x-{i}".encode() for i in range(100)]
+
+
+# --- against the hand-written server: answers websockets' own server would never give ----------
+
+
+def _answer(status: int, headers: dict[str, str], body: bytes, *, content_length: bool) -> HostileServer:
+    async def script(conn: HostileConn) -> None:
+        await conn.read_request()
+        await conn.respond(status, headers, body, content_length=content_length)
+
+    return HostileServer(script)
+
+
+def test_a_refusal_without_content_length_is_read_to_the_close() -> None:
+    """A 401 whose body ends when the server closes is still the 401, not a failed handshake."""
+    with _answer(401, {"Date": "Thu, 03 Dec 2026 10:00:00 GMT"}, b"invalid signature", content_length=False) as srv:
+
+        async def main() -> HandshakeRejected:
+            with pytest.raises(HandshakeRejected) as info:
+                async with open_conn(srv.url):
+                    pass
+            return info.value
+
+        exc = run(main())
+    assert exc.status == 401 and exc.body == b"invalid signature"
+    assert exc.headers.get("Date", "").endswith("GMT")
+
+
+@pytest.mark.parametrize("proxied", [False, True])
+def test_a_redirect_is_a_refusal_and_is_never_followed(proxied: bool) -> None:
+    with _answer(302, {"Location": "ws://evil.example/trade-api/ws/v2"}, b"", content_length=True) as srv:
+        opener = (
+            wsconn._websockets_client(
+                srv.url,
+                headers={"KALSHI-ACCESS-KEY": "k"},
+                user_agent="t",
+                max_size=2**20,
+                open_timeout=5,
+                close_timeout=1,
+            )
+            if proxied
+            else open_conn(srv.url)
+        )
+
+        async def main() -> HandshakeRejected:
+            with pytest.raises(HandshakeRejected) as info:
+                async with opener:
+                    pass
+            return info.value
+
+        exc = run(main())
+        assert srv.connections == 1  # nothing went anywhere else
+    assert exc.status == 302 and exc.headers["Location"] == "ws://evil.example/trade-api/ws/v2"
+
+
+def test_an_answer_that_is_not_http_is_a_failed_handshake() -> None:
+    async def script(conn: HostileConn) -> None:
+        await conn.read_request()
+        conn.writer.write(b"SSH-2.0-OpenSSH_9.6\r\n")
+        conn.writer.close()
+
+    with HostileServer(script) as srv:
+
+        async def main() -> None:
+            async with open_conn(srv.url):
+                pass
+
+        with pytest.raises(HandshakeFailed):
+            run(main())

@@ -75,7 +75,7 @@ async def _check(conn: ConnectionArgs, json_out: bool) -> None:
     import orjson
 
     from kalshi_cli.auth import auth_headers
-    from kalshi_cli.session import probe
+    from kalshi_cli.probe import probe
 
     async with open_context(conn, need_key=True) as ctx:
         creds = ctx.credentials

@@ -1,4 +1,9 @@
-"""Property tests: the integer book matches a plain Decimal model, and never claims LIVE wrongly."""
+"""Property tests: the integer book matches a plain Decimal model, and never claims LIVE wrongly.
+
+The last test plays a server whose books evolve by snapshots and deltas over a network that
+drops, repeats and reorders frames, and whose seq restarts or reuses old numbers, and checks that
+every line the book feed would print is a state the server's book really passed through.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,9 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kalshi_cli.book import BookState, DeltaOutcome, OrderBook
+from kalshi_cli.book import BookError, BookState, DeltaOutcome, OrderBook
 from kalshi_cli.bookset import BookSet
 from kalshi_cli.encoders import book_json_bytes, book_json_line
-from kalshi_cli.protocol import SeqTracker
 
 FAST = settings(max_examples=75, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -161,110 +165,211 @@ def test_a_line_after_a_burst_of_deltas_equals_the_plain_encoding(bursts, depth)
         assert book_json_bytes(book, depth, clock) == orjson.dumps(book_json_line(book, depth, clock))
 
 
-# --- a stream with loss, repeats and reordering ------------------------------------------------
+# --- a hostile stream: every printed book is a true state of the server's book -------------------
 
-MARKETS = ["A", "B", "C"]
-# YES bids <= 0.45 and NO bids <= 0.50 can never cross, so the truth is always a valid book.
+# sid 1 feeds A and B, sid 2 feeds C. YES bids <= 0.45 and NO bids <= 0.50 never cross.
+SID_OF = {"A": 1, "B": 1, "C": 2}
+MARKETS = sorted(SID_OF)
 YES_PRICES = [100, 2500, 4000, 4499, 4500]
 NO_PRICES = [100, 3000, 4999, 5000]
 
+Ladder = tuple[tuple[str, str], ...]
+TrueState = tuple[int, Ladder, Ladder]  # (clock, yes, no) as an encoded line lists them
+
+
+def side_text(levels: dict[int, int]) -> list[list[str]]:
+    return [[f"{p / 10000:.4f}", size_text(s)] for p, s in sorted(levels.items())]
+
 
 @st.composite
-def truth_stream(draw) -> tuple[list[dict], list[dict]]:
-    """Frames of one sid, and the true ladders of every market after each frame."""
+def server_run(draw) -> tuple[list[dict], dict[str, set[TrueState]], dict[str, dict[str, dict[int, int]]]]:
+    """The frames a server sends, every state each market's book passed through, the final books.
+
+    Events: exchange actions (one or two deltas sharing a clock), get_snapshot replies,
+    maintenance (a market's clock goes down, §6.2) and seq reuse on a sid (a restart at 1, or new
+    content under a number already used, §7).
+    """
     truth: dict[str, dict[str, dict[int, int]]] = {m: {"yes": {}, "no": {}} for m in MARKETS}
     clocks = dict.fromkeys(MARKETS, 0)
+    seqs = {1: 0, 2: 0}
     frames: list[dict] = []
-    after: list[dict] = []
+    states: dict[str, set[TrueState]] = {m: set() for m in MARKETS}
 
-    def emit(kind: str, msg: dict) -> None:
-        frames.append({"type": kind, "sid": 1, "seq": len(frames) + 1, "msg": msg})
-        after.append({m: ladders_of(truth[m]) for m in MARKETS})
+    def record(market: str) -> None:
+        yes, no = (tuple(map(tuple, side_text(truth[market][s]))) for s in ("yes", "no"))
+        states[market].add((clocks[market], yes, no))
+
+    def emit(market: str, kind: str, msg: dict) -> None:
+        sid = SID_OF[market]
+        seqs[sid] += 1
+        frames.append({"type": kind, "sid": sid, "seq": seqs[sid], "msg": msg})
 
     def snapshot(market: str) -> None:
         msg = {"market_ticker": market, "market_id": market.lower(), "clock": clocks[market]}
         for side in ("yes", "no"):
             if truth[market][side]:  # key absent for an empty side, unsorted like a careless server
                 msg[f"{side}_dollars_fp"] = [[f"{p / 10000:.4f}", size_text(s)] for p, s in truth[market][side].items()]
-        emit("orderbook_snapshot", msg)
+        emit(market, "orderbook_snapshot", msg)
 
     for market in MARKETS:
+        for side, prices in (("yes", YES_PRICES), ("no", NO_PRICES)):
+            for price in draw(st.lists(st.sampled_from(prices), max_size=3, unique=True)):
+                truth[market][side][price] = draw(st.integers(1, 500))
+        record(market)
         snapshot(market)
-    for _ in range(draw(st.integers(min_value=0, max_value=40))):
+    for _ in range(draw(st.integers(min_value=0, max_value=45))):
+        event = draw(st.sampled_from(["action"] * 7 + ["snapshot", "maintenance", "reuse_seq"]))
         market = draw(st.sampled_from(MARKETS))
-        if draw(st.integers(0, 9)) == 0:  # a get_snapshot reply mid-stream
+        if event == "snapshot":
             snapshot(market)
-            continue
-        clocks[market] += draw(st.integers(1, 3))
-        for _ in range(draw(st.integers(1, 2))):  # one exchange action may touch several levels
-            side = draw(st.sampled_from(["yes", "no"]))
-            price = draw(st.sampled_from(YES_PRICES if side == "yes" else NO_PRICES))
-            old = truth[market][side].get(price, 0)
-            change = draw(st.integers(-old, 2000).filter(bool))
-            if old + change:
-                truth[market][side][price] = old + change
-            else:
-                del truth[market][side][price]
-            msg = {
-                "market_ticker": market,
-                "market_id": market.lower(),
-                "clock": clocks[market],
-                "side": side,
-                "price_dollars": f"{price / 10000:.4f}",
-                "delta_fp": size_text(change),
-            }
-            emit("orderbook_delta", msg)
-    return frames, after
+        elif event == "maintenance":
+            clocks[market] = draw(st.integers(0, clocks[market]))
+            record(market)
+        elif event == "reuse_seq":
+            sid = SID_OF[market]
+            seqs[sid] = draw(st.integers(0, seqs[sid]))  # the next frame is numbered this + 1
+        else:
+            clocks[market] += draw(st.integers(1, 3))
+            for _ in range(draw(st.integers(1, 2))):
+                side = draw(st.sampled_from(["yes", "no"]))
+                price = draw(st.sampled_from(YES_PRICES if side == "yes" else NO_PRICES))
+                old = truth[market][side].get(price, 0)
+                change = draw(st.integers(-old, 2000).filter(bool))
+                if old + change:
+                    truth[market][side][price] = old + change
+                else:
+                    del truth[market][side][price]
+                record(market)  # each delta of an action is a state the server's book passes through
+                msg = {
+                    "market_ticker": market,
+                    "market_id": market.lower(),
+                    "clock": clocks[market],
+                    "side": side,
+                    "price_dollars": f"{price / 10000:.4f}",
+                    "delta_fp": size_text(change),
+                }
+                emit(market, "orderbook_delta", msg)
+    return frames, states, truth
 
 
-def ladders_of(book: dict[str, dict[int, int]]) -> tuple[list[list[str]], list[list[str]]]:
-    def side(levels: dict[int, int]) -> list[list[str]]:
-        return [[f"{p / 10000:.4f}", size_text(s)] for p, s in sorted(levels.items())]
-
-    return side(book["yes"]), side(book["no"])
-
-
-@settings(max_examples=75, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(stream=truth_stream(), faults=st.lists(st.sampled_from(["ok", "ok", "drop", "dup", "swap"]), max_size=90))
-def test_lossy_stream_never_leaves_a_wrong_live_book(stream, faults):
-    frames, truth_after = stream
-    delivered = []
+def perturb(frames: list[dict], faults: list[str]) -> list[dict]:
+    """What a hostile network delivers: frames dropped, repeated, or swapped with the next."""
+    out: list[dict] = []
     i = 0
     while i < len(frames):
         fault = faults[i] if i < len(faults) else "ok"
-        if fault == "drop":
-            pass
-        elif fault == "dup":
-            delivered += [frames[i], frames[i]]
+        if fault == "dup":
+            out += [frames[i], frames[i]]
         elif fault == "swap" and i + 1 < len(frames):
-            delivered += [frames[i + 1], frames[i]]
+            out += [frames[i + 1], frames[i]]
             i += 1
-        else:
-            delivered.append(frames[i])
+        elif fault != "drop":
+            out.append(frames[i])
         i += 1
+    return out
 
-    books, tracker = BookSet(), SeqTracker()
-    books.watch(1, MARKETS)
-    for frame in delivered:
-        verdict = tracker.observe(frame["sid"], frame["seq"])
-        if verdict < 0:
-            continue
-        if verdict > 0:
-            books.mark_sid_stale(frame["sid"], f"seq gap: {verdict} missing")
-        books.on_frame(frame)
-        truth = truth_after[frame["seq"] - 1]
-        for market in MARKETS:
-            book = books.book(market)
-            if book.state is BookState.LIVE:
-                assert book.ladders() == truth[market], (market, frame)
 
-    # Recovery: fresh snapshots of whatever is stale bring every book back, matching the truth.
-    if delivered:
-        final = truth_after[-1]  # the "server" answers get_snapshot with the current truth
-        seq = (tracker.last(1) or 0) + 1
-        for market in books.stale_markets(1):
-            yes, no = final[market]
-            msg = {"market_ticker": market, "clock": 10**6, "yes_dollars_fp": yes, "no_dollars_fp": no}
-            books.on_frame({"type": "orderbook_snapshot", "sid": 1, "seq": seq, "msg": msg})
-            seq += 1
-        assert books.stale_markets() == []
+class Client:
+    """The client's contract with the book (§7), as the feed honours it.
+
+    A frame numbered last + 1 on its sid is applied. Any other number (a gap, a repeat, a step
+    back, a restart) marks every book of the sid STALE, and that number is the new baseline; an
+    exact repeat may instead be dropped quietly. Whether the frame that broke the sequence is
+    then applied as well is the feed's choice: the book must stay honest either way.
+    """
+
+    def __init__(self, *, apply_breaking_frame: bool, quiet_repeats: bool) -> None:
+        self.books = BookSet()
+        for sid in (1, 2):
+            self.books.watch(sid, [m for m in MARKETS if SID_OF[m] == sid])
+        self.last = {1: 0, 2: 0}
+        self.seen: dict[tuple[int, int], bytes] = {}
+        self.apply_breaking_frame = apply_breaking_frame
+        self.quiet_repeats = quiet_repeats
+        #: books that may not be LIVE: their sid broke and no snapshot has reached them since.
+        self.must_be_stale: set[str] = set()
+
+    def deliver(self, frame: dict) -> OrderBook | None:
+        sid, seq = frame["sid"], frame["seq"]
+        content = orjson.dumps(frame)
+        repeat = self.seen.get((sid, seq)) == content
+        in_order = seq == self.last[sid] + 1
+        self.seen[(sid, seq)] = content
+        if not in_order:
+            if repeat and self.quiet_repeats:
+                return None
+            self.last[sid] = seq
+            self.books.mark_sid_stale(sid, f"seq {seq} on sid {sid}")
+            self.must_be_stale |= {m for m in MARKETS if SID_OF[m] == sid}
+            if not self.apply_breaking_frame:
+                return None
+        self.last[sid] = seq
+        if frame["type"] == "orderbook_snapshot":
+            self.must_be_stale.discard(frame["msg"]["market_ticker"])
+        return self.books.apply(frame)
+
+
+def printed_state(line: bytes) -> tuple[str, TrueState]:
+    obj = orjson.loads(line)
+    assert obj["market_id"] == obj["market_ticker"].lower()
+    yes, no = (tuple(map(tuple, obj[k])) for k in ("yes_dollars_fp", "no_dollars_fp"))
+    return obj["market_ticker"], (obj["clock"], yes, no)
+
+
+def check_honest(client: Client) -> None:
+    for market in MARKETS:
+        book = client.books.book(market)
+        if book is None or book.state is not BookState.LIVE:
+            assert book is None or market not in client.must_be_stale or book.state is BookState.STALE
+            try:
+                book_json_bytes(book)  # type: ignore[arg-type]
+            except (BookError, AttributeError):
+                pass
+            else:
+                raise AssertionError(f"{market} was encoded while {book.state}")
+        else:
+            assert market not in client.must_be_stale, (market, book.stale_reason)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    run=server_run(),
+    faults=st.lists(st.sampled_from(["ok", "ok", "ok", "drop", "dup", "swap"]), max_size=120),
+    bursts=st.lists(st.booleans(), max_size=120),
+    apply_breaking_frame=st.booleans(),
+    quiet_repeats=st.booleans(),
+)
+def test_every_printed_book_is_a_true_state_of_the_server(run, faults, bursts, apply_breaking_frame, quiet_repeats):
+    frames, states, final = run
+    delivered = perturb(frames, faults)
+    # Two feeds on the same frames: a line per applied frame (--every), and a line per changed
+    # market when a burst ends (the default), so both encoder paths are checked.
+    every = Client(apply_breaking_frame=apply_breaking_frame, quiet_repeats=quiet_repeats)
+    burst = Client(apply_breaking_frame=apply_breaking_frame, quiet_repeats=quiet_repeats)
+    changed: dict[str, OrderBook] = {}
+    printed = 0
+    for i, frame in enumerate(delivered):
+        book = every.deliver(frame)
+        if book is not None:
+            assert book.state is BookState.LIVE
+            market, state = printed_state(book_json_bytes(book, None, 0))
+            assert state in states[market], (market, state)
+            printed += 1
+        check_honest(every)
+        if (book := burst.deliver(frame)) is not None:
+            changed[book.market_ticker] = book
+        check_honest(burst)
+        if i == len(delivered) - 1 or (bursts[i] if i < len(bursts) else True):
+            for market, book in changed.items():
+                if book.state is BookState.LIVE:  # one that went stale later in the burst is not printed
+                    assert printed_state(book_json_bytes(book, None, 0))[1] in states[market]
+            changed.clear()
+
+    # Recovery: a fresh snapshot of each stale book, in sequence, brings it back to the truth.
+    for client in (every, burst):
+        for market in client.books.stale_markets():
+            sid = SID_OF[market]
+            msg = {"market_ticker": market, "market_id": market.lower(), "clock": 10**6}
+            msg |= {f"{side}_dollars_fp": side_text(final[market][side]) for side in ("yes", "no")}
+            client.deliver({"type": "orderbook_snapshot", "sid": sid, "seq": client.last[sid] + 1, "msg": msg})
+        assert client.books.stale_markets() == []

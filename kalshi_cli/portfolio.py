@@ -89,11 +89,35 @@ def fill_time_ms(msg: Mapping[str, Any]) -> int | None:
     return created if created is not None else _unix_ms(msg.get("ts"))
 
 
+#: The latest time ``--since`` accepts (the end of year 9999, as ``datetime`` can hold).
+MAX_TIME_MS = 253_402_300_799_999
+
+
 def parse_since(text: str, now_ms: int | None = None) -> int:
     """``--since``: a duration back from now (``90s``, ``15m``, ``1h``, ``2d``, ``1h30m``), an ISO
-    time (an offset or ``Z``, else local time), or a Unix time in ms (or s). Returns Unix ms."""
+    time (an offset or ``Z``, else local time), or a Unix time in ms (or s). Returns Unix ms.
+
+    Raises ``UsageError`` for anything else, empty text included, and for a time before 1970 or
+    after year 9999 (a huge number is a mistake, not a time to wait for).
+    """
     now = int(time.time() * 1000) if now_ms is None else now_ms
-    value = text.strip()
+    try:
+        when = _since_ms(text.strip(), now)
+    except (ValueError, OverflowError):
+        when = None
+    if when is None:
+        raise UsageError(
+            f"--since {text!r}: expected a duration (30m, 1h, 2d), an ISO time (2026-08-28T14:00:00Z) "
+            "or Unix milliseconds"
+        )
+    if not 0 <= when <= MAX_TIME_MS:
+        raise UsageError(f"--since {text!r}: that is before 1970 or after the year 9999")
+    return when
+
+
+def _since_ms(value: str, now: int) -> int | None:
+    if not value:
+        return None
     if value.isdigit():
         number = int(value)
         return number if number > 10**11 else number * 1000
@@ -101,13 +125,7 @@ def parse_since(text: str, now_ms: int | None = None) -> int:
     parts = _DURATION.findall(compact)
     if parts and "".join(n + u for n, u in parts).lower() == compact.lower():
         return now - int(sum(float(n) * _UNITS_MS[u.lower()] for n, u in parts))
-    try:
-        when = datetime.fromisoformat(_FRACTION.sub(r"\1", value))
-    except ValueError:
-        raise UsageError(
-            f"--since {text!r}: expected a duration (30m, 1h, 2d), an ISO time (2026-08-28T14:00:00Z) "
-            "or Unix milliseconds"
-        ) from None
+    when = datetime.fromisoformat(_FRACTION.sub(r"\1", value))
     if when.tzinfo is None:
         when = when.astimezone()  # a naive time is local time
     return int(when.timestamp() * 1000)

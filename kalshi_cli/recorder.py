@@ -14,6 +14,7 @@ must know (connect, subscribed, disconnect, resubscribe, gap, snapshot_requested
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import zlib
@@ -72,6 +73,7 @@ class RecordWriter:
         rotate_seconds: start a new file when this period (aligned to the epoch) changes.
         rotate_bytes: start a new file once one holds this many bytes on disk.
         clock: seconds since the epoch (injected by tests).
+        write: ``os.write``; tests inject one that fails like a full disk.
     """
 
     def __init__(
@@ -83,6 +85,7 @@ class RecordWriter:
         rotate_bytes: int | None = None,
         prefix: str = "kalshi",
         clock: Callable[[], float] = time.time,
+        write: Callable[[int, memoryview], int] = os.write,
     ) -> None:
         self.directory = directory
         self.gzip = gzip
@@ -90,6 +93,7 @@ class RecordWriter:
         self.rotate_bytes = rotate_bytes
         self.prefix = prefix
         self.clock = clock
+        self._os_write = write
         self.files: list[Path] = []  # every file opened, oldest first
         self.lines = 0
         self.bytes_in = 0  # NDJSON bytes taken (before compression)
@@ -183,20 +187,31 @@ class RecordWriter:
         _fsync_dir(self.directory)
 
     def _write_out(self) -> None:
+        """Write the buffer (whole lines, or whole gzip members) to the file.
+
+        If the disk fails part-way, the torn tail is cut off again (``ftruncate``) so the file
+        holds whole lines (plain) or whole members (gzip) only; what was not kept stays buffered.
+        """
         assert self._fd is not None
-        view = memoryview(self._buf)
-        try:
-            while view:
-                n = os.write(self._fd, view)
-                view = view[n:]
-        except OSError as exc:
-            raise RecordError(f"cannot write {self.files[-1]}: {exc.strerror}") from None
-        finally:
-            written = len(self._buf) - len(view)
-            view.release()
-            del self._buf[:written]
-        self._file_bytes += written
-        self.bytes_out += written
+        data = self._buf
+        done = 0
+        failure: str | None = None
+        with memoryview(data) as view:
+            try:
+                while done < len(data):
+                    done += self._os_write(self._fd, view[done:])
+            except OSError as exc:
+                failure = exc.strerror or str(exc)
+        # (the buffer is resized only here, once no view of it is left, the exception's included)
+        if failure is not None:
+            done = data.rfind(b"\n", 0, done) + 1 if self._comp is None else 0
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, self._file_bytes + done)
+        del data[:done]
+        self._file_bytes += done
+        self.bytes_out += done
+        if failure is not None:
+            raise RecordError(f"cannot write {self.files[-1]}: {failure}")
 
     def _close_file(self) -> None:
         assert self._fd is not None

@@ -10,8 +10,8 @@ from decimal import Decimal
 import pytest
 
 from kalshi_cli.commands.config import update_profile_text
-from kalshi_cli.feeds.orders import describe_change
 from kalshi_cli.errors import UsageError
+from kalshi_cli.feeds.orders import describe_change
 from kalshi_cli.portfolio import (
     FillTotals,
     fill_key,
@@ -109,6 +109,15 @@ def test_parse_since():
         parse_since("yesterday", now)
     assert datetime.fromtimestamp(parse_since("2026-08-28", now) / 1000).date().isoformat() == "2026-08-28"
     assert UTC
+
+
+@pytest.mark.parametrize(
+    "text", ["", "   ", "9" * 40, "9" * 400, "1e400d", "99999999999999999999d", "9999-12-31T23:59:59-14:00"]
+)
+def test_parse_since_refuses_empty_and_out_of_range_times(text):
+    # '' used to be ignored; a huge number ended in "internal error: OverflowError"
+    with pytest.raises(UsageError, match="--since"):
+        parse_since(text, 1_787_925_912_345)
 
 
 def test_totals_follow_positions_and_averages():

@@ -1,4 +1,4 @@
-"""OrderBook and BookSet against the protocol examples and each integrity rule (KALSHI_WS.md §6, §11)."""
+"""OrderBook against the protocol examples and each integrity rule (KALSHI_WS.md §6, §11)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,8 @@ import json
 
 import pytest
 
-from kalshi_cli.book import BookError, BookState, DeltaOutcome, OrderBook
+from kalshi_cli.book import BookState, DeltaOutcome, OrderBook
 from kalshi_cli.bookset import BookSet
-from kalshi_cli.encoders import book_json_bytes, book_json_line
-from kalshi_cli.fixed import FixedPointError, format_price, format_size, parse_price, parse_size
 from tests.conftest import EXAMPLES
 
 TICKER = "KXHIGHNY-26AUG28-B84.5"
@@ -32,45 +30,6 @@ def delta(price: str, size: str, side: str = "yes", clock: int | None = 11) -> d
     if clock is not None:
         msg["clock"] = clock
     return msg
-
-
-# --- number formats --------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "value"),
-    [("0.4400", 4400), ("0.440", 4400), ("0.44", 4400), ("1", 10000), ("0.0001", 1), ("0.44000", 4400)],
-)
-def test_parse_price_is_exact(text, value):
-    assert parse_price(text) == value
-
-
-@pytest.mark.parametrize(
-    ("text", "value"), [("95.50", 9550), ("-42.00", -4200), ("25", 2500), ("0.01", 1), ("+3.5", 350)]
-)
-def test_parse_size_is_exact(text, value):
-    assert parse_size(text) == value
-
-
-@pytest.mark.parametrize("text", ["0.44001", "0.123456", "1.001e2", "0.4_4", " 0.44", "", ".5", "-0.44", None, 44])
-def test_parse_price_refuses_what_it_cannot_hold_exactly(text):
-    with pytest.raises(FixedPointError):
-        parse_price(text)
-
-
-@pytest.mark.parametrize("text", ["95.505", "1e2", "NaN", "1,000.00"])
-def test_parse_size_refuses_rounding(text):
-    with pytest.raises(FixedPointError):
-        parse_size(text)
-
-
-def test_format_round_trips_kalshi_form():
-    assert format_price(4400) == "0.4400"
-    assert format_price(10000) == "1.0000"
-    assert format_price(-100) == "-0.0100"
-    assert format_size(9550) == "95.50"
-    assert format_size(-4200) == "-42.00"
-    assert format_size(1) == "0.01"
 
 
 # --- the examples' story ---------------------------------------------------------------------
@@ -263,118 +222,6 @@ def test_unreadable_snapshot_marks_stale():
     assert book.state is BookState.STALE
 
 
-# --- BookSet ---------------------------------------------------------------------------------
-
-
-def frame(kind: str, sid: int, seq: int, msg: dict) -> dict:
-    return {"type": kind, "sid": sid, "seq": seq, "msg": msg}
-
-
-def test_bookset_gap_reconnect_and_resync():
-    books = BookSet()
-    books.watch(1, ["A", "B"])
-    books.on_frame(frame("orderbook_snapshot", 1, 1, {"market_ticker": "A", "market_id": "a", "clock": 1}))
-    books.on_frame(frame("orderbook_snapshot", 2, 1, {"market_ticker": "C", "market_id": "c", "clock": 1}))
-    assert books.counts()[BookState.AWAITING_SNAPSHOT] == 1
-    assert books.mark_sid_stale(1, "seq gap on sid 1") == ["A", "B"]
-    assert books.stale_markets() == ["A", "B"] and books.stale_markets(sid=2) == []
-    assert books.book("C").state is BookState.LIVE
-    assert books.on_frame(frame("orderbook_snapshot", 1, 5, {"market_ticker": "A", "clock": 3})) == ["A"]
-    assert books.resync_count == 1 and books.stale_markets(1) == ["B"]
-    assert books.mark_all_stale("reconnect") == ["A", "C"]
-    assert books.stale_markets() == ["A", "B", "C"]
-    assert books.book("A").stale_reason == "reconnect" and books.book("B").stale_reason == "seq gap on sid 1"
-
-
-def test_bookset_delta_for_unknown_market_is_stale_and_needs_snapshot():
-    books = BookSet()
-    assert books.on_frame(frame("orderbook_delta", 1, 1, delta("0.4400", "1.00") | {"market_ticker": "Z"})) == ["Z"]
-    assert books.stale_markets(1) == ["Z"]
-
-
-def test_bookset_unreadable_frame_stales_whole_sid():
-    books = BookSet()
-    books.on_frame(frame("orderbook_snapshot", 1, 1, {"market_ticker": "A", "clock": 1}))
-    assert books.on_frame(frame("orderbook_delta", 1, 2, {"price_dollars": "0.4400"})) == ["A"]
-    assert books.on_frame({"type": "ticker", "sid": 2, "msg": {}}) == []
-
-
-def test_bookset_apply_returns_the_book_only_when_the_frame_changed_it():
-    books = BookSet()
-    books.watch(1, ["A"])
-    snap = {"market_ticker": "A", "clock": 10, "yes_dollars_fp": [["0.4000", "5.00"]]}
-    book = books.apply(frame("orderbook_snapshot", 1, 1, snap))
-    assert book is books.book("A") and book.seq == 1
-    assert (
-        books.apply(frame("orderbook_delta", 1, 2, delta("0.4000", "1.00", clock=9) | {"market_ticker": "A"})) is None
-    )  # already inside the snapshot
-    assert books.apply(frame("orderbook_delta", 1, 3, delta("0.4000", "1.00") | {"market_ticker": "A"})) is book
-    assert book.seq == 3 and book.yes == {4000: 600}
-    assert (
-        books.apply(frame("orderbook_delta", 1, 4, delta("0.4000", "-9.00", clock=12) | {"market_ticker": "A"})) is None
-        and book.state is BookState.STALE
-    )  # below zero
-    assert (
-        books.apply(frame("orderbook_delta", 1, 5, delta("0.4000", "1.00", clock=13) | {"market_ticker": "A"})) is None
-        and book.seq == 3
-    )  # a stale book ignores deltas
-    crossed = {
-        "market_ticker": "A",
-        "clock": 20,
-        "yes_dollars_fp": [["0.6000", "1.00"]],
-        "no_dollars_fp": [["0.6000", "1.00"]],
-    }
-    assert books.apply(frame("orderbook_snapshot", 1, 6, crossed)) is None and book.state is BookState.STALE
-    assert books.apply(frame("orderbook_snapshot", 1, 7, snap | {"clock": 21})) is book
-    assert book.seq == 7 and books.resync_count == 1
-    assert books.apply({"type": "ticker", "sid": 2, "msg": {"market_ticker": "A"}}) is None
-
-
-def test_bookset_a_market_moving_to_another_sid_takes_that_sids_pricing():
-    books = BookSet()
-    books.watch(1, ["A", "B"])
-    books.set_use_yes_price(2, True)
-    books.apply(frame("orderbook_snapshot", 2, 1, {"market_ticker": "A", "clock": 1}))
-    assert books.sid_markets == {1: {"B"}, 2: {"A"}}
-    assert books.book("A").use_yes_price and not books.book("B").use_yes_price
-    books.set_use_yes_price(1, True)  # declared after the markets were registered: applies to them too
-    assert books.book("B").use_yes_price
-    books.apply(frame("orderbook_snapshot", 1, 2, {"market_ticker": "A", "clock": 2}))
-    assert books.sid_markets == {1: {"A", "B"}, 2: set()} and books.book("A").use_yes_price
-    books.mark_all_stale("reconnect")  # new socket: sids mean nothing, pricing is declared again
-    books.apply(frame("orderbook_snapshot", 1, 1, {"market_ticker": "A", "clock": 3}))
-    assert books.sid_markets == {1: {"A"}} and not books.book("A").use_yes_price
-
-
-# --- JSON line -------------------------------------------------------------------------------
-
-
-def test_json_line_shape():
-    books = BookSet()
-    books.on_frame(load("orderbook_snapshot_get_snapshot_reply.json"))
-    line = book_json_line(books.book(TICKER), depth=1, ts_ms=1787925912345)
-    assert line == {
-        "market_ticker": TICKER,
-        "market_id": "3f1c2b9e-7a4d-4c8e-9b21-5d6e0a7f8c13",
-        "seq": 512,
-        "clock": 7316108,
-        "yes_dollars_fp": [["0.4400", "42.00"]],
-        "no_dollars_fp": [],
-        "best_yes_bid": "0.4400",
-        "best_yes_ask": None,
-        "ts_ms": 1787925912345,
-    }
-
-
-def test_json_line_refuses_stale_book():
-    book = OrderBook("T")
-    with pytest.raises(BookError):
-        book_json_line(book)
-    book.mark_stale("gap")
-    with pytest.raises(BookError):
-        book_json_line(book)
-
-
 def test_many_deltas_that_cancel_leave_the_snapshot():
     """40k deltas (+10 then -10 at moving prices) leave the book exactly as snapshotted."""
     book = OrderBook(TICKER)
@@ -430,25 +277,3 @@ def test_snapshot_with_a_price_listed_twice_is_stale_not_summed(levels):
     fresh = OrderBook("T")
     fresh.apply_snapshot({"market_ticker": "T", "clock": 11, **levels})
     assert fresh.state is BookState.STALE and not fresh.is_live
-
-
-def test_bookset_delta_on_a_sid_that_does_not_feed_the_market_stales_the_book():
-    books = BookSet()
-    books.watch(1, ["A"])
-    books.watch(2, ["B"])
-    snap = {"market_ticker": "A", "clock": 10, "yes_dollars_fp": [["0.4000", "5.00"]]}
-    book = books.apply(frame("orderbook_snapshot", 1, 1, snap))
-    assert book is not None and book.is_live
-    assert books.apply(frame("orderbook_delta", 2, 1, delta("0.4000", "1.00") | {"market_ticker": "A"})) is None
-    assert book.state is BookState.STALE and book.stale_reason == "delta on sid 2, but A is fed by sid 1"
-    assert book.yes == {4000: 500} and books.sid_markets == {1: {"A"}, 2: {"B"}}
-    assert books.stale_markets(1) == ["A"]  # recovered where it is subscribed
-    assert books.apply(frame("orderbook_snapshot", 1, 2, snap | {"clock": 12})) is book and book.is_live
-
-
-def test_bookset_a_stale_book_is_never_encoded():
-    books = BookSet()
-    books.apply(frame("orderbook_snapshot", 1, 1, {"market_ticker": "A", "clock": 5}))
-    books.mark_sid_stale(1, "seq gap")
-    with pytest.raises(BookError, match="stale"):
-        book_json_bytes(books.book("A"))

@@ -54,6 +54,45 @@ def decimal_text(draw) -> str:
     return sign + whole + (f".{frac}" if frac else "")
 
 
+# --- examples ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("0.4400", 4400), ("0.440", 4400), ("0.44", 4400), ("1", 10000), ("0.0001", 1), ("0.44000", 4400)],
+)
+def test_parse_price_is_exact(text, value):
+    assert parse_price(text) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "value"), [("95.50", 9550), ("-42.00", -4200), ("25", 2500), ("0.01", 1), ("+3.5", 350)]
+)
+def test_parse_size_is_exact(text, value):
+    assert parse_size(text) == value
+
+
+@pytest.mark.parametrize("text", ["0.44001", "0.123456", "1.001e2", "0.4_4", " 0.44", "", ".5", "-0.44", None, 44])
+def test_parse_price_refuses_what_it_cannot_hold_exactly(text):
+    with pytest.raises(FixedPointError):
+        parse_price(text)
+
+
+@pytest.mark.parametrize("text", ["95.505", "1e2", "NaN", "1,000.00"])
+def test_parse_size_refuses_rounding(text):
+    with pytest.raises(FixedPointError):
+        parse_size(text)
+
+
+def test_format_round_trips_kalshi_form():
+    assert format_price(4400) == "0.4400"
+    assert format_price(10000) == "1.0000"
+    assert format_price(-100) == "-0.0100"
+    assert format_size(9550) == "95.50"
+    assert format_size(-4200) == "-42.00"
+    assert format_size(1) == "0.01"
+
+
 # --- round trips ---------------------------------------------------------------------------------
 
 

@@ -77,3 +77,21 @@ def test_a_scripted_401_answer_is_the_key_diagnosis(keys):
         proc = run_cli(["tail", "trade", "--json", *signed_args(keys, server.url)])
     assert proc.returncode == 3, proc.stderr.decode()
     assert "401" in proc.stderr.decode() and proc.stdout == b""
+
+
+def test_a_dropped_tcp_connection_is_reconnected_and_resubscribed(keys):
+    async def script(conn: HostileConn) -> None:
+        await conn.handshake()
+        sid = (await conn.subscribe_all())["trade"]
+        await conn.send_text(trade(sid, 1, 1 + 10 * conn.index))
+        if conn.index == 0:
+            conn.drop()  # no close frame: the client only sees the socket end
+            return
+        await conn.idle()
+
+    with HostileServer(script) as server:
+        proc = run_cli(["tail", "trade", "-m", "KX-A", "--json", "-n", "2", *signed_args(keys, server.url)])
+        resubscribed = [c.commands[0]["cmd"] for c in server.conns]
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert [orjson.loads(line)["msg"]["trade_id"] for line in proc.stdout.splitlines()] == ["t1", "t11"]
+    assert resubscribed == ["subscribe", "subscribe"]

@@ -54,7 +54,8 @@ def replay(
     first subscribe and is shared by every client. Order books start at each market's first
     recorded snapshot, and a recorded gap heals at the next recorded snapshot: a client
     never gets a delta it cannot place. At the end of the data the connections close
-    normally (code 1000) and the server exits, unless --loop.
+    normally (code 1000) and the server exits, unless --loop. When stdout is a pipe, the
+    server lets go of it once the URL is read and carries on in the background.
 
     Examples:
 
@@ -65,36 +66,45 @@ def replay(
       kalshi book --replay data/kalshi-20261125T140000.000Z-0001.ndjson --replay-speed 10
     """
     from kalshi_cli.commands.runner import run_main
-    from kalshi_cli.commands.sim import read_public_key
-    from kalshi_cli.sim.replay import Recording, parse_speed, serve_replay
+    from kalshi_cli.commands.sim import check_port, read_public_key
+    from kalshi_cli.recording import Recording, scan
+    from kalshi_cli.sim.detach import Announce, serve_detachable
+    from kalshi_cli.sim.replay import parse_speed, serve_replay
 
     rate = parse_speed(speed)
+    check_port(port)
     pem = read_public_key(public_key)
     reporter = Reporter(quiet=quiet)
+    recording = scan(list(files), reporter.warn)  # bad files are reported before anything is served
 
-    def ready(url: str, recording: Recording) -> None:
-        print(url, flush=True)
-        markets = len(recording.tickers)
-        reporter.info(
-            f"replaying {recording.frames:,} frames ({markets} market{'' if markets == 1 else 's'}, "
-            f"{recording.duration_s:.1f}s recorded) at {'max speed' if rate is None else f'{rate:g}x'}"
-        )
-
-    async def main() -> None:
-        server = await serve_replay(
-            list(files),
-            speed=rate,
-            loop=loop,
-            host=host,
-            port=port,
-            public_key_pem=pem,
-            on_ready=ready,
-            warn=reporter.warn,
-        )
-        if server.started_at is not None and server.ended_at is not None:
-            took = max(server.ended_at - server.started_at, 1e-9)
+    def serve(announce: Announce) -> None:
+        def ready(url: str, recording: Recording) -> None:
+            announce(url)
+            markets = len(recording.tickers)
             reporter.info(
-                f"replayed {server.replayed:,} frames in {took:.2f}s ({server.replayed / took:,.0f} frames/s)"
+                f"replaying {recording.frames:,} frames ({markets} market{'' if markets == 1 else 's'}, "
+                f"{recording.duration_s:.1f}s recorded) at {'max speed' if rate is None else f'{rate:g}x'}"
             )
 
-    run_main(main)
+        async def main() -> None:
+            server = await serve_replay(
+                recording.paths,
+                speed=rate,
+                loop=loop,
+                host=host,
+                port=port,
+                public_key_pem=pem,
+                on_ready=ready,
+                recording=recording,
+            )
+            if server.started_at is not None and server.ended_at is not None:
+                took = max(server.ended_at - server.started_at, 1e-9)
+                reporter.info(
+                    f"replayed {server.replayed:,} frames in {took:.2f}s ({server.replayed / took:,.0f} frames/s)"
+                )
+
+        run_main(main)
+
+    status = serve_detachable(serve, name="kalshi replay")
+    if status:
+        raise typer.Exit(status)

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from kalshi_cli.errors import UsageError
+from kalshi_cli.sim.auth import read_public_key
 
-__all__ = ["read_public_key", "sim"]
+__all__ = ["check_port", "read_public_key", "sim"]
+
+MAX_MARKETS = 5000
 
 
 def sim(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 0,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same market story.")] = 0,
-    markets: Annotated[int, typer.Option(min=1, help="Number of markets.")] = 5,
-    rate: Annotated[float, typer.Option(min=0, help="Exchange actions per second (0 = none).")] = 20.0,
+    markets: Annotated[int, typer.Option(help=f"Number of markets (1 to {MAX_MARKETS}).")] = 5,
+    rate: Annotated[float, typer.Option(help="Exchange actions per second (0 = none).")] = 20.0,
     public_key: Annotated[
         Path | None,
         typer.Option(
@@ -30,34 +34,40 @@ def sim(
     """Run the simulated Kalshi exchange; prints its ws:// URL first, serves until stopped.
 
     It speaks Kalshi's WebSocket protocol (signing, commands, every channel, seq, clock,
-    pings) with realistic activity on several markets, deterministic under --seed.
+    pings) with realistic activity on several markets, deterministic under --seed, and the
+    REST endpoints the commands use on the same port. When stdout is a pipe, the server lets
+    go of it once the URL is read and carries on in the background (its pid on stderr).
 
     Examples:
 
       kalshi sim --port 8765 --seed 7
 
-      kalshi tail trade --url "$(kalshi sim | head -1)"   # (in another terminal)
+      kalshi tail trade --url "$(kalshi sim | head -1)"
     """
     from kalshi_cli.commands.runner import run_main
+    from kalshi_cli.sim.detach import Announce, serve_detachable
     from kalshi_cli.sim.server import serve_forever
 
+    check_port(port)
+    if not 1 <= markets <= MAX_MARKETS:
+        raise UsageError(f"--markets must be between 1 and {MAX_MARKETS}, got {markets}")
+    if not (math.isfinite(rate) and rate >= 0):
+        raise UsageError(f"--rate must be a number of actions per second, 0 or more, got {rate}")
     pem = read_public_key(public_key)
 
-    def ready(url: str) -> None:
-        print(url, flush=True)
-
-    run_main(
-        lambda: serve_forever(
-            host=host, port=port, seed=seed, markets=markets, rate=rate, public_key_pem=pem, on_ready=ready
+    def serve(announce: Announce) -> None:
+        run_main(
+            lambda: serve_forever(
+                host=host, port=port, seed=seed, markets=markets, rate=rate, public_key_pem=pem, on_ready=announce
+            )
         )
-    )
+
+    status = serve_detachable(serve, name="kalshi sim")
+    if status:
+        raise typer.Exit(status)
 
 
-def read_public_key(path: Path | None) -> bytes | None:
-    """The PEM of ``--public-key``, or a one-line error naming the file."""
-    if path is None:
-        return None
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read public key {path}: {exc.strerror}") from None
+def check_port(port: int) -> None:
+    """A TCP port the server may listen on (0: any free one)."""
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port must be between 0 and 65535 (0 picks a free one), got {port}")

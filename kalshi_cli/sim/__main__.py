@@ -8,6 +8,10 @@ import contextlib
 import sys
 from pathlib import Path
 
+from kalshi_cli.errors import KalshiCliError
+
+from .auth import read_public_key
+from .detach import Announce, serve_detachable
 from .server import serve_forever
 
 
@@ -21,25 +25,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--public-key", type=Path, help="PEM public key (RSA or Ed25519) to verify signatures")
     parser.add_argument("--allow-anonymous", action="store_true", help="accept unsigned upgrades (legacy)")
     args = parser.parse_args(argv)
-    pem = args.public_key.read_bytes() if args.public_key else None
 
-    def ready(url: str) -> None:
-        print(url, flush=True)
-
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(
-            serve_forever(
-                host=args.host,
-                port=args.port,
-                seed=args.seed,
-                markets=args.markets,
-                rate=args.rate,
-                public_key_pem=pem,
-                allow_anonymous=args.allow_anonymous,
-                on_ready=ready,
+    def serve(announce: Announce) -> None:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(
+                serve_forever(
+                    host=args.host,
+                    port=args.port,
+                    seed=args.seed,
+                    markets=args.markets,
+                    rate=args.rate,
+                    public_key_pem=read_public_key(args.public_key),
+                    allow_anonymous=args.allow_anonymous,
+                    on_ready=announce,
+                )
             )
-        )
-    return 0
+
+    try:
+        return serve_detachable(serve, name="python -m kalshi_cli.sim") or 0
+    except KalshiCliError as exc:
+        print(f"python -m kalshi_cli.sim: error: {exc}", file=sys.stderr)
+        return int(exc.status)
 
 
 if __name__ == "__main__":

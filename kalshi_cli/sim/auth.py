@@ -11,14 +11,16 @@ import binascii
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
+from kalshi_cli.errors import UsageError
 from kalshi_cli.protocol import WS_PATH
 
-__all__ = ["HEADERS", "PublicKey", "SignatureCheck", "load_public_key", "message", "verify"]
+__all__ = ["HEADERS", "PublicKey", "SignatureCheck", "load_public_key", "message", "read_public_key", "verify"]
 
 HEADERS = ("KALSHI-ACCESS-KEY", "KALSHI-ACCESS-TIMESTAMP", "KALSHI-ACCESS-SIGNATURE")
 PublicKey = rsa.RSAPublicKey | ed25519.Ed25519PublicKey
@@ -30,6 +32,24 @@ def load_public_key(pem: bytes | str) -> PublicKey:
     if not isinstance(key, rsa.RSAPublicKey | ed25519.Ed25519PublicKey):
         raise ValueError("public key must be RSA or Ed25519")
     return key
+
+
+def read_public_key(path: Path | None) -> bytes | None:
+    """The PEM of ``--public-key PATH``, checked to be a usable key, or a one-line error naming the file.
+
+    The error never quotes the file's content (a private key passed by mistake stays unprinted).
+    """
+    if path is None:
+        return None
+    try:
+        pem = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read public key {path}: {exc.strerror or exc}") from None
+    try:
+        load_public_key(pem)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise UsageError(f"--public-key {path} is not a PEM public key (RSA or Ed25519)") from None
+    return pem
 
 
 def message(timestamp: str, path: str = WS_PATH) -> bytes:

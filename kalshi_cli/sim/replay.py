@@ -225,9 +225,11 @@ async def serve_replay(
     public_key_pem: bytes | None = None,
     on_ready: Callable[[str, Recording], None] | None = None,
     warn: Callable[[str], None] | None = None,
+    recording: Recording | None = None,
 ) -> ReplayServer:
-    """Scan ``paths``, serve them until the end of the recording (or SIGINT/SIGTERM); return the server."""
-    recording = scan(paths, warn)
+    """Scan ``paths`` (unless given their ``recording``), serve them until the end of the recording
+    (or SIGINT/SIGTERM); return the server."""
+    recording = recording or scan(paths, warn)
     server = ReplayServer(recording, speed=speed, loop=loop, host=host, port=port, public_key_pem=public_key_pem)
 
     def ready() -> None:

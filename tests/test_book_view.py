@@ -45,27 +45,44 @@ def row_of(text: str, price: str) -> str:
 
 def test_panel_shows_ladder_quotes_and_market_stats():
     text = render(book_panel(story_books().book(TICKER), market=story_market()))
-    assert TICKER in text and "STALE" not in text
-    # YES asks implied from NO bids (1 - 0.49 = 0.51 for 800), highest ask on top, bids below.
-    order = [text.index(f" {p} ") for p in ("0.5100", "0.4700", "0.4500", "0.4400", "0.4300", "0.4100", "0.3800")]
+    assert TICKER in text and "STALE" not in text and "LIVE" in text
+    # YES asks implied from NO bids (1 - 0.49 = 51 cents for 800), highest ask on top, bids below.
+    order = [text.index(f" {p} ") for p in ("51", "47", "45", "44", "43", "41", "38")]
     assert order == sorted(order)
-    assert "ask" in row_of(text, "0.5100") and "800.00" in row_of(text, "0.5100")
-    assert "bid" in row_of(text, "0.3800") and "1250.00" in row_of(text, "0.3800")
-    assert "spread" in text and "0.0100" in text and "mid 0.4450" in text
-    assert "bid 42.00@0.4400" in text and "ask 60.00@0.4500" in text
-    assert "last 42.00@0.4400" in text and "vol 18422.00" in text and "OI 9311.00" in text
+    assert "800" in row_of(text, "51") and "1250" in row_of(text, "38")
+    assert "spread 1" in text and "mid 44.5" in text
+    assert "last 44 ×42" in text and "vol 18422" in text and "OI 9311" in text
+
+
+def test_cumulative_size_adds_up_from_the_touch():
+    text = render(book_panel(story_books().book(TICKER)))
+    # bids 44 x 42, 43 x 95.50, 41 x 310, 38 x 1250; asks 45 x 60, 47 x 150, 51 x 800
+    assert row_of(text, "41").split()[1:4] == ["41", "310", "447.50"]
+    assert row_of(text, "51").split()[1:4] == ["51", "800", "1010"]
+
+
+def test_dollars_shows_the_exchange_strings():
+    text = render(book_panel(story_books().book(TICKER), dollars=True))
+    assert " 0.5100 " in text and " 800.00 " in text and "spread 0.0100" in text and "mid 0.4450" in text
 
 
 def test_panel_bars_are_proportional_to_size():
     text = render(book_panel(story_books().book(TICKER)))
-    bar = {p: row_of(text, p).count("█") for p in ("0.3800", "0.4100", "0.4400")}
-    assert bar["0.3800"] > bar["0.4100"] > bar["0.4400"]
+    bar = {p: row_of(text, p).count("█") for p in ("38", "41", "44")}
+    assert bar["38"] > bar["41"] > bar["44"]
 
 
 def test_panel_depth_limits_levels():
     text = render(book_panel(story_books().book(TICKER), depth=1))
-    assert " 0.4400 " in text and " 0.4500 " in text
-    assert " 0.3800 " not in text and " 0.5100 " not in text
+    assert " 44 " in text and " 45 " in text
+    assert " 38 " not in text and " 51 " not in text
+
+
+def test_narrow_panels_drop_columns_never_digits():
+    for width in (20, 24, 30, 48):
+        lines = render(book_panel(story_books().book(TICKER), width=width), width=width).splitlines()
+        assert max(len(line) for line in lines) <= width
+        assert all(n in "\n".join(lines) for n in ("1250", "95.50", "800"))  # every size, whole
 
 
 def test_stale_book_is_labelled_with_its_reason():
@@ -77,7 +94,7 @@ def test_stale_book_is_labelled_with_its_reason():
 
 def test_awaiting_book_is_labelled():
     text = render(book_panel(OrderBook("KXNEW-1")))
-    assert "AWAITING SNAPSHOT" in text and "KXNEW-1" in text
+    assert "AWAITING" in text and "waiting for the snapshot" in text and "KXNEW-1" in text
 
 
 def test_market_stats_from_trade_and_legacy_messages():
@@ -104,6 +121,13 @@ def test_footer_summarises_connection_and_books():
     assert "no data yet" in render(footer(ViewStats()))
 
 
+def test_a_narrow_footer_keeps_trouble_and_drops_the_rest():
+    stats = ViewStats(connection=SessionState.RECONNECTING, books_live=1, books_stale=2, last_update=0.0)
+    text = footer(stats, now=3.0, width=40).plain
+    assert len(text) <= 40 and "reconnecting" in text and "2 stale" in text
+    assert "msg/s" not in text and "resyncs" not in text
+
+
 def test_a_healthy_footer_is_green_and_only_trouble_is_red():
     """The session's real states: STREAMING is drawn green, every other state red (it was all red)."""
     for state in SessionState:
@@ -124,14 +148,14 @@ def many_books(count: int) -> BookSet:
 
 
 def test_screen_fits_a_small_terminal():
-    for count in (1, 2, 5):
+    for count in (1, 2, 5, 12, 30):
         books = many_books(count)
         screen = book_screen(books.books, {}, ViewStats(), depth=10, width=80, height=24, now=0.0)
         lines = render(screen, width=80, height=24).splitlines()
         assert len(lines) <= 24, (count, len(lines))
         assert max(len(line) for line in lines) <= 80
         assert "…" not in "\n".join(lines[:-1])  # nothing in the panels is cut off
-    assert "+1 more: KXMKT-4" in "\n".join(lines)
+    assert "more: KXMKT-" in "\n".join(lines) and "page 1/" in "\n".join(lines)
 
 
 def test_screen_puts_markets_side_by_side_when_wide():
@@ -139,7 +163,14 @@ def test_screen_puts_markets_side_by_side_when_wide():
     text = render(book_screen(books.books, {}, ViewStats(), depth=10, width=160, height=50, now=0.0), width=160)
     first = text.splitlines()[0]
     assert "KXMKT-0" in first and "KXMKT-1" in first and "KXMKT-2" in first
-    assert " 0.2900 " in text and " 0.1000 " not in text  # depth 10 keeps the 10 best bids
+    assert "│ 20 " in text and "│ 19 " not in text  # depth 10 keeps the 10 best bids (29..20 cents)
+
+
+def test_screen_uses_the_height_for_levels_when_depth_is_open():
+    books = many_books(2)
+    short = render(book_screen(books.books, {}, ViewStats(), None, 100, 16, now=0.0), width=100)
+    tall = render(book_screen(books.books, {}, ViewStats(), None, 100, 60, now=0.0), width=100)
+    assert "│ 10 " in tall and "│ 10 " not in short  # all 20 levels when there is room
 
 
 def test_screen_with_no_books():

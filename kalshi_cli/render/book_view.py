@@ -3,16 +3,17 @@
 The stream updates ``OrderBook``/``MarketStats``/``ViewStats`` as frames arrive; these
 functions only read that state, so a ``rich.live.Live(get_renderable=...)`` refresh (~12/s)
 costs the same whatever the message rate. A STALE or AWAITING book is drawn dimmed under a
-loud title so it can never pass for the current market.
+loud title so it can never pass for the current market. The screen is laid out for the
+terminal it is drawn on: as many markets side by side as fit, as many levels as the height
+allows, and a page line for the markets that still do not fit.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 
 from rich.console import Group, RenderableType
 from rich.panel import Panel
@@ -21,11 +22,13 @@ from rich.text import Text
 
 from kalshi_cli.book import BookState, OrderBook
 from kalshi_cli.bookset import BookSet
-from kalshi_cli.fixed import ONE_DOLLAR, format_price, format_size
 from kalshi_cli.market_stats import MarketStats
+from kalshi_cli.render import style
+from kalshi_cli.render.fit import Field, fit_fields, shorten_middle
+from kalshi_cli.render.ladder import LADDER_EXTRA_LINES, age_text, ladder_lines, plain_size
 from kalshi_cli.session import SessionState
 
-__all__ = ["ViewStats", "book_panel", "book_screen", "footer"]
+__all__ = ["MIN_PANEL_WIDTH", "PANEL_OVERHEAD", "ViewStats", "book_panel", "book_screen", "footer", "age_text"]
 
 
 # --- state the caller keeps -------------------------------------------------------------------
@@ -54,187 +57,179 @@ class ViewStats:
 
 # --- one book ---------------------------------------------------------------------------------
 
-_BAR_EIGHTHS = " ▏▎▍▌▋▊▉"
-#: lines a panel takes besides its 2*depth ladder rows: borders, header, spread row, best and last
-#: lines, and the STALE / AWAITING banner.
-PANEL_OVERHEAD = 7
-MIN_PANEL_WIDTH = 36
+#: lines a panel takes besides its 2*depth ladder rows: two borders and the ladder's own extras.
+PANEL_OVERHEAD = LADDER_EXTRA_LINES + 2
+#: the narrowest panel: borders, padding, a cents price and a size of six digits.
+MIN_PANEL_WIDTH = 20
+_STATE_LABEL = {
+    BookState.LIVE: ("LIVE", style.LIVE, "blue"),
+    BookState.STALE: ("STALE", style.STALE, "red"),
+    BookState.AWAITING_SNAPSHOT: ("AWAITING", style.AWAITING, "yellow"),
+}
 
 
-def _bar(size: int, largest: int, width: int) -> str:
-    """A bar proportional to ``size`` in eighths of a cell (integers only, never empty)."""
-    eighths = max(1, size * width * 8 // largest)
-    full, rest = divmod(eighths, 8)
-    return "█" * full + (_BAR_EIGHTHS[rest] if rest else "")
-
-
-def _price(value: int | None) -> str:
-    return "—" if value is None else format_price(value)
-
-
-def _size(value: int | None) -> str:
-    return "—" if value is None else format_size(value)
-
-
-def _mid(value: Decimal | None) -> str:
-    if value is None:
-        return "—"
-    places = 4 if value.as_tuple().exponent >= -4 else 5  # a mid can fall on a half tick
-    return f"{value:.{places}f}"
+def _title(book: OrderBook, width: int) -> Text:
+    """The ticker, shortened from the middle to fit (the state is on the bottom border)."""
+    _, label_style, _ = _STATE_LABEL[book.state]
+    return Text(shorten_middle(book.market_ticker, width), style="bold" if book.is_live else label_style, end="")
 
 
 def book_panel(
-    book: OrderBook, *, depth: int = 10, market: MarketStats | None = None, width: int | None = None
+    book: OrderBook,
+    *,
+    depth: int = 10,
+    market: MarketStats | None = None,
+    width: int | None = None,
+    dollars: bool = False,
+    age: float | None = None,
+    now_ms: int | None = None,
+    fixed_depth: bool = False,
 ) -> RenderableType:
-    """The price ladder of one market: YES asks (implied by NO bids) above YES bids."""
-    live = book.state is BookState.LIVE
-    bid_prices = sorted(book.yes, reverse=True)[:depth]
-    no_prices = sorted(book.no, reverse=True)[:depth]  # best NO bid = best (lowest) YES ask
-    asks = [(ONE_DOLLAR - p, book.no[p]) for p in reversed(no_prices)]  # highest ask first
-    bids = [(p, book.yes[p]) for p in bid_prices]
-    largest = max((s for _, s in asks + bids), default=1)
-    bar_width = max(4, (width or 48) - 26)
+    """The price ladder of one market in a titled panel ``width`` wide.
 
-    # Plain fixed-width Text rows, not a rich Table: a nested Table costs ~10x more to render,
-    # and the view redraws 12 times a second.
-    ask_style, bid_style = ("red", "green") if live else ("dim", "dim")
-    rows = [(price, format_price(price), format_size(size), size) for price, size in asks + bids]
-    size_width = max([len("size"), *(len(size_text) for _, _, size_text, _ in rows)])
-    spread = book.spread()
-    spread_text = _price(spread)
-    size_width = max(size_width, len(spread_text))
-    prefix = 4 + 6 + 2 + size_width + 2  # "ask " + price + gap + size + gap
-    room = max(4, (width - 4 if width else 48) - prefix)  # the panel border and padding take 4
-    bar_width = min(bar_width, room)
-    table = [Text(f"{'':3} {'price':>6}  {'size':>{size_width}}", style="dim", no_wrap=True, overflow="crop")]
-    for i, (_, price_text, size_text, size) in enumerate(rows):
-        label, style = ("ask", ask_style) if i < len(asks) else ("bid", bid_style)
-        line = f"{label:3} {price_text:>6}  {size_text:>{size_width}}  {_bar(size, largest, bar_width)}"
-        table.append(Text(line, style=style, no_wrap=True, overflow="crop"))
-        if i == len(asks) - 1:
-            table.append(_spread_row(spread_text, size_width, book))
-    if not asks:
-        table.insert(1, _spread_row(spread_text, size_width, book))
-
-    dim = "" if live else "dim"
-    best = Text.assemble(
-        ("bid ", "green" if live else "dim"),
-        f"{_size(book.best_yes_bid_size())}@{_price(book.best_yes_bid())}",
-        ("  ask ", "red" if live else "dim"),
-        f"{_size(book.best_yes_ask_size())}@{_price(book.best_yes_ask())}",
-        style=dim,
-        no_wrap=True,
-        overflow="ellipsis",
-    )
-    if market is None:
-        market = MarketStats()
-    last = Text(f"last {_size(market.last_size)}@{_price(market.last_price)}", style=dim, no_wrap=True)
-    totals = f"vol {_size(market.volume)}  OI {_size(market.open_interest)}"
-    lines: list[Text] = [*table, best, last]
-    if live:
-        title, border = Text(book.market_ticker, style="bold"), "blue"
-    elif book.state is BookState.STALE:
-        title, border = Text(f"STALE {book.market_ticker}", style="bold red"), "red"
-        reason = Text(f"STALE: {book.stale_reason}", style="bold red", no_wrap=True, overflow="ellipsis")
-        lines.insert(0, reason)
-    else:
-        title, border = Text(f"AWAITING {book.market_ticker}", style="bold yellow"), "yellow"
-        lines.insert(0, Text("AWAITING SNAPSHOT", style="bold yellow", no_wrap=True))
+    ``depth`` levels a side at most (exactly, padded, with ``fixed_depth``, so panels side by
+    side line up); ``age`` is the seconds since this market's book last changed.
+    """
+    width = width or 48
+    if not fixed_depth:
+        depth = max(1, min(depth, max(len(book.yes), len(book.no))))
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    inner = width - 4  # borders and padding
+    age_note = age_text(age) if age is not None else None
+    label, label_style, border = _STATE_LABEL[book.state]
+    lines = ladder_lines(book, depth, inner, market=market, dollars=dollars, now_ms=now_ms, age=age_note)
+    totals = [Field(label, label_style)]
+    if market is not None and market.volume is not None:
+        totals.append(Field(f"vol {plain_size(market.volume)}", style.DIM, 1))
+    if market is not None and market.open_interest is not None:
+        totals.append(Field(f"OI {plain_size(market.open_interest)}", style.DIM, 2))
+    subtitle = fit_fields(totals, width - 6)
     # One multi-line Text: rich renders it several times faster than a Group of one Text per row.
     return Panel(
         Text("\n", no_wrap=True, overflow="crop").join(lines),
-        title=title,
+        title=_title(book, width - 6),
         title_align="left",
-        subtitle=Text(totals, style=dim),
+        subtitle=subtitle,
         subtitle_align="right",
         border_style=border,
         width=width,
-    )
-
-
-def _spread_row(spread_text: str, size_width: int, book: OrderBook) -> Text:
-    return Text.assemble(
-        (f"{'':3} {'spread':>6}", "bold"),
-        f"  {spread_text:>{size_width}}  ",
-        (f"mid {_mid(book.mid())}", "bold"),
-        no_wrap=True,
-        overflow="crop",
+        padding=(0, 1),
     )
 
 
 # --- footer and screen ------------------------------------------------------------------------
 
 
-def _age(seconds: float) -> str:
-    if seconds < 1:
-        return f"{seconds * 1000:.0f}ms"
-    if seconds < 120:
-        return f"{seconds:.1f}s"
-    return f"{seconds / 60:.0f}m"
+def footer(stats: ViewStats, now: float | None = None, *, width: int = 200, keys: str = "") -> Text:
+    """One status line: connection, book states, resyncs, message rate, age of the last update.
 
-
-def footer(stats: ViewStats, now: float | None = None) -> Text:
-    """One status line: connection, book states, resyncs, message rate, age of the last update."""
+    Fits ``width``: the least useful facts are left out first, trouble (stale, awaiting) last.
+    """
     now = time.monotonic() if now is None else now
-    age = "no data yet" if stats.last_update is None else f"{_age(max(0.0, now - stats.last_update))} ago"
+    age = "no data yet" if stats.last_update is None else f"{age_text(max(0.0, now - stats.last_update))} ago"
     connected = stats.connection is SessionState.STREAMING
-    return Text.assemble(
-        (f" {stats.connection.value} ", "bold green" if connected else "bold red"),
-        "  books: ",
-        (f"{stats.books_live} live", "green"),
-        " ",
-        (f"{stats.books_stale} stale", "bold red" if stats.books_stale else ""),
-        " ",
-        (f"{stats.books_awaiting} awaiting", "yellow" if stats.books_awaiting else ""),
-        f"  resyncs {stats.resync_count}  {stats.msg_rate:,.0f} msg/s  {age}",
-        no_wrap=True,
-        overflow="ellipsis",
-    )
+    state = getattr(stats.connection, "value", stats.connection)  # a plain string from a stand-in session
+    fields = [
+        Field(f" {state}", "bold green" if connected else "bold red"),
+        Field(f"{stats.books_live} live", "green", 3),
+        Field(
+            f"{stats.books_stale} stale",
+            "bold red" if stats.books_stale else "",
+            0 if stats.books_stale else 5,
+            " ",
+        ),
+        Field(
+            f"{stats.books_awaiting} awaiting",
+            "yellow" if stats.books_awaiting else "",
+            0 if stats.books_awaiting else 6,
+            " ",
+        ),
+        Field(f"resyncs {stats.resync_count}", "bold red" if stats.resync_count else "", 7),
+        Field(f"{stats.msg_rate:,.0f} msg/s", "", 4),
+        Field(age, "", 1),
+    ]
+    if keys:
+        fields.append(Field(keys, style.DIM, 8))
+    return fit_fields(fields, width)
+
+
+def _layout(count: int, width: int, room: int, cap: int) -> tuple[int, int, int]:
+    """(columns, rows of panels, ladder depth) showing the most markets, then the most levels
+    (up to ``cap``), then the most side by side."""
+    best: tuple[int, int, int] | None = None
+    best_score: tuple[int, int, int] = (0, 0, 0)
+    for columns in range(1, max(1, min(count, width // MIN_PANEL_WIDTH)) + 1):
+        needed = math.ceil(count / columns)
+        for rows in range(needed, 0, -1):
+            more = 1 if rows * columns < count else 0  # the page line
+            depth = ((room - more) // rows - PANEL_OVERHEAD) // 2
+            if depth >= 1:
+                score = (min(count, rows * columns), min(depth, cap), columns)
+                if best is None or score > best_score:
+                    best, best_score = (columns, rows, min(depth, cap)), score
+                break
+    return best if best is not None else (1, 1, 1)
 
 
 def book_screen(
     books: Iterable[OrderBook] | Mapping[str, OrderBook],
     markets: Mapping[str, MarketStats],
     stats: ViewStats,
-    depth: int,
+    depth: int | None,
     width: int,
     height: int,
     now: float | None = None,
+    *,
+    dollars: bool = False,
+    ages: Mapping[str, float] | None = None,
+    page: int = 0,
+    now_ms: int | None = None,
+    keys: str = "",
 ) -> RenderableType:
-    """Several books side by side or stacked, ladders shortened to fit ``width`` x ``height``.
+    """Several books side by side or stacked, ladders as deep as ``width`` x ``height`` allows.
 
-    Markets that still do not fit are named in a "+N more" line rather than overflowing.
+    ``depth`` caps the levels a side (None: as many as fit and the books have); ``ages`` holds
+    the ``time.monotonic()`` each market last changed. Markets that do not fit are paged
+    (``page``) and counted on a page line rather than overflowing.
     """
+    now = time.monotonic() if now is None else now
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     book_list = list(books.values() if isinstance(books, Mapping) else books)
-    columns = max(1, min(len(book_list), width // MIN_PANEL_WIDTH))
-    room = max(1, height - 1)  # the footer takes one line
-    shown_rows, fit_depth = _fit(len(book_list), columns, room, depth)
-    if shown_rows * columns < len(book_list):  # a "+N more" line is needed too
-        shown_rows, fit_depth = _fit(len(book_list), columns, room - 1, depth)
-    shown = book_list[: shown_rows * columns]
-    hidden = book_list[len(shown) :]
-
-    panel_width = width // columns
-    grid = Table.grid(expand=True)
-    for _ in range(columns):
-        grid.add_column(ratio=1)
+    if not book_list:
+        return Group(Text("no markets yet", style="dim"), footer(stats, now, width=width, keys=keys))
+    levels = max(max(len(b.yes), len(b.no)) for b in book_list)
+    cap = max(1, min(levels, depth if depth is not None else levels))
+    columns, rows, fit_depth = _layout(len(book_list), width, height - 1, cap)
+    per_page = columns * rows
+    pages = math.ceil(len(book_list) / per_page)
+    page %= pages
+    shown = book_list[page * per_page : (page + 1) * per_page]
+    widths = [width // columns + (1 if i < width % columns else 0) for i in range(columns)]
+    grid = Table.grid(padding=0)
+    for w in widths:
+        grid.add_column(width=w, no_wrap=True)
     for start in range(0, len(shown), columns):
-        row = [
-            book_panel(b, depth=fit_depth, market=markets.get(b.market_ticker), width=panel_width)
-            for b in shown[start : start + columns]
-        ]
+        row: list[RenderableType] = []
+        for b, w in zip(shown[start : start + columns], widths, strict=False):
+            age = None if ages is None or b.market_ticker not in ages else max(0.0, now - ages[b.market_ticker])
+            market = markets.get(b.market_ticker)
+            panel = book_panel(
+                b, depth=fit_depth, market=market, width=w, dollars=dollars, age=age, now_ms=now_ms, fixed_depth=True
+            )
+            row.append(panel)
         grid.add_row(*row, *([""] * (columns - len(row))))
-    parts: list[RenderableType] = [grid] if shown else [Text("no markets yet", style="dim")]
-    if hidden:
-        names = ", ".join(b.market_ticker for b in hidden)
-        parts.append(Text(f" +{len(hidden)} more: {names}", style="dim", no_wrap=True, overflow="ellipsis"))
-    parts.append(footer(stats, now))
+    parts: list[RenderableType] = [grid]
+    if pages > 1:
+        parts.append(_page_line(book_list, shown, page, pages, width))
+    parts.append(footer(stats, now, width=width, keys=keys))
     return Group(*parts)
 
 
-def _fit(count: int, columns: int, room: int, depth: int) -> tuple[int, int]:
-    """(rows of panels to show, ladder depth) so ``count`` books fit in ``room`` lines."""
-    rows = math.ceil(count / columns)
-    shown_rows = min(rows, max(1, room // (PANEL_OVERHEAD + 2)))  # at least one level a side
-    fit_depth = max(1, min(depth, (room // max(1, shown_rows) - PANEL_OVERHEAD) // 2))
-    return shown_rows, fit_depth
+def _page_line(all_books: Sequence[OrderBook], shown: Sequence[OrderBook], page: int, pages: int, width: int) -> Text:
+    """``page 1/3 (space: next)  +5 more: KXA-1, KXB-2``: whole tickers only, as many as fit."""
+    hidden = [b.market_ticker for b in all_books if b not in shown]
+    fields = [Field(f" page {page + 1}/{pages} (space: next)", style.DIM), Field(f"+{len(hidden)} more:", style.DIM)]
+    fields += [Field(name, style.DIM, 1 + i, sep=" " if i == 0 else ", ") for i, name in enumerate(hidden)]
+    line = fit_fields(fields, width)
+    line.end = "\n"  # the footer follows on its own line
+    return line

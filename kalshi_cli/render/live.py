@@ -1,8 +1,10 @@
-"""The live terminal view of ``kalshi book``: a rich ``Live`` pulling from state 12 times a second.
+"""The live terminal view of ``kalshi book``: a display pulling from state 12 times a second.
 
 Frames only mutate state; this view reads it on its own timer, so drawing costs the same at
 10 or 50,000 frames a second (redraws are dropped, never frames). It uses the alternate
-screen and cbreak mode, and restores the terminal on exit, Ctrl-C or ``q``.
+screen and cbreak mode, and restores the terminal on exit, Ctrl-C or ``q``. Keys: ``q``
+quits, space or ``n`` shows the next page of markets, ``p`` the previous one. Without a
+usable terminal (``TERM=dumb``, stdin closed) it still draws, plainly, and keys are off.
 """
 
 from __future__ import annotations
@@ -16,28 +18,66 @@ from typing import Any
 
 from rich.console import Console, RenderableType
 
+from kalshi_cli.book import OrderBook
 from kalshi_cli.render.book_view import ViewStats, book_screen
 from kalshi_cli.render.looplive import LoopLive
 from kalshi_cli.session import SessionState
 
-__all__ = ["BookLiveView"]
+__all__ = ["BookLiveView", "stdin_is_terminal"]
+
+KEYS_HINT = "q quit"
+
+
+def stdin_is_terminal() -> bool:
+    """True only for an open stdin on a terminal (``<&-`` leaves ``sys.stdin`` None)."""
+    stdin = sys.stdin
+    try:
+        return stdin is not None and stdin.isatty()
+    except (ValueError, OSError):  # closed or detached
+        return False
 
 
 class BookLiveView(LoopLive):
-    """``async with BookLiveView(handler, markets):`` draws until the block ends or ``q`` is hit."""
+    """``async with BookLiveView(handler, markets):`` draws until the block ends or ``q`` is hit.
+
+    ``handler`` is the book feed's state: ``books`` (a BookSet), ``markets`` (ticker ->
+    MarketStats), ``frames``, ``last_frame_at``, ``depth`` and optionally ``session``.
+    """
 
     def __init__(
-        self, handler: Any, markets: list[str], *, once: bool = False, fps: float = 12.0, console: Console | None = None
+        self,
+        handler: Any,
+        markets: list[str],
+        *,
+        once: bool = False,
+        fps: float = 12.0,
+        console: Console | None = None,
+        dollars: bool = False,
     ) -> None:
-        super().__init__(fps=fps, console=console, screen=not once)
+        super().__init__(fps=fps, console=console, screen=not once, final_only=once)
         self.handler = handler
         self.markets = markets
         self.once = once
+        self.dollars = dollars
         self.stats = ViewStats()
         self.quit_requested = False
+        self.page = 0
         self._rate_mark = (time.monotonic(), 0)
         self._restore: Any = None
+        self._changed: dict[str, tuple[Any, float]] = {}  # ticker -> (book fingerprint, when it changed)
         self.quit_event = asyncio.Event()
+
+    def _ages(self, books: list[OrderBook], now: float) -> dict[str, float]:
+        """When each market's book last changed, as seen by the view (seq, clock or state moved)."""
+        out = {}
+        for book in books:
+            mark = (book.seq, book.clock, book.state)
+            seen = self._changed.get(book.market_ticker)
+            if seen is None or seen[0] != mark:
+                seen = self._changed[book.market_ticker] = (mark, now)
+            if book.seq is not None or book.clock is not None:
+                out[book.market_ticker] = seen[1]
+        return out
 
     def render(self) -> RenderableType:
         """Build the whole screen from current state."""
@@ -52,11 +92,22 @@ class BookLiveView(LoopLive):
         self.stats.last_update = handler.last_frame_at
         self.stats.count_books(handler.books)
         books = [handler.books.book(t) for t in self.markets]
-        from kalshi_cli.book import OrderBook
-
         shown = [b if b is not None else OrderBook(t) for b, t in zip(books, self.markets, strict=True)]
-        size = self.console.size
-        return book_screen(shown, handler.markets, self.stats, handler.depth or 10, size.width, size.height, now)
+        width = self.console.size.width
+        keys = KEYS_HINT if self._restore is not None else ""
+        return book_screen(
+            shown,
+            handler.markets,
+            self.stats,
+            handler.depth,
+            width,
+            self.height,
+            now,
+            dollars=self.dollars,
+            ages=self._ages(shown, now),
+            page=self.page,
+            keys=keys,
+        )
 
     async def __aenter__(self) -> BookLiveView:
         await super().__aenter__()
@@ -68,8 +119,8 @@ class BookLiveView(LoopLive):
         self._unwatch_keys()
 
     def _watch_keys(self) -> None:
-        """Read single keys (q quits) without echo; restored in ``_unwatch_keys``."""
-        if self.once or not sys.stdin.isatty():
+        """Read single keys without echo; restored in ``_unwatch_keys``."""
+        if self.once or self.plain or not stdin_is_terminal():
             return
         try:
             import termios
@@ -84,11 +135,19 @@ class BookLiveView(LoopLive):
         except (ImportError, OSError, NotImplementedError, ValueError):
             self._restore = None
 
+    def on_key(self, key: bytes) -> None:
+        """What a key does: ``q`` quits, space/``n`` and ``p`` page through the markets."""
+        if key in (b"q", b"Q"):
+            self.quit_requested = True
+            self.quit_event.set()
+        elif key in (b" ", b"n"):
+            self.page += 1
+        elif key == b"p":
+            self.page -= 1
+
     def _on_key(self, fd: int) -> None:
         with contextlib.suppress(OSError):
-            if os.read(fd, 1) in (b"q", b"Q"):
-                self.quit_requested = True
-                self.quit_event.set()
+            self.on_key(os.read(fd, 1))
 
     def _unwatch_keys(self) -> None:
         if self._restore is None:

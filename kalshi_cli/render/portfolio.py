@@ -1,25 +1,34 @@
 """Terminal tables for ``kalshi fills``, ``positions`` and ``orders``, and a small live view.
 
-The ``*_view`` functions are pure: state in, a rich renderable out. ``LiveTable`` redraws one
-from the event loop a few times a second (state is only touched on the loop), on the normal
-screen so the last table stays visible after exit.
+The ``*_view`` functions are pure: state in, a renderable out that lays itself out for the
+width it is drawn at (columns dropped least useful first, tickers shortened from the middle,
+never a number cut). Wording is the trader's (``render.words``): ``sell YES`` at the YES
+price, ``buy NO`` at the NO price, a position of ``360 NO``; money is dollars to 4 places
+everywhere. ``LiveTable`` redraws a view from the event loop a few times a second, and
+prints the last one on exit so it stays visible.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from rich.console import Console, Group, RenderableType
-from rich.table import Table
+from rich.console import Console, ConsoleOptions, RenderableType
 from rich.text import Text
 
-from kalshi_cli.portfolio import FillTotals, fill_outcome, to_decimal
+from kalshi_cli.portfolio import FillTotals, to_decimal
+from kalshi_cli.render import style
+from kalshi_cli.render.fit import Cell, Column, fit_table
+from kalshi_cli.render.ladder import clip_words
 from kalshi_cli.render.looplive import LoopLive
+from kalshi_cli.render.words import side_price, trade_words
 
-__all__ = ["LiveTable", "fills_view", "orders_view", "positions_view"]
+__all__ = ["LiveTable", "fills_view", "money", "orders_view", "positions_view"]
+
+_PLACES = Decimal("0.0001")
+_NONE: Cell = ("—", style.DIM)
 
 
 def _clock(ms: int | None) -> str:
@@ -28,116 +37,231 @@ def _clock(ms: int | None) -> str:
     return datetime.fromtimestamp(ms / 1000).strftime("%H:%M:%S.%f")[:-3]
 
 
-def _num(value: Any, places: int | None = None, sign: bool = False) -> str:
+def money(value: Any, *, sign: bool = False) -> str:
+    """Dollars to 4 places, the one convention for costs, fees and P&L (half-up, as Kalshi)."""
     d = value if isinstance(value, Decimal) else to_decimal(value)
     if d is None:
         return "—"
-    if places is not None:
-        d = d.quantize(Decimal(1).scaleb(-places))
-    text = f"{d:+f}" if sign and d != 0 else f"{d:f}"
-    if "." in text and places is None:
-        text = text.rstrip("0").rstrip(".")
-    return text
+    d = d.quantize(_PLACES, rounding=ROUND_HALF_UP)
+    return f"{d:+f}" if sign and d != 0 else f"{d:f}"
 
 
-def _status(text: str) -> Text:
-    return Text(text, style="dim")
+def _count(value: Any) -> str:
+    """A contract count exactly, without trailing zeros: ``42``, ``95.5``."""
+    d = value if isinstance(value, Decimal) else to_decimal(value)
+    if d is None:
+        return "—"
+    text = f"{d:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _price(value: Decimal | None) -> Cell:
+    return _NONE if value is None else (f"{value.quantize(_PLACES):f}", "bold")
+
+
+def _side(side: str) -> Cell:
+    return (side.upper(), style.YES if side == "yes" else style.NO if side == "no" else "")
+
+
+def _holding(position: Decimal | None) -> Cell:
+    """``142 YES`` / ``360 NO`` / ``flat``: a NO position is held, not negative."""
+    if position is None:
+        return _NONE
+    if position == 0:
+        return ("flat", style.DIM)
+    side = "YES" if position > 0 else "NO"
+    return (f"{_count(position.copy_abs())} {side}", style.YES if position > 0 else style.NO)
+
+
+class _Fitted:
+    """A renderable laid out at draw time for the width rich gives it."""
+
+    def __init__(self, build: Callable[[int], list[Text]]) -> None:
+        self.build = build
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Text]:
+        for line in self.build(options.max_width):
+            line.no_wrap, line.overflow, line.end = True, "crop", "\n"
+            yield line
+
+
+def _heading(text: str) -> Text:
+    return Text(text, style="bold underline", end="")
+
+
+def _status(text: str, width: int) -> Text:
+    return Text(clip_words(text, width), style=style.DIM, end="")
+
+
+# --- fills ---------------------------------------------------------------------------------------
+
+_FILL_COLUMNS = (
+    Column("time", priority=3),
+    Column("market", shrink=True),
+    Column("trade"),
+    Column("price", right=True),
+    Column("qty", right=True),
+    Column("fee", right=True, priority=4),
+    Column("maker/taker", short="m/t", priority=5),
+    Column("position", right=True, priority=2, short="pos"),
+)
+_TOTAL_COLUMNS = (
+    Column("market", shrink=True),
+    Column("fills", right=True, priority=4),
+    Column("buys", right=True, priority=2),
+    Column("sells", right=True, priority=2),
+    Column("avg yes", right=True, priority=3),
+    Column("fees", right=True, priority=5),
+    Column("position", right=True),
+)
+
+
+def _fill_row(row: Mapping[str, Any]) -> list[Cell]:
+    msg = row["msg"]
+    verb, side = trade_words(msg)
+    post = row["post"]
+    return [
+        (_clock(row["ms"]) + (" *" if row["backfill"] else ""), style.DIM if row["backfill"] else ""),
+        (str(msg.get("market_ticker", "?")), ""),
+        (f"{verb} {side.upper()}", style.SELL if verb == "sell" else style.BUY),
+        _price(side_price(msg, side)),
+        (_count(msg.get("count_fp")), ""),
+        (money(msg.get("fee_cost")), ""),
+        ("taker" if msg.get("is_taker") else "maker", style.DIM),
+        _holding(to_decimal(post)) if post is not None else _NONE,
+    ]
 
 
 def fills_view(rows: list[dict[str, Any]], totals: FillTotals, status: str, height: int) -> RenderableType:
-    """Recent fills (newest at the bottom) over per-market running totals."""
-    fills = Table(title="Your fills", title_justify="left", expand=False, pad_edge=False)
-    for name, justify in (
-        ("time", "left"),
-        ("market", "left"),
-        ("side", "left"),
-        ("b/s", "left"),
-        ("yes px", "right"),
-        ("size", "right"),
-        ("fee", "right"),
-        ("m/t", "left"),
-        ("pos after", "right"),
-    ):
-        fills.add_column(name, justify=justify, no_wrap=True)
-    room = max(3, height - len(totals.markets) - 12)
-    for row in rows[-room:]:
-        msg = row["msg"]
-        fills.add_row(
-            _clock(row["ms"]) + (" *" if row["backfill"] else ""),
-            str(msg.get("market_ticker", "?")),
-            fill_outcome(msg),
-            str(msg.get("action") or "—"),
-            _num(msg.get("yes_price_dollars"), 4),
-            _num(msg.get("count_fp")),
-            _num(msg.get("fee_cost")),
-            "taker" if msg.get("is_taker") else "maker",
-            _num(row["post"]) if row["post"] is not None else "—",
-        )
-    sums = Table(title="Totals per market", title_justify="left", pad_edge=False)
-    for name in ("market", "fills", "bought", "sold", "avg yes px", "fees", "net position"):
-        sums.add_column(name, justify="left" if name == "market" else "right", no_wrap=True)
+    """Recent fills (newest at the bottom) over per-market running totals, ``height`` lines."""
+    sums: list[list[Cell]] = []
     for market, t in sorted(totals.markets.items()):
         avg = t.average_yes_price
-        net = _num(t.position) if t.position is not None else f"{_num(t.delta, sign=True)} (change)"
-        sums.add_row(
-            market,
-            str(t.fills),
-            _num(t.bought),
-            _num(t.sold),
-            _num(avg, 4) if avg is not None else "—",
-            _num(t.fees, 4),
-            net,
+        held = _holding(t.position) if t.position is not None else (f"{_count(t.delta)} (change)", "")
+        sums.append(
+            [
+                (market, ""),
+                (str(t.fills), ""),
+                (_count(t.bought), style.BUY),
+                (_count(t.sold), style.SELL),
+                _price(avg) if avg is not None else _NONE,
+                (money(t.fees), ""),
+                held,
+            ]
         )
-    note = "  * = fetched from the REST API (made while not connected, or before start)"
-    return Group(fills, sums, _status(status + note))
+    room = max(1, height - len(sums) - 6)  # two headings, two header rows, the status, a spare
+    recent = [_fill_row(r) for r in rows[-room:]]
+    note = "  (* = fetched from the REST API: made while not connected, or before the start)"
+
+    def build(width: int) -> list[Text]:
+        lines = [_heading("Your fills"), *fit_table(_FILL_COLUMNS, recent, width)]
+        if not recent:
+            lines.append(Text("(no fills yet)", style=style.DIM))
+        lines += [_heading("Totals per market"), *fit_table(_TOTAL_COLUMNS, sums, width)]
+        lines.append(_status(status + (note if any(r["backfill"] for r in rows[-room:]) else ""), width))
+        return lines
+
+    return _Fitted(build)
 
 
-def positions_view(rows: Mapping[str, Mapping[str, Any]], status: str) -> RenderableType:
-    """One row per market: position, cost, realized P&L, fees."""
-    table = Table(title="Your positions", title_justify="left", pad_edge=False)
-    for name in ("market", "position", "side", "cost", "realized P&L", "fees", "volume"):
-        table.add_column(name, justify="left" if name in ("market", "side") else "right", no_wrap=True)
+# --- positions -----------------------------------------------------------------------------------
+
+
+def _unrealized(msg: Mapping[str, Any], position: Decimal | None, mark: Any) -> Cell:
+    """Value at the mark (the YES mid) less the cost: ``q x mark`` for YES, ``q x (1 - mark)`` for NO."""
+    yes_mark = to_decimal(mark)
+    cost = to_decimal(msg.get("position_cost_dollars"))
+    if yes_mark is None or cost is None or not position:
+        return _NONE
+    value = position * yes_mark if position > 0 else -position * (Decimal(1) - yes_mark)
+    pnl = value - cost.copy_abs()
+    return (money(pnl, sign=True), style.BUY if pnl > 0 else style.SELL if pnl < 0 else "")
+
+
+def positions_view(
+    rows: Mapping[str, Mapping[str, Any]], status: str, *, marks: Mapping[str, Any] | None = None
+) -> RenderableType:
+    """One row per market: holding, cost, unrealized P&L (when ``marks`` has the market's YES
+    mid, in dollars), realized P&L, fees, volume."""
+    columns = [
+        Column("market", shrink=True),
+        Column("position"),
+        Column("cost", right=True, priority=1),
+        Column("realized P&L", right=True, priority=2, short="real."),
+        Column("fees", right=True, priority=4),
+        Column("volume", right=True, priority=5, short="vol"),
+    ]
+    with_marks = bool(marks) and any(m in (marks or {}) for m in rows)
+    if with_marks:
+        columns.insert(3, Column("unrealized P&L", right=True, priority=1, short="unreal."))
+    table: list[list[Cell]] = []
     for market, msg in sorted(rows.items()):
         pos = to_decimal(msg.get("position_fp"))
-        side = "—" if not pos else ("YES" if pos > 0 else "NO")
-        table.add_row(
-            market,
-            _num(pos.copy_abs() if pos is not None else None),
-            side,
-            _num(msg.get("position_cost_dollars")),
-            _num(msg.get("realized_pnl_dollars"), sign=True),
-            _num(msg.get("fees_paid_dollars")),
-            _num(msg.get("volume_fp")),
-            style="dim" if not pos else None,
-        )
-    if not rows:
-        table.add_row("(no positions)", "", "", "", "", "", "")
-    return Group(table, _status(status))
+        pnl = to_decimal(msg.get("realized_pnl_dollars"))
+        cells = [
+            (market, style.DIM if not pos else ""),
+            _holding(pos),
+            (money(msg.get("position_cost_dollars")), ""),
+            (money(pnl, sign=True), style.BUY if pnl and pnl > 0 else style.SELL if pnl and pnl < 0 else ""),
+            (money(msg.get("fees_paid_dollars")), ""),
+            (_count(msg.get("volume_fp")), ""),
+        ]
+        if with_marks:
+            cells.insert(3, _unrealized(msg, pos, (marks or {}).get(market)))
+        table.append(cells)
+
+    def build(width: int) -> list[Text]:
+        lines = [_heading("Your positions"), *fit_table(columns, table, width)]
+        if not rows:
+            lines.append(Text("(no positions)", style=style.DIM))
+        return [*lines, _status(status, width)]
+
+    return _Fitted(build)
+
+
+# --- orders --------------------------------------------------------------------------------------
+
+_ORDER_COLUMNS = (
+    Column("market", shrink=True),
+    Column("order"),
+    Column("price", right=True),
+    Column("left", right=True),
+    Column("filled", right=True, priority=2),
+    Column("of", right=True, priority=3),
+    Column("client order id", priority=5, short="client id"),
+    Column("placed", priority=4),
+)
+
+
+def _order_row(msg: Mapping[str, Any]) -> list[Cell]:
+    verb, side = trade_words(msg)
+    return [
+        (str(msg.get("ticker", "?")), ""),
+        (f"{verb} {side.upper()}", style.SELL if verb == "sell" else style.BUY),
+        _price(side_price(msg, side)),
+        (_count(msg.get("remaining_count_fp")), "bold"),
+        (_count(msg.get("fill_count_fp")), ""),
+        (_count(msg.get("initial_count_fp")), ""),
+        (str(msg.get("client_order_id") or "—"), style.DIM),
+        (_clock(msg.get("created_ts_ms")), style.DIM),
+    ]
 
 
 def orders_view(rows: Mapping[str, Mapping[str, Any]], changes: Iterable[str], status: str) -> RenderableType:
-    """Resting orders, then the latest changes (filled, canceled, amended)."""
-    table = Table(title="Your resting orders", title_justify="left", pad_edge=False)
-    for name in ("market", "side", "yes px", "remaining", "filled", "of", "client order id", "placed"):
-        table.add_column(
-            name, justify="right" if name in ("yes px", "remaining", "filled", "of") else "left", no_wrap=True
-        )
+    """Resting orders (each at its own side's price), then the latest changes."""
     ordered = sorted(rows.values(), key=lambda m: (str(m.get("ticker")), m.get("created_ts_ms") or 0))
-    for msg in ordered:
-        table.add_row(
-            str(msg.get("ticker", "?")),
-            f"{msg.get('outcome_side', '?')} {msg.get('book_side', '')}",
-            _num(msg.get("yes_price_dollars"), 4),
-            _num(msg.get("remaining_count_fp")),
-            _num(msg.get("fill_count_fp")),
-            _num(msg.get("initial_count_fp")),
-            str(msg.get("client_order_id") or "—"),
-            _clock(msg.get("created_ts_ms")),
-        )
-    if not rows:
-        table.add_row("(no resting orders)", "", "", "", "", "", "", "")
-    recent = Text("\n".join(changes) or "(no changes yet)")
-    return Group(table, Text("Changes", style="bold"), recent, _status(status))
+    table = [_order_row(m) for m in ordered]
+    recent: Sequence[str] = list(changes)
+
+    def build(width: int) -> list[Text]:
+        lines = [_heading("Your resting orders"), *fit_table(_ORDER_COLUMNS, table, width)]
+        if not rows:
+            lines.append(Text("(no resting orders)", style=style.DIM))
+        lines.append(_heading("Changes"))
+        lines += [Text(clip_words(c, width), end="") for c in recent] or [Text("(no changes yet)", style=style.DIM)]
+        return [*lines, _status(status, width)]
+
+    return _Fitted(build)
 
 
 class LiveTable(LoopLive):
@@ -146,8 +270,10 @@ class LiveTable(LoopLive):
     def __init__(
         self, render: Callable[[int], RenderableType], *, fps: float = 4.0, console: Console | None = None
     ) -> None:
-        super().__init__(fps=fps, console=console, vertical_overflow="crop")
+        # The alternate screen, then the last table printed on the normal one: a line another
+        # part writes to the terminal meanwhile (a reconnect notice) cannot leave a stale copy.
+        super().__init__(fps=fps, console=console, screen=True, vertical_overflow="crop", print_final=True)
         self._render = render
 
     def render(self) -> RenderableType:
-        return self._render(self.console.size.height)
+        return self._render(self.height)

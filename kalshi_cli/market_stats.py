@@ -5,11 +5,11 @@ Plain state, updated from ``ticker`` and ``trade`` msgs by the book feed and rea
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kalshi_cli.fixed import ONE_DOLLAR, FixedPointError, parse_price, parse_size
+from kalshi_cli.fixed import CENT, ONE_CONTRACT, FixedPointError, parse_price, parse_size
 
 __all__ = ["MarketStats"]
 
@@ -32,22 +32,32 @@ class MarketStats:
     def update_from_ticker(self, msg: Mapping[str, Any]) -> None:
         """``ticker`` carries the full state each time (current fields, else legacy integers)."""
         self.market_ticker = msg.get("market_ticker", self.market_ticker)
-        self.last_price = _read(msg, "price_dollars", parse_price, "price", ONE_DOLLAR // 100, self.last_price)
-        self.volume = _read(msg, "volume_fp", parse_size, "volume", 100, self.volume)
-        self.open_interest = _read(msg, "open_interest_fp", parse_size, "open_interest", 100, self.open_interest)
+        self.last_price = _read(msg, "price_dollars", parse_price, "price", CENT, self.last_price)
+        self.volume = _read(msg, "volume_fp", parse_size, "volume", ONE_CONTRACT, self.volume)
+        self.open_interest = _read(
+            msg, "open_interest_fp", parse_size, "open_interest", ONE_CONTRACT, self.open_interest
+        )
         self.last_size = _read(msg, "last_trade_size_fp", parse_size, None, 1, self.last_size)
 
     def update_from_trade(self, msg: Mapping[str, Any]) -> None:
         """A trade sets last price/size; volume stays the ticker's (it already counts the trade)."""
         self.market_ticker = msg.get("market_ticker", self.market_ticker)
-        self.last_price = _read(msg, "yes_price_dollars", parse_price, "yes_price", ONE_DOLLAR // 100, self.last_price)
-        self.last_size = _read(msg, "count_fp", parse_size, "count", 100, self.last_size)
+        self.last_price = _read(msg, "yes_price_dollars", parse_price, "yes_price", CENT, self.last_price)
+        self.last_size = _read(msg, "count_fp", parse_size, "count", ONE_CONTRACT, self.last_size)
         ts_ms = msg.get("ts_ms")
         if type(ts_ms) is int:
             self.last_trade_ts_ms = ts_ms
 
 
-def _read(msg: Mapping[str, Any], key: str, parse: Any, legacy_key: str | None, legacy_scale: int, old: Any) -> Any:
+def _read(
+    msg: Mapping[str, Any],
+    key: str,
+    parse: Callable[[Any], int],
+    legacy_key: str | None,
+    legacy_scale: int,
+    old: int | None,
+) -> int | None:
+    """The fixed-point field, else the legacy integer one scaled, else ``old`` (never a guess)."""
     text = msg.get(key)
     if text is not None:
         try:
@@ -55,4 +65,6 @@ def _read(msg: Mapping[str, Any], key: str, parse: Any, legacy_key: str | None, 
         except FixedPointError:
             return old
     legacy = msg.get(legacy_key) if legacy_key else None
-    return legacy * legacy_scale if type(legacy) is int else old
+    if isinstance(legacy, int) and not isinstance(legacy, bool):
+        return legacy * legacy_scale
+    return old

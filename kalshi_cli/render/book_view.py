@@ -95,14 +95,15 @@ def book_panel(
         depth = max(1, min(depth, max(len(book.yes), len(book.no))))
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     inner = width - 4  # borders and padding
-    age_note = age_text(age) if age is not None else None
     label, label_style, border = _STATE_LABEL[book.state]
-    lines = ladder_lines(book, depth, inner, market=market, dollars=dollars, now_ms=now_ms, age=age_note)
+    lines = ladder_lines(book, depth, inner, market=market, dollars=dollars, now_ms=now_ms)
     totals = [Field(label, label_style)]
+    if age is not None:  # how long since this market's book changed
+        totals.append(Field(age_text(age), style.DIM, 1, sep=" "))
     if market is not None and market.volume is not None:
-        totals.append(Field(f"vol {plain_size(market.volume)}", style.DIM, 1))
+        totals.append(Field(f"vol {plain_size(market.volume)}", style.DIM, 2))
     if market is not None and market.open_interest is not None:
-        totals.append(Field(f"OI {plain_size(market.open_interest)}", style.DIM, 2))
+        totals.append(Field(f"OI {plain_size(market.open_interest)}", style.DIM, 3))
     subtitle = fit_fields(totals, width - 6)
     # One multi-line Text: rich renders it several times faster than a Group of one Text per row.
     return Panel(

@@ -19,11 +19,11 @@ ELLIPSIS = "…"
 
 
 def shorten_middle(text: str, width: int) -> str:
-    """``text`` in at most ``width`` cells, shortened from the middle: ``KXETHD…2517-T3049.99``.
+    """``text`` in at most ``width`` cells, shortened from the middle: ``KXETHD…-T3049.99``.
 
     The last segment (the strike, the team) is what tells ``KXBTCD-26DEC2517-T106249.99``
     from ``...-T108499.99``, so it is kept whole whenever it fits; the first segment (the
-    series) comes next, and the cells left go to the tail. A cut never splits a run of digits
+    series) comes next, then the tail, from a segment's start when that costs little. A cut never splits digits
     (nor starts or ends a shortened side with a digit) when it can be avoided.
     """
     if len(text) <= width:
@@ -40,6 +40,9 @@ def shorten_middle(text: str, width: int) -> str:
     while 0 < keep_head < len(text) and text[keep_head - 1].isdigit() and text[keep_head].isalnum():
         keep_head -= 1  # do not end the head inside a number
     start = len(text) - keep_tail
+    aligned = text.find("-", start) if dash > 0 and text[start - 1] != "-" else start
+    if aligned - start <= 5:  # the tail from a segment's start (-T3049.99, not C2517-T3049.99) when cheap
+        start = aligned
     while start < len(text) and text[start - 1].isalnum() and text[start].isdigit():
         start += 1  # nor start the tail inside one
     return text[:keep_head] + ELLIPSIS + text[start:]

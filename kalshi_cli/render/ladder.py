@@ -107,10 +107,8 @@ def ladder_lines(
     market: MarketStats | None = None,
     dollars: bool = False,
     now_ms: int | None = None,
-    age: str | None = None,
 ) -> list[Text]:
-    """``2 * depth + LADDER_EXTRA_LINES`` lines, none wider than ``width``; ``age`` (how long
-    since the book changed) goes on the header line when it fits."""
+    """``2 * depth + LADDER_EXTRA_LINES`` lines, none wider than ``width``."""
     live = book.state is BookState.LIVE
     no_prices = sorted(book.no, reverse=True)[:depth]  # best NO bid = best (lowest) YES ask
     asks = [(ONE_DOLLAR - p, book.no[p]) for p in no_prices]  # best ask first
@@ -146,7 +144,7 @@ def ladder_lines(
         return line
 
     header = f"{unit:>{pw}}{_GAP}{'size':>{sw}}" + (f"{_GAP}{'cum':>{cw}}" if with_cum else "")
-    lines = [_header(header, width, age)]
+    lines = [Text(header, style=style.DIM, end="")]
     padded_asks: list[tuple[str, str, str, int] | None] = [None] * (depth - len(ask_rows)) + ask_rows[::-1]
     for i, row in enumerate(padded_asks):
         lines.append(level(row, style.ASK, style.BEST_ASK, i == depth - 1))
@@ -163,16 +161,6 @@ def ladder_lines(
     for line in lines:
         line.no_wrap, line.overflow = True, "crop"
     return lines
-
-
-def _header(columns: str, width: int, age: str | None) -> Text:
-    """The column names, then the book's age flush right when it fits."""
-    line = Text(columns, style=style.DIM, end="")
-    for note in (f"upd {age}", age) if age else ():
-        if len(columns) + len(_GAP) + len(note) <= width:
-            line.append(" " * (width - len(columns) - len(note)) + note)
-            break
-    return line
 
 
 def _spread_line(book: OrderBook, width: int, dollars: bool) -> Text:

@@ -1,0 +1,59 @@
+"""The fitting rules every view relies on, as properties over any text and width."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kalshi_cli.render.fit import Column, Field, fit_fields, fit_table, shorten_middle
+from kalshi_cli.render.style import use_color
+
+segments = st.lists(st.text("ABCDEFGHKXZ0123456789.", min_size=1, max_size=12), min_size=1, max_size=4)
+
+
+@given(segments, st.integers(min_value=2, max_value=60))
+def test_a_shortened_ticker_fits_and_keeps_its_last_segment(parts: list[str], width: int) -> None:
+    ticker = "-".join(parts)
+    short = shorten_middle(ticker, width)
+    assert len(short) <= width
+    if len(ticker) <= width:
+        assert short == ticker
+    else:
+        assert "…" in short
+        head, _, tail = short.partition("…")
+        assert ticker.startswith(head) and ticker.endswith(tail)
+        if len(parts) > 1 and len(parts[-1]) + 2 <= width:
+            assert tail.endswith("-" + parts[-1])  # the strike / outcome is whole
+
+
+numbers = st.decimals(min_value=-(10**7), max_value=10**7, places=2, allow_nan=False).map(str)
+
+
+@given(st.lists(st.tuples(numbers, st.integers(0, 5)), min_size=1, max_size=8), st.integers(0, 90))
+def test_fields_are_kept_whole_or_dropped(items: list[tuple[str, int]], width: int) -> None:
+    fields = [Field(text, priority=p) for text, p in items]
+    line = fit_fields(fields, width, strict=True).plain
+    assert len(line) <= width
+    kept = [t for t in line.split("  ") if t]
+    assert all(any(t == text for text, _ in items) for t in kept)  # no field is cut
+    if all(p == 0 for _, p in items) and len("  ".join(t for t, _ in items)) <= width:
+        assert line == "  ".join(t for t, _ in items)
+
+
+@given(st.lists(st.tuples(numbers, numbers), min_size=1, max_size=5), st.integers(24, 120))
+def test_a_table_row_never_cuts_a_number(rows: list[tuple[str, str]], width: int) -> None:
+    cols = [Column("market", shrink=True), Column("a", right=True), Column("b", right=True, priority=1)]
+    cells = [[("KXBTCD-26DEC2517-T106249.99", ""), (a, ""), (b, "")] for a, b in rows]
+    lines = [t.plain for t in fit_table(cols, cells, width)]
+    for (a, b), line in zip(rows, lines[1:], strict=True):
+        assert a in line.split()
+        assert len(line) <= width or len(a) + 14 > width
+        if "b" in lines[0].split():
+            assert b in line.split()
+
+
+def test_colour_decision() -> None:
+    assert use_color("auto", {}, True) and not use_color("auto", {}, False)
+    assert not use_color("auto", {"NO_COLOR": "1"}, True) and use_color("auto", {"NO_COLOR": ""}, True)
+    assert not use_color("auto", {"TERM": "dumb"}, True)
+    assert use_color("always", {"NO_COLOR": "1"}, False) and not use_color("never", {}, True)

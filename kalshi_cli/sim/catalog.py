@@ -37,11 +37,11 @@ def _one(rng: random.Random, yy: int, mon: str, day: int) -> MarketSpec:
     elif kind == 2:
         k = rng.randint(360, 480) * 250
         series, event, strike = "KXBTCD", f"KXBTCD-{date}17", f"T{k - 1}.99"
-        title = f"Bitcoin price above ${k - 0.01:,.2f} at 5pm EST?"
+        title = f"Bitcoin price above ${k - 1:,}.99 at 5pm EST?"
     elif kind == 3:
         k = rng.randint(120, 180) * 25
         series, event, strike = "KXETHD", f"KXETHD-{date}17", f"T{k - 1}.99"
-        title = f"Ethereum price above ${k - 0.01:,.2f} at 5pm EST?"
+        title = f"Ethereum price above ${k - 1:,}.99 at 5pm EST?"
     elif kind == 4:
         strike = rng.choice(("H0", "C25", "C26", "H25"))
         series, event = "KXFEDDECISION", f"KXFEDDECISION-{yy}DEC"

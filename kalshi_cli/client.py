@@ -43,7 +43,7 @@ from kalshi_cli.protocol import (
     describe_error,
     encode_command,
 )
-from kalshi_cli.seq import DUPLICATE, IN_ORDER, SeqWindow, Verdict
+from kalshi_cli.seq import DUPLICATE, IN_ORDER, WINDOW, SeqWindow, Verdict
 
 __all__ = ["KalshiClient"]
 
@@ -52,6 +52,7 @@ EARLY_LIMIT = 10_000  # frames kept for sids whose `subscribed` has not arrived 
 BAD_FRAME_LINES = 10  # unreadable frames reported one by one; then a single line says so
 RETRY_CODES = (18, 27)  # command timeout, too many requests: the same command again, later
 MAX_RETRIES = 5
+MASK = WINDOW - 1
 
 
 class KalshiClient:
@@ -157,10 +158,15 @@ class KalshiClient:
                 if sub is not None and kind in data_types:
                     seq = obj.get("seq")
                     if seq is not None:
-                        verdict = seqs[sid].observe(seq, obj)  # type: ignore[index]
-                        if verdict is not IN_ORDER:
-                            yield from self._out_of_order(raw, obj, sub, verdict)
-                            continue
+                        window = seqs[sid]  # type: ignore[index]
+                        if seq == window.last + 1:  # in order: SeqWindow.observe's first case, inline
+                            window.last = seq
+                            window.ring[seq & MASK] = (seq, obj)
+                        else:
+                            verdict = window.observe(seq, obj)
+                            if verdict is not IN_ORDER:
+                                yield from self._out_of_order(raw, obj, sub, verdict)
+                                continue
                     self.frames += 1
                     if passthrough:
                         yield raw

@@ -61,10 +61,12 @@ class SeqWindow:
             self.ring[seq & (WINDOW - 1)] = (seq, content)
             return IN_ORDER if last == _ANY else seq - last - 1
         seen = self.ring[seq & (WINDOW - 1)]
-        if seen is not None and seen[0] == seq:
-            return DUPLICATE if seen[1] == content else f"new content under seq {seq}, already seen"
+        if seen is not None and seen[0] == seq and seen[1] == content:
+            return DUPLICATE
         if seq == 1:
             return f"seq restarted at 1 (was {last})"
+        if seen is not None and seen[0] == seq:
+            return f"new content under seq {seq}, already seen"
         return f"seq went back from {last} to {seq}"
 
 

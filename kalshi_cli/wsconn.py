@@ -34,11 +34,14 @@ from websockets.proxy import get_proxy
 from websockets.uri import parse_uri
 
 from kalshi_cli.transport import Connection, HandshakeFailed, HandshakeRejected, TransportClosed
+from kalshi_cli.wsframes import FrameReader
 
 __all__ = ["Connection", "connect"]
 
 #: Reading pauses while this many received messages wait to be taken (a stalled consumer).
 PAUSE_AT = 20_000
+HEAD_LIMIT = 64 * 1024  # held handshake bytes without an end of head: websockets refuses them
+MAX_MESSAGE = 64 * 1024 * 1024
 
 
 @asynccontextmanager
@@ -155,6 +158,8 @@ class BatchConnection(asyncio.Protocol):
         self._waiter: asyncio.Future[None] | None = None
         self._paused = False
         self._closing = False
+        self._head = b""  # the handshake answer, held until its head is whole
+        self._frames: FrameReader | None = None  # data frames, once the connection is open and plain
 
     # --- what Session uses ---------------------------------------------------------------
 
@@ -203,6 +208,45 @@ class BatchConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.last_rx = time.monotonic()
+        if self._frames is not None:
+            data = self._frames.feed(data, self._messages)
+        elif not self.handshake_done.done():
+            data = self._split_handshake(data)
+        if data:
+            self._protocol_reads(data)
+        if self._messages:
+            if self._waiter is not None and not self._waiter.done():
+                self._waiter.set_result(None)
+            if len(self._messages) >= PAUSE_AT and not self._paused and self.transport is not None:
+                self._paused = True
+                self.transport.pause_reading()
+
+    def _split_handshake(self, data: bytes) -> bytes:
+        """websockets reads the answer's head; after a plain 101 the frames go to ``FrameReader``.
+
+        The head is held until it is whole, so the switch happens exactly at a frame boundary.
+        """
+        self._head += data
+        end = self._head.find(b"\r\n\r\n")
+        if end < 0:
+            return self._head_overflow()
+        head, rest = self._head[: end + 4], self._head[end + 4 :]
+        self._head = b""
+        self._protocol_reads(head)
+        protocol = self.protocol
+        if protocol.state is State.OPEN and not protocol.extensions:
+            self._frames = FrameReader(protocol.max_message_size or MAX_MESSAGE)
+            return self._frames.feed(rest, self._messages)
+        return rest
+
+    def _head_overflow(self) -> bytes:
+        """A head that never ends is websockets' to refuse (it knows the limits)."""
+        if len(self._head) <= HEAD_LIMIT:
+            return b""
+        held, self._head = self._head, b""
+        return held
+
+    def _protocol_reads(self, data: bytes) -> None:
         protocol = self.protocol
         protocol.receive_data(data)
         self.write_pending()  # pong replies, a close reply
@@ -210,12 +254,6 @@ class BatchConnection(asyncio.Protocol):
         if not self._closing and protocol.close_expected() and self.transport is not None:
             self._closing = True  # the server closes TCP after the closing handshake; or we do
             asyncio.get_running_loop().call_later(self.close_timeout, self.transport.abort)
-        if self._messages:
-            if self._waiter is not None and not self._waiter.done():
-                self._waiter.set_result(None)
-            if len(self._messages) >= PAUSE_AT and not self._paused and self.transport is not None:
-                self._paused = True
-                self.transport.pause_reading()
 
     def _take_events(self) -> None:
         for event in self.protocol.events_received():
@@ -244,11 +282,18 @@ class BatchConnection(asyncio.Protocol):
 
     def eof_received(self) -> None:
         # A refusal without Content-Length ends at the close: the answer is complete only now.
+        self._release_head()
         self.protocol.receive_eof()
         self.write_pending()
         self._take_events()
 
+    def _release_head(self) -> None:
+        if self._head:
+            held, self._head = self._head, b""
+            self._protocol_reads(held)
+
     def connection_lost(self, exc: Exception | None) -> None:
+        self._release_head()
         self.protocol.receive_eof()  # idempotent; the protocol's state becomes CLOSED
         self._take_events()
         if not self.handshake_done.done():

@@ -53,7 +53,8 @@ def run(coro: Awaitable[Any]) -> Any:
     return asyncio.run(asyncio.wait_for(coro, 20))  # type: ignore[arg-type]
 
 
-def test_messages_arrive_whole_in_order_and_in_batches() -> None:
+@pytest.mark.parametrize("compression", ["deflate", None])  # None: wsframes reads the frames
+def test_messages_arrive_whole_in_order_and_in_batches(compression: str | None) -> None:
     seen_headers: list[Headers] = []
 
     async def handler(ws: ServerConnection) -> None:
@@ -65,7 +66,9 @@ def test_messages_arrive_whole_in_order_and_in_batches() -> None:
         await ws.close(1000)
 
     async def main() -> tuple[list[bytes], int]:
-        async with server(handler) as url, open_conn(url) as conn:
+        async with server(handler, compression=compression) as url, open_conn(url) as conn:
+            assert isinstance(conn, wsconn.BatchConnection)
+            assert (conn._frames is not None) == (compression is None)  # the lean reader, when plain
             return await receive_all(conn)
 
     got, batches = run(main())
@@ -76,7 +79,8 @@ def test_messages_arrive_whole_in_order_and_in_batches() -> None:
     assert seen_headers[0]["User-Agent"] == "kalshi-cli/test"
 
 
-def test_pings_are_answered_and_bytes_are_noticed() -> None:
+@pytest.mark.parametrize("compression", ["deflate", None])  # None: wsframes reads the frames
+def test_pings_are_answered_and_bytes_are_noticed(compression: str | None) -> None:
     async def handler(ws: ServerConnection) -> None:
         waiter = await ws.ping(b"heartbeat")
         await asyncio.wait_for(waiter, 5)  # the client's pong
@@ -84,7 +88,7 @@ def test_pings_are_answered_and_bytes_are_noticed() -> None:
         await ws.close()
 
     async def main() -> tuple[list[bytes], float]:
-        async with server(handler) as url, open_conn(url) as conn:
+        async with server(handler, compression=compression) as url, open_conn(url) as conn:
             before = conn.last_rx
             got, _ = await receive_all(conn)
             return got, conn.last_rx - before
@@ -132,13 +136,14 @@ def test_refused_handshake_raises_handshake_rejected_with_the_answer() -> None:
     assert exc.headers.get("content-type", "").startswith("text/plain")
 
 
-def test_server_close_code_reaches_the_reader_after_pending_messages() -> None:
+@pytest.mark.parametrize("compression", ["deflate", None])  # None: wsframes reads the frames
+def test_server_close_code_reaches_the_reader_after_pending_messages(compression: str | None) -> None:
     async def handler(ws: ServerConnection) -> None:
         await ws.send("last words")
         await ws.close(1011, "internal error")
 
     async def main() -> tuple[list[bytes], TransportClosed]:
-        async with server(handler) as url, open_conn(url) as conn:
+        async with server(handler, compression=compression) as url, open_conn(url) as conn:
             got = list(await conn.recv_batch())
             with pytest.raises(TransportClosed) as info:
                 while True:

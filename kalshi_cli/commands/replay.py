@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from kalshi_cli.commands.sim import HostOption, PortOption, PublicKeyOption
 from kalshi_cli.output import Reporter
 
 __all__ = ["replay"]
@@ -31,19 +32,12 @@ def replay(
             help="N times the recorded pace (1 = as recorded), or max: as fast as the clients read.",
         ),
     ] = "1",
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 0,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 0,
     loop: Annotated[
         bool, typer.Option("--loop", help="Start again at the end instead of closing connections and exiting.")
     ] = False,
-    public_key: Annotated[
-        Path | None,
-        typer.Option(
-            "--public-key",
-            metavar="PEM",
-            help="Verify signatures against this public key (HTTP 401 otherwise). Without it every client is accepted.",
-        ),
-    ] = None,
+    public_key: PublicKeyOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No status lines on stderr.")] = False,
 ) -> None:
     """Serve recordings as a Kalshi endpoint; prints its ws:// URL first.
@@ -66,8 +60,9 @@ def replay(
       kalshi book --replay data/kalshi-20261125T140000.000Z-0001.ndjson --replay-speed 10
     """
     from kalshi_cli.commands.runner import run_main
-    from kalshi_cli.commands.sim import check_port, read_public_key
+    from kalshi_cli.commands.sim import check_port
     from kalshi_cli.recording import Recording, scan
+    from kalshi_cli.sim.auth import read_public_key
     from kalshi_cli.sim.detach import Announce, serve_detachable
     from kalshi_cli.sim.replay import parse_speed, serve_replay
 

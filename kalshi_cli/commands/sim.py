@@ -9,27 +9,30 @@ from typing import Annotated
 import typer
 
 from kalshi_cli.errors import UsageError
-from kalshi_cli.sim.auth import read_public_key
 
-__all__ = ["check_port", "read_public_key", "sim"]
+__all__ = ["HostOption", "PortOption", "PublicKeyOption", "check_port", "sim"]
 
 MAX_MARKETS = 5000
+#: The listening options ``kalshi sim`` and ``kalshi replay`` share.
+HostOption = Annotated[str, typer.Option(help="Address to listen on.")]
+PortOption = Annotated[int, typer.Option(help="Port (0 picks a free one).")]
+PublicKeyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--public-key",
+        metavar="PEM",
+        help="Verify signatures against this public key (HTTP 401 otherwise). Without it every client is accepted.",
+    ),
+]
 
 
 def sim(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 0,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 0,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same market story.")] = 0,
     markets: Annotated[int, typer.Option(help=f"Number of markets (1 to {MAX_MARKETS}).")] = 5,
     rate: Annotated[float, typer.Option(help="Exchange actions per second (0 = none).")] = 20.0,
-    public_key: Annotated[
-        Path | None,
-        typer.Option(
-            "--public-key",
-            metavar="PEM",
-            help="Verify signatures against this public key (HTTP 401 otherwise). Without it every client is accepted.",
-        ),
-    ] = None,
+    public_key: PublicKeyOption = None,
 ) -> None:
     """Run the simulated Kalshi exchange; prints its ws:// URL first, serves until stopped.
 
@@ -45,6 +48,7 @@ def sim(
       kalshi tail trade --url "$(kalshi sim | head -1)"
     """
     from kalshi_cli.commands.runner import run_main
+    from kalshi_cli.sim.auth import read_public_key
     from kalshi_cli.sim.detach import Announce, serve_detachable
     from kalshi_cli.sim.server import serve_forever
 

@@ -1,4 +1,5 @@
-"""What the Kalshi client hands back: subscriptions, the events of a stream, pending commands.
+"""What the Kalshi client hands back: subscriptions, the events of a stream, pending commands,
+and the session's state.
 
 Plain data with no behaviour beyond naming, shared by ``client`` (which makes them) and
 ``session`` (which dispatches them to a ``StreamHandler``).
@@ -6,6 +7,7 @@ Plain data with no behaviour beyond naming, shared by ``client`` (which makes th
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,11 +21,21 @@ __all__ = [
     "Lost",
     "Reply",
     "RetryLater",
+    "SessionState",
     "StreamDone",
     "Subscribed",
     "Subscription",
     "Warning",
 ]
+
+
+class SessionState(enum.Enum):
+    """Where the session is; views and feeds test these members, never free strings."""
+
+    CONNECTING = "connecting"
+    STREAMING = "streaming"
+    RECONNECTING = "reconnecting"
+    CLOSED = "closed"
 
 
 class StreamDone(Exception):

@@ -14,11 +14,19 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from kalshi_cli import __version__
-from kalshi_cli.errors import ConnectionFailed
-from kalshi_cli.retry import describe_network_error
+from kalshi_cli.errors import AuthRejected, ConnectionFailed, KalshiCliError
+from kalshi_cli.retry import describe_network_error, retryable_status
 from kalshi_cli.transport import Connector, HandshakeFailed, HandshakeRejected, TransportClosed
 
-__all__ = ["USER_AGENT", "ProbeResult", "clock_skew", "diagnose_rejection", "probe", "redirect_refusal"]
+__all__ = [
+    "USER_AGENT",
+    "ProbeResult",
+    "clock_skew",
+    "diagnose_rejection",
+    "probe",
+    "redirect_refusal",
+    "refusal_error",
+]
 
 USER_AGENT = f"kalshi-cli/{__version__}"
 
@@ -72,6 +80,21 @@ def diagnose_rejection(exc: HandshakeRejected, *, signed: bool, url: str) -> str
         checks.append("the key has the scopes this needs")
     why = f": {body}" if body else ""
     return f"the server rejected the API key (HTTP {status}{why}). Check that " + "; ".join(checks)
+
+
+def refusal_error(exc: HandshakeRejected, *, signed: bool, url: str) -> KalshiCliError | None:
+    """The error that ends a session for a refusal retrying cannot fix; ``None``: retry it."""
+    status = exc.status
+    if status in (401, 403):
+        return AuthRejected(diagnose_rejection(exc, signed=signed, url=url))
+    if status == 404:
+        where = "the path should be /trade-api/ws/v2"
+        return ConnectionFailed(f"{url}: HTTP 404: no Kalshi WebSocket at this URL ({where})")
+    if 300 <= status < 400:
+        return ConnectionFailed(f"{url}: {redirect_refusal(exc)}")
+    if not retryable_status(status):
+        return ConnectionFailed(f"{url} refused the connection: HTTP {status}")
+    return None
 
 
 @dataclass

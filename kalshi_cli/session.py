@@ -18,13 +18,12 @@ the key diagnosis (exit 3), other refusals that retrying cannot fix with exit 4.
 from __future__ import annotations
 
 import asyncio
-import enum
 import time
 from collections.abc import Callable
 from typing import Any
 
 from kalshi_cli.client import KalshiClient
-from kalshi_cli.errors import AuthRejected, ConnectionFailed
+from kalshi_cli.errors import ConnectionFailed
 from kalshi_cli.events import (
     Command,
     Data,
@@ -33,15 +32,16 @@ from kalshi_cli.events import (
     Lost,
     Reply,
     RetryLater,
+    SessionState,
     StreamDone,
     Subscribed,
     Subscription,
     Warning,
 )
 from kalshi_cli.output import Reporter
-from kalshi_cli.probe import USER_AGENT, diagnose_rejection, redirect_refusal
+from kalshi_cli.probe import USER_AGENT, refusal_error
 from kalshi_cli.protocol import ORDERBOOK_DELTA, Head
-from kalshi_cli.retry import Backoff, describe_network_error, parse_retry_after, retryable_status
+from kalshi_cli.retry import Backoff, describe_network_error, parse_retry_after
 from kalshi_cli.transport import Connection, Connector, HandshakeFailed, HandshakeRejected, TransportClosed
 
 __all__ = [
@@ -55,15 +55,6 @@ __all__ = [
 
 MAX_FRAME = 64 * 1024 * 1024  # the transport's hard cap; a frame above it costs the connection
 HEALTHY_AFTER = 30.0  # seconds of streaming with data after which the backoff starts again
-
-
-class SessionState(enum.Enum):
-    """Where the session is; views and feeds test these members, never free strings."""
-
-    CONNECTING = "connecting"
-    STREAMING = "streaming"
-    RECONNECTING = "reconnecting"
-    CLOSED = "closed"
 
 
 class StreamHandler:
@@ -212,7 +203,9 @@ class Session:
             except StreamDone:
                 return
             except HandshakeRejected as exc:
-                self._raise_if_final(exc, signed=bool(headers))
+                final = refusal_error(exc, signed=bool(headers), url=self.url)
+                if final is not None:
+                    raise final from None
                 cause = str(exc)
                 retry_after = parse_retry_after(exc.headers.get("Retry-After"))
             except (OSError, TimeoutError, HandshakeFailed, TransportClosed) as exc:
@@ -234,20 +227,6 @@ class Session:
             self.reconnects += 1
             self.reporter.info(f"{cause}; reconnecting in {delay:.1f}s")
             await asyncio.sleep(delay)
-
-    def _raise_if_final(self, exc: HandshakeRejected, *, signed: bool) -> None:
-        """Refusals that retrying the same request cannot fix end the run."""
-        status = exc.status
-        if status in (401, 403):
-            raise AuthRejected(diagnose_rejection(exc, signed=signed, url=self.url))
-        if status == 404:
-            raise ConnectionFailed(
-                f"{self.url}: HTTP 404: no Kalshi WebSocket at this URL (the path should be /trade-api/ws/v2)"
-            )
-        if 300 <= status < 400:
-            raise ConnectionFailed(f"{self.url}: {redirect_refusal(exc)}")
-        if not retryable_status(status):
-            raise ConnectionFailed(f"{self.url} refused the connection: HTTP {status}")
 
     async def _serve(self, conn: Connection) -> str:
         """Subscribe and read until the connection ends; returns why it ended."""

@@ -18,9 +18,10 @@ import orjson
 from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
 
-from . import rest_markets, rest_portfolio
 from .auth import SignatureCheck
 from .market import Exchange
+from .rest_markets import exchange_status, market, trades
+from .rest_portfolio import fills, orders, positions
 from .rest_query import Query, Reply, error
 
 __all__ = ["REST_PREFIX", "SimRest"]
@@ -29,11 +30,11 @@ REST_PREFIX = "/trade-api/v2"
 _MARKETS = "/markets/"
 Route = Callable[[Exchange, Query], Any]
 _ROUTES: dict[str, Route] = {
-    "/portfolio/fills": rest_portfolio.fills,
-    "/portfolio/positions": rest_portfolio.positions,
-    "/portfolio/orders": rest_portfolio.orders,
-    "/markets/trades": rest_markets.trades,
-    "/exchange/status": rest_markets.exchange_status,
+    "/portfolio/fills": fills,
+    "/portfolio/positions": positions,
+    "/portfolio/orders": orders,
+    "/markets/trades": trades,
+    "/exchange/status": exchange_status,
 }
 _PRIVATE = frozenset({"/portfolio/fills", "/portfolio/positions", "/portfolio/orders"})
 _SIGNATURE_CODES = {
@@ -91,7 +92,7 @@ class SimRest:
             if route is not None:
                 body = route(self.exchange, query)
             elif path.startswith(_MARKETS):
-                body = rest_markets.market(self.exchange, unquote(path[len(_MARKETS) :]))
+                body = market(self.exchange, unquote(path[len(_MARKETS) :]))
             else:
                 raise error(404, "not_found", "route_not_found")
             status = 200

@@ -29,8 +29,6 @@ __all__ = [
     "USER_ORDERS",
     "CHANNELS",
     "DATA_TYPES",
-    "DATA_TYPE_NAMES",
-    "FAST_ENVELOPE",
     "ERROR_TEXTS",
     "TERMINAL_ERROR_CODES",
     "WS_PATH",
@@ -190,14 +188,13 @@ _FAST = re.compile(
 _PREFIX = re.compile(rb'\{\s*((?:"[A-Za-z_]+"\s*:\s*(?:-?\d+|"[a-z_0-9]*")\s*,\s*)*)"msg"\s*:')
 _PAIR = re.compile(rb'"([A-Za-z_]+)"\s*:\s*(?:(-?\d+)|"([a-z_0-9]*)")')
 _DATA_NAMES: dict[bytes, str] = {t.encode(): t for t in DATA_TYPES}
-#: For hot loops that inline ``read_head``'s fast path (groups: type, sid, seq or None).
-FAST_ENVELOPE = _FAST
-#: Data type names as they appear in frames (bytes) -> ``str``.
-DATA_TYPE_NAMES = _DATA_NAMES
 
 
 def read_head(raw: bytes) -> Head:
-    """Read the envelope of one server frame.
+    """Read the envelope of one server frame without checking the rest of it.
+
+    For frames that were checked before (recordings, tests); the live stream is parsed whole,
+    and checked, by ``client.KalshiClient``, which hands consumers a ``Head`` with ``obj`` set.
 
     Raises:
         FrameError: the frame is not a JSON object with a string ``type``.

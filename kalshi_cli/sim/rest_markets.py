@@ -14,7 +14,7 @@ from typing import Any
 from kalshi_cli.fixed import ONE_DOLLAR, format_price, parse_price
 
 from .market import Exchange
-from .rest_query import Query, error, in_window, one, page, time_window
+from .rest_query import Query, error, in_window, newest_first, one, time_window
 from .times import rfc3339_ms
 
 __all__ = ["exchange_status", "market", "rest_trade", "trades"]
@@ -24,14 +24,12 @@ def trades(exchange: Exchange, q: Query) -> dict[str, Any]:
     """``GET /markets/trades``: newest first; ``ticker``, ``min_ts``/``max_ts`` (Unix s, inclusive), pages."""
     ticker = one(q, "ticker")
     window = time_window(q)
-    rows = [
-        (t["ts_ms"], index, t)
-        for index, t in enumerate(exchange.trades)
+    found = (
+        (t["ts_ms"], t)
+        for t in exchange.trades
         if (ticker is None or t["market_ticker"] == ticker) and in_window(t["ts_ms"] // 1000, window)
-    ]
-    rows.sort(key=lambda r: (r[0], r[1]), reverse=True)
-    found, cursor = page(q, [rest_trade(t) for _, _, t in rows])
-    return {"trades": found, "cursor": cursor}
+    )
+    return newest_first(q, "trades", found, rest_trade)
 
 
 def rest_trade(msg: dict[str, Any]) -> dict[str, Any]:

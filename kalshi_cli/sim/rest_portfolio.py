@@ -9,7 +9,7 @@ from typing import Any
 from kalshi_cli.fixed import ONE_DOLLAR, format_micro4, format_price, format_size, parse_price, parse_size
 
 from .market import Exchange
-from .rest_query import Query, csv, error, in_window, one, page, time_window
+from .rest_query import Query, csv, error, in_window, newest_first, one, page, time_window
 from .times import rfc3339_ms
 
 __all__ = ["fills", "orders", "positions", "rest_fill", "rest_order"]
@@ -20,18 +20,14 @@ def fills(exchange: Exchange, q: Query) -> dict[str, Any]:
     tickers = csv(q, "ticker")
     order_id = one(q, "order_id")
     window = time_window(q)
-    rows = []
-    for index, f in enumerate(exchange.account.fills):
-        if tickers and f["market_ticker"] not in tickers:
-            continue
-        if order_id and f["order_id"] != order_id:
-            continue
-        if not in_window(f["ts_ms"] // 1000, window):
-            continue
-        rows.append((f["ts_ms"], index, f))
-    rows.sort(key=lambda r: (r[0], r[1]), reverse=True)
-    found, cursor = page(q, [rest_fill(f) for _, _, f in rows])
-    return {"fills": found, "cursor": cursor}
+    found = (
+        (f["ts_ms"], f)
+        for f in exchange.account.fills
+        if (not tickers or f["market_ticker"] in tickers)
+        and (not order_id or f["order_id"] == order_id)
+        and in_window(f["ts_ms"] // 1000, window)
+    )
+    return newest_first(q, "fills", found, rest_fill)
 
 
 def positions(exchange: Exchange, q: Query) -> dict[str, Any]:
@@ -105,18 +101,15 @@ def orders(exchange: Exchange, q: Query) -> dict[str, Any]:
     if status and status not in ("resting", "canceled", "executed"):
         raise error(400, "invalid_parameters", f"status must be resting, canceled or executed, not {status!r}")
     window = time_window(q)
-    rows = []
-    for index, o in enumerate(exchange.account.orders.values()):
-        if (status and o.status != status) or (ticker and o.ticker != ticker):
-            continue
-        if events and exchange.markets[o.ticker].spec.event_ticker not in events:
-            continue
-        if not in_window(o.created_ms // 1000, window):
-            continue
-        rows.append((o.created_ms, index, rest_order(exchange.account.order_msg(o))))
-    rows.sort(key=lambda r: (r[0], r[1]), reverse=True)
-    found, cursor = page(q, [row for _, _, row in rows])
-    return {"orders": found, "cursor": cursor}
+    found = (
+        (o.created_ms, o)
+        for o in exchange.account.orders.values()
+        if (not status or o.status == status)
+        and (not ticker or o.ticker == ticker)
+        and (not events or exchange.markets[o.ticker].spec.event_ticker in events)
+        and in_window(o.created_ms // 1000, window)
+    )
+    return newest_first(q, "orders", found, lambda o: rest_order(exchange.account.order_msg(o)))
 
 
 def rest_fill(f: dict[str, Any]) -> dict[str, Any]:

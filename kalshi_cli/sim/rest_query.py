@@ -7,14 +7,28 @@ nested error body; ``page`` cuts one page of rows with an opaque cursor.
 from __future__ import annotations
 
 import base64
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
-__all__ = ["MAX_LIMIT", "Query", "Reply", "csv", "error", "in_window", "int_param", "one", "page", "time_window"]
+__all__ = [
+    "MAX_LIMIT",
+    "Query",
+    "Reply",
+    "csv",
+    "error",
+    "in_window",
+    "int_param",
+    "newest_first",
+    "one",
+    "page",
+    "time_window",
+]
 
 #: Kalshi's largest ``limit`` on list endpoints.
 MAX_LIMIT = 1000
 #: A parsed query string: name -> every value given.
 Query = dict[str, list[str]]
+T = TypeVar("T")
 
 
 class Reply(Exception):
@@ -76,3 +90,15 @@ def in_window(ts: int, window: tuple[int | None, int | None]) -> bool:
     """Whether ``ts`` (Unix seconds) lies in the window, both ends included."""
     lo, hi = window
     return (lo is None or ts >= lo) and (hi is None or ts <= hi)
+
+
+def newest_first(
+    q: Query, key: str, items: Iterable[tuple[int, T]], shape: Callable[[T], dict[str, Any]]
+) -> dict[str, Any]:
+    """One page of ``items`` (``(time, item)`` oldest first) newest first as ``{key: [...], "cursor": ...}``.
+
+    Items of the same time keep the later one first; only the page's items are shaped.
+    """
+    ordered = [item for _, _, item in sorted(((t, i, item) for i, (t, item) in enumerate(items)), reverse=True)]
+    found, cursor = page(q, ordered)
+    return {key: [shape(item) for item in found], "cursor": cursor}

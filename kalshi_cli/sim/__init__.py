@@ -1,7 +1,18 @@
-"""A local simulated Kalshi WebSocket exchange for tests, demos and fault drills.
+"""A local simulated Kalshi exchange for tests, demos and fault drills, and the replay of recordings.
 
-``Exchange`` is the pure market model, ``SimServer`` serves it over real sockets, and
-``ThreadedSim`` runs a server in a background thread for synchronous callers.
+The layers, each importing only those below it:
+
+- ``market.Exchange`` (with ``model``, ``book``, ``account``, ``catalog``): the pure market
+  model, deterministic under a seed; ``replay_exchange.ReplayExchange``: the market a
+  recording describes, books rebuilt with the client's ``OrderBook``. Both play the
+  ``source.MarketSource`` role.
+- ``engine.Connection`` (with ``params``): one connection's protocol state, no I/O.
+- ``wire.WireServer``: real sockets around any ``MarketSource``, given its HTTP routes.
+- ``server.SimServer``: the wire over a moving ``Exchange`` with the REST routes of ``rest``
+  (``rest_portfolio``, ``rest_markets``, ``rest_query``); ``replay.ReplayServer``: a wire over
+  a ``ReplayExchange``, played on a shared timeline.
+- ``serving`` and ``detach``: running either one as a command (bind errors as usage errors,
+  stdout released to a pipe); ``threaded.ThreadedSim``: a SimServer in a background thread.
 """
 
 from .market import Exchange

@@ -65,6 +65,7 @@ class KalshiClient:
         self.gaps = 0
         self.duplicates = 0  # true repeats (same seq, same content) dropped quietly
         self.bad_frames = 0
+        self.stale_frames = 0  # frames still arriving on a sid we dropped (unsubscribed, resynced)
         self.connection = 0
         self._outgoing: list[bytes] = []
         self._next_id = 1
@@ -234,7 +235,9 @@ class KalshiClient:
                 self._early.setdefault(sid, []).append((raw, obj))
                 self._early_count += 1
                 return
-        # In-flight frames of a subscription we just dropped: expected, not worth a line each.
+        if sid in self._known_sids:  # in flight on a sid we dropped: expected, the resync said so
+            self.stale_frames += 1
+            return
         yield Warning(f"ignoring frames for unknown sid {sid}", key=f"stray:{self.connection}:{sid}")
 
     def _adopt(self, sub: Subscription, sid: int) -> Iterator[Event | bytes]:

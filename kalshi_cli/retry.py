@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import email.utils
 import math
+import os
 import random
+import re
 import socket
 import ssl
 import time
@@ -20,6 +22,8 @@ __all__ = [
     "parse_retry_after",
     "retryable_status",
 ]
+
+_ERRNO = re.compile(r"\[Errno (\d+)\]")
 
 #: The longest wait a ``Retry-After`` header may impose on us.
 RETRY_AFTER_CAP = 300.0
@@ -93,5 +97,9 @@ def describe_network_error(exc: BaseException) -> str:
         return f"TLS certificate not accepted{': ' + detail if detail else ''}"
     if isinstance(exc, ssl.SSLError):
         return f"TLS failed ({exc.reason or type(exc).__name__})"
-    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-    return str(text).splitlines()[0][:200]
+    text = str(getattr(exc, "strerror", None) or str(exc) or type(exc).__name__)
+    errno_in_text = _ERRNO.search(text)  # asyncio's "Multiple exceptions: [Errno 111] ..." (one per address)
+    if errno_in_text and not getattr(exc, "strerror", None):
+        text = os.strerror(int(errno_in_text[1]))
+    text = text.splitlines()[0][:200]
+    return text[:1].lower() + text[1:]

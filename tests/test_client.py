@@ -125,8 +125,8 @@ def test_a_seq_that_goes_back_resyncs_the_subscription_once(later: bytes, reason
     events = feed(client, later, trade(1, 3), trade(1, 4))
     lost = [e for e in events if isinstance(e, Lost)]
     assert len(lost) == 1 and reason in lost[0].reason and lost[0].sub is subs[0]
-    assert len(warnings(events)) == 2  # the resync, then one line for the old sid's frames in flight
-    assert data(events) == []
+    assert len(warnings(events)) == 1  # one line for the event, none for the old sid's frames in flight
+    assert data(events) == [] and client.stale_frames == 2
     assert [c["cmd"] for c in sent(client)] == ["unsubscribe", "subscribe"]
     assert subs[0].sid is None
 
@@ -263,3 +263,9 @@ def test_acks_with_a_seq_count_in_the_sequence() -> None:
         client, frame(type="orderbook_delta", sid=1, seq=1, msg={}), frame(id=9, type="ok", sid=1, seq=3, msg={})
     )
     assert [e.missing for e in events if isinstance(e, Gap)] == [1]
+
+
+def test_frames_on_a_sid_nobody_asked_for_are_reported_once() -> None:
+    client, _, _ = start("trade")
+    events = feed(client, trade(99, 1), trade(99, 2), trade(1, 1))
+    assert warnings(events) == ["ignoring frames for unknown sid 99"] and data(events) == [trade(1, 1)]

@@ -36,7 +36,9 @@ def test_network_errors_in_plain_words():
     assert describe_network_error(socket.gaierror(-2, "Name or service not known")) == "host name not found"
     assert describe_network_error(TransportClosed(1011, "bye")) == "closed by the server: 1011 bye"
     assert describe_network_error(TransportClosed()) == "connection dropped"
-    assert "Errno" not in describe_network_error(OSError(113, "No route to host"))
+    assert describe_network_error(OSError(113, "No route to host")) == "no route to host"
+    both = OSError("Multiple exceptions: [Errno 111] Connect call failed ('::1', 9, 0, 0), [Errno 111] Connect ...")
+    assert describe_network_error(both) == "connection refused"
 
 
 def test_clock_skew_from_date_header():

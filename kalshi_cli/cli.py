@@ -6,14 +6,16 @@ only with ``KALSHI_TRACEBACK=1``, and never with local variables (keys live ther
 
 Startup is kept short: a command's module (and what it pulls in: asyncio, websockets, rich)
 is imported only when that command runs, completes or shows its help. ``kalshi --help``
-lists the commands from ``COMMANDS`` without importing any of them, in click's plain format
-(rich's help renderer alone costs more than the rest of startup); each command's own
-``--help`` keeps the rich rendering.
+lists the commands from ``COMMANDS`` without importing any of them; all help is in click's
+plain format (rich's help renderer alone costs more than the rest of startup), examples
+printed as written. Usage errors from the parser are one line like the tool's own, with a
+suggestion only when it is a typo or an abbreviation away.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import sys
 from collections.abc import Iterator, Mapping
@@ -79,9 +81,31 @@ def _build(name: str) -> ClickCommand:
     obj = getattr(importlib.import_module(module), attr)
     startup_done()  # a signal that came while importing ends the run here, cleanly
     if isinstance(obj, typer.Typer):
-        return get_group(obj)
-    info = CommandInfo(name=name, cls=TyperCommand, callback=obj)
-    return get_command_from_info(info, pretty_exceptions_short=True, rich_markup_mode="markdown")
+        command: ClickCommand = get_group(obj)
+    else:
+        info = CommandInfo(name=name, cls=TyperCommand, callback=obj)
+        command = get_command_from_info(info, pretty_exceptions_short=True, rich_markup_mode=None)
+    _plain_help(command)
+    return command
+
+
+def _plain_help(command: ClickCommand) -> None:
+    """click's plain help, not rich's (typer.rich_utils and rich.markdown cost ~100 ms per
+    --help), with examples kept as written; a group's subcommands too."""
+    if hasattr(command, "rich_markup_mode"):
+        command.rich_markup_mode = None
+    command.help = keep_examples(command.help)
+    for sub in getattr(command, "commands", {}).values():
+        _plain_help(sub)
+
+
+def keep_examples(text: str | None) -> str | None:
+    """Mark each indented paragraph (an example command line) for click to print as written: a
+    rewrapped example breaks when pasted (``| jq`` on one line, its filter on the next)."""
+    if not text:
+        return text
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join("\b\n" + p if p.startswith("  ") else p for p in paragraphs)
 
 
 class _LazyCommands(Mapping[str, ClickCommand]):
@@ -163,7 +187,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+    version: bool = typer.Option(
+        False, "--version", "-V", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
 ) -> None:
     """Kalshi WebSocket streaming tool."""
 
@@ -196,14 +222,67 @@ def _run(argv: list[str] | None) -> int:
         return ExitStatus.SUCCESS
     except Exception as exc:  # the boundary: anything else is our bug, still one line
         show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
-        if callable(show) and isinstance(code, int):
-            show()  # a usage error from typer's click parser (vendored or not, by typer version)
+        if callable(show) and isinstance(code, int):  # from typer's click parser (vendored or not)
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                show()  # `kalshi config` alone: its help, as asked
+            else:
+                _say(f"kalshi: error: {usage_message(exc)}")
             return code
         if os.environ.get("KALSHI_TRACEBACK"):
             raise
         text = str(exc).splitlines()[0][:200] if str(exc) else ""
         _say(f"kalshi: internal error: {type(exc).__name__}: {text} (set KALSHI_TRACEBACK=1 for details)")
         return ExitStatus.ERROR
+
+
+def usage_message(exc: Exception) -> str:
+    """A click usage error as the tool's one line: ``no such option --output``, with a
+    ``(did you mean --count?)`` only when one name is that close, and the usage for a missing
+    argument (click's own suggestions, any option sharing three letters, mislead)."""
+    ctx = getattr(exc, "ctx", None)
+    kind = type(exc).__name__
+    if kind == "NoSuchOption":
+        name = str(getattr(exc, "option_name", ""))
+        command = getattr(ctx, "command", None)
+        names = [o for p in getattr(command, "params", []) for o in (*p.opts, *p.secondary_opts)]
+        return f"no such option {name}" + _did_you_mean(name, [*names, "--help"])
+    format_message = getattr(exc, "format_message", None)
+    text = str(format_message() if callable(format_message) else exc).strip().rstrip(".")
+    text = text[:1].lower() + text[1:]
+    if text.startswith("no such command"):
+        wanted = text.split("'")[1] if text.count("'") >= 2 else ""
+        return f"no such command {wanted!r}" + (_did_you_mean(wanted, list(COMMANDS)) or " (kalshi --help lists them)")
+    if kind == "MissingParameter" and ctx is not None:
+        return f"{text} (usage: {ctx.get_usage().removeprefix('Usage: ')})"
+    return text
+
+
+def _did_you_mean(name: str, candidates: list[str]) -> str:
+    """`` (did you mean X?)`` when exactly one candidate is a typo away or ``name`` abbreviates it."""
+    bare = name.lstrip("-")
+    close = set()
+    for candidate in candidates:
+        other = candidate.lstrip("-")
+        if not bare or candidate.startswith("--") != name.startswith("--"):
+            continue
+        if len(bare) >= 3 and other.startswith(bare) or _distance(bare, other) <= (1 if len(other) <= 5 else 2):
+            close.add(candidate)
+    return f" (did you mean {close.pop()}?)" if len(close) == 1 else ""
+
+
+def _distance(a: str, b: str) -> int:
+    """Edits (insert, delete, substitute, swap two neighbours) from ``a`` to ``b``."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        row = [i]
+        for j, cb in enumerate(b, 1):
+            cost = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cost = min(cost, prev2[j - 2] + 1)
+            row.append(cost)
+        prev2, prev = prev, row
+    return prev[-1]
 
 
 def _flush_stdout() -> None:

@@ -60,3 +60,16 @@ def test_sign_imports_only_what_signing_needs(keys):
 
 def test_sign_default_path_is_the_websocket_path():
     assert _WS_PATH == WS_PATH
+
+
+def test_a_commands_help_imports_no_rich_help_renderer():
+    """Each command's --help is click's plain format: typer.rich_utils and rich.markdown cost
+    about 100 ms and are not needed to print it."""
+    for args in (["tail", "--help"], ["book", "--help"], ["config", "--help"], ["config", "init", "--help"]):
+        modules = imported(args)
+        assert heavy(modules, ("typer.rich_utils", "rich.markdown", "markdown_it")) == [], args
+
+
+def test_sign_help_imports_nothing_of_the_streaming_stack():
+    modules = imported(["sign", "--help"])
+    assert heavy(modules, ("asyncio", "typer.rich_utils", *STREAMING)) == []

@@ -26,6 +26,7 @@ __all__ = [
     "fill_time_ms",
     "parse_since",
     "parse_time_ms",
+    "price4",
     "rest_fill_frame",
     "rest_order_frame",
     "rest_position_frame",
@@ -134,7 +135,7 @@ def _since_ms(value: str, now: int) -> int | None:
 # --- REST rows as WS frames -----------------------------------------------------------------------
 
 
-def _price4(value: Any) -> Any:
+def price4(value: Any) -> Any:
     """REST may print prices with more places than WS's 4; trim zeros only when exact."""
     d = to_decimal(value)
     if d is None:
@@ -161,7 +162,7 @@ def rest_fill_frame(row: Mapping[str, Any], client_order_ids: Mapping[str, str] 
     msg["is_taker"] = row.get("is_taker")
     if "side" in row:
         msg["side"] = row["side"]
-    msg["yes_price_dollars"] = _price4(row.get("yes_price_dollars"))
+    msg["yes_price_dollars"] = price4(row.get("yes_price_dollars"))
     msg["count_fp"] = row.get("count_fp")
     msg["fee_cost"] = row.get("fee_cost")
     if "action" in row:
@@ -253,7 +254,7 @@ def rest_order_frame(row: Mapping[str, Any]) -> dict[str, Any]:
         if name in derived:
             msg[name] = derived[name]
         elif name in row and not (row[name] is None and name in _ORDER_OPTIONAL):
-            msg[name] = _price4(row[name]) if name == "yes_price_dollars" else row[name]
+            msg[name] = price4(row[name]) if name == "yes_price_dollars" else row[name]
     msg.setdefault("exchange_index", 0)
     return {"type": "user_order", "msg": msg, "seed": True}
 

@@ -9,7 +9,8 @@ flushed is a complete, readable gzip stream (``zcat`` reads concatenated members
 
 ``RecordHandler`` is the session side: every data frame as received plus ``recv_ts_ms``,
 spliced in without re-encoding the frame, and ``kalshi_cli.meta`` lines for what a reader
-must know (connect, subscribed, disconnect, resubscribe, gap, snapshot_requested).
+must know (connect, subscribed, disconnect, resubscribe, gap, snapshot_requested); public
+trades missed in a reconnect or a gap are backfilled from REST (``feeds.trades``).
 """
 
 from __future__ import annotations
@@ -26,8 +27,11 @@ import orjson
 
 from kalshi_cli.errors import KalshiCliError, UsageError
 from kalshi_cli.feeds.runner import FeedHandler
+from kalshi_cli.feeds.trades import TradeGapFiller
+from kalshi_cli.output import Reporter
 from kalshi_cli.protocol import ORDERBOOK_DELTA, Head
 from kalshi_cli.recording import META, with_recv_ts
+from kalshi_cli.rest import RestClient
 from kalshi_cli.session import Subscription
 
 __all__ = ["META", "RecordError", "RecordHandler", "RecordWriter", "parse_rotate", "with_recv_ts"]
@@ -247,9 +251,20 @@ def _fsync_dir(directory: Path) -> None:
 
 
 class RecordHandler(FeedHandler):
-    """Writes every data frame (plus ``recv_ts_ms``) and the meta lines a reader needs."""
+    """Writes every data frame (plus ``recv_ts_ms``) and the meta lines a reader needs.
 
-    def __init__(self, writer: RecordWriter, *, now_ms: Callable[[], int] | None = None) -> None:
+    ``trades`` (a REST client) turns on the public-trade backfill after reconnects and gaps
+    (``feeds.trades``); backfilled trades are written with ``"backfill": true``.
+    """
+
+    def __init__(
+        self,
+        writer: RecordWriter,
+        *,
+        now_ms: Callable[[], int] | None = None,
+        trades: RestClient | None = None,
+        reporter: Reporter | None = None,
+    ) -> None:
         super().__init__()
         self.writer = writer
         self.now_ms = now_ms or (lambda: time.time_ns() // 1_000_000)
@@ -257,6 +272,19 @@ class RecordHandler(FeedHandler):
         self.gaps = 0
         self.reconnects = 0
         self._connects = 0
+        self.trades: TradeGapFiller | None = None
+        if trades is not None:
+            self.trades = TradeGapFiller(
+                trades, reporter or Reporter(), write_live=self._write_live, write_backfill=self._write_backfill
+            )
+
+    def _write_live(self, raw: bytes, recv_ts_ms: int) -> None:
+        self.writer.write(with_recv_ts(raw, recv_ts_ms))
+        self.frames += 1
+
+    def _write_backfill(self, frame: dict[str, Any]) -> None:
+        self.writer.write(orjson.dumps({**frame, "recv_ts_ms": self.now_ms()}))
+        self.frames += 1
 
     def meta(self, event: str, **fields: Any) -> None:
         line = {"type": META, "event": event, **fields, "recv_ts_ms": self.now_ms()}
@@ -270,10 +298,14 @@ class RecordHandler(FeedHandler):
 
     def on_subscribed(self, sub: Subscription) -> None:
         self.meta("subscribed", channel=sub.channel, sid=sub.sid, markets=sub.markets)
+        if self.trades is not None:
+            self.trades.subscribed(sub, self.spawn)
 
     def on_data(self, raw: bytes, head: Head, sub: Subscription) -> None:
-        self.writer.write(with_recv_ts(raw, self.now_ms()))
-        self.frames += 1
+        if self.trades is not None:
+            self.trades.live(raw, self.now_ms())
+        else:
+            self._write_live(raw, self.now_ms())
 
     def on_gap(self, sub: Subscription, missing: int, head: Head) -> None:
         self.gaps += 1
@@ -282,12 +314,16 @@ class RecordHandler(FeedHandler):
         if sub.channel == ORDERBOOK_DELTA and sub.markets:
             self.session.request_snapshot(sub, sub.markets)
             self.meta("snapshot_requested", channel=sub.channel, sid=sub.sid, markets=sub.markets)
+        if self.trades is not None:
+            self.trades.gap(sub, self.spawn)
 
     def on_subscription_lost(self, sub: Subscription, reason: str) -> None:
         self.meta("resubscribe", channel=sub.channel, sid=sub.sid, reason=reason)
 
     def on_disconnected(self, reason: str) -> None:
         self.meta("disconnect", reason=reason)
+        if self.trades is not None:
+            self.trades.disconnected()
 
     def close(self) -> None:
         """Flush, fsync and close the files (the run is over, however it ended)."""

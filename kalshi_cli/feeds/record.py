@@ -19,6 +19,7 @@ from kalshi_cli.errors import UsageError
 from kalshi_cli.feeds.context import ConnectionArgs, open_context
 from kalshi_cli.feeds.runner import run_feed, run_main
 from kalshi_cli.feeds.subscriptions import build_subscriptions, check_channel
+from kalshi_cli.feeds.trades import trade_rest
 from kalshi_cli.output import Reporter
 from kalshi_cli.recorder import RecordHandler, RecordWriter
 
@@ -54,7 +55,7 @@ class RecordStatus:
     def __init__(
         self,
         writer: RecordWriter,
-        handler: RecordHandler,
+        handler: RecordHandler | None = None,
         *,
         stream: IO[str],
         live: bool,
@@ -62,7 +63,7 @@ class RecordStatus:
         every: float = 30.0,
     ) -> None:
         self.writer = writer
-        self.handler = handler
+        self.handler = handler or RecordHandler(writer)  # the run's handler is set once it exists
         self.stream = stream
         self.live = live
         self.quiet = quiet
@@ -144,9 +145,9 @@ def run(settings: RecordSettings, env: Environment) -> None:
                 rotate_seconds=settings.rotate_seconds,
                 rotate_bytes=settings.rotate_bytes,
             )
-            handler = RecordHandler(writer)
-            status = RecordStatus(writer, handler, stream=env.stderr, live=env.stderr_isatty, quiet=conn.quiet)
+            status = RecordStatus(writer, stream=env.stderr, live=env.stderr_isatty, quiet=conn.quiet)
             ctx.reporter = _StatusReporter(status, quiet=conn.quiet, stream=env.stderr)
+            handler = status.handler = RecordHandler(writer, trades=trade_rest(ctx, subs), reporter=ctx.reporter)
 
             def tick() -> None:
                 writer.tick()

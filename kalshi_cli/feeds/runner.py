@@ -17,7 +17,7 @@ from typing import Any
 
 from kalshi_cli.feeds.context import StreamContext
 from kalshi_cli.feeds.signals import run_main
-from kalshi_cli.session import Session, StreamHandler, Subscription
+from kalshi_cli.session import Session, StreamDone, StreamHandler, Subscription
 
 __all__ = ["FeedHandler", "run_feed", "run_main"]
 
@@ -56,7 +56,9 @@ class FeedHandler(StreamHandler):
         if task.cancelled():
             return
         exc = task.exception()
-        if exc is not None and self.failure is None:
+        if isinstance(exc, StreamDone):  # e.g. --count reached by a backfill
+            self.done.set()
+        elif exc is not None and self.failure is None:
             self.failure = exc
             self.done.set()
 

@@ -1,7 +1,9 @@
 """The ``tail`` feed: every data frame of the chosen channels to the sink, as received.
 
 With NDJSON the session's fast path hands frames straight to the sink (no parse); readable
-lines parse each frame. ``--count`` ends the run after that many data frames.
+lines parse each frame. With a ``trade`` subscription, frames pass through a
+``TradeGapFiller`` (public trades missed in a reconnect or a gap are backfilled from REST).
+``--count`` ends the run after that many frames written.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from kalshi_cli.environment import Environment
 from kalshi_cli.feeds.context import ConnectionArgs, open_context
 from kalshi_cli.feeds.runner import FeedHandler, run_feed, run_main
 from kalshi_cli.feeds.subscriptions import build_subscriptions, check_channel
+from kalshi_cli.feeds.trades import TradeGapFiller, trade_rest
+from kalshi_cli.output import Reporter
 from kalshi_cli.protocol import Head
+from kalshi_cli.rest import RestClient
 from kalshi_cli.session import StreamDone, Subscription
 from kalshi_cli.sinks import OutputKind, Sink, choose, open_sink
 
@@ -31,18 +36,40 @@ class TailSettings:
 
 
 class TailHandler(FeedHandler):
-    """Writes each data frame to the sink; stops after ``count`` of them."""
+    """Writes each data frame to the sink; stops after ``count`` of them.
 
-    def __init__(self, sink: Sink, *, count: int | None) -> None:
+    ``trades`` (a REST client) turns on the trade backfill; ``reporter`` is where it warns.
+    """
+
+    def __init__(
+        self, sink: Sink, *, count: int | None, trades: RestClient | None = None, reporter: Reporter | None = None
+    ) -> None:
         super().__init__()
         self.sink = sink
         self.remaining = count
-        if sink.passes_raw:
+        self.trades: TradeGapFiller | None = None
+        if trades is not None:
+            self.trades = TradeGapFiller(
+                trades, reporter or Reporter(), write_live=self._write_live, write_backfill=self._write_backfill
+            )
+        if not sink.passes_raw:
+            return
+        if self.trades is not None:
+            self.passthrough = self.trades.live
+        else:
             self.passthrough = sink.frame if count is None else self._pass_counted
 
     def _pass_counted(self, raw: bytes) -> None:
         """The session's fast path with ``--count``: the frame as received, counted."""
         self.sink.frame(raw)
+        self._count()
+
+    def _write_live(self, raw: bytes, stamp: int) -> None:
+        self.sink.frame(raw)
+        self._count()
+
+    def _write_backfill(self, frame: dict[str, Any]) -> None:
+        self.sink.obj(frame)
         self._count()
 
     def _count(self) -> None:
@@ -52,11 +79,27 @@ class TailHandler(FeedHandler):
                 raise StreamDone
 
     def on_data(self, raw: bytes, head: Head, sub: Subscription) -> None:
+        if self.trades is not None:
+            self.trades.live(raw)
+            return
         if head.obj is not None and not self.sink.passes_raw:
             self.sink.obj(head.obj)
         else:
             self.sink.frame(raw)
         self._count()
+
+    def on_disconnected(self, reason: str) -> None:
+        if self.trades is not None:
+            self.trades.disconnected()
+
+    def on_subscribed(self, sub: Subscription) -> None:
+        if self.trades is not None:
+            self.trades.subscribed(sub, self.spawn)
+
+    def on_gap(self, sub: Subscription, missing: int, head: Head) -> None:
+        super().on_gap(sub, missing, head)
+        if self.trades is not None:
+            self.trades.gap(sub, self.spawn)
 
     def close(self) -> None:
         self.sink.flush()
@@ -73,7 +116,9 @@ def run(settings: TailSettings, env: Environment) -> None:
         async with open_context(conn, env=env) as ctx:
             defaults = ctx.sim.tickers if ctx.sim is not None else None
             subs = build_subscriptions(settings.channels, settings.markets, settings.params, default_markets=defaults)
-            handler = TailHandler(open_sink(kind, env), count=settings.count)
+            handler = TailHandler(
+                open_sink(kind, env), count=settings.count, trades=trade_rest(ctx, subs), reporter=ctx.reporter
+            )
             await run_feed(ctx, subs, handler, stale_after=conn.stale_after, connect_tries=conn.tries())
 
     run_main(main)

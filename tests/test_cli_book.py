@@ -8,6 +8,7 @@ import time
 import orjson
 
 from tests.conftest import assert_clean_error, run_cli, signed_args, spawn_cli
+from tests.inprocess import run_inprocess
 from tests.test_cli_tail import lines_of, stop, subscribed, wait_for
 
 
@@ -105,11 +106,11 @@ def test_unknown_market_without_rest_times_out_clearly(keys, sim_factory):
 
 
 def test_book_without_a_key_says_how_to_give_one():
-    assert_clean_error(run_cli(["book", "KXHIGHNY-26NOV25-B52.5"]), 3, "no API key configured", "--private-key")
+    assert_clean_error(run_inprocess(["book", "KXHIGHNY-26NOV25-B52.5"]), 3, "no API key configured", "--private-key")
 
 
 def test_book_needs_a_ticker():
-    assert_clean_error(run_cli(["book"]), 2, "name at least one market")
+    assert_clean_error(run_inprocess(["book"]), 2, "name at least one market")
 
 
 def test_sim_once_works_with_no_account():

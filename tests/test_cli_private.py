@@ -10,6 +10,7 @@ import orjson
 
 from kalshi_cli.portfolio import fill_key
 from tests.conftest import assert_clean_error, run_cli, signed_args, spawn_cli
+from tests.inprocess import run_inprocess
 from tests.test_cli_tail import lines_of, stop, subscribed, wait_for
 
 
@@ -229,7 +230,7 @@ def test_sim_flag_needs_no_account():
 def test_no_key_explains_the_three_ways(sim_factory):
     sim = sim_factory(rate=0)
     for cmd in ("fills", "positions", "orders"):
-        proc = run_cli([cmd, "--url", sim.url])
+        proc = run_inprocess([cmd, "--url", sim.url])
         line = assert_clean_error(proc, 3, "--key-id", "KALSHI_API_KEY_ID", "kalshi config init")
         assert line
 

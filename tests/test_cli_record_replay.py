@@ -13,6 +13,7 @@ from websockets.sync.client import connect
 
 from kalshi_cli.protocol import DATA_TYPES
 from tests.conftest import assert_clean_error, run_cli, signed_args, spawn_cli
+from tests.inprocess import run_inprocess
 from tests.test_cli_book import last_lines
 from tests.test_cli_tail import data_frames, lines_of, stop, subscribed, wait_for
 
@@ -286,9 +287,11 @@ def test_bad_recordings_are_one_clear_error(tmp_path, content, needle):
 
 
 def test_bad_record_options_are_clear_errors(tmp_path):
-    assert_clean_error(run_cli(["record", "trade", "-o", str(tmp_path), "--rotate", "soon", "--sim"]), 2, "--rotate")
-    assert_clean_error(run_cli(["record", "trades_x", "-o", str(tmp_path), "--sim"]), 2, "unknown channel")
+    assert_clean_error(
+        run_inprocess(["record", "trade", "-o", str(tmp_path), "--rotate", "soon", "--sim"]), 2, "--rotate"
+    )
+    assert_clean_error(run_inprocess(["record", "trades_x", "-o", str(tmp_path), "--sim"]), 2, "unknown channel")
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    assert_clean_error(run_cli(["record", "trade", "-o", str(blocker / "sub"), "--sim"]), 2, "output directory")
+    assert_clean_error(run_inprocess(["record", "trade", "-o", str(blocker / "sub"), "--sim"]), 2, "output directory")
     assert_clean_error(run_cli(["replay", str(tmp_path), "--speed", "0"]), 2, "--speed")

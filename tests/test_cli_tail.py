@@ -14,6 +14,7 @@ import pytest
 
 from kalshi_cli.protocol import DATA_TYPES
 from tests.conftest import assert_clean_error, run_cli, signed_args, spawn_cli
+from tests.inprocess import run_inprocess
 
 
 def wait_for(predicate, timeout: float = 20.0, what: str = "condition"):
@@ -246,12 +247,14 @@ def test_malformed_frames_are_skipped(keys, sim_factory, tmp_path):
 
 
 def test_unknown_channel():
-    assert_clean_error(run_cli(["tail", "trades", "--sim"]), 2, "unknown channel 'trades'", "Did you mean 'trade'")
+    assert_clean_error(
+        run_inprocess(["tail", "trades", "--sim"]), 2, "unknown channel 'trades'", "Did you mean 'trade'"
+    )
 
 
 def test_orderbook_needs_a_market(keys, sim_factory):
     sim = sim_factory(rate=0)
-    assert_clean_error(run_cli(["tail", "orderbook_delta", *signed_args(keys, sim.url)]), 2, "-m TICKER")
+    assert_clean_error(run_inprocess(["tail", "orderbook_delta", *signed_args(keys, sim.url)]), 2, "-m TICKER")
 
 
 def test_missing_key_file(sim_factory):
@@ -312,11 +315,11 @@ def test_unsigned_against_a_server_that_wants_a_key(sim_factory):
 
 
 def test_no_key_for_kalshi_hosts():
-    assert_clean_error(run_cli(["tail", "trade"]), 3, "no API key configured", "--sim")
+    assert_clean_error(run_inprocess(["tail", "trade"]), 3, "no API key configured", "--sim")
 
 
 def test_untrusted_host_needs_opt_in(keys):
-    proc = run_cli(
+    proc = run_inprocess(
         [
             "tail",
             "trade",

@@ -94,7 +94,7 @@ async def run_feed(
         signer=ctx.signer(),
         reporter=ctx.reporter,
         stale_after=stale_after,
-        **_connect_tries(connect_tries),
+        connect_tries=connect_tries,
     )
     stream: Awaitable[None] = session.run()
     if getattr(ctx.sim, "ended", None) is not None:  # --replay: the stream ends with the recording
@@ -123,10 +123,3 @@ async def run_feed(
             if task.done() and not task.cancelled():
                 task.result()  # the session's fatal error or a failed check, if any
     return session
-
-
-def _connect_tries(tries: int | None) -> dict[str, Any]:
-    """``connect_tries`` for sessions that take it (the session is gaining the option)."""
-    import inspect
-
-    return {"connect_tries": tries} if "connect_tries" in inspect.signature(Session).parameters else {}

@@ -146,3 +146,28 @@ def test_tail_lines_fit_and_line_up(width: int, height: int) -> None:
     assert len({r.index("KXHIG") for r in rows}) == 1
     y, x = term.find(" NO ")  # the trade's taker side
     assert term.cell(y, x + 1).fg == "red"
+
+
+async def test_q_quits_a_table_view_as_it_does_the_book(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One key map for every live view: q read from a real terminal (a pty) in cbreak mode,
+    and the terminal's mode restored afterwards."""
+    import asyncio
+    import os
+    import pty
+    import sys
+    import termios
+
+    master, slave = pty.openpty()
+    with os.fdopen(slave, "r") as stdin:
+        monkeypatch.setattr(sys, "stdin", stdin)
+        before = termios.tcgetattr(slave)
+        rows, totals = fills()
+        term = Term(80, 24)
+        async with LiveTable(lambda h: fills_view(rows, totals, "live", h), console=term.console) as view:
+            assert view.reads_keys and termios.tcgetattr(slave) != before  # cbreak
+            os.write(master, b"x")  # not a key of this view
+            os.write(master, b"q")
+            await asyncio.wait_for(view.quit_event.wait(), timeout=30)
+            assert view.quit_requested
+        assert termios.tcgetattr(slave) == before
+    os.close(master)

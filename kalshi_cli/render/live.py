@@ -9,10 +9,6 @@ usable terminal (``TERM=dumb``, stdin closed) it still draws, plainly, and keys 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
-import sys
 import time
 from typing import Any
 
@@ -20,21 +16,12 @@ from rich.console import Console, RenderableType
 
 from kalshi_cli.book import OrderBook
 from kalshi_cli.render.book_view import ViewStats, book_screen
-from kalshi_cli.render.looplive import LoopLive
+from kalshi_cli.render.looplive import LoopLive, stdin_is_terminal
 from kalshi_cli.session import SessionState
 
 __all__ = ["BookLiveView", "stdin_is_terminal"]
 
 KEYS_HINT = "q quit"
-
-
-def stdin_is_terminal() -> bool:
-    """True only for an open stdin on a terminal (``<&-`` leaves ``sys.stdin`` None)."""
-    stdin = sys.stdin
-    try:
-        return stdin is not None and stdin.isatty()
-    except (ValueError, OSError):  # closed or detached
-        return False
 
 
 class BookLiveView(LoopLive):
@@ -60,12 +47,9 @@ class BookLiveView(LoopLive):
         self.once = once
         self.dollars = dollars
         self.stats = ViewStats()
-        self.quit_requested = False
         self.page = 0
         self._rate_mark = (time.monotonic(), 0)
-        self._restore: Any = None
         self._changed: dict[str, tuple[Any, float]] = {}  # ticker -> (book fingerprint, when it changed)
-        self.quit_event = asyncio.Event()
 
     def _ages(self, books: list[OrderBook], now: float) -> dict[str, float]:
         """When each market's book last changed, as seen by the view (seq, clock or state moved)."""
@@ -94,7 +78,7 @@ class BookLiveView(LoopLive):
         books = [handler.books.book(t) for t in self.markets]
         shown = [b if b is not None else OrderBook(t) for b, t in zip(books, self.markets, strict=True)]
         width = self.console.size.width
-        keys = KEYS_HINT if self._restore is not None else ""
+        keys = KEYS_HINT if self.reads_keys else ""
         return book_screen(
             shown,
             handler.markets,
@@ -109,54 +93,11 @@ class BookLiveView(LoopLive):
             keys=keys,
         )
 
-    async def __aenter__(self) -> BookLiveView:
-        await super().__aenter__()
-        self._watch_keys()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await super().__aexit__(*exc)
-        self._unwatch_keys()
-
-    def _watch_keys(self) -> None:
-        """Read single keys without echo; restored in ``_unwatch_keys``."""
-        if self.once or self.plain or not stdin_is_terminal():
-            return
-        try:
-            import termios
-            import tty
-
-            fd = sys.stdin.fileno()
-            saved = termios.tcgetattr(fd)
-            tty.setcbreak(fd)
-            loop = asyncio.get_running_loop()
-            loop.add_reader(fd, self._on_key, fd)
-            self._restore = (fd, saved, loop)
-        except (ImportError, OSError, NotImplementedError, ValueError):
-            self._restore = None
-
     def on_key(self, key: bytes) -> None:
-        """What a key does: ``q`` quits, space/``n`` and ``p`` page through the markets."""
-        if key in (b"q", b"Q"):
-            self.quit_requested = True
-            self.quit_event.set()
-        elif key in (b" ", b"n"):
+        """Space or ``n``: the next page of markets; ``p``: the previous one; ``q`` quits."""
+        if key in (b" ", b"n"):
             self.page += 1
         elif key == b"p":
             self.page -= 1
-
-    def _on_key(self, fd: int) -> None:
-        with contextlib.suppress(OSError):
-            self.on_key(os.read(fd, 1))
-
-    def _unwatch_keys(self) -> None:
-        if self._restore is None:
-            return
-        import termios
-
-        fd, saved, loop = self._restore
-        with contextlib.suppress(Exception):
-            loop.remove_reader(fd)
-        with contextlib.suppress(Exception):
-            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
-        self._restore = None
+        else:
+            super().on_key(key)

@@ -9,19 +9,29 @@ Where a live redraw cannot work (``TERM=dumb``, not a terminal) the view is prin
 whole, every ``plain_every`` seconds when it changed, and once more at the end, so such a
 terminal still shows the state. ``final_only`` prints just that last one (``--once``): no
 half-loaded frame is drawn, so none can be left over above the result.
+
+One key map for every live view: ``q`` quits (``quit_event`` is set; the feed waits on it),
+and a view adds its own keys in ``on_key``. Keys are read in cbreak mode from an open stdin on
+a terminal only, and the terminal is restored on exit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sys
 from typing import IO, Any
 
 from rich.console import Console, RenderableType
 from rich.live import Live
 
-__all__ = ["LoopLive"]
+__all__ = ["LoopLive", "stdin_is_terminal"]
+
+
+def stdin_is_terminal() -> bool:
+    """True only for an open stdin on a terminal (``<&-`` leaves ``sys.stdin`` None)."""
+    return _is_terminal(sys.stdin)
 
 
 class LoopLive:
@@ -49,6 +59,9 @@ class LoopLive:
         self._last_plain = ""
         self._live: Live | None = None
         self._beat: asyncio.Task[None] | None = None
+        self.quit_requested = False
+        self.quit_event = asyncio.Event()
+        self._restore: Any = None  # (fd, saved termios, loop) while keys are read
 
     @property
     def height(self) -> int:
@@ -95,7 +108,51 @@ class LoopLive:
         period = 1.0 / self.fps if self._live is not None else self._plain_every
         if not self._final_only:
             self._beat = asyncio.create_task(self._refresh_loop(period))
+            self._watch_keys()
         return self
+
+    @property
+    def reads_keys(self) -> bool:
+        return self._restore is not None
+
+    def on_key(self, key: bytes) -> None:
+        """What a key does; ``q`` quits. Views add theirs and call this for the rest."""
+        if key in (b"q", b"Q"):
+            self.quit_requested = True
+            self.quit_event.set()
+
+    def _watch_keys(self) -> None:
+        """Read single keys without echo; restored in ``_unwatch_keys``."""
+        if self.plain or not stdin_is_terminal():
+            return
+        try:
+            import termios
+            import tty
+
+            fd = sys.stdin.fileno()
+            saved = termios.tcgetattr(fd)
+            tty.setcbreak(fd)
+            loop = asyncio.get_running_loop()
+            loop.add_reader(fd, self._read_key, fd)
+            self._restore = (fd, saved, loop)
+        except (ImportError, OSError, NotImplementedError, ValueError):
+            self._restore = None
+
+    def _read_key(self, fd: int) -> None:
+        with contextlib.suppress(OSError):
+            self.on_key(os.read(fd, 1))
+
+    def _unwatch_keys(self) -> None:
+        if self._restore is None:
+            return
+        import termios
+
+        fd, saved, loop = self._restore
+        with contextlib.suppress(Exception):
+            loop.remove_reader(fd)
+        with contextlib.suppress(Exception):
+            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        self._restore = None
 
     async def _refresh_loop(self, period: float) -> None:
         """Redraw so that draws *end* one period apart: what changed just after a redraw is on
@@ -113,6 +170,7 @@ class LoopLive:
             cost = last_end - start
 
     async def __aexit__(self, *exc: object) -> None:
+        self._unwatch_keys()
         if self._beat is not None:
             self._beat.cancel()
         if self._live is not None:

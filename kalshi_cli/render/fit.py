@@ -102,6 +102,9 @@ class Column:
 
 
 Cell = tuple[str, str]  # (text, style)
+#: a ticker column is not shortened below this while a nice-to-have column (priority >= NICE) is left
+COMFORT = 20
+NICE = 4
 
 
 def _width(col: Column, cells: Sequence[Cell]) -> tuple[str, int]:
@@ -113,8 +116,9 @@ def _width(col: Column, cells: Sequence[Cell]) -> tuple[str, int]:
 def fit_table(columns: Sequence[Column], rows: Sequence[Sequence[Cell]], width: int, *, gap: int = 2) -> list[Text]:
     """A header line and one line per row, no line wider than ``width`` and no number cut.
 
-    A too-wide table first shortens its ``shrink`` column (down to ``min_width``), then drops
-    columns, least useful first, and shortens again.
+    A too-wide table shortens its ``shrink`` column (tickers) to ``COMFORT`` cells, then drops
+    its nice-to-have columns (priority ``NICE`` and up), then shortens the ticker down to its
+    ``min_width``, then drops the other columns, least useful first.
     """
     alive = list(range(len(columns)))
     while True:
@@ -122,13 +126,14 @@ def fit_table(columns: Sequence[Column], rows: Sequence[Sequence[Cell]], width: 
         for i in alive:
             headers[i], widths[i] = _width(columns[i], [row[i] for row in rows])
         total = sum(widths.values()) + gap * (len(alive) - 1)
+        nice = [i for i in alive if columns[i].priority >= NICE]
         for i in alive:
             col = columns[i]
-            if total > width and col.shrink:
-                cut = min(total - width, widths[i] - max(col.min_width, len(headers[i])))
-                if cut > 0:
-                    widths[i] -= cut
-                    total -= cut
+            floor = max(col.min_width if not nice else max(col.min_width, COMFORT), len(headers[i]))
+            if total > width and col.shrink and widths[i] > floor:
+                cut = min(total - width, widths[i] - floor)
+                widths[i] -= cut
+                total -= cut
         droppable = [i for i in alive if columns[i].priority > 0]
         if total <= width or not droppable:
             break

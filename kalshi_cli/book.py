@@ -54,7 +54,8 @@ class DeltaOutcome(enum.Enum):
     """What ``OrderBook.apply_delta`` did, so the caller can count, log and resync."""
 
     APPLIED = "applied"
-    #: clock <= the snapshot just applied: the change is already inside it.
+    #: clock <= the snapshot just applied, taken as a change already inside it (only with
+    #: ``skip_contained``; otherwise such a delta marks the book STALE).
     SKIPPED_IN_SNAPSHOT = "skipped_in_snapshot"
     #: the book was already STALE; deltas wait for the next snapshot.
     IGNORED_STALE = "ignored_stale"
@@ -133,6 +134,12 @@ class OrderBook:
 
     ``yes`` and ``no`` map price units to size units; treat them as read-only (the book caches
     its best prices). NO prices are stored in NO-leg terms even when ``use_yes_price`` is set.
+
+    ``skip_contained`` (§11 step 4): a delta at or below the clock of the snapshot just applied
+    is skipped as a change the snapshot already holds. That is right for copies from another
+    connection; on the snapshot's own connection such a delta is a fault or follows maintenance
+    (which lowers the clock), and skipping it would lose a change, so ``BookSet`` (one
+    connection) turns it off and the book goes STALE instead.
     """
 
     __slots__ = (
@@ -145,7 +152,7 @@ class OrderBook:
         "state",
         "stale_reason",
         "use_yes_price",
-        "skipped_deltas",
+        "skip_contained",
         "snapshots",
         "touched",
         "encoded",
@@ -153,7 +160,14 @@ class OrderBook:
         "_fresh_snapshot",
     )
 
-    def __init__(self, market_ticker: str, market_id: str | None = None, *, use_yes_price: bool = False):
+    def __init__(
+        self,
+        market_ticker: str,
+        market_id: str | None = None,
+        *,
+        use_yes_price: bool = False,
+        skip_contained: bool = True,
+    ):
         self.market_ticker = market_ticker
         self.market_id = market_id
         self.clock: int | None = None
@@ -164,8 +178,7 @@ class OrderBook:
         self.state = _AWAITING
         self.stale_reason: str | None = None
         self.use_yes_price = use_yes_price
-        #: deltas dropped because the snapshot already contained them (worth a log line).
-        self.skipped_deltas = 0
+        self.skip_contained = skip_contained
         #: snapshots applied: an encoding made before the latest one describes other ladders.
         self.snapshots = 0
         #: per side (0 = yes, 1 = no), the prices deltas changed since an encoder last caught up:
@@ -238,8 +251,10 @@ class OrderBook:
         """Apply one ``orderbook_delta`` msg: ``level[side][price] += delta``.
 
         Never raises for bad data: anything that leaves the book's truth in doubt marks it
-        STALE and returns ``MARKED_STALE``. A clock at or below the snapshot just applied is
-        already inside it (§6.2) and skipped; a clock below the book's otherwise went back.
+        STALE and returns ``MARKED_STALE``. Clocks (§6.2, §7): a delta may share the clock of
+        the delta before it (one exchange action); one below the book's clock went back (a fault
+        or maintenance: STALE); one at or below the snapshot just applied is skipped or marks the
+        book STALE (``skip_contained``).
         """
         state = self.state
         if state is not _LIVE:
@@ -254,8 +269,9 @@ class OrderBook:
             book_clock = self.clock
             if book_clock is not None and clock <= book_clock:
                 if self._fresh_snapshot:
-                    self.skipped_deltas += 1
-                    return _SKIPPED
+                    if self.skip_contained:
+                        return _SKIPPED
+                    return self._stale(f"delta clock {clock} is not after its snapshot's ({book_clock})")
                 if clock < book_clock:
                     return self._stale(f"delta clock went backwards ({clock} < {book_clock})")
         try:  # fast path: both strings seen before (a stream repeats a few prices and sizes)

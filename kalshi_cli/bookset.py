@@ -22,6 +22,8 @@ class BookSet:
 
     The session code tracks ``seq`` and asks for snapshots; this class only keeps the books
     honest: it applies frames and marks books STALE when the caller reports a gap or reconnect.
+    Its books are fed by one connection, so a delta not after its snapshot's clock marks the
+    book STALE (``OrderBook.skip_contained`` is off).
     """
 
     def __init__(self, *, use_yes_price: bool = False):
@@ -57,10 +59,10 @@ class BookSet:
         book = self.books.get(ticker)
         if type(sid) is not int:
             if book is None:
-                book = self.books[ticker] = OrderBook(ticker, use_yes_price=self.use_yes_price)
+                book = self.books[ticker] = OrderBook(ticker, use_yes_price=self.use_yes_price, skip_contained=False)
             return book
         if book is None:
-            book = self.books[ticker] = OrderBook(ticker)
+            book = self.books[ticker] = OrderBook(ticker, skip_contained=False)
         markets = self.sid_markets.setdefault(sid, set())
         if ticker not in markets:
             for other in self.sid_markets.values():

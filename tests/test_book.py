@@ -18,8 +18,8 @@ def load(name: str) -> dict:
     return json.loads((EXAMPLES / name).read_text())
 
 
-def live_book(**snapshot_msg) -> OrderBook:
-    book = OrderBook("T")
+def live_book(*, skip_contained: bool = True, **snapshot_msg) -> OrderBook:
+    book = OrderBook("T", skip_contained=skip_contained)
     book.apply_snapshot({"market_ticker": "T", "market_id": "id", "clock": 10, **snapshot_msg})
     assert book.state is BookState.LIVE, book.stale_reason
     return book
@@ -181,17 +181,34 @@ def test_crossed_snapshot_is_stale():
 
 def test_clock_rules():
     book = live_book(yes_dollars_fp=[["0.4400", "5.00"]])  # snapshot clock 10
-    assert book.apply_delta(delta("0.4400", "-1.00", clock=9)) is DeltaOutcome.SKIPPED_IN_SNAPSHOT
-    assert book.apply_delta(delta("0.4400", "-1.00", clock=10)) is DeltaOutcome.SKIPPED_IN_SNAPSHOT
-    assert book.skipped_deltas == 2 and book.yes == {4400: 500} and book.state is BookState.LIVE
     assert book.apply_delta(delta("0.4400", "-1.00", clock=15)) is DeltaOutcome.APPLIED
     assert book.apply_delta(delta("0.4300", "1.00", clock=15)) is DeltaOutcome.APPLIED  # same action
-    assert book.clock == 15
+    assert book.clock == 15 and book.yes == {4400: 400, 4300: 100}
     assert book.apply_delta(delta("0.4300", "1.00", clock=14)) is DeltaOutcome.MARKED_STALE
     assert "backwards" in book.stale_reason
 
 
-def test_skip_only_right_after_snapshot():
+@pytest.mark.parametrize("clock", [10, 9, 0])
+def test_a_delta_not_after_its_snapshot_is_stale_on_one_connection(clock):
+    """On one connection every delta after a snapshot has a higher clock (§6.2). One that does not
+    may be a change the snapshot holds, or a new one after maintenance lowered the clock: skipping
+    it would then lose that change, so the book goes stale and is re-snapshotted."""
+    book = live_book(skip_contained=False, yes_dollars_fp=[["0.4400", "5.00"]])  # snapshot clock 10
+    assert book.apply_delta(delta("0.4400", "1.00", clock=clock)) is DeltaOutcome.MARKED_STALE
+    assert book.stale_reason == f"delta clock {clock} is not after its snapshot's (10)"
+    assert book.yes == {4400: 500}
+
+
+def test_skip_contained_skips_deltas_the_snapshot_holds_until_one_comes_after_it():
+    book = live_book(yes_dollars_fp=[["0.4400", "5.00"]])  # snapshot clock 10, copies possible
+    assert book.apply_delta(delta("0.4400", "-1.00", clock=9)) is DeltaOutcome.SKIPPED_IN_SNAPSHOT
+    assert book.apply_delta(delta("0.4400", "-1.00", clock=10)) is DeltaOutcome.SKIPPED_IN_SNAPSHOT
+    assert book.yes == {4400: 500} and book.state is BookState.LIVE and book.clock == 10
+    assert book.apply_delta(delta("0.4400", "-1.00", clock=11)) is DeltaOutcome.APPLIED
+    assert book.apply_delta(delta("0.4400", "-1.00", clock=10)) is DeltaOutcome.MARKED_STALE  # went back
+
+
+def test_a_delta_below_the_books_clock_is_stale():
     book = live_book(yes_dollars_fp=[["0.4400", "5.00"]])
     book.apply_delta(delta("0.4400", "1.00", clock=12))
     assert book.apply_delta(delta("0.4400", "1.00", clock=10)) is DeltaOutcome.MARKED_STALE

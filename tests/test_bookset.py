@@ -46,9 +46,6 @@ def test_bookset_apply_returns_the_book_only_when_the_frame_changed_it():
     snap = {"market_ticker": "A", "clock": 10, "yes_dollars_fp": [["0.4000", "5.00"]]}
     book = books.apply(frame("orderbook_snapshot", 1, 1, snap))
     assert book is books.book("A") and book.seq == 1
-    assert (
-        books.apply(frame("orderbook_delta", 1, 2, delta("0.4000", "1.00", clock=9) | {"market_ticker": "A"})) is None
-    )  # already inside the snapshot
     assert books.apply(frame("orderbook_delta", 1, 3, delta("0.4000", "1.00") | {"market_ticker": "A"})) is book
     assert book.seq == 3 and book.yes == {4000: 600}
     assert (
@@ -99,3 +96,23 @@ def test_bookset_delta_on_a_sid_that_does_not_feed_the_market_stales_the_book():
     assert book.yes == {4000: 500} and books.sid_markets == {1: {"A"}, 2: {"B"}}
     assert books.stale_markets(1) == ["A"]  # recovered where it is subscribed
     assert books.apply(frame("orderbook_snapshot", 1, 2, snap | {"clock": 12})) is book and book.is_live
+
+
+def test_maintenance_between_a_snapshot_and_the_next_delta_never_leaves_a_wrong_live_book():
+    """What the hostile-stream property found while BookSet's books skipped deltas at or below
+    their snapshot's clock: the book went on LIVE with a post-maintenance change missing."""
+    books = BookSet()
+    books.watch(1, ["A"])
+    snap = {"market_ticker": "A", "clock": 1, "yes_dollars_fp": [["0.0100", "0.01"]]}
+    assert books.apply(frame("orderbook_snapshot", 1, 1, snap)) is not None
+    # The exchange: maintenance sets A's clock to 0, then an action at clock 1 adds 0.01 ...
+    assert (
+        books.apply(frame("orderbook_delta", 1, 2, delta("0.0100", "0.01", clock=1) | {"market_ticker": "A"})) is None
+    )
+    # ... and one at clock 2 adds 0.01 more: the truth is 0.03 at clock 2, never 0.02.
+    assert (
+        books.apply(frame("orderbook_delta", 1, 3, delta("0.0100", "0.01", clock=2) | {"market_ticker": "A"})) is None
+    )
+    book = books.book("A")
+    assert book is not None and book.state is BookState.STALE
+    assert book.stale_reason == "delta clock 1 is not after its snapshot's (1)"

@@ -318,7 +318,7 @@ def read_key_file(
         mode = path.stat().st_mode
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the value
         raise _unreadable(value, str(path), label, exc, text_allowed) from None
-    shown = str(path)
+    shown = shown_value(str(path), label)  # a real file may still have a newline in its name
     if sys.platform != "win32" and mode & (stat.S_IRWXG | stat.S_IRWXO):
         warn(f"private key file {shown} is readable by others (mode {stat.S_IMODE(mode):o}); run: chmod 600 {shown}")
     return data, shown

@@ -192,3 +192,14 @@ def test_config_show_and_profiles_describe_a_hand_edited_profile_holding_a_key(p
     shown = run_cli(["config", "show"], env=env)
     assert shown.returncode == 0 and "looks like key material" in shown.stdout.decode()
     assert "env: demo" in shown.stdout.decode()
+
+
+def test_a_real_key_file_with_a_newline_in_its_name_is_not_quoted_in_warnings(tmp_path):
+    key_file = tmp_path / "odd\nname.pem"
+    key_file.write_bytes(KEYS["rsa-pkcs8"])
+    key_file.chmod(0o644)
+    proc = run_cli(["sign", "--key-id", KEY_ID, "--private-key", str(key_file)])
+    assert proc.returncode == 0, proc.stderr
+    err = proc.stderr.decode()
+    assert "readable by others" in err and "not shown" in err and "name.pem" not in err
+    assert_no_key_material(proc, KEYS["rsa-pkcs8"])

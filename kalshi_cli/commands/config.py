@@ -108,13 +108,13 @@ def _check_key(value: str) -> tuple[Path, str]:
     from kalshi_cli.auth import auth_headers, key_kind, load_private_key
 
     pem, shown = read_key_file(value, "--private-key", lambda _msg: None)  # init warns about the mode itself
-    path = Path(shown).resolve()
+    path = Path(value).expanduser().resolve()
     password = os.environ.get("KALSHI_PRIVATE_KEY_PASSWORD")
     if b"ENCRYPTED" in pem and not password and sys.stdin.isatty():
         import getpass
 
-        password = getpass.getpass(f"Passphrase for {path} (only to check it; not stored): ", stream=sys.stderr)
-    key = load_private_key(pem, source=str(path), password=password.encode() if password else None)
+        password = getpass.getpass(f"Passphrase for {shown} (only to check it; not stored): ", stream=sys.stderr)
+    key = load_private_key(pem, source=shown, password=password.encode() if password else None)
     headers = auth_headers("check", key, method="GET", path="/trade-api/ws/v2")
     signature = base64.b64decode(headers["KALSHI-ACCESS-SIGNATURE"])
     message = (headers["KALSHI-ACCESS-TIMESTAMP"] + "GET/trade-api/ws/v2").encode()
@@ -147,7 +147,7 @@ def _mode_note(path: Path) -> tuple[bool, str]:
     except ValueError:  # a NUL byte in a hand-edited path
         return False, "not a valid path"
     if sys.platform != "win32" and mode & (stat.S_IRWXG | stat.S_IRWXO):
-        return False, f"mode {mode:o}: readable by others; run: chmod 600 {path}"
+        return False, f"mode {mode:o}: readable by others; run: chmod 600 {shown_value(str(path), 'path')}"
     return True, f"mode {mode:o}, ok"
 
 
@@ -199,7 +199,8 @@ def init(
     except OSError as exc:
         raise ConfigError(f"cannot write config file {path}: {exc.strerror}") from None
     ok, note = _mode_note(key_path)
-    print(f"wrote profile [{profile}] to {path} (mode 600): key id {key_id}, {kind.upper()} key {key_path}")
+    shown_key = shown_value(str(key_path), "key path")
+    print(f"wrote profile [{profile}] to {path} (mode 600): key id {key_id}, {kind.upper()} key {shown_key}")
     if not ok:
         print(f"warning: private key file {note}", file=sys.stderr)
     use = "" if profile == "default" else f" --profile {profile}"

@@ -105,10 +105,11 @@ def _high_entropy(run: bytes) -> bool:
     """Letters of both cases and digits mixed through a long run: base64, not words or a path.
 
     Base64 is ~40% capitals, ~40% small letters and ~15% digits; a path, a word or a UUID is
-    not. Any private key's body passes (an Ed25519 PKCS#8 body is 64 characters, ~40 distinct).
+    not. A run of 64 may lack digits (1 in 50,000 do). Any private key's body passes, and any
+    64 characters of one (an Ed25519 PKCS#8 body is 64 characters, ~40 distinct).
     """
     upper, lower, digits = (len(re.findall(cls, run)) for cls in (rb"[A-Z]", rb"[a-z]", rb"[0-9]"))
-    return upper * 8 >= len(run) and lower * 8 >= len(run) and digits >= 1 and len(set(run)) >= 20
+    return upper * 8 >= len(run) and lower * 8 >= len(run) and (digits >= 1 or len(run) >= 64) and len(set(run)) >= 20
 
 
 def shown_value(value: str, label: str) -> str:

@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from hypothesis import given
+from hypothesis import strategies as st
 
-from kalshi_cli.auth import looks_like_key_material, shown_value
+from kalshi_cli.auth import MAX_SHOWN, looks_like_key_material, shown_value
 from kalshi_cli.status import ExitStatus
 from tests.conftest import assert_clean_error, cli_env, pem_private, run_cli
 
@@ -203,3 +205,18 @@ def test_a_real_key_file_with_a_newline_in_its_name_is_not_quoted_in_warnings(tm
     err = proc.stderr.decode()
     assert "readable by others" in err and "not shown" in err and "name.pem" not in err
     assert_no_key_material(proc, KEYS["rsa-pkcs8"])
+
+
+@given(st.text(max_size=400))
+def test_shown_value_is_always_one_short_printable_line(value):
+    shown = shown_value(value, "--x")
+    assert len(shown) <= MAX_SHOWN + 60
+    assert not any(ch < " " or ch == "\x7f" for ch in shown)
+    assert shown == value or value not in shown or len(value) <= 3
+
+
+@given(key=st.sampled_from(sorted(KEYS)), start=st.integers(0, 10_000), prefix=st.sampled_from(["", "/tmp/", "~/"]))
+def test_any_64_characters_of_a_key_body_are_key_material(key, start, prefix):
+    body = body_of(KEYS[key])
+    start %= len(body) - 63
+    assert looks_like_key_material(prefix + body[start : start + 64])

@@ -45,6 +45,7 @@ class FeedState:
     last_frame_at: float | None = None
     depth: int | None = None
     session: Any = None
+    own_orders: dict[str, tuple[set[int], set[int]]] | None = None
 
 
 def fed(tickers: list[str], levels: int = 12) -> FeedState:
@@ -240,3 +241,23 @@ def test_screen_without_markets() -> None:
     term = Term(80, 24)
     term.console.print(book_screen([], {}, ViewStats(), None, 80, 24))
     assert "no markets yet" in term.text()
+
+
+async def test_own_resting_orders_are_marked_on_their_levels() -> None:
+    term = Term(80, 24)
+    state = fed(TICKERS[:1])
+    state.own_orders = {TICKERS[0]: ({4000}, {5000})}  # a bid at 40 and an ask at 50 cents
+    await draw(term, state, TICKERS[:1])
+    term.fits()
+    marked = [line for line in term.lines() if "•" in line]
+    assert len(marked) == 2 and " 40•" in marked[1] and " 50•" in marked[0]
+    y, x = term.find("40•")
+    assert term.cell(y, x + 2).fg == "brown"  # pyte names SGR 33 (yellow) brown
+
+
+async def test_stack_layout_puts_one_market_per_row() -> None:
+    term = Term(120, 40)
+    await draw(term, fed(TICKERS), TICKERS, layout="stack")
+    term.fits()
+    tops = [line for line in term.lines() if line.startswith("╭")]
+    assert len(tops) == 3 and all(line.count("╭") == 1 for line in tops)

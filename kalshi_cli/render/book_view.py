@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from rich.console import Group, RenderableType
@@ -84,11 +84,13 @@ def book_panel(
     age: float | None = None,
     now_ms: int | None = None,
     fixed_depth: bool = False,
+    own: tuple[Collection[int], Collection[int]] | None = None,
 ) -> RenderableType:
     """The price ladder of one market in a titled panel ``width`` wide.
 
     ``depth`` levels a side at most (exactly, padded, with ``fixed_depth``, so panels side by
-    side line up); ``age`` is the seconds since this market's book last changed.
+    side line up); ``age`` is the seconds since this market's book last changed; ``own`` the
+    YES prices of the user's resting (bids, asks), marked on their levels.
     """
     width = width or 48
     if not fixed_depth:
@@ -96,7 +98,7 @@ def book_panel(
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     inner = width - 4  # borders and padding
     label, label_style, border = _STATE_LABEL[book.state]
-    lines = ladder_lines(book, depth, inner, market=market, dollars=dollars, now_ms=now_ms)
+    lines = ladder_lines(book, depth, inner, market=market, dollars=dollars, now_ms=now_ms, own=own)
     totals = [Field(label, label_style)]
     if age is not None:  # how long since this market's book changed
         totals.append(Field(age_text(age), style.DIM, 1, sep=" "))
@@ -186,12 +188,16 @@ def book_screen(
     page: int = 0,
     now_ms: int | None = None,
     keys: str = "",
+    own: Mapping[str, tuple[Collection[int], Collection[int]]] | None = None,
+    layout: str = "grid",
 ) -> RenderableType:
     """Several books side by side or stacked, ladders as deep as ``width`` x ``height`` allows.
 
     ``depth`` caps the levels a side (None: as many as fit and the books have); ``ages`` holds
-    the ``time.monotonic()`` each market last changed. Markets that do not fit are paged
-    (``page``) and counted on a page line rather than overflowing.
+    the ``time.monotonic()`` each market last changed; ``own`` per market the YES prices of
+    the user's resting (bids, asks). ``layout`` ``grid`` puts as many side by side as suit the
+    width, ``stack`` one above the other. Markets that do not fit are paged (``page``) and
+    counted on a page line rather than overflowing.
     """
     now = time.monotonic() if now is None else now
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
@@ -200,7 +206,7 @@ def book_screen(
         return Group(Text("no markets yet", style="dim"), footer(stats, now, width=width, keys=keys))
     levels = max(max(len(b.yes), len(b.no)) for b in book_list)
     cap = max(1, min(levels, depth if depth is not None else levels))
-    columns, rows, fit_depth = _layout(len(book_list), width, height - 1, cap)
+    columns, rows, fit_depth = _layout(len(book_list), width if layout == "grid" else 1, height - 1, cap)
     per_page = columns * rows
     pages = math.ceil(len(book_list) / per_page)
     page %= pages
@@ -215,7 +221,15 @@ def book_screen(
             age = None if ages is None or b.market_ticker not in ages else max(0.0, now - ages[b.market_ticker])
             market = markets.get(b.market_ticker)
             panel = book_panel(
-                b, depth=fit_depth, market=market, width=w, dollars=dollars, age=age, now_ms=now_ms, fixed_depth=True
+                b,
+                depth=fit_depth,
+                market=market,
+                width=w,
+                dollars=dollars,
+                age=age,
+                now_ms=now_ms,
+                fixed_depth=True,
+                own=None if own is None else own.get(b.market_ticker),
             )
             row.append(panel)
         grid.add_row(*row, *([""] * (columns - len(row))))

@@ -10,7 +10,7 @@ so panels side by side line up.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from decimal import Decimal
 
 from rich.text import Text
@@ -26,6 +26,8 @@ __all__ = ["LADDER_EXTRA_LINES", "age_text", "cents", "clip_words", "ladder_line
 #: lines a ladder takes besides its 2*depth level rows: the header, the spread row, the last line.
 LADDER_EXTRA_LINES = 3
 _BAR_EIGHTHS = " ▏▎▍▌▋▊▉"
+#: one ladder level: price, size and cumulative size as shown, the size, and whether it is the user's
+_Row = tuple[str, str, str, int, bool]
 _GAP = "  "
 
 
@@ -107,8 +109,13 @@ def ladder_lines(
     market: MarketStats | None = None,
     dollars: bool = False,
     now_ms: int | None = None,
+    own: tuple[Collection[int], Collection[int]] | None = None,
 ) -> list[Text]:
-    """``2 * depth + LADDER_EXTRA_LINES`` lines, none wider than ``width``."""
+    """``2 * depth + LADDER_EXTRA_LINES`` lines, none wider than ``width``.
+
+    ``own`` holds the YES prices of the user's resting (bids, asks); their levels are marked
+    ``•`` after the price.
+    """
     live = book.state is BookState.LIVE
     no_prices = sorted(book.no, reverse=True)[:depth]  # best NO bid = best (lowest) YES ask
     asks = [(ONE_DOLLAR - p, book.no[p]) for p in no_prices]  # best ask first
@@ -116,14 +123,15 @@ def ladder_lines(
     price_text = format_price if dollars else cents
     size_text = format_size if dollars else plain_size
 
-    def cells(levels: Sequence[tuple[int, int]]) -> list[tuple[str, str, str, int]]:
+    def cells(levels: Sequence[tuple[int, int]], mine: Collection[int]) -> list[_Row]:
         out, total = [], 0
         for price, size in levels:
             total += size
-            out.append((price_text(price), size_text(size), size_text(total), size))
+            out.append((price_text(price), size_text(size), size_text(total), size, price in mine))
         return out
 
-    ask_rows, bid_rows = cells(asks), cells(bids)
+    own_bids, own_asks = own if own is not None else ((), ())
+    ask_rows, bid_rows = cells(asks, own_asks), cells(bids, own_bids)
     rows = ask_rows + bid_rows
     unit = "$" if dollars else "¢"
     pw = max([len(unit), *(len(r[0]) for r in rows)])
@@ -134,22 +142,24 @@ def ladder_lines(
     bar_width = min(24, width - used - len(_GAP))
     largest = max((r[3] for r in rows), default=1)
 
-    def level(row: tuple[str, str, str, int] | None, side_style: str, best_style: str, best: bool) -> Text:
+    def level(row: _Row | None, side_style: str, best_style: str, best: bool) -> Text:
         if row is None:
             return Text("", end="")
-        text = f"{row[0]:>{pw}}{_GAP}{row[1]:>{sw}}" + (f"{_GAP}{row[2]:>{cw}}" if with_cum else "")
-        line = Text(text, style=(best_style if best else side_style) if live else style.DIM, end="")
+        line = Text(f"{row[0]:>{pw}}", style=(best_style if best else side_style) if live else style.DIM, end="")
+        line.append("•" if row[4] else " ", style=style.OWN)  # the user's own order rests here
+        text = f"{_GAP[1:]}{row[1]:>{sw}}" + (f"{_GAP}{row[2]:>{cw}}" if with_cum else "")
+        line.append(text, style=(best_style if best else side_style) if live else style.DIM)
         if bar_width >= 3:
             line.append(_GAP + _bar(row[3], largest, bar_width), style=side_style if live else style.DIM)
         return line
 
     header = f"{unit:>{pw}}{_GAP}{'size':>{sw}}" + (f"{_GAP}{'cum':>{cw}}" if with_cum else "")
     lines = [Text(header, style=style.DIM, end="")]
-    padded_asks: list[tuple[str, str, str, int] | None] = [None] * (depth - len(ask_rows)) + ask_rows[::-1]
+    padded_asks: list[_Row | None] = [None] * (depth - len(ask_rows)) + ask_rows[::-1]
     for i, row in enumerate(padded_asks):
         lines.append(level(row, style.ASK, style.BEST_ASK, i == depth - 1))
     lines.append(_spread_line(book, width, dollars))
-    padded_bids: list[tuple[str, str, str, int] | None] = [*bid_rows, *([None] * (depth - len(bid_rows)))]
+    padded_bids: list[_Row | None] = [*bid_rows, *([None] * (depth - len(bid_rows)))]
     for i, row in enumerate(padded_bids):
         lines.append(level(row, style.BID, style.BEST_BID, i == 0))
     if live:

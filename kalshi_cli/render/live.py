@@ -28,7 +28,9 @@ class BookLiveView(LoopLive):
     """``async with BookLiveView(handler, markets):`` draws until the block ends or ``q`` is hit.
 
     ``handler`` is the book feed's state: ``books`` (a BookSet), ``markets`` (ticker ->
-    MarketStats), ``frames``, ``last_frame_at``, ``depth`` and optionally ``session``.
+    MarketStats), ``frames``, ``last_frame_at``, ``depth`` and optionally ``session`` and
+    ``own_orders`` (ticker -> YES prices of the user's resting bids and asks, to mark them).
+    ``layout`` is ``grid`` (side by side as the width allows) or ``stack``.
     """
 
     def __init__(
@@ -40,12 +42,14 @@ class BookLiveView(LoopLive):
         fps: float = 12.0,
         console: Console | None = None,
         dollars: bool = False,
+        layout: str = "grid",
     ) -> None:
         super().__init__(fps=fps, console=console, screen=not once, final_only=once)
         self.handler = handler
         self.markets = markets
         self.once = once
         self.dollars = dollars
+        self.layout = layout
         self.stats = ViewStats()
         self.page = 0
         self._rate_mark = (time.monotonic(), 0)
@@ -91,6 +95,8 @@ class BookLiveView(LoopLive):
             ages=self._ages(shown, now),
             page=self.page,
             keys=keys,
+            own=getattr(handler, "own_orders", None),
+            layout=self.layout,
         )
 
     def on_key(self, key: bytes) -> None:

@@ -43,6 +43,7 @@ STALE = "bold red"
 AWAITING = "bold yellow"
 DIM = "dim"
 LIVE = "bold green"
+OWN = "bold yellow"
 
 
 def use_color(mode: str, env: Mapping[str, str], isatty: bool) -> bool:

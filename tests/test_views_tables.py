@@ -171,3 +171,13 @@ async def test_q_quits_a_table_view_as_it_does_the_book(monkeypatch: pytest.Monk
             assert view.quit_requested
         assert termios.tcgetattr(slave) == before
     os.close(master)
+
+
+def test_an_order_change_reads_at_its_own_sides_price() -> None:
+    """The orders log said ``no @ 0.7600`` where 0.76 was the YES price."""
+    from kalshi_cli.render.words import order_change
+
+    msg = example("user_order.json")["msg"] | {"outcome_side": "no", "side": "no", "yes_price_dollars": "0.7600"}
+    line = order_change(msg, "placed", "14:05:12")
+    assert "buy NO @ 0.2400" in line and "0.7600" not in line
+    assert "42 of 100 filled, 58 left" in line and line.startswith("14:05:12  placed    KXHIGHNY-26AUG28-B84.5 ")

@@ -23,6 +23,7 @@ from kalshi_cli.render import style
 from kalshi_cli.render.fit import Cell, Column, fit_table
 from kalshi_cli.render.ladder import clip_words
 from kalshi_cli.render.looplive import LoopLive
+from kalshi_cli.render.words import count_text as _count
 from kalshi_cli.render.words import side_price, trade_words
 
 __all__ = ["LiveTable", "fills_view", "money", "orders_view", "positions_view"]
@@ -44,15 +45,6 @@ def money(value: Any, *, sign: bool = False) -> str:
         return "—"
     d = d.quantize(_PLACES, rounding=ROUND_HALF_UP)
     return f"{d:+f}" if sign and d != 0 else f"{d:f}"
-
-
-def _count(value: Any) -> str:
-    """A contract count exactly, without trailing zeros: ``42``, ``95.5``."""
-    d = value if isinstance(value, Decimal) else to_decimal(value)
-    if d is None:
-        return "—"
-    text = f"{d:f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _price(value: Decimal | None) -> Cell:

@@ -14,7 +14,7 @@ from typing import Any
 
 from kalshi_cli.portfolio import fill_outcome, to_decimal
 
-__all__ = ["side_price", "trade_words"]
+__all__ = ["count_text", "order_change", "side_price", "trade_words"]
 
 
 def trade_words(msg: Mapping[str, Any]) -> tuple[str, str]:
@@ -31,3 +31,27 @@ def side_price(msg: Mapping[str, Any], side: str) -> Decimal | None:
     if yes is None:
         return None
     return Decimal(1) - yes if side == "no" else yes
+
+
+def count_text(value: Any, missing: str = "—") -> str:
+    """A contract count exactly, without trailing zeros: ``42``, ``95.5``."""
+    d = to_decimal(value)
+    if d is None:
+        return missing
+    text = f"{d:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def order_change(msg: Mapping[str, Any], what: str, clock: str) -> str:
+    """One line of the orders log: ``14:05:12  filled    KXHIGHNY-26AUG28-B84.5 buy NO @ 0.5600
+    10 of 10 filled  (my-order-7)``, the price the side's own."""
+    verb, side = trade_words(msg)
+    price = side_price(msg, side)
+    left = to_decimal(msg.get("remaining_count_fp"))
+    return (
+        f"{clock}  {what:<9} {msg.get('ticker', '?')} {verb} {side.upper()} @ "
+        f"{'?' if price is None else f'{price:.4f}'}  {count_text(msg.get('fill_count_fp'), '?')} of "
+        f"{count_text(msg.get('initial_count_fp'), '?')} filled"
+        + (f", {count_text(left)} left" if left else "")
+        + f"  ({msg.get('client_order_id') or msg.get('order_id')})"
+    )

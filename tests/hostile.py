@@ -18,13 +18,17 @@ API (all ``HostileConn`` methods are coroutines unless noted):
   ws:// URL to give the client; ``server.connections`` counts accepted TCP connections;
   ``server.conns`` holds every ``HostileConn``; ``server.wait_for(pred, timeout)`` polls from the
   test thread.
-- ``conn.index``: 0 for the first connection, 1 for the next, ... (script per attempt).
-- ``conn.read_request()`` -> ``Request`` (method, path, headers with lower-case names).
+- ``conn.index``: 0 for the first connection, 1 for the next, ... (script per attempt);
+  ``conn.ws_index`` counts WebSocket upgrades only (None for a plain HTTP request, such as the
+  CLI's REST calls, which reach the same port); ``server.ws_conns`` lists those connections.
+- ``conn.read_request()`` -> ``Request`` (method, path, headers with lower-case names,
+  ``is_websocket``).
 - ``conn.accept(request, headers=None)``: the 101 answer with a correct Sec-WebSocket-Accept.
 - ``conn.respond(status, headers=None, body=b"", content_length=True, reason=None)``: any
   HTTP answer, then the connection closes; without Content-Length the body ends at the close.
 - ``conn.redirect(location, status=302)``: a redirect answer.
-- ``conn.handshake()``: read the request and accept it (returns the request).
+- ``conn.handshake()``: read the request and accept it (returns the request); a plain HTTP
+  request is answered 404 and ends the script (a WS-only server).
 - ``conn.recv_frame()`` -> ``Frame`` (opcode, payload unmasked, fin); ``conn.recv_message()`` ->
   a whole text/binary message (fragments joined; pings answered with pongs; ``None`` when the
   client sent a close or went away); ``conn.recv_json()`` -> the next message parsed as JSON.
@@ -56,6 +60,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import itertools
 import struct
 import threading
 import time
@@ -98,6 +103,10 @@ class Request:
     headers: dict[str, str]
     raw: bytes
 
+    @property
+    def is_websocket(self) -> bool:
+        return self.headers.get("upgrade", "").lower() == "websocket"
+
 
 @dataclass
 class Frame:
@@ -137,6 +146,8 @@ class HostileConn:
     commands: list[Any] = field(default_factory=list)
     sids: dict[str, int] = field(default_factory=dict)
     request: Request | None = None
+    ws_index: int | None = None
+    _ws_counter: Callable[[], int] | None = None
     _next_sid: int = 1
 
     # -- handshake -------------------------------------------------------------------------
@@ -153,6 +164,8 @@ class HostileConn:
                 name, value = line.split(":", 1)
                 headers[name.strip().lower()] = value.strip()
         self.request = Request(method, path, headers, raw)
+        if self.request.is_websocket and self._ws_counter is not None:
+            self.ws_index = self._ws_counter()
         return self.request
 
     async def _write(self, data: bytes) -> None:
@@ -199,6 +212,9 @@ class HostileConn:
 
     async def handshake(self) -> Request:
         request = await self.read_request()
+        if not request.is_websocket:
+            await self.respond(404, {"Content-Type": "text/plain"}, b"404 page not found")
+            raise ClientGone(f"not a WebSocket request: {request.method} {request.path}")
         await self.accept(request)
         return request
 
@@ -307,6 +323,7 @@ class HostileServer:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._ws_count = itertools.count()
 
     @property
     def url(self) -> str:
@@ -316,8 +333,13 @@ class HostileServer:
     def connections(self) -> int:
         return len(self.conns)
 
+    @property
+    def ws_conns(self) -> list[HostileConn]:
+        """The connections that asked for a WebSocket upgrade, in order."""
+        return sorted((c for c in self.conns if c.ws_index is not None), key=lambda c: c.ws_index or 0)
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn = HostileConn(len(self.conns), reader, writer)
+        conn = HostileConn(len(self.conns), reader, writer, _ws_counter=self._ws_count.__next__)
         self.conns.append(conn)
         task = asyncio.current_task()
         if task is not None:

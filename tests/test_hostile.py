@@ -42,7 +42,7 @@ def test_frames_in_any_key_order_reach_stdout_once_each(keys):
         proc = run_cli(["tail", "trade", "-m", "KX-A", "--json", "-n", "6", *signed_args(keys, server.url)])
     assert proc.returncode == 0, proc.stderr.decode()
     assert proc.stdout.split(b"\n")[:-1] == sent
-    command = server.conns[0].commands[0]
+    command = server.ws_conns[0].commands[0]
     assert command["cmd"] == "subscribe" and command["params"]["channels"] == ["trade"]
 
 
@@ -50,10 +50,10 @@ def test_a_close_frame_then_a_second_connection_carries_on(keys):
     async def script(conn: HostileConn) -> None:
         await conn.handshake()
         sid = (await conn.subscribe_all())["trade"]
-        base = 10 * conn.index
+        base = 10 * (conn.ws_index or 0)
         for n in range(1, 4):
             await conn.send_text(trade(sid, n, base + n))
-        if conn.index == 0:
+        if conn.ws_index == 0:
             await conn.send_close(1011, "bye")
             await conn.recv_message()  # the client's close answer (or its going away)
             return
@@ -61,7 +61,7 @@ def test_a_close_frame_then_a_second_connection_carries_on(keys):
 
     with HostileServer(script) as server:
         proc = run_cli(["tail", "trade", "-m", "KX-A", "--json", "-n", "6", *signed_args(keys, server.url)])
-        connections = server.connections
+        connections = len(server.ws_conns)  # (tail trade may also ask REST for missed trades: 404 here)
     assert proc.returncode == 0, proc.stderr.decode()
     ids = [orjson.loads(line)["msg"]["trade_id"] for line in proc.stdout.split(b"\n")[:-1]]
     assert ids == ["t1", "t2", "t3", "t11", "t12", "t13"]
@@ -83,15 +83,15 @@ def test_a_dropped_tcp_connection_is_reconnected_and_resubscribed(keys):
     async def script(conn: HostileConn) -> None:
         await conn.handshake()
         sid = (await conn.subscribe_all())["trade"]
-        await conn.send_text(trade(sid, 1, 1 + 10 * conn.index))
-        if conn.index == 0:
+        await conn.send_text(trade(sid, 1, 1 + 10 * (conn.ws_index or 0)))
+        if conn.ws_index == 0:
             conn.drop()  # no close frame: the client only sees the socket end
             return
         await conn.idle()
 
     with HostileServer(script) as server:
         proc = run_cli(["tail", "trade", "-m", "KX-A", "--json", "-n", "2", *signed_args(keys, server.url)])
-        resubscribed = [c.commands[0]["cmd"] for c in server.conns]
+        resubscribed = [c.commands[0]["cmd"] for c in server.ws_conns]
     assert proc.returncode == 0, proc.stderr.decode()
     assert [orjson.loads(line)["msg"]["trade_id"] for line in proc.stdout.splitlines()] == ["t1", "t11"]
     assert resubscribed == ["subscribe", "subscribe"]

@@ -1,15 +1,17 @@
 """Local Kalshi order books kept exact and honest, with no I/O (KALSHI_WS.md §6.1, §6.2, §7, §11).
 
 Money never touches a float: prices are integers in units of $0.0001 (``"0.4400"`` -> 4400) and
-sizes integers in 1/100 contract (``"95.50"`` -> 9550), the finest steps Kalshi emits. A value
-finer than that is refused (``BookError``) instead of being rounded.
+sizes integers in 1/100 contract (``"95.50"`` -> 9550), the finest steps Kalshi emits, parsed by
+``fixed``. A value finer than that is refused (``BookError``) instead of being rounded.
 
 Both ladders hold resting BIDS. The NO ladder is always stored in NO-price terms, whatever the
 subscription's ``use_yes_price`` says, so everything downstream has one convention.
 
 A book never claims ``LIVE`` while it may differ from the exchange: any integrity doubt (a delta
-before a snapshot, a level below zero, a crossed book, a clock going backwards, a seq gap the
-caller reports) turns it ``STALE`` until a fresh snapshot arrives.
+before a snapshot, a level below zero, a crossed book, a snapshot listing a price twice, a clock
+going backwards in a delta or a snapshot, a seq gap the caller reports) turns it ``STALE`` until
+a fresh snapshot arrives. Lines are encoded from books by ``encoders``; the books of a stream,
+keyed by market and sid, are a ``bookset.BookSet``.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ import orjson
 from kalshi_cli import __version__
 from kalshi_cli.auth import shown_value
 from kalshi_cli.errors import AuthRejected, KalshiCliError, UsageError
-from kalshi_cli.hints import API_KEY_HINT
+from kalshi_cli.hints import API_KEY_HINT, REDIRECT_HINT
 from kalshi_cli.output import Reporter
 from kalshi_cli.retry import Backoff, describe_network_error, parse_retry_after, retryable_status
 from kalshi_cli.status import ExitStatus
@@ -270,10 +270,7 @@ class RestClient:
     def _redirect_refusal(self, what: str, answer: _Answer) -> str:
         where = answer.headers.get("location", "").strip()
         target = f" -> {shown_value(where, 'Location')}" if where else " with no Location"
-        return (
-            f"{what} answered HTTP {answer.status}{target}; not followed: signed requests go only to "
-            f"the trusted hosts (point --url at the server that answers, not at a redirect)"
-        )
+        return f"{what} answered HTTP {answer.status}{target}; {REDIRECT_HINT}"
 
     def _auth_advice(self, what: str, status: int, last: str) -> str:
         if self.signer is None:

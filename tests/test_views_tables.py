@@ -181,3 +181,19 @@ def test_an_order_change_reads_at_its_own_sides_price() -> None:
     line = order_change(msg, "placed", "14:05:12")
     assert "buy NO @ 0.2400" in line and "0.7600" not in line
     assert "42 of 100 filled, 58 left" in line and line.startswith("14:05:12  placed    KXHIGHNY-26AUG28-B84.5 ")
+
+
+async def test_a_short_terminal_keeps_the_status_and_the_newest_lines() -> None:
+    """At 60x15 ten changes and a dozen orders do not fit: the oldest changes and the last
+    orders give way, counted, and the status line stays (it was cropped off the bottom)."""
+    base = example("user_order.json")["msg"]
+    rows = {f"o{i}": base | {"order_id": f"o{i}", "created_ts_ms": i} for i in range(12)}
+    changes = [f"14:05:{i:02d}  placed    KXHIGHNY-26AUG28-B84.5 change number {i}" for i in range(10)]
+    term = Term(60, 15)
+    async with LiveTable(lambda h: orders_view(rows, changes, "live; all loaded"), console=term.console) as view:
+        view.draw()
+        term.fits()
+        lines = [line for line in term.lines() if line]
+        assert len(lines) <= 15 and lines[-1] == "live; all loaded"
+        assert "change number 9" in term.text() and "change number 0" not in term.text()
+        assert "more not shown)" in term.text()

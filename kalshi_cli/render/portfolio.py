@@ -11,6 +11,7 @@ prints the last one on exit so it stays visible.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -65,16 +66,52 @@ def _holding(position: Decimal | None) -> Cell:
     return (f"{_count(position.copy_abs())} {side}", style.YES if position > 0 else style.NO)
 
 
-class _Fitted:
-    """A renderable laid out at draw time for the width rich gives it."""
+@dataclass(slots=True)
+class _Block:
+    """Lines of a view; ``trim`` > 0 lets them go (lowest rank first) when the height is short,
+    oldest first or from the end, keeping ``keep`` and saying how many are not shown."""
 
-    def __init__(self, build: Callable[[int], list[Text]]) -> None:
+    lines: list[Text]
+    trim: int = 0
+    oldest_first: bool = False
+    keep: int = 1
+
+
+def _fit_height(blocks: Sequence[_Block], height: int | None) -> list[Text]:
+    total = sum(len(b.lines) for b in blocks)
+    for rank in sorted({b.trim for b in blocks if b.trim}):
+        for b in (b for b in blocks if b.trim == rank):
+            excess = total - (height or total)
+            if excess <= 0 or len(b.lines) <= b.keep:
+                continue
+            cut = min(len(b.lines) - b.keep, excess + 1)  # one more line for the note
+            if cut > 1:
+                b.lines = b.lines[cut:] if b.oldest_first else b.lines[:-cut]
+                note = Text(f"(+{cut} more not shown)", style=style.DIM, end="")
+                b.lines = [note, *b.lines] if b.oldest_first else [*b.lines, note]
+                total -= cut - 1
+    return [line for b in blocks for line in b.lines]
+
+
+class _Fitted:
+    """A renderable laid out at draw time for the width (and, on the alternate screen, the
+    height) rich gives it."""
+
+    def __init__(self, build: Callable[[int], list[_Block]]) -> None:
         self.build = build
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Text]:
-        for line in self.build(options.max_width):
+        for line in _fit_height(self.build(options.max_width), options.height or options.max_height):
             line.no_wrap, line.overflow, line.end = True, "crop", "\n"
             yield line
+
+
+def _table(
+    columns: Sequence[Column], rows: Sequence[Sequence[Cell]], width: int, trim: int, empty: str
+) -> list[_Block]:
+    """A table as blocks: its header always, its rows trimmed from the end (rank ``trim``)."""
+    header, *lines = fit_table(columns, rows, width)
+    return [_Block([header]), _Block(lines or [Text(empty, style=style.DIM, end="")], trim)]
 
 
 def _heading(text: str) -> Text:
@@ -145,13 +182,16 @@ def fills_view(rows: list[dict[str, Any]], totals: FillTotals, status: str, heig
     recent = [_fill_row(r) for r in rows[-room:]]
     note = "  (* = fetched from the REST API: made while not connected, or before the start)"
 
-    def build(width: int) -> list[Text]:
-        lines = [_heading("Your fills"), *fit_table(_FILL_COLUMNS, recent, width)]
-        if not recent:
-            lines.append(Text("(no fills yet)", style=style.DIM))
-        lines += [_heading("Totals per market"), *fit_table(_TOTAL_COLUMNS, sums, width)]
-        lines.append(_status(status + (note if any(r["backfill"] for r in rows[-room:]) else ""), width))
-        return lines
+    def build(width: int) -> list[_Block]:
+        fills_table = _table(_FILL_COLUMNS, recent, width, 1, "(no fills yet)")
+        fills_table[1].oldest_first = True  # the newest fills stay
+        return [
+            _Block([_heading("Your fills")]),
+            *fills_table,
+            _Block([_heading("Totals per market")]),
+            *_table(_TOTAL_COLUMNS, sums, width, 2, "(none yet)"),
+            _Block([_status(status + (note if any(r["backfill"] for r in rows[-room:]) else ""), width)]),
+        ]
 
     return _Fitted(build)
 
@@ -202,11 +242,12 @@ def positions_view(
             cells.insert(3, _unrealized(msg, pos, (marks or {}).get(market)))
         table.append(cells)
 
-    def build(width: int) -> list[Text]:
-        lines = [_heading("Your positions"), *fit_table(columns, table, width)]
-        if not rows:
-            lines.append(Text("(no positions)", style=style.DIM))
-        return [*lines, _status(status, width)]
+    def build(width: int) -> list[_Block]:
+        return [
+            _Block([_heading("Your positions")]),
+            *_table(columns, table, width, 1, "(no positions)"),
+            _Block([_status(status, width)]),
+        ]
 
     return _Fitted(build)
 
@@ -245,13 +286,15 @@ def orders_view(rows: Mapping[str, Mapping[str, Any]], changes: Iterable[str], s
     table = [_order_row(m) for m in ordered]
     recent: Sequence[str] = list(changes)
 
-    def build(width: int) -> list[Text]:
-        lines = [_heading("Your resting orders"), *fit_table(_ORDER_COLUMNS, table, width)]
-        if not rows:
-            lines.append(Text("(no resting orders)", style=style.DIM))
-        lines.append(_heading("Changes"))
-        lines += [Text(clip_words(c, width), end="") for c in recent] or [Text("(no changes yet)", style=style.DIM)]
-        return [*lines, _status(status, width)]
+    def build(width: int) -> list[_Block]:
+        log = [Text(clip_words(c, width), end="") for c in recent] or [Text("(no changes yet)", style=style.DIM)]
+        return [
+            _Block([_heading("Your resting orders")]),
+            *_table(_ORDER_COLUMNS, table, width, 2, "(no resting orders)"),
+            _Block([_heading("Changes")]),
+            _Block(log, 1, oldest_first=True, keep=4),  # the latest changes stay
+            _Block([_status(status, width)]),
+        ]
 
     return _Fitted(build)
 

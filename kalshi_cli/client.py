@@ -160,19 +160,13 @@ class KalshiClient:
                     seq = obj.get("seq")
                     if seq is not None:
                         window = seqs[sid]  # type: ignore[index]
-                        if seq == window.last + 1:  # in order: SeqWindow.observe's first case, inline
-                            window.last = seq
-                            window.ring[seq & MASK] = (seq, obj)
-                        else:
-                            verdict = window.observe(seq, obj)
-                            if verdict is not IN_ORDER:
-                                yield from self._out_of_order(raw, obj, sub, verdict)
-                                continue
+                        if seq != window.last + 1:
+                            yield from self._frame(raw, obj)  # not next in line: the general path judges it
+                            continue
+                        window.last = seq  # SeqWindow.observe's in-order case, inline
+                        window.ring[seq & MASK] = (seq, obj)
                     self.frames += 1
-                    if passthrough:
-                        yield raw
-                    else:
-                        yield Data(raw, Head(kind, sid, seq, None, obj), sub)
+                    yield raw if passthrough else Data(raw, Head(kind, sid, seq, None, obj), sub)
                     continue
             yield from self._frame(raw, obj)
 

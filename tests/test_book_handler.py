@@ -8,8 +8,8 @@ import io
 import orjson
 import pytest
 
-from kalshi_cli.feeds.book import BookHandler
 from kalshi_cli.encoders import book_json_bytes
+from kalshi_cli.feeds.book import BookHandler
 from kalshi_cli.output import LineWriter, OutputClosed
 from kalshi_cli.protocol import read_head
 from kalshi_cli.session import Subscription

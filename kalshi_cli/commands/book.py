@@ -70,5 +70,14 @@ def book(
 
       kalshi book KXBTCD-26NOV2517-T97999.99 --once --json > snapshot.json
     """
-    settings = feed.BookSettings(list(tickers or []), depth, json_out, every, once, yes_price, wait, conn)
+    settings = feed.BookSettings(
+        tickers=list(tickers or []),
+        depth=depth,
+        json_out=json_out,
+        every=every,
+        once=once,
+        use_yes_price=yes_price,
+        wait=wait,
+        conn=conn,
+    )
     feed.run(settings, environment.current())

@@ -54,4 +54,7 @@ def fills(
       kalshi fills --since 2026-08-28T00:00:00Z --json | jq -c '.msg | [.market_ticker, .count_fp, .yes_price_dollars]'
     """
     since_ms = parse_since(since) if since is not None else None
-    feed.run(feed.FillsSettings(list(market or []), since_ms, json_out, count, conn), environment.current())
+    settings = feed.FillsSettings(
+        markets=list(market or []), since_ms=since_ms, json_out=json_out, count=count, conn=conn
+    )
+    feed.run(settings, environment.current())

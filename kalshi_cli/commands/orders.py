@@ -43,4 +43,4 @@ def orders(
 
       kalshi orders --json | jq -c '.msg | [.ticker, .status, .remaining_count_fp]'
     """
-    feed.run(feed.OrdersSettings(list(market or []), json_out, conn), environment.current())
+    feed.run(feed.OrdersSettings(markets=list(market or []), json_out=json_out, conn=conn), environment.current())

@@ -44,4 +44,4 @@ def positions(
 
       kalshi positions --json | jq -c 'select(.seed | not) | .msg | [.market_ticker, .position_fp]'
     """
-    feed.run(feed.PositionsSettings(list(market or []), json_out, conn), environment.current())
+    feed.run(feed.PositionsSettings(markets=list(market or []), json_out=json_out, conn=conn), environment.current())

@@ -75,6 +75,13 @@ def record(
     """
     seconds, size = parse_rotate(list(rotate or ["1h"]))
     settings = feed.RecordSettings(
-        list(channels), out, list(market or []), seconds, size, gzip_out, parse_params(list(param or [])), conn
+        channels=list(channels),
+        out=out,
+        markets=list(market or []),
+        rotate_seconds=seconds,
+        rotate_bytes=size,
+        gzip=gzip_out,
+        params=parse_params(list(param or [])),
+        conn=conn,
     )
     feed.run(settings, environment.current())

@@ -58,6 +58,11 @@ def tail(
       kalshi tail orderbook_delta -m KXBTCD-26NOV2517-T97999.99 --count 100 > book.ndjson
     """
     settings = feed.TailSettings(
-        list(channels), list(market or []), parse_params(list(param or [])), json_out, count, conn
+        channels=list(channels),
+        markets=list(market or []),
+        params=parse_params(list(param or [])),
+        json_out=json_out,
+        count=count,
+        conn=conn,
     )
     feed.run(settings, environment.current())

@@ -185,7 +185,12 @@ def run(settings: FillsSettings, env: Environment) -> None:
 
     def make(ctx: StreamContext, sink: Sink) -> tuple[PrivateHandler, Subscription]:
         handler = FillsHandler(
-            sink, rest_client(ctx), settings.markets, since_ms=settings.since_ms, count=settings.count
+            sink,
+            rest_client(ctx),
+            settings.markets,
+            since_ms=settings.since_ms,
+            count=settings.count,
+            now_ms=int(env.clock() * 1000),
         )
         return handler, Subscription(FILL, {"market_tickers": settings.markets} if settings.markets else {})
 

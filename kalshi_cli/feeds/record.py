@@ -144,6 +144,7 @@ def run(settings: RecordSettings, env: Environment) -> None:
                 gzip=settings.gzip,
                 rotate_seconds=settings.rotate_seconds,
                 rotate_bytes=settings.rotate_bytes,
+                clock=env.clock,
             )
             status = RecordStatus(writer, stream=env.stderr, live=env.stderr_isatty, quiet=conn.quiet)
             ctx.reporter = _StatusReporter(status, quiet=conn.quiet, stream=env.stderr)

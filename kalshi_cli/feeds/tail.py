@@ -8,6 +8,8 @@ lines parse each frame. With a ``trade`` subscription, frames pass through a
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,7 +44,13 @@ class TailHandler(FeedHandler):
     """
 
     def __init__(
-        self, sink: Sink, *, count: int | None, trades: RestClient | None = None, reporter: Reporter | None = None
+        self,
+        sink: Sink,
+        *,
+        count: int | None,
+        trades: RestClient | None = None,
+        reporter: Reporter | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
         self.sink = sink
@@ -50,7 +58,11 @@ class TailHandler(FeedHandler):
         self.trades: TradeGapFiller | None = None
         if trades is not None:
             self.trades = TradeGapFiller(
-                trades, reporter or Reporter(), write_live=self._write_live, write_backfill=self._write_backfill
+                trades,
+                reporter or Reporter(),
+                write_live=self._write_live,
+                write_backfill=self._write_backfill,
+                clock=clock,
             )
         if not sink.passes_raw:
             return
@@ -117,7 +129,11 @@ def run(settings: TailSettings, env: Environment) -> None:
             defaults = ctx.sim.tickers if ctx.sim is not None else None
             subs = build_subscriptions(settings.channels, settings.markets, settings.params, default_markets=defaults)
             handler = TailHandler(
-                open_sink(kind, env), count=settings.count, trades=trade_rest(ctx, subs), reporter=ctx.reporter
+                open_sink(kind, env),
+                count=settings.count,
+                trades=trade_rest(ctx, subs),
+                reporter=ctx.reporter,
+                clock=env.clock,
             )
             await run_feed(ctx, subs, handler, stale_after=conn.stale_after, connect_tries=conn.tries())
 

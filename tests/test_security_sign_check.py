@@ -71,5 +71,5 @@ def test_sign_check_does_not_follow_a_redirect(
         out = orjson.loads(proc.stdout)
         assert out["accepted"] is False and out["status"] == status
         proc = subprocess.CompletedProcess(proc.args, proc.returncode, b"", proc.stderr)
-    line = assert_clean_error(proc, ExitStatus.CONNECTION, f"HTTP {status}", "not followed")
+    line = assert_clean_error(proc, ExitStatus.AUTH, f"HTTP {status}", "not followed", "did not check key")
     assert "rejected key" not in line, "a redirect says nothing about the key"

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from kalshi_cli.commands.common import ConnectionArgs, connection_options, load_credentials, open_context
-from kalshi_cli.errors import AuthRejected, ConnectionFailed, NoCredentials, UsageError
+from kalshi_cli.errors import AuthRejected, NoCredentials, UsageError
 from kalshi_cli.output import Reporter
 
 __all__ = ["sign"]
@@ -98,7 +98,8 @@ async def _check(conn: ConnectionArgs, json_out: bool) -> None:
             sys.stdout.write(f"OK: {url} accepted key {creds.key_id}{note}\n")
             sys.stdout.flush()
         if result.status is not None and 300 <= result.status < 400:
-            raise ConnectionFailed(f"{url}: {result.detail}")  # a redirect says nothing about the key
+            # Not accepted (exit 3), but a redirect says nothing about the key: no causes about it.
+            raise AuthRejected(f"{url} did not check key {creds.key_id}: {result.detail}")
         if not result.accepted:
             causes = ["the key id does not match the private key"]
             if ctx.endpoint.env == "prod":

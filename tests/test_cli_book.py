@@ -114,7 +114,7 @@ def test_book_needs_a_ticker():
 
 
 def test_sim_once_works_with_no_account():
-    proc = run_cli(["book", "--sim", "--once", "--json", "-q"])
+    proc = run_inprocess(["book", "--sim", "--once", "--json", "-q"])
     assert proc.returncode == 0, proc.stderr
     assert len(proc.stdout.splitlines()) == 3
 

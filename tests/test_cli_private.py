@@ -219,7 +219,7 @@ def test_terminal_views_render():
 
 
 def test_sim_flag_needs_no_account():
-    proc = run_cli(["fills", "--sim", "--since", "1h", "--count", "1", "--json", "-q"], timeout=60)
+    proc = run_inprocess(["fills", "--sim", "--since", "1h", "--count", "1", "--json", "-q"])
     assert proc.returncode == 0, proc.stderr
     assert orjson.loads(proc.stdout.splitlines()[0])["type"] == "fill"
 

@@ -142,7 +142,7 @@ def test_seq_gap_is_reported_and_book_resnapshotted(keys, sim_factory, tmp_path)
 
 def test_count_exits_zero(keys, sim_factory):
     sim = sim_factory(rate=200, markets=3)
-    proc = run_cli(["tail", "trade", "ticker", "--json", "--count", "5", *signed_args(keys, sim.url)])
+    proc = run_inprocess(["tail", "trade", "ticker", "--json", "--count", "5", *signed_args(keys, sim.url)])
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert len(lines) == 5
@@ -150,7 +150,7 @@ def test_count_exits_zero(keys, sim_factory):
 
 
 def test_sim_flag_needs_no_account():
-    proc = run_cli(["tail", "trade", "--sim", "--json", "--count", "3", "-q"])
+    proc = run_inprocess(["tail", "trade", "--sim", "--json", "--count", "3", "-q"])
     assert proc.returncode == 0, proc.stderr
     assert [orjson.loads(x)["type"] for x in proc.stdout.splitlines()] == ["trade"] * 3
 

@@ -1,8 +1,8 @@
 """stdout for data, stderr for people.
 
-``LineWriter`` owns a 64 KiB buffer on the stdout file descriptor (immune to
-``PYTHONUNBUFFERED``) and flushes when the event loop goes idle, so a pipe gets big writes
-under load and every line promptly when the feed is slow. A closed pipe (``| head``)
+``LineWriter`` owns a 64 KiB buffer on a binary stream (the run's stdout: fd 1 unbuffered,
+see ``environment``, so immune to ``PYTHONUNBUFFERED``) and flushes when the event loop goes
+idle, so a pipe gets big writes under load and every line promptly when the feed is slow. A closed pipe (``| head``)
 becomes ``OutputClosed``, which the CLI turns into a quiet exit. ``Reporter`` writes status
 and warnings to stderr, one line each.
 """
@@ -30,9 +30,7 @@ class LineWriter:
 
     LIMIT = 65536
 
-    def __init__(self, stream: IO[bytes] | None = None, *, flush_each: bool = False) -> None:
-        if stream is None:
-            stream = open(sys.stdout.fileno(), "wb", buffering=0, closefd=False)  # noqa: SIM115
+    def __init__(self, stream: IO[bytes], *, flush_each: bool = False) -> None:
         self._out = stream
         self._buf = bytearray()
         self._flush_each = flush_each

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from kalshi_cli.book import BookError, BookState, DeltaOutcome, OrderBook
+from kalshi_cli.protocol import ORDERBOOK_DELTA, ORDERBOOK_SNAPSHOT
 
 __all__ = ["BookSet"]
 
@@ -76,14 +77,14 @@ class BookSet:
         """Apply a parsed ``orderbook_snapshot`` / ``orderbook_delta`` frame; the book it changed.
 
         That is the book of an applied delta, or of a snapshot that left it LIVE (its ``seq`` is
-        now the frame's). None for anything else: another frame type, a delta skipped (already
-        in the snapshot) or ignored (the book is STALE), or a frame that turned its book STALE.
+        now the frame's). None for anything else: another frame type, a delta ignored (the book
+        is STALE), or a frame that turned its book STALE.
         A frame whose market cannot be read could have touched any market of its sid, so the
         whole sid goes STALE. A delta on a sid that does not feed its market (a snapshot on a
         new sid moves the market there) turns that book STALE: its deltas came from two streams.
         """
         kind = obj.get("type")
-        if kind != "orderbook_delta" and kind != "orderbook_snapshot":
+        if kind != ORDERBOOK_DELTA and kind != ORDERBOOK_SNAPSHOT:
             return None
         sid = obj.get("sid")
         msg = obj.get("msg")
@@ -95,11 +96,11 @@ class BookSet:
         book = self.books.get(ticker)
         if book is None or self._sid_of.get(ticker) != sid:
             fed_by = self._sid_of.get(ticker)
-            if book is not None and kind == "orderbook_delta" and type(sid) is int and fed_by is not None:
+            if book is not None and kind == ORDERBOOK_DELTA and type(sid) is int and fed_by is not None:
                 book.mark_stale(f"delta on sid {sid}, but {ticker} is fed by sid {fed_by}")
                 return None
             book = self._book_for(sid, ticker)
-        if kind == "orderbook_delta":
+        if kind == ORDERBOOK_DELTA:
             if book.apply_delta(msg) is not _APPLIED:
                 return None
         else:

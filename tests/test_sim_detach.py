@@ -13,7 +13,7 @@ import time
 
 import orjson
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import InvalidHandshake
 from websockets.sync.client import connect
 
 from tests.conftest import ROOT, assert_clean_error, cli_env, run_cli, spawn_cli
@@ -48,7 +48,7 @@ def wait_refused(url: str, what: str) -> None:
                 pass
         except OSError:
             return
-        except InvalidStatus:  # 503 while it closes: not gone yet
+        except InvalidHandshake:  # a 503 or a cut handshake while it closes: not gone yet
             pass
         time.sleep(0.05)
     raise AssertionError(f"{what} still serving at {url}")
@@ -104,6 +104,22 @@ def test_a_pipe_that_is_still_read_keeps_the_server_in_the_foreground() -> None:
         if proc.poll() is None:
             proc.kill()
     wait_refused(url, "the simulator after SIGTERM")
+
+
+def test_ctrl_c_stops_the_server_even_when_the_pipe_reader_dies_with_it() -> None:
+    proc = spawn_cli(["sim", "--rate", "0"])
+    try:
+        url = proc.stdout.readline().decode().strip()
+        assert subscribe(url)["type"] == "subscribed"
+        proc.send_signal(signal.SIGINT)  # as Ctrl-C on `kalshi sim | cat` would: the reader goes too
+        proc.stdout.close()
+        assert proc.wait(20) == 130
+        err = proc.stderr.read()
+        assert b"background" not in err and b"Traceback" not in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    wait_refused(url, "the simulator after Ctrl-C")
 
 
 def test_a_killed_relay_leaves_no_server_behind() -> None:

@@ -91,6 +91,7 @@ def replay(
                 public_key_pem=pem,
                 on_ready=ready,
                 recording=recording,
+                handle_signals=False,  # run_main's: Ctrl-C exits 130, SIGTERM 0
             )
             if server.started_at is not None and server.ended_at is not None:
                 took = max(server.ended_at - server.started_at, 1e-9)

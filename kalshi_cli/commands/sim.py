@@ -62,7 +62,14 @@ def sim(
     def serve(announce: Announce) -> None:
         run_main(
             lambda: serve_forever(
-                host=host, port=port, seed=seed, markets=markets, rate=rate, public_key_pem=pem, on_ready=announce
+                host=host,
+                port=port,
+                seed=seed,
+                markets=markets,
+                rate=rate,
+                public_key_pem=pem,
+                on_ready=announce,
+                handle_signals=False,  # run_main's: Ctrl-C exits 130, SIGTERM 0
             )
         )
 

@@ -123,8 +123,10 @@ def _child_announce(ready_w: int, control_r: int) -> Announce:
 def _relay(pid: int, ready_r: int, control_w: int, name: str) -> int:
     """Print the child's URL, forward signals, and end with it, or leave it serving once unread."""
     previous = {sig: signal.getsignal(sig) for sig in _FORWARDED}
+    forwarded: list[int] = []
 
     def forward(signum: int, frame: object) -> None:
+        forwarded.append(signum)
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signum)
 
@@ -144,7 +146,10 @@ def _relay(pid: int, ready_r: int, control_w: int, name: str) -> int:
             done, status = os.waitpid(pid, os.WNOHANG)
             if done:
                 return _exit_status(status)
-            if watch.poll(200):
+            gone = watch.poll(200)
+            if forwarded:  # told to stop (Ctrl-C also ends the pipe's reader): wait, never detach
+                return _wait(pid)
+            if gone:
                 return _detach(pid, control_w, name)
     finally:
         for sig, handler in previous.items():

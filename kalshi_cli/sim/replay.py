@@ -226,9 +226,10 @@ async def serve_replay(
     on_ready: Callable[[str, Recording], None] | None = None,
     warn: Callable[[str], None] | None = None,
     recording: Recording | None = None,
+    handle_signals: bool = True,
 ) -> ReplayServer:
     """Scan ``paths`` (unless given their ``recording``), serve them until the end of the recording
-    (or SIGINT/SIGTERM); return the server."""
+    (or SIGINT/SIGTERM, unless the caller handles signals); return the server."""
     recording = recording or scan(paths, warn)
     server = ReplayServer(recording, speed=speed, loop=loop, host=host, port=port, public_key_pem=public_key_pem)
 
@@ -236,7 +237,7 @@ async def serve_replay(
         if on_ready is not None:
             on_ready(server.url, recording)
 
-    await serve_until_stopped(server, ready, done=server.ended)
+    await serve_until_stopped(server, ready, handle_signals=handle_signals, done=server.ended)
     return server
 
 

@@ -14,10 +14,9 @@ import math
 import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from rich.console import Group, RenderableType
-from rich.panel import Panel
-from rich.table import Table
 from rich.text import Text
 
 from kalshi_cli.book import BookState, OrderBook
@@ -28,7 +27,16 @@ from kalshi_cli.render.fit import Field, fit_fields, shorten_middle
 from kalshi_cli.render.ladder import LADDER_EXTRA_LINES, age_text, ladder_lines, plain_size
 from kalshi_cli.session import SessionState
 
-__all__ = ["MIN_PANEL_WIDTH", "PANEL_OVERHEAD", "ViewStats", "book_panel", "book_screen", "footer", "age_text"]
+__all__ = [
+    "MIN_PANEL_WIDTH",
+    "PANEL_OVERHEAD",
+    "ViewStats",
+    "age_text",
+    "book_panel",
+    "book_screen",
+    "footer",
+    "panel_lines",
+]
 
 
 # --- state the caller keeps -------------------------------------------------------------------
@@ -74,7 +82,7 @@ def _title(book: OrderBook, width: int) -> Text:
     return Text(shorten_middle(book.market_ticker, width), style="bold" if book.is_live else label_style, end="")
 
 
-def book_panel(
+def panel_lines(
     book: OrderBook,
     *,
     depth: int = 10,
@@ -85,8 +93,8 @@ def book_panel(
     now_ms: int | None = None,
     fixed_depth: bool = False,
     own: tuple[Collection[int], Collection[int]] | None = None,
-) -> RenderableType:
-    """The price ladder of one market in a titled panel ``width`` wide.
+) -> list[Text]:
+    """The price ladder of one market in a titled box ``width`` wide, as lines.
 
     ``depth`` levels a side at most (exactly, padded, with ``fixed_depth``, so panels side by
     side line up); ``age`` is the seconds since this market's book last changed; ``own`` the
@@ -106,18 +114,37 @@ def book_panel(
         totals.append(Field(f"vol {plain_size(market.volume)}", style.DIM, 2))
     if market is not None and market.open_interest is not None:
         totals.append(Field(f"OI {plain_size(market.open_interest)}", style.DIM, 3))
-    subtitle = fit_fields(totals, width - 6)
-    # One multi-line Text: rich renders it several times faster than a Group of one Text per row.
-    return Panel(
-        Text("\n", no_wrap=True, overflow="crop").join(lines),
-        title=_title(book, width - 6),
-        title_align="left",
-        subtitle=subtitle,
-        subtitle_align="right",
-        border_style=border,
-        width=width,
-        padding=(0, 1),
-    )
+    return _boxed(lines, width, _title(book, width - 6), fit_fields(totals, width - 6), border)
+
+
+def book_panel(book: OrderBook, **kwargs: Any) -> RenderableType:
+    """``panel_lines`` as one renderable (the same keyword arguments)."""
+    return Text("\n", no_wrap=True, overflow="crop").join(panel_lines(book, **kwargs))
+
+
+def _boxed(lines: Sequence[Text], width: int, title: Text, subtitle: Text, border: str) -> list[Text]:
+    """``lines`` in a rounded box with ``title`` top left and ``subtitle`` bottom right.
+
+    Drawn as plain Text rows rather than a rich Panel: the view redraws 12 times a second and
+    a Panel (with its Padding) costs most of a redraw."""
+    inner = width - 4
+    top = Text(end="")  # a Text's own style would colour all it holds: the border is a span
+    top.append("╭─ ", style=border)
+    top.append_text(title)
+    top.append(" " + "─" * max(0, width - 5 - title.cell_len) + "╮", style=border)
+    out = [top]
+    for line in lines:
+        row = Text(end="")
+        row.append("│ ", style=border)
+        row.append_text(line[:inner] if line.cell_len > inner else line)
+        row.append(" " * max(0, inner - line.cell_len) + " │", style=border)
+        out.append(row)
+    bottom = Text(end="")
+    bottom.append("╰" + "─" * max(0, width - 5 - subtitle.cell_len) + " ", style=border)
+    bottom.append_text(subtitle)
+    bottom.append(" ─╯" if subtitle.plain else "──╯", style=border)
+    out.append(bottom)
+    return out
 
 
 # --- footer and screen ------------------------------------------------------------------------
@@ -212,28 +239,31 @@ def book_screen(
     page %= pages
     shown = book_list[page * per_page : (page + 1) * per_page]
     widths = [width // columns + (1 if i < width % columns else 0) for i in range(columns)]
-    grid = Table.grid(padding=0)
-    for w in widths:
-        grid.add_column(width=w, no_wrap=True)
+    screen_rows: list[Text] = []
     for start in range(0, len(shown), columns):
-        row: list[RenderableType] = []
+        boxes = []
         for b, w in zip(shown[start : start + columns], widths, strict=False):
             age = None if ages is None or b.market_ticker not in ages else max(0.0, now - ages[b.market_ticker])
-            market = markets.get(b.market_ticker)
-            panel = book_panel(
-                b,
-                depth=fit_depth,
-                market=market,
-                width=w,
-                dollars=dollars,
-                age=age,
-                now_ms=now_ms,
-                fixed_depth=True,
-                own=None if own is None else own.get(b.market_ticker),
+            boxes.append(
+                panel_lines(
+                    b,
+                    depth=fit_depth,
+                    market=markets.get(b.market_ticker),
+                    width=w,
+                    dollars=dollars,
+                    age=age,
+                    now_ms=now_ms,
+                    fixed_depth=True,
+                    own=None if own is None else own.get(b.market_ticker),
+                )
             )
-            row.append(panel)
-        grid.add_row(*row, *([""] * (columns - len(row))))
-    parts: list[RenderableType] = [grid]
+        for i in range(max(len(box) for box in boxes)):
+            row = Text(end="")
+            for box in boxes:
+                row.append_text(box[i])
+            screen_rows.append(row)
+    # One multi-line Text: rich renders it several times faster than a Group of one Text per row.
+    parts: list[RenderableType] = [Text("\n", no_wrap=True, overflow="crop").join(screen_rows)]
     if pages > 1:
         parts.append(_page_line(book_list, shown, page, pages, width))
     parts.append(footer(stats, now, width=width, keys=keys))

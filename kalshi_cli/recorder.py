@@ -27,11 +27,10 @@ import orjson
 
 from kalshi_cli.errors import KalshiCliError, UsageError
 from kalshi_cli.feeds.runner import FeedHandler
-from kalshi_cli.feeds.trades import TradeGapFiller
+from kalshi_cli.feeds.trades import FetchTrades, TradeGapFiller
 from kalshi_cli.output import Reporter
 from kalshi_cli.protocol import ORDERBOOK_DELTA, Head
 from kalshi_cli.recording import META, with_recv_ts
-from kalshi_cli.rest import RestClient
 from kalshi_cli.session import Subscription
 
 __all__ = ["META", "RecordError", "RecordHandler", "RecordWriter", "parse_rotate", "with_recv_ts"]
@@ -253,7 +252,7 @@ def _fsync_dir(directory: Path) -> None:
 class RecordHandler(FeedHandler):
     """Writes every data frame (plus ``recv_ts_ms``) and the meta lines a reader needs.
 
-    ``trades`` (a REST client) turns on the public-trade backfill after reconnects and gaps
+    ``trades`` (a REST fetch) turns on the public-trade backfill after reconnects and gaps
     (``feeds.trades``); backfilled trades are written with ``"backfill": true``.
     """
 
@@ -262,7 +261,7 @@ class RecordHandler(FeedHandler):
         writer: RecordWriter,
         *,
         now_ms: Callable[[], int] | None = None,
-        trades: RestClient | None = None,
+        trades: FetchTrades | None = None,
         reporter: Reporter | None = None,
     ) -> None:
         super().__init__()

@@ -19,7 +19,7 @@ from kalshi_cli.errors import UsageError
 from kalshi_cli.feeds.context import ConnectionArgs, open_context
 from kalshi_cli.feeds.runner import run_feed, run_main
 from kalshi_cli.feeds.subscriptions import build_subscriptions, check_channel
-from kalshi_cli.feeds.trades import trade_rest
+from kalshi_cli.feeds.trades import trade_fetcher
 from kalshi_cli.output import Reporter
 from kalshi_cli.recorder import RecordHandler, RecordWriter
 
@@ -148,7 +148,7 @@ def run(settings: RecordSettings, env: Environment) -> None:
             )
             status = RecordStatus(writer, stream=env.stderr, live=env.stderr_isatty, quiet=conn.quiet)
             ctx.reporter = _StatusReporter(status, quiet=conn.quiet, stream=env.stderr)
-            handler = status.handler = RecordHandler(writer, trades=trade_rest(ctx, subs), reporter=ctx.reporter)
+            handler = status.handler = RecordHandler(writer, trades=trade_fetcher(ctx, subs), reporter=ctx.reporter)
 
             def tick() -> None:
                 writer.tick()

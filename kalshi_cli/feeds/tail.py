@@ -17,10 +17,9 @@ from kalshi_cli.environment import Environment
 from kalshi_cli.feeds.context import ConnectionArgs, open_context
 from kalshi_cli.feeds.runner import FeedHandler, run_feed, run_main
 from kalshi_cli.feeds.subscriptions import build_subscriptions, check_channel
-from kalshi_cli.feeds.trades import TradeGapFiller, trade_rest
+from kalshi_cli.feeds.trades import FetchTrades, TradeGapFiller, trade_fetcher
 from kalshi_cli.output import Reporter
 from kalshi_cli.protocol import Head
-from kalshi_cli.rest import RestClient
 from kalshi_cli.session import StreamDone, Subscription
 from kalshi_cli.sinks import OutputKind, Sink, choose, open_sink
 
@@ -40,7 +39,7 @@ class TailSettings:
 class TailHandler(FeedHandler):
     """Writes each data frame to the sink; stops after ``count`` of them.
 
-    ``trades`` (a REST client) turns on the trade backfill; ``reporter`` is where it warns.
+    ``trades`` (a REST fetch) turns on the trade backfill; ``reporter`` is where it warns.
     """
 
     def __init__(
@@ -48,7 +47,7 @@ class TailHandler(FeedHandler):
         sink: Sink,
         *,
         count: int | None,
-        trades: RestClient | None = None,
+        trades: FetchTrades | None = None,
         reporter: Reporter | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -131,7 +130,7 @@ def run(settings: TailSettings, env: Environment) -> None:
             handler = TailHandler(
                 open_sink(kind, env),
                 count=settings.count,
-                trades=trade_rest(ctx, subs),
+                trades=trade_fetcher(ctx, subs),
                 reporter=ctx.reporter,
                 clock=env.clock,
             )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
 import orjson
@@ -26,7 +26,7 @@ from kalshi_cli.protocol import TRADE
 from kalshi_cli.rest import RestClient, RestError
 from kalshi_cli.session import Subscription
 
-__all__ = ["TradeGapFiller", "rest_trade_frame", "trade_rest"]
+__all__ = ["FetchTrades", "TradeGapFiller", "rest_trade_frame", "trade_fetcher"]
 
 OVERLAP_MS = 5_000  # re-read this much before the last trade written (min_ts is whole seconds)
 SEEN_KEPT = 100_000  # trade ids remembered for the dedupe (far more than an overlap holds)
@@ -35,6 +35,8 @@ _TRADE_MARK = b'"trade"'  # in every trade frame (as the type); never in another
 _OPTIONAL = ("taker_outcome_side", "taker_book_side", "is_block_trade")
 
 Spawn = Callable[[Coroutine[Any, Any, None]], "asyncio.Task[None]"]
+#: ``fetch(markets, min_ts)`` -> REST Trade rows since ``min_ts`` (Unix s) for those markets (all if empty).
+FetchTrades = Callable[[list[str], int], Awaitable[list[dict[str, Any]]]]
 
 
 def rest_trade_frame(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -60,33 +62,43 @@ def rest_trade_frame(row: Mapping[str, Any]) -> dict[str, Any]:
     return {"type": TRADE, "msg": msg, "backfill": True}
 
 
-def trade_rest(ctx: StreamContext, subs: list[Subscription]) -> RestClient | None:
-    """An unsigned REST client for the trade backfill, when ``subs`` has a ``trade`` channel and
-    the server is live (a replayed recording is what it is: nothing to fetch)."""
+def trade_fetcher(ctx: StreamContext, subs: list[Subscription]) -> FetchTrades | None:
+    """The REST fetch for the trade backfill, when ``subs`` has a ``trade`` channel and the server
+    is live (a replayed recording is what it is: nothing to fetch). Public data: unsigned."""
     if not any(s.channel == TRADE for s in subs) or getattr(ctx.sim, "ended", None) is not None:
         return None
-    return RestClient(ctx.endpoint.rest_url, None, reporter=ctx.reporter)
+    rest = RestClient(ctx.endpoint.rest_url, None, reporter=ctx.reporter)
+
+    async def fetch(markets: list[str], min_ts: int) -> list[dict[str, Any]]:
+        """Every page, per market (all markets at once when the subscription has no filter)."""
+        rows: list[dict[str, Any]] = []
+        for only in [[("ticker", t)] for t in markets] or [[]]:
+            params: list[tuple[str, Any]] = [("min_ts", min_ts), *only]
+            rows += await rest.paginate("/markets/trades", "trades", params, limit=1000)
+        return rows
+
+    return fetch
 
 
 class TradeGapFiller:
     """Every data frame of a run that has a ``trade`` subscription goes through ``live``.
 
     Args:
-        rest: an (unsigned) REST client for the stream's environment.
+        fetch: the REST trades since a time (``trade_fetcher``).
         write_live: writes a frame as received (``stamp`` is the caller's, e.g. a receive time).
         write_backfill: writes a backfilled trade frame.
     """
 
     def __init__(
         self,
-        rest: RestClient,
+        fetch: FetchTrades,
         reporter: Reporter,
         *,
         write_live: Callable[[bytes, int], None],
         write_backfill: Callable[[dict[str, Any]], None],
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.rest = rest
+        self.fetch = fetch
         self.reporter = reporter
         self.write_live = write_live
         self.write_backfill = write_backfill
@@ -143,7 +155,7 @@ class TradeGapFiller:
         """Fetch the trades since the last one written, write the new ones, then the held frames."""
         anchor = (self.last_trade_ms if self.last_trade_ms is not None else self.started_ms) - OVERLAP_MS
         try:
-            rows = await self._fetch(markets, max(0, anchor // 1000))
+            rows = await self.fetch(markets, max(0, anchor // 1000))
         except RestError as exc:
             what = "no Kalshi REST API" if exc.http_status == 404 else "no backfill"
             self.reporter.warn_once(
@@ -158,14 +170,6 @@ class TradeGapFiller:
             self.write_backfill(frame)
             self.backfilled += 1
         self._release()
-
-    async def _fetch(self, markets: list[str], min_ts: int) -> list[dict[str, Any]]:
-        """Every page, per market (all markets at once when the subscription has no filter)."""
-        rows: list[dict[str, Any]] = []
-        for only in [[("ticker", t)] for t in markets] or [[]]:
-            params: list[tuple[str, Any]] = [("min_ts", min_ts), *only]
-            rows += await self.rest.paginate("/markets/trades", "trades", params, limit=1000)
-        return rows
 
     def _release(self) -> None:
         """Stop holding: write the held frames, skipping trades already written."""

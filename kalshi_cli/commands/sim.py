@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from kalshi_cli.errors import UsageError
+__all__ = ["HostOption", "PortOption", "PublicKeyOption", "sim"]
 
-__all__ = ["HostOption", "PortOption", "PublicKeyOption", "check_port", "sim"]
-
-MAX_MARKETS = 5000
 #: The listening options ``kalshi sim`` and ``kalshi replay`` share.
 HostOption = Annotated[str, typer.Option(help="Address to listen on.")]
 PortOption = Annotated[int, typer.Option(help="Port (0 picks a free one).")]
@@ -30,7 +26,7 @@ def sim(
     host: HostOption = "127.0.0.1",
     port: PortOption = 0,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same market story.")] = 0,
-    markets: Annotated[int, typer.Option(help=f"Number of markets (1 to {MAX_MARKETS}).")] = 5,
+    markets: Annotated[int, typer.Option(help="Number of markets (1 to 5000).")] = 5,
     rate: Annotated[float, typer.Option(help="Exchange actions per second (0 = none).")] = 20.0,
     public_key: PublicKeyOption = None,
 ) -> None:
@@ -51,12 +47,10 @@ def sim(
     from kalshi_cli.sim.auth import read_public_key
     from kalshi_cli.sim.detach import Announce, serve_detachable
     from kalshi_cli.sim.server import serve_forever
+    from kalshi_cli.sim.serving import check_port, check_sim_options
 
     check_port(port)
-    if not 1 <= markets <= MAX_MARKETS:
-        raise UsageError(f"--markets must be between 1 and {MAX_MARKETS}, got {markets}")
-    if not (math.isfinite(rate) and rate >= 0):
-        raise UsageError(f"--rate must be a number of actions per second, 0 or more, got {rate}")
+    check_sim_options(markets, rate)
     pem = read_public_key(public_key)
 
     def serve(announce: Announce) -> None:
@@ -76,9 +70,3 @@ def sim(
     status = serve_detachable(serve, name="kalshi sim")
     if status:
         raise typer.Exit(status)
-
-
-def check_port(port: int) -> None:
-    """A TCP port the server may listen on (0: any free one)."""
-    if not 0 <= port <= 65535:
-        raise UsageError(f"--port must be between 0 and 65535 (0 picks a free one), got {port}")

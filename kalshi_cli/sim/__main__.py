@@ -13,6 +13,7 @@ from kalshi_cli.errors import KalshiCliError
 from .auth import read_public_key
 from .detach import Announce, serve_detachable
 from .server import serve_forever
+from .serving import check_port, check_sim_options
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--allow-anonymous", action="store_true", help="accept unsigned upgrades (legacy)")
     args = parser.parse_args(argv)
 
-    def serve(announce: Announce) -> None:
+    def serve(announce: Announce, pem: bytes | None) -> None:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(
                 serve_forever(
@@ -35,14 +36,17 @@ def main(argv: list[str] | None = None) -> int:
                     seed=args.seed,
                     markets=args.markets,
                     rate=args.rate,
-                    public_key_pem=read_public_key(args.public_key),
+                    public_key_pem=pem,
                     allow_anonymous=args.allow_anonymous,
                     on_ready=announce,
                 )
             )
 
     try:
-        return serve_detachable(serve, name="python -m kalshi_cli.sim") or 0
+        check_port(args.port)
+        check_sim_options(args.markets, args.rate)
+        pem = read_public_key(args.public_key)
+        return serve_detachable(lambda announce: serve(announce, pem), name="python -m kalshi_cli.sim") or 0
     except KalshiCliError as exc:
         print(f"python -m kalshi_cli.sim: error: {exc}", file=sys.stderr)
         return int(exc.status)

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import signal
 from collections.abc import Callable
 from typing import Protocol
 
 from kalshi_cli.errors import UsageError
 
-__all__ = ["Server", "listen", "serve_until_stopped"]
+__all__ = ["MAX_MARKETS", "Server", "check_port", "check_sim_options", "listen", "serve_until_stopped"]
+
+MAX_MARKETS = 5000
 
 
 class Server(Protocol):
@@ -29,6 +32,20 @@ class Server(Protocol):
     async def start(self) -> str: ...
 
     async def stop(self) -> None: ...
+
+
+def check_port(port: int) -> None:
+    """A TCP port the server may listen on (0: any free one), else a usage error naming ``--port``."""
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port must be between 0 and 65535 (0 picks a free one), got {port}")
+
+
+def check_sim_options(markets: int, rate: float) -> None:
+    """``--markets`` and ``--rate`` as the simulator can take them, else a usage error naming the flag."""
+    if not 1 <= markets <= MAX_MARKETS:
+        raise UsageError(f"--markets must be between 1 and {MAX_MARKETS}, got {markets}")
+    if not (math.isfinite(rate) and rate >= 0):
+        raise UsageError(f"--rate must be a number of actions per second, 0 or more, got {rate}")
 
 
 async def listen(server: Server) -> str:

@@ -18,6 +18,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from kalshi_cli.errors import UsageError
+from kalshi_cli.protocol import FILL, MARKET_POSITION, USER_ORDER
 
 __all__ = [
     "FillTotals",
@@ -177,7 +178,7 @@ def rest_fill_frame(row: Mapping[str, Any], client_order_ids: Mapping[str, str] 
         msg["book_side"] = row["book_side"]
     if row.get("subaccount_number"):
         msg["subaccount"] = row["subaccount_number"]
-    return {"type": "fill", "msg": msg, "backfill": True}
+    return {"type": FILL, "msg": msg, "backfill": True}
 
 
 def fill_key(msg: Mapping[str, Any]) -> tuple[str, str]:
@@ -203,7 +204,7 @@ def rest_position_frame(row: Mapping[str, Any]) -> dict[str, Any]:
         "realized_pnl_dollars": amount("realized_pnl_dollars", "0.0000"),
         "fees_paid_dollars": amount("fees_paid_dollars", "0.0000"),
     }
-    return {"type": "market_position", "msg": msg, "seed": True}
+    return {"type": MARKET_POSITION, "msg": msg, "seed": True}
 
 
 _ORDER_SAME = (
@@ -256,7 +257,7 @@ def rest_order_frame(row: Mapping[str, Any]) -> dict[str, Any]:
         elif name in row and not (row[name] is None and name in _ORDER_OPTIONAL):
             msg[name] = price4(row[name]) if name == "yes_price_dollars" else row[name]
     msg.setdefault("exchange_index", 0)
-    return {"type": "user_order", "msg": msg, "seed": True}
+    return {"type": USER_ORDER, "msg": msg, "seed": True}
 
 
 # --- running totals -------------------------------------------------------------------------------

@@ -13,10 +13,13 @@ from kalshi_cli.protocol import (
     CHANNELS,
     FILL,
     MARKET_LIFECYCLE,
+    MARKET_POSITION,
     MARKET_POSITIONS,
     ORDERBOOK_DELTA,
+    ORDERBOOK_SNAPSHOT,
     TICKER,
     TRADE,
+    USER_ORDER,
     USER_ORDERS,
 )
 from kalshi_cli.session import Subscription
@@ -26,14 +29,14 @@ __all__ = ["build_subscriptions", "check_channel", "parse_params"]
 # Names people type for channels: message types and old or plural forms.
 _ALIASES = {
     "orderbook": ORDERBOOK_DELTA,
-    "orderbook_snapshot": ORDERBOOK_DELTA,
+    ORDERBOOK_SNAPSHOT: ORDERBOOK_DELTA,
     "book": ORDERBOOK_DELTA,
     "trades": TRADE,
     "tickers": TICKER,
     "fills": FILL,
-    "market_position": MARKET_POSITIONS,
+    MARKET_POSITION: MARKET_POSITIONS,
     "positions": MARKET_POSITIONS,
-    "user_order": USER_ORDERS,
+    USER_ORDER: USER_ORDERS,
     "orders": USER_ORDERS,
     "lifecycle": MARKET_LIFECYCLE,
     "market_lifecycle": MARKET_LIFECYCLE,

@@ -31,7 +31,7 @@ __all__ = ["FetchTrades", "TradeGapFiller", "rest_trade_frame", "trade_fetcher"]
 OVERLAP_MS = 5_000  # re-read this much before the last trade written (min_ts is whole seconds)
 SEEN_KEPT = 100_000  # trade ids remembered for the dedupe (far more than an overlap holds)
 HOLD_LIMIT = 200_000  # live frames held while a backfill runs; beyond it they go out unheld
-_TRADE_MARK = b'"trade"'  # in every trade frame (as the type); never in another frame's envelope
+_TRADE_MARK = f'"{TRADE}"'.encode()  # in every trade frame (its type); in no other frame's envelope
 _OPTIONAL = ("taker_outcome_side", "taker_book_side", "is_block_trade")
 
 Spawn = Callable[[Coroutine[Any, Any, None]], "asyncio.Task[None]"]

@@ -67,7 +67,8 @@ def trade_fetcher(ctx: StreamContext, subs: list[Subscription]) -> FetchTrades |
     is live (a replayed recording is what it is: nothing to fetch). Public data: unsigned."""
     if not any(s.channel == TRADE for s in subs) or getattr(ctx.sim, "ended", None) is not None:
         return None
-    rest = RestClient(ctx.endpoint.rest_url, None, reporter=ctx.reporter)
+    # Live frames wait while it runs: a short timeout and one retry, not the minute a full retry takes.
+    rest = RestClient(ctx.endpoint.rest_url, None, reporter=ctx.reporter, tries=2, timeout=5.0)
 
     async def fetch(markets: list[str], min_ts: int) -> list[dict[str, Any]]:
         """Every page, per market (all markets at once when the subscription has no filter)."""

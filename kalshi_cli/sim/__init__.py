@@ -15,6 +15,8 @@ The layers, each importing only those below it:
   stdout released to a pipe); ``threaded.ThreadedSim``: a SimServer in a background thread.
 """
 
+from __future__ import annotations
+
 from .market import Exchange
 from .server import SimServer
 from .threaded import ThreadedSim

@@ -1,7 +1,8 @@
 """The market a recording describes, in the ``MarketSource`` role, for the replay server.
 
 ``ReplayExchange`` rebuilds every market's order book from the recorded snapshots and deltas
-with the client's own ``OrderBook`` (same parsing, same integrity rules), and knows which
+with the client's own ``OrderBook`` (same parsing, same integrity rules, the clock rules of
+one connection as ``BookSet`` applies them), and knows which
 books it can vouch for. A book becomes trustworthy at a recorded snapshot and stops being so
 at a recorded seq gap, a ``kalshi_cli.meta`` gap, connect or disconnect, or a delta the book
 refuses; the deltas of an untrusted book are not sent, so a client's first frame for a
@@ -110,7 +111,7 @@ class ReplayExchange:
         if ticker is None:
             return None
         if kind == ORDERBOOK_SNAPSHOT:
-            book = OrderBook(ticker)
+            book = OrderBook(ticker, skip_contained=False)  # one connection's frames, as BookSet reads them
             book.apply_snapshot(msg)
             if not book.is_live:  # unreadable or crossed: nothing to vouch for
                 self.markets.pop(ticker, None)
@@ -120,12 +121,10 @@ class ReplayExchange:
         trusted = self.markets.get(ticker)
         if trusted is None:
             return None  # no trusted book to place it on: wait for the next snapshot
-        outcome = trusted.apply_delta(msg)
-        if outcome is DeltaOutcome.APPLIED:
+        if trusted.apply_delta(msg) is DeltaOutcome.APPLIED:
             return Event(kind, ticker, msg)
-        if outcome is not DeltaOutcome.SKIPPED_IN_SNAPSHOT:  # the recording says something impossible
-            del self.markets[ticker]
-        return None  # (a skipped delta is already inside the snapshot every client got)
+        del self.markets[ticker]  # the recording says something the book cannot take: wait for a snapshot
+        return None
 
 
 class ReplayConnection(Connection):

@@ -183,8 +183,12 @@ class KalshiClient:
         if sub is None:
             yield from self._stray(raw, head, obj)
             return
-        if "seq" in obj:
-            verdict = self._seqs[sub.sid].observe(obj["seq"], obj)  # type: ignore[index]
+        seq = obj.get("seq")
+        if seq is not None:
+            if type(seq) is not int or seq < 1:  # unreadable, not a broken stream: no resync loop
+                yield from self._bad_frame(raw, f"seq {seq!r} is not a positive integer")
+                return
+            verdict = self._seqs[sub.sid].observe(seq, obj)  # type: ignore[index]
             if verdict is not IN_ORDER:
                 yield from self._out_of_order(raw, obj, sub, verdict)
                 return

@@ -149,6 +149,8 @@ def test_a_resubscribed_channel_starts_over_with_its_new_sid() -> None:
         b'{"type":"trade","sid":1,"seq":1,"msg":{"t":"\xff\xfe"}}',  # not UTF-8
         b'[{"type":"trade","sid":1,"seq":1}]',
         b"",
+        b'{"type":"trade","sid":1,"seq":"1","msg":{}}',
+        b'{"type":"trade","sid":1,"seq":0,"msg":{}}',
     ],
 )
 def test_an_unreadable_frame_is_reported_and_skipped(raw: bytes) -> None:

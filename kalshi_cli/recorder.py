@@ -318,6 +318,8 @@ class RecordHandler(FeedHandler):
 
     def on_subscription_lost(self, sub: Subscription, reason: str) -> None:
         self.meta("resubscribe", channel=sub.channel, sid=sub.sid, reason=reason)
+        if self.trades is not None:
+            self.trades.lost(sub)
 
     def on_disconnected(self, reason: str) -> None:
         self.meta("disconnect", reason=reason)

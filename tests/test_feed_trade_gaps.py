@@ -34,9 +34,12 @@ def row(n: int) -> dict[str, Any]:
 # Events: "trade" (the exchange trades; the socket delivers it unless down or told to lose it),
 # "lose" (the next trade's frame is lost: the session reports the seq gap when the frame after
 # it arrives, before delivering that one), "drop" (the connection goes down), "up" (reconnected
-# and resubscribed), "yield" (the event loop runs: a pending backfill makes progress), "lag"
-# (REST stops seeing new trades until the next "catchup").
-EVENTS = st.lists(st.sampled_from(["trade", "trade", "trade", "lose", "drop", "up", "yield", "lag", "catchup"]))
+# and resubscribed), "resub" (the seq went back: the session drops the subscription and makes
+# it again on the same connection), "yield" (the event loop runs: a pending backfill makes
+# progress), "lag" (REST stops seeing new trades until the next "catchup").
+EVENTS = st.lists(
+    st.sampled_from(["trade", "trade", "trade", "lose", "drop", "up", "resub", "yield", "lag", "catchup"])
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -90,6 +93,10 @@ def test_each_trade_once_in_order_and_none_offered_is_lost(events):
             elif event == "drop" and up:
                 up, lost = False, False  # a new connection numbers from 1: no gap to see
                 filler.disconnected()
+            elif event == "resub" and up:
+                filler.lost(SUB)
+                lost = False  # the new subscription numbers from 1
+                filler.subscribed(SUB, loop.create_task)
             elif event == "up" and not up:
                 up = True
                 filler.subscribed(SUB, loop.create_task)

@@ -14,8 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from kalshi_cli.book import BookState, OrderBook
 from kalshi_cli.bookset import BookSet
 from kalshi_cli.environment import Environment
@@ -31,7 +29,6 @@ from kalshi_cli.sinks import NullSink, OutputKind, Sink, choose, open_sink
 
 __all__ = ["BookHandler", "BookSettings", "run"]
 
-_loads = orjson.loads
 _LIVE = BookState.LIVE
 
 
@@ -116,14 +113,7 @@ class BookHandler(FeedHandler):
         self.frames += 1
         if not self._in_burst:
             self._start_burst()
-        obj = head.obj
-        if obj is None:
-            try:
-                obj = _loads(raw)
-            except ValueError:
-                pass
-            if type(obj) is not dict:
-                obj = parse_frame(raw)  # raises FrameError, naming what is wrong
+        obj = head.obj if head.obj is not None else parse_frame(raw)  # the session parsed it (validated)
         kind = head.type
         if kind == ORDERBOOK_DELTA or kind == ORDERBOOK_SNAPSHOT:
             book = self.books.apply(obj)

@@ -107,6 +107,10 @@ class TailHandler(FeedHandler):
         if self.trades is not None:
             self.trades.subscribed(sub, self.spawn)
 
+    def on_subscription_lost(self, sub: Subscription, reason: str) -> None:
+        if self.trades is not None:
+            self.trades.lost(sub)
+
     def on_gap(self, sub: Subscription, missing: int, head: Head) -> None:
         super().on_gap(sub, missing, head)
         if self.trades is not None:

@@ -130,6 +130,11 @@ class TradeGapFiller:
         self._cancel()
         self.holding = True
 
+    def lost(self, sub: Subscription) -> None:
+        """The trade subscription broke (the session resubscribes): as for a disconnect."""
+        if sub.channel == TRADE:
+            self.disconnected()
+
     def subscribed(self, sub: Subscription, spawn: Spawn) -> None:
         if sub.channel == TRADE and self.holding:
             self._start(sub, spawn)

@@ -164,7 +164,7 @@ class KalshiClient:
                             yield from self._frame(raw, obj)  # not next in line: the general path judges it
                             continue
                         window.last = seq  # SeqWindow.observe's in-order case, inline
-                        window.ring[seq & MASK] = (seq, obj)
+                        window.ring[seq & MASK] = (seq, raw)
                     self.frames += 1
                     yield raw if passthrough else Data(raw, Head(kind, sid, seq, None, obj), sub)
                     continue
@@ -177,7 +177,7 @@ class KalshiClient:
             return
         head = _head(obj)
         if head.type not in DATA_TYPES:
-            yield from self._reply(head, obj)
+            yield from self._reply(raw, head, obj)
             return
         sub = self._by_sid.get(head.sid) if head.sid is not None else None
         if sub is None:
@@ -188,7 +188,7 @@ class KalshiClient:
             if type(seq) is not int or seq < 1:  # unreadable, not a broken stream: no resync loop
                 yield from self._bad_frame(raw, f"seq {seq!r} is not a positive integer")
                 return
-            verdict = self._seqs[sub.sid].observe(seq, obj)  # type: ignore[index]
+            verdict = self._seqs[sub.sid].observe(seq, raw)  # type: ignore[index]
             if verdict is not IN_ORDER:
                 yield from self._out_of_order(raw, obj, sub, verdict)
                 return
@@ -257,7 +257,7 @@ class KalshiClient:
 
     # --- replies --------------------------------------------------------------------------------
 
-    def _reply(self, head: Head, obj: dict[str, Any]) -> Iterator[Event | bytes]:
+    def _reply(self, raw: bytes, head: Head, obj: dict[str, Any]) -> Iterator[Event | bytes]:
         kind = head.type
         pending = self._pending.get(head.id) if head.id is not None else None
         if kind == "subscribed":
@@ -267,7 +267,7 @@ class KalshiClient:
             if head.sid is not None and head.seq is not None and head.sid in self._by_sid:
                 # Acks take a number on sequenced sids (§7): a gap shows here too.
                 window = self._seqs[head.sid]
-                verdict = window.observe(head.seq, obj)
+                verdict = window.observe(head.seq, raw)
                 if type(verdict) is int:
                     self.gaps += 1
                     yield Gap(self._by_sid[head.sid], verdict, head)

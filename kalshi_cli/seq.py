@@ -1,14 +1,18 @@
 """Per-sid ``seq`` checks (KALSHI_WS.md §7): dense, starting at 1, independent between sids.
 
-``SeqWindow`` is the client's: besides gaps it tells a true repeat (same seq, same content:
+``SeqWindow`` is the client's: besides gaps it tells a true repeat (same seq, same frame:
 dropped quietly) from a broken stream (seq went back, restarted at 1, or new content under a
-seq already seen: resync), by keeping the content of the last ``WINDOW`` frames of the sid.
+seq already seen: resync), by keeping the bytes of the last ``WINDOW`` frames of the sid (bytes
+cannot change under it, unlike a parse a consumer may keep and edit). The same JSON in another
+key order or spacing is the same frame: only then are the two parsed and compared.
 ``SeqTracker`` is the plain gap counter over many sids that recorded files are read with.
 """
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Final
+
+import orjson
 
 __all__ = ["DUPLICATE", "IN_ORDER", "WINDOW", "SeqTracker", "SeqWindow", "Verdict"]
 
@@ -45,10 +49,10 @@ class SeqWindow:
 
     def __init__(self, *, fresh: bool = False) -> None:
         self.last = _ANY if fresh else 0
-        self.ring: list[tuple[int, Any] | None] = [None] * WINDOW
+        self.ring: list[tuple[int, bytes] | None] = [None] * WINDOW
 
-    def observe(self, seq: object, content: Any) -> Verdict:
-        """Judge the frame numbered ``seq`` whose parsed ``content`` is given (compared by value)."""
+    def observe(self, seq: object, content: bytes) -> Verdict:
+        """Judge the frame numbered ``seq`` whose bytes are ``content`` (valid JSON)."""
         if seq == self.last + 1:
             self.last = seq
             self.ring[seq & (WINDOW - 1)] = (seq, content)
@@ -61,13 +65,17 @@ class SeqWindow:
             self.ring[seq & (WINDOW - 1)] = (seq, content)
             return IN_ORDER if last == _ANY else seq - last - 1
         seen = self.ring[seq & (WINDOW - 1)]
-        if seen is not None and seen[0] == seq and seen[1] == content:
+        if seen is not None and seen[0] == seq and _same_frame(seen[1], content):
             return DUPLICATE
         if seq == 1:
             return f"seq restarted at 1 (was {last})"
         if seen is not None and seen[0] == seq:
             return f"new content under seq {seq}, already seen"
         return f"seq went back from {last} to {seq}"
+
+
+def _same_frame(a: bytes, b: bytes) -> bool:
+    return a == b or orjson.loads(a) == orjson.loads(b)
 
 
 class SeqTracker:

@@ -271,3 +271,11 @@ def test_frames_on_a_sid_nobody_asked_for_are_reported_once() -> None:
     client, _, _ = start("trade")
     events = feed(client, trade(99, 1), trade(99, 2), trade(1, 1))
     assert warnings(events) == ["ignoring frames for unknown sid 99"] and data(events) == [trade(1, 1)]
+
+
+def test_a_consumer_editing_the_parse_does_not_change_what_a_repeat_is() -> None:
+    client, _, _ = start("trade")
+    (first,) = feed(client, trade(1, 1))
+    first.head.obj["msg"].clear()  # a consumer is free to reuse the parse it was handed
+    events = feed(client, trade(1, 1), trade(1, 2))
+    assert data(events) == [trade(1, 2)] and not any(isinstance(e, Lost) for e in events)

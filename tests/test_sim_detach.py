@@ -180,3 +180,20 @@ def test_bad_replay_options_are_one_line_usage_errors(tmp_path, args, needle) ->
     rec = tmp_path / "capture.ndjson"
     rec.write_bytes(orjson.dumps({"type": "trade", "sid": 1, "seq": 1, "msg": {"market_ticker": "KXA"}}) + b"\n")
     assert_clean_error(run_cli(["replay", str(rec), *args]), 2, needle)
+
+
+def test_an_ipv6_host_gets_a_url_a_client_can_use() -> None:
+    import socket
+
+    try:
+        socket.socket(socket.AF_INET6).bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    proc = spawn_cli(["sim", "--rate", "0", "--host", "::1"])
+    try:
+        url = proc.stdout.readline().decode().strip()
+        assert re.fullmatch(r"ws://\[::1\]:\d+/trade-api/ws/v2", url)
+        assert subscribe(url)["type"] == "subscribed"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)

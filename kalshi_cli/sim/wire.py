@@ -116,7 +116,8 @@ class WireServer:
             max_size=2**20,
         )
         self.port = self._server.sockets[0].getsockname()[1]
-        self.url = f"ws://{self.host}:{self.port}{WS_PATH}"
+        netloc = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 literal needs brackets
+        self.url = f"ws://{netloc}:{self.port}{WS_PATH}"
         return self.url
 
     async def stop(self) -> None:

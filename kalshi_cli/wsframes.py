@@ -41,6 +41,8 @@ class FrameReader:
         buf = self._buf + data if self._buf else data
         end = len(buf)
         pos = 0
+        max_size = self.max_size
+        append = messages.append
         control: list[bytes] = []
         while end - pos >= 2:
             b0 = buf[pos]
@@ -50,7 +52,7 @@ class FrameReader:
             if n == 126:
                 if end - pos < 4:
                     break
-                n = int.from_bytes(buf[pos + 2 : pos + 4], "big")
+                n = buf[pos + 2] << 8 | buf[pos + 3]
                 head = 4
             elif n == 127:
                 if end - pos < 10:
@@ -58,7 +60,7 @@ class FrameReader:
                 n = int.from_bytes(buf[pos + 2 : pos + 10], "big")
                 head = 10
             opcode = b0 & 0x0F
-            if b0 & 0x70 or b1 & 0x80 or n > self.max_size:  # reserved bits, a mask, too big
+            if b0 & 0x70 or b1 & 0x80 or n > max_size:  # reserved bits, a mask, too big
                 return self._give_up(control, buf, pos)
             if opcode & 0x8:  # a control frame: websockets answers it, in stream order
                 if opcode == _CLOSE or n > 125 or not b0 & 0x80:
@@ -75,16 +77,16 @@ class FrameReader:
                 if self._parts is not None:
                     return self._give_up(control, buf, pos)  # a new message inside a fragmented one
                 if b0 & 0x80:
-                    messages.append(payload)
+                    append(payload)
                 else:
                     self._parts, self._size = [payload], n
             elif opcode == _CONT and self._parts is not None:
                 self._size += n
-                if self._size > self.max_size:
+                if self._size > max_size:
                     return self._give_up(control, buf, pos)
                 self._parts.append(payload)
                 if b0 & 0x80:
-                    messages.append(b"".join(self._parts))
+                    append(b"".join(self._parts))
                     self._parts = None
             else:
                 return self._give_up(control, buf, pos)

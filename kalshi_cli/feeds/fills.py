@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from kalshi_cli.environment import Environment
-from kalshi_cli.feeds.context import ConnectionArgs, StreamContext
-from kalshi_cli.feeds.private import PrivateHandler, follow, no_rest_api, rest_client
+from kalshi_cli.feeds.context import ConnectionArgs
+from kalshi_cli.feeds.private import PrivateHandler, follow, no_rest_api
 from kalshi_cli.portfolio import FillTotals, fill_key, fill_time_ms, rest_fill_frame
 from kalshi_cli.protocol import FILL, Head
 from kalshi_cli.rest import RestClient, RestError
@@ -41,6 +42,8 @@ class FillsSettings:
 
 class FillsHandler(PrivateHandler):
     """Writes each fill exactly once, in order: REST backfill first, then the buffered live frames."""
+
+    channel = FILL
 
     def __init__(
         self,
@@ -183,18 +186,13 @@ class FillsHandler(PrivateHandler):
 def run(settings: FillsSettings, env: Environment) -> None:
     """Follow your fills (after ``--since``'s history) until stopped or ``--count`` fills."""
 
-    def make(ctx: StreamContext, sink: Sink) -> tuple[PrivateHandler, Subscription]:
-        handler = FillsHandler(
-            sink,
-            rest_client(ctx),
-            settings.markets,
-            since_ms=settings.since_ms,
-            count=settings.count,
-            now_ms=int(env.clock() * 1000),
+    def make(sink: Sink, rest: RestClient) -> FillsHandler:
+        now_ms = int(env.clock() * 1000)
+        return FillsHandler(
+            sink, rest, settings.markets, since_ms=settings.since_ms, count=settings.count, now_ms=now_ms
         )
-        return handler, Subscription(FILL, {"market_tickers": settings.markets} if settings.markets else {})
 
-    def view(handler: FillsHandler) -> Any:
+    def view(handler: FillsHandler) -> Callable[[int], Any]:
         from kalshi_cli.render.portfolio import fills_view
 
         def draw(height: int) -> Any:

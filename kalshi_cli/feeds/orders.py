@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from kalshi_cli.environment import Environment
-from kalshi_cli.feeds.context import ConnectionArgs, StreamContext
-from kalshi_cli.feeds.private import PrivateHandler, SeededHandler, follow, rest_client
+from kalshi_cli.feeds.context import ConnectionArgs
+from kalshi_cli.feeds.private import SeededHandler, follow
 from kalshi_cli.portfolio import rest_order_frame, to_decimal
 from kalshi_cli.protocol import USER_ORDER, USER_ORDERS
 from kalshi_cli.rest import RestClient
-from kalshi_cli.session import Subscription
 from kalshi_cli.sinks import Sink
 
 __all__ = ["OrdersHandler", "OrdersSettings", "describe_change", "run"]
@@ -107,13 +107,12 @@ class OrdersHandler(SeededHandler):
 def run(settings: OrdersSettings, env: Environment) -> None:
     """Follow your resting orders until stopped."""
 
-    def make(ctx: StreamContext, sink: Sink) -> tuple[PrivateHandler, Subscription]:
-        handler = OrdersHandler(sink, rest_client(ctx), settings.markets)
-        return handler, Subscription(USER_ORDERS, {"market_tickers": settings.markets} if settings.markets else {})
-
-    def view(handler: OrdersHandler) -> Any:
+    def view(handler: OrdersHandler) -> Callable[[int], Any]:
         from kalshi_cli.render.portfolio import orders_view
 
         return lambda _height: orders_view(handler.rows, handler.changes, handler.state)
+
+    def make(sink: Sink, rest: RestClient) -> OrdersHandler:
+        return OrdersHandler(sink, rest, settings.markets)
 
     follow(settings.conn, env, settings.json_out, make, view)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from kalshi_cli.environment import Environment
-from kalshi_cli.feeds.context import ConnectionArgs, StreamContext
-from kalshi_cli.feeds.private import PrivateHandler, SeededHandler, follow, rest_client
+from kalshi_cli.feeds.context import ConnectionArgs
+from kalshi_cli.feeds.private import SeededHandler, follow
 from kalshi_cli.portfolio import rest_position_frame
 from kalshi_cli.protocol import MARKET_POSITION, MARKET_POSITIONS
 from kalshi_cli.rest import RestClient
-from kalshi_cli.session import Subscription
 from kalshi_cli.sinks import Sink
 
 __all__ = ["PositionsHandler", "PositionsSettings", "run"]
@@ -58,13 +58,11 @@ class PositionsHandler(SeededHandler):
 def run(settings: PositionsSettings, env: Environment) -> None:
     """Follow your positions until stopped."""
 
-    def make(ctx: StreamContext, sink: Sink) -> tuple[PrivateHandler, Subscription]:
-        handler = PositionsHandler(sink, rest_client(ctx), settings.markets)
-        return handler, Subscription(MARKET_POSITIONS, {"market_tickers": settings.markets} if settings.markets else {})
-
-    def view(handler: PositionsHandler) -> Any:
+    def view(handler: PositionsHandler) -> Callable[[int], Any]:
         from kalshi_cli.render.portfolio import positions_view
 
         return lambda _height: positions_view(handler.rows, handler.state)
 
-    follow(settings.conn, env, settings.json_out, make, view)
+    follow(
+        settings.conn, env, settings.json_out, lambda sink, rest: PositionsHandler(sink, rest, settings.markets), view
+    )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from kalshi_cli.environment import Environment
 from kalshi_cli.feeds.context import ConnectionArgs, StreamContext, open_context
@@ -24,6 +24,8 @@ from kalshi_cli.session import Subscription
 from kalshi_cli.sinks import OutputKind, Sink, choose, open_sink
 
 __all__ = ["PrivateHandler", "SeededHandler", "follow", "no_rest_api", "rest_client"]
+
+H = TypeVar("H", bound="PrivateHandler")
 
 
 def rest_client(ctx: StreamContext) -> RestClient:
@@ -49,7 +51,12 @@ def no_rest_api(exc: RestError, reporter: Reporter, missing: str) -> bool:
 
 
 class PrivateHandler(FeedHandler):
-    """A private feed's handler: a sink, a REST client, and the state the live table shows."""
+    """A private feed's handler: a sink, a REST client, and the state the live table shows.
+
+    Subclasses name their ``channel``; ``markets`` filters it (all markets when empty).
+    """
+
+    channel = ""
 
     def __init__(self, sink: Sink, rest: RestClient, markets: list[str]) -> None:
         super().__init__()
@@ -83,7 +90,6 @@ class SeededHandler(PrivateHandler):
     implement ``seed_frame`` (REST row -> WS-shaped frame), ``ticker_of``, ``reset`` and ``apply``.
     """
 
-    channel = ""
     frame_type = ""
     path = ""
     rows_key = ""
@@ -176,16 +182,17 @@ def follow(
     conn: ConnectionArgs,
     env: Environment,
     json_out: bool,
-    make: Callable[[StreamContext, Sink], tuple[PrivateHandler, Subscription]],
-    view: Callable[[Any], Callable[[int], Any]],
+    make: Callable[[Sink, RestClient], H],
+    view: Callable[[H], Callable[[int], Any]],
 ) -> None:
-    """Run a private feed: ``make`` builds its handler and subscription for the run's context and
-    sink; on a terminal, ``view(handler)`` (terminal height -> renderable) is drawn live."""
+    """Run a private feed: ``make(sink, rest)`` builds its handler, which names its channel and
+    markets; on a terminal, ``view(handler)`` (terminal height -> renderable) is drawn live."""
     kind = choose(json_out, env, OutputKind.VIEW)
 
     async def main() -> None:
         async with open_context(conn, need_key=True, env=env) as ctx:
-            handler, sub = make(ctx, open_sink(kind, env))
+            handler = make(open_sink(kind, env), rest_client(ctx))
+            sub = Subscription(handler.channel, {"market_tickers": handler.markets} if handler.markets else {})
             live = None
             if kind is OutputKind.VIEW:
                 from kalshi_cli.render.portfolio import LiveTable

@@ -1,0 +1,108 @@
+"""The real command on a real terminal: ``kalshi book --sim`` run on a pty, its output drawn
+by the emulator (see views_term), as a trader in a terminal would see it."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import select
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import time
+
+import pytest
+
+from tests.conftest import ROOT, cli_env
+from tests.views_term import Term
+
+
+def run_on_pty(
+    args: list[str],
+    width: int,
+    height: int,
+    *,
+    stdin: str = "pty",
+    keys: bytes = b"",
+    term_name: str = "xterm",
+    stop: bool = False,
+) -> tuple[int, Term, bytes]:
+    """Run ``kalshi ARGS`` with stdout (and stdin, unless ``closed``) on a ``width`` x ``height``
+    pty; ``keys`` are typed (or, with ``stop``, SIGTERM sent) once the screen shows a live
+    book. Returns (status, screen, bytes)."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
+    term = Term(width, height)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kalshi_cli", *args],
+        stdin=subprocess.DEVNULL if stdin == "closed" else slave,
+        stdout=slave,
+        stderr=subprocess.DEVNULL,
+        env=cli_env(TERM=term_name, COLUMNS=str(width), LINES=str(height)),
+        cwd=ROOT,
+        preexec_fn=(lambda: os.close(0)) if stdin == "closed" else None,
+    )
+    os.close(slave)
+    deadline = time.monotonic() + 60
+    typed = not keys and not stop
+    seen = b""
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.2)
+        if ready:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # the child closed the pty
+                break
+            if not data:
+                break
+            seen += data
+            term.stream.feed(data.decode("utf-8", "replace"))
+        if not typed and term.text().count("LIVE") >= 3:
+            if stop:
+                proc.send_signal(signal.SIGTERM)
+            else:
+                os.write(master, keys)
+            typed = True
+        if proc.poll() is not None and not ready:
+            break
+    status = proc.wait(timeout=30)
+    os.close(master)
+    return status, term, seen
+
+
+@pytest.mark.slow
+def test_book_once_on_a_terminal_leaves_one_clean_screen() -> None:
+    status, term, _ = run_on_pty(["book", "--sim", "--once"], 80, 24)
+    assert status == 0
+    term.fits()
+    text = term.text()
+    assert text.count("LIVE") == 3 and "AWAITING" not in text  # no stray panel lines above the book
+
+
+@pytest.mark.slow
+def test_book_with_stdin_closed_draws_and_does_not_crash() -> None:
+    """``kalshi book --sim <&-`` exited 1 with 'AttributeError ... isatty'."""
+    status, term, _ = run_on_pty(["book", "--sim", "--once"], 80, 24, stdin="closed")
+    assert status == 0 and term.text().count("LIVE") == 3
+
+
+@pytest.mark.slow
+def test_q_quits_the_live_book_and_restores_the_screen() -> None:
+    status, term, raw = run_on_pty(["book", "--sim"], 60, 15, keys=b"q")
+    assert status == 0
+    term.fits()
+    assert term.text().count("LIVE") == 3  # what was on screen when q was typed
+    # then the alternate screen is left and the cursor shown again (pyte keeps no alternate screen)
+    last_frame = raw.rindex(b"LIVE")
+    assert b"\x1b[?1049l" in raw[last_frame:] and b"\x1b[?25h" in raw[last_frame:]
+
+
+@pytest.mark.slow
+def test_a_dumb_terminal_gets_the_book_printed_plainly() -> None:
+    """``TERM=dumb kalshi book --sim`` printed nothing at all."""
+    status, term, raw = run_on_pty(["book", "--sim"], 80, 24, term_name="dumb", stop=True)
+    assert status == 0 and b"\x1b[" not in raw  # SIGTERM exits 0; no cursor movement, no colour
+    assert term.text().count("LIVE") >= 3 and raw.count(b"streaming") >= 1

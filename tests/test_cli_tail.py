@@ -163,6 +163,16 @@ def test_terminal_lines_are_readable(keys, sim_factory):
     assert all(orjson.loads(x)["type"] == "trade" for x in proc.stdout.splitlines())
 
 
+def test_on_a_terminal_each_frame_is_one_readable_line():
+    # in-process, with stdout a terminal: the sink is the readable one (no pty needed)
+    proc = run_inprocess(["tail", "trade", "--sim", "--count", "3", "-q"], stdout_isatty=True)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.decode().splitlines()
+    assert len(lines) == 3 and all("TRADE" in line and "{" not in line for line in lines), lines
+    json_lines = run_inprocess(["tail", "trade", "--sim", "--count", "3", "-q", "--json"], stdout_isatty=True)
+    assert [orjson.loads(x)["type"] for x in json_lines.stdout.splitlines()] == ["trade"] * 3  # --json wins
+
+
 def test_closed_pipe_ends_quietly(keys, sim_factory):
     sim = sim_factory(rate=500, markets=3)
     cmd = shlex.join(

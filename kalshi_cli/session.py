@@ -10,8 +10,9 @@ Reconnect policy: every drop is retried after a growing delay. The delay starts 
 ``backoff_base`` only after a *healthy* connection, one that streamed data for at least
 ``HEALTHY_AFTER`` (30 s): a server that drops each connection after its first frame is retried
 ever more slowly, never hammered. Until the first connection ever succeeds, ``connect_tries``
-consecutive failures end the run with ``ConnectionFailed`` (exit 4), in one plain sentence; once
-a stream has run, drops are retried for as long as the command runs. HTTP 401/403 ends it with
+consecutive failures end the run with ``ConnectionFailed`` (exit 4), in one plain sentence (waits
+capped at ``FIRST_CONNECT_CAP``: 10 tries take about 25 s, not minutes); once a stream has run,
+drops are retried for as long as the command runs. HTTP 401/403 ends it with
 the key diagnosis (exit 3), other refusals that retrying cannot fix with exit 4.
 """
 
@@ -55,6 +56,7 @@ __all__ = [
 
 MAX_FRAME = 64 * 1024 * 1024  # the transport's hard cap; a frame above it costs the connection
 HEALTHY_AFTER = 30.0  # seconds of streaming with data after which the backoff starts again
+FIRST_CONNECT_CAP = 5.0  # the longest own wait between tries before any connection succeeded
 
 
 class StreamHandler:
@@ -224,6 +226,8 @@ class Session:
             elif opened is not None and self.frames > frames_before and time.monotonic() - opened >= HEALTHY_AFTER:
                 self.backoff.reset()
             delay = self.backoff.next() if retry_after is None else retry_after
+            if self.connects == 0 and retry_after is None:
+                delay = min(delay, FIRST_CONNECT_CAP)
             self.reconnects += 1
             self.reporter.info(f"{cause}; reconnecting in {delay:.1f}s")
             await asyncio.sleep(delay)

@@ -254,3 +254,18 @@ def test_legacy_already_subscribed_while_data_flows_does_not_hang() -> None:
     _, err, _ = stream(script, handler)
     assert handler.data == [trade(9, s) for s in range(40, 43)] and handler.subscribed == [9]
     assert "using the existing subscription" in err
+
+
+def test_waits_before_any_connection_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    import kalshi_cli.session as session_module
+
+    monkeypatch.setattr(session_module, "FIRST_CONNECT_CAP", 0.01)
+
+    async def script(conn: HostileConn) -> None:
+        await conn.read_request()
+        await conn.respond(503, {}, b"warming up")
+
+    with pytest.raises(ConnectionFailed) as info:
+        stream(script, Recorder(), connect_tries=4, backoff_base=60.0, backoff_cap=60.0)
+    assert "server answered HTTP 503 (4 tries)" in str(info.value)
+    assert delays(str(info.value.__notes__)) == [0.0, 0.0, 0.0]  # not a minute each

@@ -1,1 +1,2 @@
-"""One module per command; ``cli.py`` registers them on the Typer app."""
+"""One module per command, each thin: typer options -> a settings dataclass -> ``feed.run``
+(the streaming commands' logic lives in ``kalshi_cli/feeds/``); ``cli.COMMANDS`` lists them."""

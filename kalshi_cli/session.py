@@ -23,36 +23,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from kalshi_cli import events
 from kalshi_cli.client import KalshiClient
 from kalshi_cli.errors import ConnectionFailed
-from kalshi_cli.events import (
-    Command,
-    Data,
-    Event,
-    Gap,
-    Lost,
-    Reply,
-    RetryLater,
-    SessionState,
-    StreamDone,
-    Subscribed,
-    Subscription,
-    Warning,
-)
+from kalshi_cli.events import Command, Event, SessionState, StreamDone, Subscription
 from kalshi_cli.output import Reporter
 from kalshi_cli.probe import USER_AGENT, refusal_error
 from kalshi_cli.protocol import ORDERBOOK_DELTA, Head
 from kalshi_cli.retry import Backoff, describe_network_error, parse_retry_after
 from kalshi_cli.transport import Connection, Connector, HandshakeFailed, HandshakeRejected, TransportClosed
 
-__all__ = [
-    "HEALTHY_AFTER",
-    "Session",
-    "SessionState",
-    "StreamDone",
-    "StreamHandler",
-    "Subscription",
-]
+__all__ = ["HEALTHY_AFTER", "Session", "SessionState", "StreamDone", "StreamHandler", "Subscription"]
 
 MAX_FRAME = 64 * 1024 * 1024  # the transport's hard cap; a frame above it costs the connection
 HEALTHY_AFTER = 30.0  # seconds of streaming with data after which the backoff starts again
@@ -281,11 +262,12 @@ class Session:
         receive = self.client.receive
         recv_batch = conn.recv_batch
         flush = self._flush
+        data_event = events.Data
         while True:
             for event in receive(await recv_batch()):
                 if type(event) is bytes:  # the fast path: a checked, in-order frame for passthrough
                     pass_on(event)
-                elif type(event) is Data:
+                elif type(event) is data_event:
                     on_data(event.raw, event.head, event.sub)
                 else:
                     dispatch(event)  # type: ignore[arg-type]
@@ -293,20 +275,20 @@ class Session:
 
     def _dispatch(self, event: Event) -> None:
         handler = self.handler
-        if isinstance(event, Subscribed):
+        if isinstance(event, events.Subscribed):
             handler.on_subscribed(event.sub)
-        elif isinstance(event, Gap):
+        elif isinstance(event, events.Gap):
             handler.on_gap(event.sub, event.missing, event.head)
-        elif isinstance(event, Lost):
+        elif isinstance(event, events.Lost):
             handler.on_subscription_lost(event.sub, event.reason)
-        elif isinstance(event, Reply):
+        elif isinstance(event, events.Reply):
             handler.on_reply(event.obj)
-        elif isinstance(event, Warning):
+        elif isinstance(event, events.Warning):
             if event.key is None:
                 self.reporter.warn(event.text)
             else:
                 self.reporter.warn_once(event.key, event.text)
-        elif isinstance(event, RetryLater):
+        elif isinstance(event, events.RetryLater):
             loop = asyncio.get_running_loop()
             loop.call_later(event.delay, self._retry, event.command, self.client.connection)
 

@@ -58,3 +58,36 @@ def test_colour_decision() -> None:
     assert not use_color("auto", {"NO_COLOR": "1"}, True) and use_color("auto", {"NO_COLOR": ""}, True)
     assert not use_color("auto", {"TERM": "dumb"}, True)
     assert use_color("always", {"NO_COLOR": "1"}, False) and not use_color("never", {}, True)
+
+
+levels = st.dictionaries(
+    st.integers(1, 9999).map(lambda p: f"{p / 10000:.4f}"),
+    st.integers(1, 10**9).map(lambda s: f"{s / 100:.2f}"),
+    max_size=30,
+)
+
+
+@given(levels, levels, st.integers(1, 15), st.sampled_from([20, 24, 26, 40, 66]), st.booleans())
+def test_any_ladder_has_a_fixed_shape_and_every_number_whole(yes, no, depth, width, dollars) -> None:
+    """Whatever the book, a ladder is 2*depth + 3 lines of at most ``width`` cells, and each
+    shown level's price and size appear whole (or the column is left out, never cut)."""
+    from kalshi_cli.book import OrderBook
+    from kalshi_cli.fixed import ONE_DOLLAR, format_price, format_size, parse_price, parse_size
+    from kalshi_cli.render.ladder import LADDER_EXTRA_LINES, cents, ladder_lines, plain_size
+
+    book = OrderBook("KXTEST-1")
+    snapshot = {"yes_dollars_fp": [[p, s] for p, s in yes.items()], "no_dollars_fp": [[p, s] for p, s in no.items()]}
+    book.apply_snapshot({"market_ticker": "KXTEST-1", **snapshot})
+    lines = [t.plain for t in ladder_lines(book, depth, width, dollars=dollars)]
+    assert len(lines) == 2 * depth + LADDER_EXTRA_LINES
+    assert all(len(line) <= width for line in lines)
+    best_bids = sorted((parse_price(p) for p in yes), reverse=True)[:depth]
+    for price in best_bids:
+        text = format_price(price) if dollars else cents(price)
+        row = next(line for line in lines if line.split() and line.split()[0].rstrip("•") == text)
+        size = parse_size(yes[format_price(price)])
+        assert (format_size(size) if dollars else plain_size(size)) in row.split(), row
+    best_asks = sorted(ONE_DOLLAR - parse_price(p) for p in no)[:depth]
+    for price in best_asks:
+        text = format_price(price) if dollars else cents(price)
+        assert any(line.split() and line.split()[0] == text for line in lines)

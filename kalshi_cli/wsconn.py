@@ -5,7 +5,9 @@ a queue, a future and three coroutine frames. At 100k frames/s that machinery co
 everything kalshi does with a frame. websockets' Sans-I/O ``ClientProtocol`` (a public API:
 the same handshake, frame parser, permessage-deflate, ping replies and closing handshake) is
 driven here by a plain asyncio ``Protocol``, and every message parsed from one read of the
-socket is handed over at once by ``recv_batch``.
+socket is handed over at once by ``recv_batch``. On a plain connection (no extension agreed)
+the data frames after the 101 are read by ``wsframes.FrameReader`` instead of websockets'
+parser, which still reads control frames and anything unusual (see there).
 
 Used for direct connections. When a proxy is configured for the URL, websockets' own client
 (which knows how to talk to proxies) is wrapped in the same interface instead, with redirects

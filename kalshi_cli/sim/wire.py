@@ -30,13 +30,19 @@ from .engine import Connection, Frame
 from .model import Event
 from .source import MarketSource
 
-__all__ = ["EngineFactory", "HttpRoute", "WireServer"]
+__all__ = ["EngineFactory", "HttpRoute", "WireServer", "ws_url"]
 
 HttpRoute = Callable[[ServerConnection, Request], "Response | Awaitable[Response]"]
 #: Builds the protocol engine of a new connection: ``factory(authenticated=...)``.
 EngineFactory = Callable[[bool], Connection]
 HEARTBEAT = b"heartbeat"
 KEEP_LOGS = 64  # connections whose sent-frame logs are kept
+
+
+def ws_url(host: str, port: int) -> str:
+    """The URL clients use for a server on ``host:port`` (an IPv6 literal goes in brackets)."""
+    netloc = f"[{host}]" if ":" in host else host
+    return f"ws://{netloc}:{port}{WS_PATH}"
 
 
 class _Conn:
@@ -116,8 +122,7 @@ class WireServer:
             max_size=2**20,
         )
         self.port = self._server.sockets[0].getsockname()[1]
-        netloc = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 literal needs brackets
-        self.url = f"ws://{netloc}:{self.port}{WS_PATH}"
+        self.url = ws_url(self.host, self.port)
         return self.url
 
     async def stop(self) -> None:

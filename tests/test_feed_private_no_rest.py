@@ -74,3 +74,19 @@ def test_no_rest_api_is_one_warning_and_the_stream_goes_on(keys, tmp_path, comma
     warnings = [line for line in text.splitlines() if "warning" in line]
     assert len(warnings) == 1 and "REST API" in warnings[0] and missing in warnings[0], text
     assert out.read_bytes().splitlines() == sent  # the live frames, each once, as received
+
+
+def test_fills_since_without_a_rest_api_says_the_history_may_be_missing(keys, tmp_path):
+    server, rest, sent = ws_only_server("fill", "fill")
+    out = tmp_path / "out.ndjson"
+    with server, out.open("wb") as fh:
+        proc = spawn_cli(["fills", "--since", "1h", "--json", *signed_args(keys, server.url)], stdout=fh)
+        try:
+            server.wait_for(lambda: len(sent) >= 2 and len(rest) >= 2, what="REST asked at the start and again")
+            server.wait_for(lambda: out.read_bytes().count(b"\n") >= 2, what="both frames on stdout")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=20)
+    warnings = [line for line in err.decode().splitlines() if "warning" in line]
+    assert proc.returncode == 0 and len(warnings) == 1, err.decode()
+    assert "the --since history and fills made while disconnected may be missing" in warnings[0]

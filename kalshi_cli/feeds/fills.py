@@ -124,7 +124,8 @@ class FillsHandler(PrivateHandler):
         try:
             await self._fetch(window_ms)
         except RestError as exc:
-            if not no_rest_api(exc, self.session.reporter, "fills made while disconnected may be missing"):
+            history = "the --since history and " if self.floor_ms != self.started_ms else ""
+            if not no_rest_api(exc, self.session.reporter, f"{history}fills made while disconnected may be missing"):
                 raise
         self.backfills += 1
         self.window_ms = None

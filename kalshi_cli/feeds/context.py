@@ -24,7 +24,7 @@ from kalshi_cli.config import (
     rest_from_ws,
 )
 from kalshi_cli.environment import Environment, current
-from kalshi_cli.errors import KeyFileError, UsageError
+from kalshi_cli.errors import NoCredentials, UsageError
 from kalshi_cli.hints import API_KEY_HINT
 from kalshi_cli.output import Reporter
 
@@ -162,7 +162,7 @@ async def open_context(
             )
         reporter.warn(f"sending signed headers to {endpoint.host} (--trust-host)")
     if creds is None and (need_key or endpoint.env in ("prod", "demo")):
-        raise KeyFileError(
+        raise NoCredentials(
             f"no API key configured; Kalshi needs a signed connection: {API_KEY_HINT}. "
             "(Try --sim to use the built-in simulator.)"
         )

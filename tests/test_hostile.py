@@ -1,10 +1,14 @@
-"""tests/hostile.py drives the real `kalshi tail --json` as a subprocess (the server's own test)."""
+"""tests/hostile.py drives the real CLI as a subprocess: `kalshi tail --json` (the server's own
+test), and `kalshi book --json` fed frames that would make a wrong book (issue 12)."""
 
 from __future__ import annotations
 
+import signal
+import threading
+
 import orjson
 
-from tests.conftest import run_cli, signed_args
+from tests.conftest import run_cli, signed_args, spawn_cli
 from tests.hostile import HostileConn, HostileServer, encode_frame, unmask
 
 
@@ -95,3 +99,90 @@ def test_a_dropped_tcp_connection_is_reconnected_and_resubscribed(keys):
     assert proc.returncode == 0, proc.stderr.decode()
     assert [orjson.loads(line)["msg"]["trade_id"] for line in proc.stdout.splitlines()] == ["t1", "t11"]
     assert resubscribed == ["subscribe", "subscribe"]
+
+
+# --- the book feed: a frame that would make a wrong book is never printed ------------------------
+
+
+def book_line(clock: int, yes: list[list[str]]) -> dict:
+    best = yes[-1][0] if yes else None
+    return {"clock": clock, "yes_dollars_fp": yes, "no_dollars_fp": [], "best_yes_bid": best}
+
+
+def snapshot(sid: int, seq: int, clock: int, yes: list[list[str]], **extra: object) -> bytes:
+    msg = {"market_ticker": "KX-A", "market_id": "id-a", "clock": clock, "yes_dollars_fp": yes}
+    return orjson.dumps({"type": "orderbook_snapshot", "sid": sid, "seq": seq, **extra, "msg": msg})
+
+
+def book_delta(sid: int, seq: int, clock: int, price: str, size: str) -> bytes:
+    msg = {"market_ticker": "KX-A", "market_id": "id-a", "clock": clock, "side": "yes"}
+    msg |= {"price_dollars": price, "delta_fp": size}
+    return orjson.dumps({"type": "orderbook_delta", "sid": sid, "seq": seq, "msg": msg})
+
+
+async def answer_get_snapshot(conn: HostileConn, sid: int, seq: int, clock: int, yes: list[list[str]]) -> None:
+    """Wait for the client's get_snapshot (acking any other subscribe), answer it, then idle."""
+    while True:
+        cmd = await conn.recv_json()
+        if cmd.get("cmd") == "subscribe":
+            await conn.ack_subscribe(cmd)
+        elif cmd.get("params", {}).get("action") == "get_snapshot":
+            await conn.send_text(snapshot(sid, seq, clock, yes, id=cmd["id"]))
+            return await conn.idle()
+
+
+def book_lines_until(keys, server: HostileServer, last_clock: int) -> tuple[list[dict], str]:
+    """``kalshi book KX-A --json --every`` until it prints a book at ``last_clock``; its lines.
+
+    A book that never gets there (a wrong one printed as live, no resync) ends the run after 30 s
+    (a safety net so the test fails instead of hanging; nothing is timed).
+    """
+    args = ["book", "KX-A", "--json", "--every", *signed_args(keys, server.url)]
+    proc = spawn_cli(args)
+    net = threading.Timer(30, proc.terminate)
+    net.daemon = True
+    net.start()
+    lines = []
+    try:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            line = orjson.loads(raw)
+            lines.append({k: line[k] for k in ("clock", "yes_dollars_fp", "no_dollars_fp", "best_yes_bid")})
+            if line["clock"] == last_clock:
+                break
+    finally:
+        net.cancel()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    return lines, err.decode()
+
+
+GOOD = [["0.3000", "1.00"], ["0.4000", "5.00"]]
+
+
+def test_a_snapshot_listing_a_price_twice_is_never_printed_and_is_re_snapshotted(keys):
+    async def script(conn: HostileConn) -> None:
+        await conn.handshake()
+        sid = (await conn.subscribe_all())["orderbook_delta"]
+        await conn.send_text(snapshot(sid, 1, 10, [["0.4000", "5.00"], ["0.40", "5.00"]]))  # summed, 10.00 is wrong
+        await answer_get_snapshot(conn, sid, 2, 11, GOOD)
+
+    with HostileServer(script) as server:
+        lines, err = book_lines_until(keys, server, 11)
+    assert lines == [book_line(11, GOOD)], err
+    assert "listed twice" in err
+
+
+def test_a_delta_whose_clock_goes_back_is_never_printed_and_is_re_snapshotted(keys):
+    async def script(conn: HostileConn) -> None:
+        await conn.handshake()
+        sid = (await conn.subscribe_all())["orderbook_delta"]
+        await conn.send_text(snapshot(sid, 1, 10, [["0.4000", "5.00"]]))
+        await conn.send_text(book_delta(sid, 2, 12, "0.4000", "1.00"))
+        await conn.send_text(book_delta(sid, 3, 11, "0.3000", "1.00"))  # clock went back
+        await answer_get_snapshot(conn, sid, 4, 20, GOOD)
+
+    with HostileServer(script) as server:
+        lines, err = book_lines_until(keys, server, 20)
+    assert lines == [book_line(10, [["0.4000", "5.00"]]), book_line(12, [["0.4000", "6.00"]]), book_line(20, GOOD)], err
+    assert "went backwards" in err

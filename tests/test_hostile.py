@@ -186,3 +186,21 @@ def test_a_delta_whose_clock_goes_back_is_never_printed_and_is_re_snapshotted(ke
         lines, err = book_lines_until(keys, server, 20)
     assert lines == [book_line(10, [["0.4000", "5.00"]]), book_line(12, [["0.4000", "6.00"]]), book_line(20, GOOD)], err
     assert "went backwards" in err
+
+
+def test_a_delta_not_after_its_snapshot_is_never_applied_and_is_re_snapshotted(keys):
+    """After maintenance lowered the clock, a new change can carry its snapshot's clock: skipping
+    it as 'already inside the snapshot' would print books missing it."""
+
+    async def script(conn: HostileConn) -> None:
+        await conn.handshake()
+        sid = (await conn.subscribe_all())["orderbook_delta"]
+        await conn.send_text(snapshot(sid, 1, 10, [["0.4000", "5.00"]]))
+        await conn.send_text(book_delta(sid, 2, 10, "0.4000", "1.00"))
+        await conn.send_text(book_delta(sid, 3, 11, "0.4000", "1.00"))
+        await answer_get_snapshot(conn, sid, 4, 20, GOOD)
+
+    with HostileServer(script) as server:
+        lines, err = book_lines_until(keys, server, 20)
+    assert lines == [book_line(10, [["0.4000", "5.00"]]), book_line(20, GOOD)], err
+    assert "not after its snapshot" in err

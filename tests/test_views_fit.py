@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from kalshi_cli.render.fit import Column, Field, fit_fields, fit_table, shorten_middle
@@ -68,6 +68,7 @@ levels = st.dictionaries(
 
 
 @given(levels, levels, st.integers(1, 15), st.sampled_from([20, 24, 26, 40, 66]), st.booleans())
+@example({"0.0001": "0.02"}, {"0.9999": "0.01"}, 1, 20, False)  # crossed: bid and ask both at 0.01 cents
 def test_any_ladder_has_a_fixed_shape_and_every_number_whole(yes, no, depth, width, dollars) -> None:
     """Whatever the book, a ladder is 2*depth + 3 lines of at most ``width`` cells, and each
     shown level's price and size appear whole (or the column is left out, never cut)."""
@@ -81,13 +82,14 @@ def test_any_ladder_has_a_fixed_shape_and_every_number_whole(yes, no, depth, wid
     lines = [t.plain for t in ladder_lines(book, depth, width, dollars=dollars)]
     assert len(lines) == 2 * depth + LADDER_EXTRA_LINES
     assert all(len(line) <= width for line in lines)
+    ask_lines, bid_lines = lines[1 : depth + 1], lines[depth + 2 : 2 * depth + 2]  # around the spread row
     best_bids = sorted((parse_price(p) for p in yes), reverse=True)[:depth]
     for price in best_bids:
         text = format_price(price) if dollars else cents(price)
-        row = next(line for line in lines if line.split() and line.split()[0].rstrip("•") == text)
+        row = next(line for line in bid_lines if line.split() and line.split()[0].rstrip("•") == text)
         size = parse_size(yes[format_price(price)])
         assert (format_size(size) if dollars else plain_size(size)) in row.split(), row
     best_asks = sorted(ONE_DOLLAR - parse_price(p) for p in no)[:depth]
     for price in best_asks:
         text = format_price(price) if dollars else cents(price)
-        assert any(line.split() and line.split()[0] == text for line in lines)
+        assert any(line.split() and line.split()[0].rstrip("•") == text for line in ask_lines)

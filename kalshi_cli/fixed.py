@@ -111,10 +111,7 @@ def parse_bid_price(text: Any) -> int:
     value = parse_price(text)
     if not 0 < value < ONE_DOLLAR:
         raise FixedPointError(f"price {text!r} is outside (0, 1)")
-    if len(PRICE_CACHE) >= _CACHE_LIMIT:
-        PRICE_CACHE.clear()
-    PRICE_CACHE[text] = value
-    return value
+    return _remember(PRICE_CACHE, text, value)
 
 
 def parse_size_cached(text: Any) -> int:
@@ -123,10 +120,13 @@ def parse_size_cached(text: Any) -> int:
         return SIZE_CACHE[text]
     except (KeyError, TypeError):
         pass
-    value = parse_size(text)
-    if len(SIZE_CACHE) >= _CACHE_LIMIT:
-        SIZE_CACHE.clear()
-    SIZE_CACHE[text] = value
+    return _remember(SIZE_CACHE, text, parse_size(text))
+
+
+def _remember(cache: dict[str, int], text: str, value: int) -> int:
+    if len(cache) >= _CACHE_LIMIT:
+        cache.clear()
+    cache[text] = value
     return value
 
 

@@ -181,7 +181,8 @@ def build_cycle(
                 continue
             t = rng.choice(names)
             msg = {
-                "trade_id": str(uuid.UUID(int=rng.getrandbits(128))),
+                # unique per frame (the trade's seq spliced in): consumers dedupe trades by trade_id
+                "trade_id": "TRADE-ID-SLOT",
                 "market_ticker": t,
                 "yes_price_dollars": "0.4400",
                 "no_price_dollars": "0.5600",
@@ -194,8 +195,8 @@ def build_cycle(
                 "ts_ms": TS_MS,
             }
             head = b'{"type":"trade","sending_ts_ms":%d,"sid":3,"seq":%%d,"msg":' % TS_MS
-            body = head + orjson.dumps(msg).replace(b"%", b"%%") + b"}"
-            slots = [("seq3", counters["seq3"])]
+            body = head + orjson.dumps(msg).replace(b"%", b"%%").replace(b"TRADE-ID-SLOT", b"bench-%d") + b"}"
+            slots = [("seq3", counters["seq3"]), ("seq3", counters["seq3"])]
             counters["seq3"] += 1
         templates.append(Template(body, slots))
     return templates, counters

@@ -500,9 +500,9 @@ def live_view(seconds: float, rate: int, fps: float = 10.0) -> dict[str, float]:
     """The view in-process (Console to /dev/null, 120x40) while frames are applied at ``rate``."""
     from rich.console import Console
 
-    from kalshi_cli.commands.book import BookHandler
+    from kalshi_cli.feeds.book import BookHandler
     from kalshi_cli.render.live import BookLiveView
-    from kalshi_cli.session import Subscription
+    from kalshi_cli.session import SessionState, Subscription
 
     cycles = int(rate * seconds / 2000) + 2
     templates, advance = build_cycle({"orderbook_delta", "ticker", "trade"}, MARKETS)
@@ -523,11 +523,11 @@ def live_view(seconds: float, rate: int, fps: float = 10.0) -> dict[str, float]:
     }
 
     class FakeSession:
-        state = "streaming"
+        state = SessionState.STREAMING
         reporter = None
 
     async def main() -> dict[str, float]:
-        handler = BookHandler(names, as_json=False, depth=10, once=False)
+        handler = BookHandler(names, depth=10, once=False)
         handler.session = FakeSession()  # type: ignore[assignment]
         handler.on_subscribed(subs[1])
         devnull = open(os.devnull, "w")  # noqa: SIM115, ASYNC230

@@ -73,3 +73,12 @@ def test_a_commands_help_imports_no_rich_help_renderer():
 def test_sign_help_imports_nothing_of_the_streaming_stack():
     modules = imported(["sign", "--help"])
     assert heavy(modules, ("asyncio", "typer.rich_utils", *STREAMING)) == []
+
+
+def test_a_streaming_commands_help_imports_no_feed_and_no_event_loop():
+    """Subcommand --help loads the command's module and typer, nothing it needs only to run:
+    the feeds (and through them asyncio, websockets, orjson) are imported inside the command."""
+    for name in ("tail", "book", "fills", "positions", "orders", "record", "replay", "sim", "sign"):
+        modules = imported([name, "--help"])
+        assert f"kalshi_cli.commands.{name}" in modules, name
+        assert heavy(modules, ("kalshi_cli.feeds", "asyncio", "websockets", "orjson", "cryptography")) == [], name

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kalshi_cli import environment
-from kalshi_cli.commands.common import ConnectionArgs, connection_options
-from kalshi_cli.feeds import book as feed
+if TYPE_CHECKING:
+    from kalshi_cli.feeds.context import ConnectionArgs
+
+from kalshi_cli.commands.common import connection_options
 
 __all__ = ["book"]
 
@@ -70,6 +71,9 @@ def book(
 
       kalshi book KXBTCD-26NOV2517-T97999.99 --once --json > snapshot.json
     """
+    from kalshi_cli import environment
+    from kalshi_cli.feeds import book as feed
+
     settings = feed.BookSettings(
         tickers=list(tickers or []),
         depth=depth,

@@ -1,8 +1,8 @@
 """The connection flags every connecting command shares, added to its signature once.
 
 ``connection_options`` adds them (like sqlite-utils' ``output_options``) and hands the
-command one ``ConnectionArgs``; ``feeds.context.open_context`` resolves it (re-exported here
-for the commands that import it from this module).
+command one ``feeds.context.ConnectionArgs``, which ``feeds.context.open_context`` resolves.
+``feeds`` is imported only when the command runs, so a command's ``--help`` stays light.
 """
 
 from __future__ import annotations
@@ -11,13 +11,14 @@ import inspect
 import typing
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from kalshi_cli.feeds.context import ConnectionArgs, StreamContext, load_credentials, open_context
+if TYPE_CHECKING:
+    pass
 
-__all__ = ["ConnectionArgs", "StreamContext", "connection_options", "load_credentials", "open_context"]
+__all__ = ["connection_options"]
 
 CONN = "Connection"
 
@@ -189,7 +190,8 @@ _OPTIONS: list[tuple[str, Any, Any]] = [
 
 def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Add the connection flags to ``func``'s CLI signature; ``func`` gets them as ``conn``."""
-    hints = typing.get_type_hints(func, include_extras=True)
+    # ``conn: ConnectionArgs`` is a TYPE_CHECKING name in the command's module; it is dropped below.
+    hints = typing.get_type_hints(func, localns={"ConnectionArgs": Any}, include_extras=True)
     own = [
         p.replace(annotation=hints.get(p.name, p.annotation))
         for p in inspect.signature(func).parameters.values()
@@ -202,6 +204,8 @@ def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
     names = [name for name, _, _ in _OPTIONS]
 
     def wrapper(**kwargs: Any) -> Any:
+        from kalshi_cli.feeds.context import ConnectionArgs
+
         conn = ConnectionArgs(**{n: kwargs.pop(n) for n in names})
         conn.check()  # before the command does anything (e.g. creates record's directory)
         return func(conn=conn, **kwargs)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kalshi_cli import environment
-from kalshi_cli.commands.common import ConnectionArgs, connection_options
-from kalshi_cli.feeds import fills as feed
-from kalshi_cli.portfolio import parse_since
+if TYPE_CHECKING:
+    from kalshi_cli.feeds.context import ConnectionArgs
+
+from kalshi_cli.commands.common import connection_options
 
 __all__ = ["fills"]
 
@@ -53,6 +53,10 @@ def fills(
 
       kalshi fills --since 2026-08-28T00:00:00Z --json | jq -c '.msg | [.market_ticker, .count_fp, .yes_price_dollars]'
     """
+    from kalshi_cli import environment
+    from kalshi_cli.feeds import fills as feed
+    from kalshi_cli.portfolio import parse_since
+
     since_ms = parse_since(since) if since is not None else None
     settings = feed.FillsSettings(
         markets=list(market or []), since_ms=since_ms, json_out=json_out, count=count, conn=conn

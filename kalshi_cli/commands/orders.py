@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kalshi_cli import environment
-from kalshi_cli.commands.common import ConnectionArgs, connection_options
-from kalshi_cli.feeds import orders as feed
+if TYPE_CHECKING:
+    from kalshi_cli.feeds.context import ConnectionArgs
+
+from kalshi_cli.commands.common import connection_options
 
 __all__ = ["orders"]
 
@@ -43,4 +44,7 @@ def orders(
 
       kalshi orders --json | jq -c '.msg | [.ticker, .status, .remaining_count_fp]'
     """
+    from kalshi_cli import environment
+    from kalshi_cli.feeds import orders as feed
+
     feed.run(feed.OrdersSettings(markets=list(market or []), json_out=json_out, conn=conn), environment.current())

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kalshi_cli import environment
-from kalshi_cli.commands.common import ConnectionArgs, connection_options
-from kalshi_cli.feeds import positions as feed
+if TYPE_CHECKING:
+    from kalshi_cli.feeds.context import ConnectionArgs
+
+from kalshi_cli.commands.common import connection_options
 
 __all__ = ["positions"]
 
@@ -44,4 +45,7 @@ def positions(
 
       kalshi positions --json | jq -c 'select(.seed | not) | .msg | [.market_ticker, .position_fp]'
     """
+    from kalshi_cli import environment
+    from kalshi_cli.feeds import positions as feed
+
     feed.run(feed.PositionsSettings(markets=list(market or []), json_out=json_out, conn=conn), environment.current())

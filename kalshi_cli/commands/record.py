@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kalshi_cli import environment
-from kalshi_cli.commands.common import ConnectionArgs, connection_options
-from kalshi_cli.feeds import record as feed
-from kalshi_cli.feeds.subscriptions import parse_params
-from kalshi_cli.recorder import parse_rotate
+if TYPE_CHECKING:
+    from kalshi_cli.feeds.context import ConnectionArgs
+
+from kalshi_cli.commands.common import connection_options
 
 __all__ = ["record"]
 
@@ -73,6 +72,11 @@ def record(
 
       kalshi record orderbook_delta --sim -o /tmp/rec && kalshi replay /tmp/rec/*.ndjson
     """
+    from kalshi_cli import environment
+    from kalshi_cli.feeds import record as feed
+    from kalshi_cli.feeds.subscriptions import parse_params
+    from kalshi_cli.recorder import parse_rotate
+
     seconds, size = parse_rotate(list(rotate or ["1h"]))
     settings = feed.RecordSettings(
         channels=list(channels),

@@ -59,7 +59,7 @@ def replay(
 
       kalshi book --replay data/kalshi-20261125T140000.000Z-0001.ndjson --replay-speed 10
     """
-    from kalshi_cli.commands.runner import run_main
+    from kalshi_cli.feeds.signals import run_main
     from kalshi_cli.recording import Recording, scan
     from kalshi_cli.sim.auth import read_public_key
     from kalshi_cli.sim.detach import Announce, serve_detachable

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kalshi_cli.commands.common import ConnectionArgs, connection_options, load_credentials, open_context
+from kalshi_cli.commands.common import connection_options
 from kalshi_cli.errors import AuthRejected, NoCredentials, UsageError
 from kalshi_cli.output import Reporter
+
+if TYPE_CHECKING:
+    from kalshi_cli.feeds.context import ConnectionArgs
 
 __all__ = ["sign"]
 
@@ -51,10 +54,12 @@ def sign(
     from kalshi_cli.auth import auth_headers, shown_value
 
     if check:
-        from kalshi_cli.commands.runner import run_main
+        from kalshi_cli.feeds.signals import run_main
 
         run_main(lambda: _check(conn, json_out))
         return
+    from kalshi_cli.feeds.context import load_credentials
+
     reporter = Reporter(quiet=conn.quiet)
     creds = load_credentials(conn, reporter)
     if creds is None:
@@ -75,6 +80,7 @@ async def _check(conn: ConnectionArgs, json_out: bool) -> None:
     import orjson
 
     from kalshi_cli.auth import auth_headers
+    from kalshi_cli.feeds.context import open_context
     from kalshi_cli.probe import probe
 
     async with open_context(conn, need_key=True) as ctx:

@@ -43,7 +43,7 @@ def sim(
 
       kalshi tail trade --url "$(kalshi sim | head -1)"
     """
-    from kalshi_cli.commands.runner import run_main
+    from kalshi_cli.feeds.signals import run_main
     from kalshi_cli.sim.auth import read_public_key
     from kalshi_cli.sim.detach import Announce, serve_detachable
     from kalshi_cli.sim.server import serve_forever

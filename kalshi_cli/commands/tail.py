@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kalshi_cli import environment
-from kalshi_cli.commands.common import ConnectionArgs, connection_options
-from kalshi_cli.feeds import tail as feed
-from kalshi_cli.feeds.subscriptions import parse_params
+if TYPE_CHECKING:
+    from kalshi_cli.feeds.context import ConnectionArgs
+
+from kalshi_cli.commands.common import connection_options
 
 __all__ = ["tail"]
 
@@ -57,6 +57,10 @@ def tail(
 
       kalshi tail orderbook_delta -m KXBTCD-26NOV2517-T97999.99 --count 100 > book.ndjson
     """
+    from kalshi_cli import environment
+    from kalshi_cli.feeds import tail as feed
+    from kalshi_cli.feeds.subscriptions import parse_params
+
     settings = feed.TailSettings(
         channels=list(channels),
         markets=list(market or []),

@@ -3,6 +3,7 @@ by the emulator (see views_term), as a trader in a terminal would see it."""
 
 from __future__ import annotations
 
+import codecs
 import fcntl
 import os
 import pty
@@ -13,6 +14,8 @@ import subprocess
 import sys
 import termios
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -29,10 +32,12 @@ def run_on_pty(
     keys: bytes = b"",
     term_name: str = "xterm",
     stop: bool = False,
+    until: Callable[[Term], bool] = lambda term: term.text().count("LIVE") >= 3,
+    stderr: Any = subprocess.DEVNULL,
 ) -> tuple[int, Term, bytes]:
     """Run ``kalshi ARGS`` with stdout (and stdin, unless ``closed``) on a ``width`` x ``height``
-    pty; ``keys`` are typed (or, with ``stop``, SIGTERM sent) once the screen shows a live
-    book. Returns (status, screen, bytes)."""
+    pty; ``keys`` are typed (or, with ``stop``, SIGTERM sent) once the screen is ``until``-true
+    (by default: it shows three live books). Returns (status, screen, bytes)."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
     term = Term(width, height)
@@ -40,7 +45,7 @@ def run_on_pty(
         [sys.executable, "-m", "kalshi_cli", *args],
         stdin=subprocess.DEVNULL if stdin == "closed" else slave,
         stdout=slave,
-        stderr=subprocess.DEVNULL,
+        stderr=stderr,
         env=cli_env(TERM=term_name, COLUMNS=str(width), LINES=str(height)),
         cwd=ROOT,
         preexec_fn=(lambda: os.close(0)) if stdin == "closed" else None,
@@ -49,6 +54,7 @@ def run_on_pty(
     deadline = time.monotonic() + 60
     typed = not keys and not stop
     seen = b""
+    decode = codecs.getincrementaldecoder("utf-8")("replace").decode  # a read may split a character
     while time.monotonic() < deadline:
         ready, _, _ = select.select([master], [], [], 0.2)
         if ready:
@@ -59,8 +65,8 @@ def run_on_pty(
             if not data:
                 break
             seen += data
-            term.stream.feed(data.decode("utf-8", "replace"))
-        if not typed and term.text().count("LIVE") >= 3:
+            term.stream.feed(decode(data))
+        if not typed and until(term):
             if stop:
                 proc.send_signal(signal.SIGTERM)
             else:

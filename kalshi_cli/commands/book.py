@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -11,7 +12,12 @@ if TYPE_CHECKING:
 
 from kalshi_cli.commands.common import connection_options
 
-__all__ = ["book"]
+__all__ = ["Layout", "book"]
+
+
+class Layout(StrEnum):
+    grid = "grid"
+    stack = "stack"
 
 
 @connection_options
@@ -20,7 +26,10 @@ def book(
         list[str] | None, typer.Argument(metavar="TICKER...", help="Market tickers.", show_default=False)
     ] = None,
     depth: Annotated[
-        int | None, typer.Option("--depth", "-d", min=1, help="Levels per side (view default 10; JSON default all).")
+        int | None,
+        typer.Option(
+            "--depth", "-d", min=1, help="Levels per side (view: as many as the terminal height allows; JSON: all)."
+        ),
     ] = None,
     json_out: Annotated[
         bool,
@@ -51,6 +60,13 @@ def book(
         float,
         typer.Option("--wait", metavar="SECONDS", min=1, help="Give up when a market has no book after this long."),
     ] = 10.0,
+    dollars: Annotated[
+        bool, typer.Option("--dollars", help="Prices as the exchange's dollar strings (0.4500), not cents.")
+    ] = False,
+    layout: Annotated[
+        Layout,
+        typer.Option("--layout", help="Markets side by side as the width allows (grid) or one per row (stack)."),
+    ] = Layout.grid,
     *,
     conn: ConnectionArgs,
 ) -> None:
@@ -59,7 +75,8 @@ def book(
     The book is rebuilt from Kalshi's snapshot and deltas with exact arithmetic. Any doubt (a
     seq gap, a level below zero, a crossed book, a clock going back, a reconnect) marks the
     book STALE and it is re-snapshotted; a stale book is never shown or printed as current.
-    On a terminal: a ladder per market, redrawn 12 times a second; q or Ctrl-C quits.
+    On a terminal: a ladder per market, redrawn 12 times a second, as many levels as the height
+    allows, your resting orders marked when signed in; space/n/p page markets, q or Ctrl-C quits.
 
     Examples:
 
@@ -82,6 +99,8 @@ def book(
         once=once,
         use_yes_price=yes_price,
         wait=wait,
+        dollars=dollars,
+        layout=layout.value,
         conn=conn,
     )
     feed.run(settings, environment.current())

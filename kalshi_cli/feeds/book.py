@@ -20,6 +20,7 @@ from kalshi_cli.environment import Environment
 from kalshi_cli.errors import UsageError
 from kalshi_cli.feeds.context import ConnectionArgs, open_context
 from kalshi_cli.feeds.markets import check_markets_exist, check_tickers
+from kalshi_cli.feeds.own_orders import Marks, follow_own_orders
 from kalshi_cli.feeds.runner import FeedHandler, Tick, run_feed, run_main
 from kalshi_cli.market_stats import MarketStats
 from kalshi_cli.output import OutputClosed
@@ -41,6 +42,8 @@ class BookSettings:
     once: bool = False
     use_yes_price: bool = False
     wait: float = 10.0
+    dollars: bool = False  # the view's prices as the exchange's dollar strings, not cents
+    layout: str = "grid"  # the view's panels: "grid" (side by side) or "stack"
     conn: ConnectionArgs = field(default_factory=ConnectionArgs)
 
 
@@ -82,6 +85,7 @@ class BookHandler(FeedHandler):
         self.started = time.monotonic()
         self._stale_since: dict[str, tuple[float, int]] = {}  # ticker -> (since, recovery step)
         self._book_sub: Subscription | None = None
+        self.own_orders: Marks = {}  # the signed-in user's resting orders, marked by the view
 
     # --- session callbacks ----------------------------------------------------------------
 
@@ -238,6 +242,9 @@ class BookHandler(FeedHandler):
                     "ticker (the market may not exist, or may be closed)"
                 )
 
+    def set_own_orders(self, marks: Marks) -> None:
+        self.own_orders = marks
+
     def all_live(self) -> bool:
         return all((b := self.books.book(t)) is not None and b.is_live for t in self.tickers)
 
@@ -274,7 +281,7 @@ def run(settings: BookSettings, env: Environment) -> None:
             handler = BookHandler(
                 markets,
                 open_sink(kind, env),
-                depth=settings.depth or (10 if view_mode else None),
+                depth=settings.depth,  # None: the view fits the height, JSON has every level
                 once=settings.once,
                 every=settings.every,
                 snapshot_timeout=settings.wait,
@@ -285,8 +292,12 @@ def run(settings: BookSettings, env: Environment) -> None:
             if view_mode:
                 from kalshi_cli.render.live import BookLiveView
 
-                view = BookLiveView(handler, markets, once=settings.once)
+                view = BookLiveView(
+                    handler, markets, once=settings.once, dollars=settings.dollars, layout=settings.layout
+                )
                 handler.spawn(_quit_on_key(view, handler))
+                if ctx.credentials is not None:
+                    handler.spawn(follow_own_orders(ctx, markets, handler.set_own_orders))
                 if settings.once:
                     ticks.append((1.0, lambda: handler.finish() if handler.all_live() else None))
             subs = _subscriptions(markets, view=view_mode, extra=extra)

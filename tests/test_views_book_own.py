@@ -23,7 +23,8 @@ TICKER = SNAPSHOT["msg"]["market_ticker"]
 
 
 def order(order_id: str, price: str, book_side: str, status: str = "resting", **extra: Any) -> dict[str, Any]:
-    return {**ORDER, "order_id": order_id, "yes_price_dollars": price, "book_side": book_side, "status": status, **extra}
+    fields = {"order_id": order_id, "yes_price_dollars": price, "book_side": book_side, "status": status}
+    return {**ORDER, **fields, **extra}
 
 
 def test_marks_put_bids_and_asks_at_their_yes_prices() -> None:

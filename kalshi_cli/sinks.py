@@ -18,9 +18,21 @@ from kalshi_cli.environment import Environment
 from kalshi_cli.output import LineWriter, OutputClosed
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from kalshi_cli.book import OrderBook
 
-__all__ = ["LinesSink", "NdjsonSink", "NullSink", "OutputKind", "Sink", "choose", "one_line", "open_sink"]
+__all__ = [
+    "LinesSink",
+    "NdjsonSink",
+    "NullSink",
+    "OutputKind",
+    "Sink",
+    "choose",
+    "one_line",
+    "open_sink",
+    "view_console",
+]
 
 
 class OutputKind(enum.Enum):
@@ -98,10 +110,9 @@ class LinesSink(Sink):
 
     writes = True
 
-    def __init__(self, env: Environment) -> None:
-        from rich.console import Console
-
-        self.console = Console(file=env.stdout_text, highlight=False, soft_wrap=True)
+    def __init__(self, env: Environment, color: str = "auto") -> None:
+        self.console = view_console(color, env)
+        self.console.soft_wrap = True
 
     def frame(self, raw: bytes) -> None:
         from kalshi_cli.protocol import parse_frame
@@ -112,15 +123,23 @@ class LinesSink(Sink):
         from kalshi_cli.render.lines import format_line
 
         try:
-            self.console.print(format_line(frame))
+            self.console.print(format_line(frame, width=self.console.size.width))
         except BrokenPipeError:
             raise OutputClosed from None
 
 
-def open_sink(kind: OutputKind, env: Environment) -> Sink:
-    """The sink for ``kind`` on ``env``'s stdout."""
+def view_console(color: str, env: Environment) -> Console:
+    """The console a terminal view or line draws on: ``env``'s stdout, coloured as ``--color``
+    (``auto``: on a terminal, unless ``NO_COLOR`` is set or ``TERM=dumb``) says."""
+    from kalshi_cli.render.style import make_console
+
+    return make_console(color, file=env.stdout_text)
+
+
+def open_sink(kind: OutputKind, env: Environment, color: str = "auto") -> Sink:
+    """The sink for ``kind`` on ``env``'s stdout (``color``: ``--color``, for readable lines)."""
     if kind is OutputKind.NDJSON:
         return NdjsonSink(LineWriter(env.stdout))
     if kind is OutputKind.LINES:
-        return LinesSink(env)
+        return LinesSink(env, color)
     return NullSink()

@@ -34,6 +34,7 @@ def run_on_pty(
     stop: bool = False,
     until: Callable[[Term], bool] = lambda term: term.text().count("LIVE") >= 3,
     stderr: Any = subprocess.DEVNULL,
+    env: dict[str, str] | None = None,
 ) -> tuple[int, Term, bytes]:
     """Run ``kalshi ARGS`` with stdout (and stdin, unless ``closed``) on a ``width`` x ``height``
     pty; ``keys`` are typed (or, with ``stop``, SIGTERM sent) once the screen is ``until``-true
@@ -46,7 +47,7 @@ def run_on_pty(
         stdin=subprocess.DEVNULL if stdin == "closed" else slave,
         stdout=slave,
         stderr=stderr,
-        env=cli_env(TERM=term_name, COLUMNS=str(width), LINES=str(height)),
+        env=cli_env(TERM=term_name, COLUMNS=str(width), LINES=str(height), **(env or {})),
         cwd=ROOT,
         preexec_fn=(lambda: os.close(0)) if stdin == "closed" else None,
     )
@@ -112,3 +113,18 @@ def test_a_dumb_terminal_gets_the_book_printed_plainly() -> None:
     status, term, raw = run_on_pty(["book", "--sim"], 80, 24, term_name="dumb", stop=True)
     assert status == 0 and b"\x1b[" not in raw  # SIGTERM exits 0; no cursor movement, no colour
     assert term.text().count("LIVE") >= 3 and raw.count(b"streaming") >= 1
+
+
+def coloured_cells(term: Term) -> int:
+    return sum(1 for row in term.screen.buffer.values() for cell in row.values() if cell.fg != "default")
+
+
+@pytest.mark.slow
+def test_color_never_and_no_color_draw_plain_and_always_colours() -> None:
+    _, coloured, _ = run_on_pty(["book", "--sim", "--once"], 80, 24, env={"NO_COLOR": ""})
+    _, never, _ = run_on_pty(["book", "--sim", "--once", "--color", "never"], 80, 24)
+    _, no_color, _ = run_on_pty(["book", "--sim", "--once"], 80, 24, env={"NO_COLOR": "1"})
+    _, always, _ = run_on_pty(["book", "--sim", "--once", "--color", "always"], 80, 24, env={"NO_COLOR": "1"})
+    assert coloured_cells(coloured) > 0 and coloured_cells(always) > 0
+    assert coloured_cells(never) == 0 and coloured_cells(no_color) == 0
+    assert never.text().count("LIVE") == 3  # the same book, just plain

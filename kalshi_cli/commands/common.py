@@ -18,7 +18,13 @@ import typer
 if TYPE_CHECKING:
     pass
 
-__all__ = ["connection_options"]
+__all__ = ["OnceOption", "connection_options"]
+
+#: ``--once`` of the seeded private tables (positions, orders): the REST load, then exit 0.
+OnceOption = Annotated[
+    bool,
+    typer.Option("--once", help='Print the table as loaded (with --json: its lines, "seed": true) and exit.'),
+]
 
 CONN = "Connection"
 
@@ -171,6 +177,19 @@ _OPTIONS: list[tuple[str, Any, Any]] = [
             ),
         ],
         None,
+    ),
+    (
+        "color",
+        Annotated[
+            str,
+            typer.Option(
+                "--color",
+                metavar="auto|always|never",
+                help="Colour on a terminal (auto: unless NO_COLOR is set or TERM=dumb).",
+                rich_help_panel=CONN,
+            ),
+        ],
+        "auto",
     ),
     (
         "quiet",

@@ -9,7 +9,7 @@ import typer
 if TYPE_CHECKING:
     from kalshi_cli.feeds.context import ConnectionArgs
 
-from kalshi_cli.commands.common import connection_options
+from kalshi_cli.commands.common import OnceOption, connection_options
 
 __all__ = ["orders"]
 
@@ -24,6 +24,7 @@ def orders(
         bool,
         typer.Option("--json", help="NDJSON (the default when stdout is not a terminal): seed rows, then live frames."),
     ] = False,
+    once: OnceOption = False,
     *,
     conn: ConnectionArgs,
 ) -> None:
@@ -40,6 +41,8 @@ def orders(
 
       kalshi orders --sim
 
+      kalshi orders --sim --once --json
+
       kalshi orders -m KXHIGHNY-26AUG28-B84.5
 
       kalshi orders --json | jq -c '.msg | [.ticker, .status, .remaining_count_fp]'
@@ -47,4 +50,5 @@ def orders(
     from kalshi_cli import environment
     from kalshi_cli.feeds import orders as feed
 
-    feed.run(feed.OrdersSettings(markets=list(market or []), json_out=json_out, conn=conn), environment.current())
+    settings = feed.OrdersSettings(markets=list(market or []), json_out=json_out, once=once, conn=conn)
+    feed.run(settings, environment.current())

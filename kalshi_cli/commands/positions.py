@@ -9,7 +9,7 @@ import typer
 if TYPE_CHECKING:
     from kalshi_cli.feeds.context import ConnectionArgs
 
-from kalshi_cli.commands.common import connection_options
+from kalshi_cli.commands.common import OnceOption, connection_options
 
 __all__ = ["positions"]
 
@@ -24,6 +24,7 @@ def positions(
         bool,
         typer.Option("--json", help="NDJSON (the default when stdout is not a terminal): seed rows, then live frames."),
     ] = False,
+    once: OnceOption = False,
     *,
     conn: ConnectionArgs,
 ) -> None:
@@ -41,6 +42,8 @@ def positions(
 
       kalshi positions --sim
 
+      kalshi positions --sim --once --json
+
       kalshi positions -m KXHIGHNY-26AUG28-B84.5 -m KXHIGHNY-26AUG28-B86.5
 
       kalshi positions --json | jq -c 'select(.seed | not) | .msg | [.market_ticker, .position_fp]'
@@ -48,4 +51,5 @@ def positions(
     from kalshi_cli import environment
     from kalshi_cli.feeds import positions as feed
 
-    feed.run(feed.PositionsSettings(markets=list(market or []), json_out=json_out, conn=conn), environment.current())
+    settings = feed.PositionsSettings(markets=list(market or []), json_out=json_out, once=once, conn=conn)
+    feed.run(settings, environment.current())

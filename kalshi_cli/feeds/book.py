@@ -21,12 +21,12 @@ from kalshi_cli.errors import UsageError
 from kalshi_cli.feeds.context import ConnectionArgs, open_context
 from kalshi_cli.feeds.markets import check_markets_exist, check_tickers
 from kalshi_cli.feeds.own_orders import Marks, follow_own_orders
-from kalshi_cli.feeds.runner import FeedHandler, Tick, run_feed, run_main
+from kalshi_cli.feeds.runner import FeedHandler, Tick, finish_on_quit, run_feed, run_main
 from kalshi_cli.market_stats import MarketStats
 from kalshi_cli.output import OutputClosed
 from kalshi_cli.protocol import ORDERBOOK_DELTA, ORDERBOOK_SNAPSHOT, TICKER, TRADE, Head, parse_frame
 from kalshi_cli.session import SessionState, StreamDone, Subscription
-from kalshi_cli.sinks import NullSink, OutputKind, Sink, choose, open_sink
+from kalshi_cli.sinks import NullSink, OutputKind, Sink, choose, open_sink, view_console
 
 __all__ = ["BookHandler", "BookSettings", "run"]
 
@@ -293,9 +293,14 @@ def run(settings: BookSettings, env: Environment) -> None:
                 from kalshi_cli.render.live import BookLiveView
 
                 view = BookLiveView(
-                    handler, markets, once=settings.once, dollars=settings.dollars, layout=settings.layout
+                    handler,
+                    markets,
+                    once=settings.once,
+                    dollars=settings.dollars,
+                    layout=settings.layout,
+                    console=view_console(conn.color, env),
                 )
-                handler.spawn(_quit_on_key(view, handler))
+                handler.spawn(finish_on_quit(view, handler))
                 if ctx.credentials is not None:
                     handler.spawn(follow_own_orders(ctx, markets, handler.set_own_orders))
                 if settings.once:
@@ -306,8 +311,3 @@ def run(settings: BookSettings, env: Environment) -> None:
             )
 
     run_main(main)
-
-
-async def _quit_on_key(view: Any, handler: FeedHandler) -> None:
-    await view.quit_event.wait()
-    handler.finish()

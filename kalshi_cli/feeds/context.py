@@ -49,6 +49,7 @@ class ConnectionArgs:
     replay: list[Path] | None = None
     replay_speed: str | None = None  # None: 1x (given without --replay: a usage error)
     connect_tries: int | None = None  # None: the feed's default
+    color: str = "auto"  # the terminal views' and lines' colours: auto, always or never
 
     def check(self) -> None:
         """Refuse flag values that parse but cannot work (exit 2)."""
@@ -56,6 +57,8 @@ class ConnectionArgs:
             raise UsageError(f"--stale-after expects a number of seconds, at least 0.1; got {self.stale_after}")
         if self.connect_tries is not None and self.connect_tries < 1:
             raise UsageError(f"--connect-tries expects at least 1; got {self.connect_tries}")
+        if self.color not in ("auto", "always", "never"):
+            raise UsageError(f"--color expects auto, always or never; got {self.color!r}")
         if self.replay_speed is not None and not self.replay:
             raise UsageError("--replay-speed needs --replay FILE|DIR")
 

@@ -24,6 +24,7 @@ __all__ = ["OrdersHandler", "OrdersSettings", "describe_change", "run"]
 class OrdersSettings:
     markets: list[str] = field(default_factory=list)
     json_out: bool = False
+    once: bool = False  # print the REST load and exit
     conn: ConnectionArgs = field(default_factory=ConnectionArgs)
 
 
@@ -93,15 +94,10 @@ class OrdersHandler(SeededHandler):
 
     def _note(self, msg: dict[str, Any], what: str) -> None:
         ms = msg.get("last_updated_ts_ms") or int(time.time() * 1000)
+        from kalshi_cli.render.words import order_change
+
         clock = datetime.fromtimestamp(ms / 1000).strftime("%H:%M:%S")
-        left = to_decimal(msg.get("remaining_count_fp"))
-        self.changes.append(
-            f"{clock}  {what:<9} {msg.get('ticker', '?')} {msg.get('outcome_side', '?')} @ "
-            f"{msg.get('yes_price_dollars', '?')}  filled {msg.get('fill_count_fp', '?')} of "
-            f"{msg.get('initial_count_fp', '?')}"
-            + (f", {left:f} left" if left else "")
-            + f"  ({msg.get('client_order_id') or msg.get('order_id')})"
-        )
+        self.changes.append(order_change(msg, what, clock))
 
 
 def run(settings: OrdersSettings, env: Environment) -> None:
@@ -115,4 +111,4 @@ def run(settings: OrdersSettings, env: Environment) -> None:
     def make(sink: Sink, rest: RestClient) -> OrdersHandler:
         return OrdersHandler(sink, rest, settings.markets)
 
-    follow(settings.conn, env, settings.json_out, make, view)
+    follow(settings.conn, env, settings.json_out, make, view, once=settings.once)

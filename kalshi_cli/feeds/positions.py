@@ -21,6 +21,7 @@ __all__ = ["PositionsHandler", "PositionsSettings", "run"]
 class PositionsSettings:
     markets: list[str] = field(default_factory=list)
     json_out: bool = False
+    once: bool = False  # print the REST load and exit
     conn: ConnectionArgs = field(default_factory=ConnectionArgs)
 
 
@@ -63,6 +64,7 @@ def run(settings: PositionsSettings, env: Environment) -> None:
 
         return lambda _height: positions_view(handler.rows, handler.state)
 
-    follow(
-        settings.conn, env, settings.json_out, lambda sink, rest: PositionsHandler(sink, rest, settings.markets), view
-    )
+    def make(sink: Sink, rest: RestClient) -> PositionsHandler:
+        return PositionsHandler(sink, rest, settings.markets)
+
+    follow(settings.conn, env, settings.json_out, make, view, once=settings.once)

@@ -16,12 +16,12 @@ from typing import Any, TypeVar
 
 from kalshi_cli.environment import Environment
 from kalshi_cli.feeds.context import ConnectionArgs, StreamContext, open_context
-from kalshi_cli.feeds.runner import FeedHandler, run_feed, run_main
+from kalshi_cli.feeds.runner import FeedHandler, finish_on_quit, run_feed, run_main
 from kalshi_cli.output import Reporter
 from kalshi_cli.protocol import Head, parse_frame
 from kalshi_cli.rest import RestClient, RestError
 from kalshi_cli.session import Subscription
-from kalshi_cli.sinks import OutputKind, Sink, choose, open_sink
+from kalshi_cli.sinks import OutputKind, Sink, choose, open_sink, view_console
 
 __all__ = ["PrivateHandler", "SeededHandler", "follow", "no_rest_api", "rest_client"]
 
@@ -99,6 +99,7 @@ class SeededHandler(PrivateHandler):
         super().__init__(sink, rest, markets)
         self.seeding = True
         self.seeds = 0
+        self.once = False  # --once: the run ends when the first load is in
         self.buffer: list[tuple[bytes, dict[str, Any]]] = []
         self._seed_task: asyncio.Task[None] | None = None
 
@@ -172,6 +173,8 @@ class SeededHandler(PrivateHandler):
         self.seeding = False
         self.seeds += 1
         self.state = "live"
+        if self.once:
+            self.finish()
 
     def _live(self, raw: bytes, obj: dict[str, Any]) -> None:
         self.apply(obj)
@@ -184,20 +187,30 @@ def follow(
     json_out: bool,
     make: Callable[[Sink, RestClient], H],
     view: Callable[[H], Callable[[int], Any]],
+    *,
+    once: bool = False,
 ) -> None:
     """Run a private feed: ``make(sink, rest)`` builds its handler, which names its channel and
-    markets; on a terminal, ``view(handler)`` (terminal height -> renderable) is drawn live."""
+    markets; on a terminal, ``view(handler)`` (terminal height -> renderable) is drawn live until
+    ``q``. With ``once`` (a ``SeededHandler``), the run ends when the REST load is in, and on a
+    terminal the table is printed once then."""
     kind = choose(json_out, env, OutputKind.VIEW)
 
     async def main() -> None:
         async with open_context(conn, need_key=True, env=env) as ctx:
             handler = make(open_sink(kind, env), rest_client(ctx))
+            if isinstance(handler, SeededHandler):
+                handler.once = once
             sub = Subscription(handler.channel, {"market_tickers": handler.markets} if handler.markets else {})
             live = None
-            if kind is OutputKind.VIEW:
+            if kind is OutputKind.VIEW and not once:
                 from kalshi_cli.render.portfolio import LiveTable
 
-                live = LiveTable(view(handler))
+                live = LiveTable(view(handler), console=view_console(conn.color, env))
+                handler.spawn(finish_on_quit(live, handler))
             await run_feed(ctx, [sub], handler, stale_after=conn.stale_after, connect_tries=conn.tries(), view=live)
+            if kind is OutputKind.VIEW and once:
+                console = view_console(conn.color, env)
+                console.print(view(handler)(console.size.height))
 
     run_main(main)

@@ -19,7 +19,7 @@ from kalshi_cli.feeds.context import StreamContext
 from kalshi_cli.feeds.signals import run_main
 from kalshi_cli.session import Session, StreamDone, StreamHandler, Subscription
 
-__all__ = ["FeedHandler", "run_feed", "run_main"]
+__all__ = ["FeedHandler", "finish_on_quit", "run_feed", "run_main"]
 
 Tick = tuple[float, Callable[[], None]]  # (seconds between calls, what to call)
 
@@ -64,6 +64,12 @@ class FeedHandler(StreamHandler):
 
     def close(self) -> None:
         """The run is over: write out what is buffered."""
+
+
+async def finish_on_quit(view: Any, handler: FeedHandler) -> None:
+    """End the run when the live ``view``'s ``q`` is pressed (its ``quit_event``)."""
+    await view.quit_event.wait()
+    handler.finish()
 
 
 async def _every(seconds: float, call: Callable[[], None]) -> None:

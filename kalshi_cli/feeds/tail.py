@@ -132,7 +132,7 @@ def run(settings: TailSettings, env: Environment) -> None:
             defaults = ctx.sim.tickers if ctx.sim is not None else None
             subs = build_subscriptions(settings.channels, settings.markets, settings.params, default_markets=defaults)
             handler = TailHandler(
-                open_sink(kind, env),
+                open_sink(kind, env, conn.color),
                 count=settings.count,
                 trades=trade_fetcher(ctx, subs),
                 reporter=ctx.reporter,

@@ -128,3 +128,11 @@ def test_color_never_and_no_color_draw_plain_and_always_colours() -> None:
     assert coloured_cells(coloured) > 0 and coloured_cells(always) > 0
     assert coloured_cells(never) == 0 and coloured_cells(no_color) == 0
     assert never.text().count("LIVE") == 3  # the same book, just plain
+
+
+@pytest.mark.slow
+def test_tail_lines_fit_a_narrow_terminal() -> None:
+    status, term, _ = run_on_pty(["tail", "trade", "ticker", "--sim", "--count", "12"], 60, 24)
+    assert status == 0
+    term.fits()  # each line drawn at the terminal's width, none wrapped or past the edge
+    assert sum(1 for line in term.lines() if line.strip()) >= 12

@@ -4,7 +4,8 @@ The ``trade`` channel's frames sent while disconnected are lost. ``TradeGapFille
 live frames from the moment a gap opens, fetches ``GET /markets/trades?ticker=T&min_ts=S``
 (every page) from the last trade written minus an overlap, writes the trades not yet written
 (oldest first, in the WS ``trade`` frame shape with ``"backfill": true`` at the top level, like
-fills), then the held frames, skipping any trade already written: each ``trade_id`` once.
+fills), then the held frames, skipping any trade already written: each ``trade_id`` once. Only
+the ids a later backfill could fetch again are remembered, so a long run's memory stays flat.
 Any REST failure (a server without Kalshi's REST API answers 404) is one warning; the live
 stream goes on.
 """
@@ -29,7 +30,7 @@ from kalshi_cli.session import Subscription
 __all__ = ["FetchTrades", "TradeGapFiller", "rest_trade_frame", "trade_fetcher"]
 
 OVERLAP_MS = 5_000  # re-read this much before the last trade written (min_ts is whole seconds)
-SEEN_KEPT = 100_000  # trade ids remembered for the dedupe (far more than an overlap holds)
+SEEN_KEPT = 100_000  # at most this many trade ids remembered, even in a burst within one window
 HOLD_LIMIT = 200_000  # live frames held while a backfill runs; beyond it they go out unheld
 _TRADE_MARK = f'"{TRADE}"'.encode()  # in every trade frame (its type); in no other frame's envelope
 _OPTIONAL = ("taker_outcome_side", "taker_book_side", "is_block_trade")
@@ -109,7 +110,7 @@ class TradeGapFiller:
         self.backfilled = 0
         self._held: list[tuple[bytes, int]] = []
         self._seen: set[str] = set()
-        self._order: deque[str] = deque()
+        self._order: deque[tuple[int, str]] = deque()  # (trade time ms, id), in the order written
         self._task: asyncio.Task[None] | None = None
 
     # --- the stream ---------------------------------------------------------------------------
@@ -201,11 +202,18 @@ class TradeGapFiller:
             return True
         if trade_id in self._seen:
             return False
-        self._seen.add(trade_id)
-        self._order.append(trade_id)
-        if len(self._order) > SEEN_KEPT:
-            self._seen.discard(self._order.popleft())
         ms = fill_time_ms(msg)
         if ms is not None and (self.last_trade_ms is None or ms > self.last_trade_ms):
             self.last_trade_ms = ms
+        self._seen.add(trade_id)
+        self._order.append((ms if ms is not None else self.last_trade_ms or 0, trade_id))
+        self._forget()
         return True
+
+    def _forget(self) -> None:
+        """Drop the ids no backfill can bring back: trades older than the next one's ``min_ts``
+        (the last trade written less the overlap, floored to the second), and beyond ``SEEN_KEPT``."""
+        order, seen = self._order, self._seen
+        cutoff = (self.last_trade_ms or 0) - OVERLAP_MS - 1000
+        while order and (order[0][0] < cutoff or len(order) > SEEN_KEPT):
+            seen.discard(order.popleft()[1])

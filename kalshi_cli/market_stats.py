@@ -16,7 +16,7 @@ __all__ = ["MarketStats"]
 
 @dataclass(slots=True)
 class MarketStats:
-    """Last trade, volume and open interest of one market, from ``ticker`` and ``trade`` msgs.
+    """Last trade (and its taker side), volume and open interest of one market, from ``ticker`` and ``trade`` msgs.
 
     Values are exact integers (price in $0.0001, sizes in 1/100 contract); None = not seen yet.
     A field that fails to parse is left as it was rather than guessed.
@@ -28,6 +28,7 @@ class MarketStats:
     volume: int | None = None
     open_interest: int | None = None
     last_trade_ts_ms: int | None = None
+    last_side: str | None = None  # the last trade's taker side, "yes" or "no"
 
     def update_from_ticker(self, msg: Mapping[str, Any]) -> None:
         """``ticker`` carries the full state each time (current fields, else legacy integers)."""
@@ -47,6 +48,8 @@ class MarketStats:
         ts_ms = msg.get("ts_ms")
         if type(ts_ms) is int:
             self.last_trade_ts_ms = ts_ms
+        side = msg.get("taker_outcome_side") or msg.get("taker_side")  # the second is deprecated
+        self.last_side = side if side in ("yes", "no") else None
 
 
 def _read(

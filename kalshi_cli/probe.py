@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from kalshi_cli import __version__
 from kalshi_cli.errors import AuthRejected, ConnectionFailed, KalshiCliError
+from kalshi_cli.hints import API_KEY_HINT, REDIRECT_HINT
 from kalshi_cli.retry import describe_network_error, retryable_status
 from kalshi_cli.transport import Connector, HandshakeFailed, HandshakeRejected, TransportClosed
 
@@ -50,10 +51,7 @@ def redirect_refusal(exc: HandshakeRejected) -> str:
     """A 3xx answer in words: where it pointed, and that it was not followed."""
     location = exc.headers.get("Location") or ""
     host = urlsplit(location).hostname or "an unnamed place"
-    return (
-        f"HTTP {exc.status}: the server redirects to {host}; not followed "
-        "(signed headers go only to the host you named: use that URL if you trust it)"
-    )
+    return f"HTTP {exc.status}: the server redirects to {host}; {REDIRECT_HINT} (use that URL if you trust it)"
 
 
 def diagnose_rejection(exc: HandshakeRejected, *, signed: bool, url: str) -> str:
@@ -61,11 +59,7 @@ def diagnose_rejection(exc: HandshakeRejected, *, signed: bool, url: str) -> str
     status = exc.status
     body = _body_text(exc.body, 160)
     if not signed:
-        return (
-            f"the server requires a signed connection (HTTP {status}) and no API key is configured: "
-            "give one with --key-id ID --private-key PATH, or KALSHI_API_KEY_ID and "
-            "KALSHI_PRIVATE_KEY_PATH, or a profile ('kalshi config init')"
-        )
+        return f"the server requires a signed connection (HTTP {status}) and no API key is configured: {API_KEY_HINT}"
     checks = ["the key id matches the private key"]
     if "demo" in url:
         checks.append("the key was made on demo (production keys do not work there; drop --env demo)")

@@ -74,3 +74,14 @@ def test_sign_check_rejected_explains(keys, sim_factory, rsa_key, tmp_path):
     )
     proc = run_cli(["sign", "--check", "--url", sim.url, "--key-id", keys.key_id, "--private-key", str(keys.private)])
     assert_clean_error(proc, 3, "rejected", "HTTP 401", "key id does not match")
+
+
+def test_refusals_use_the_one_hint_sentences():
+    from kalshi_cli.hints import API_KEY_HINT, REDIRECT_HINT
+    from kalshi_cli.probe import diagnose_rejection, redirect_refusal
+    from kalshi_cli.transport import HandshakeRejected
+
+    unsigned = diagnose_rejection(HandshakeRejected(401, {}, b""), signed=False, url="wss://x/trade-api/ws/v2")
+    assert unsigned.endswith(API_KEY_HINT) and "HTTP 401" in unsigned
+    moved = redirect_refusal(HandshakeRejected(302, {"Location": "https://evil.example/x"}, b""))
+    assert REDIRECT_HINT in moved and "evil.example" in moved and "HTTP 302" in moved

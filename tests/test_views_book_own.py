@@ -109,3 +109,20 @@ def test_dollars_and_stack_layout_reach_the_view() -> None:
     rows = [y for y, line in enumerate(term.lines()) if "LIVE" in line]
     assert len(rows) == 3  # one market per row of panels, not side by side
     assert "$" in term.text() and "0." in term.text()  # the exchange's dollar prices, not cents
+
+
+@pytest.mark.parametrize(
+    ("fields", "shown"),
+    [({"taker_outcome_side": "no", "taker_side": "yes"}, "NO"), ({"taker_side": "yes"}, "YES"), ({}, None)],
+)
+def test_the_ladders_last_trade_shows_the_taker_side(fields: dict[str, str], shown: str | None) -> None:
+    from kalshi_cli.market_stats import MarketStats
+    from kalshi_cli.render.ladder import last_trade
+
+    trade = json.loads((ROOT / "tests/data/protocol_examples/trade.json").read_text())["msg"]
+    trade = {k: v for k, v in trade.items() if k not in ("taker_outcome_side", "taker_side")}
+    stats = MarketStats(trade["market_ticker"])
+    stats.update_from_trade({**trade, **fields})
+    texts = [f.text for f in last_trade(stats, now_ms=None)]
+    assert texts[0] == f"last {round(float(trade['yes_price_dollars']) * 100)}"
+    assert (shown in texts) if shown else not {"YES", "NO"} & set(texts)

@@ -46,7 +46,7 @@ def run_on_pty(
         [sys.executable, "-m", "kalshi_cli", *args],
         stdin=subprocess.DEVNULL if stdin == "closed" else slave,
         stdout=slave,
-        stderr=stderr,
+        stderr=slave if stderr == "pty" else stderr,
         env=cli_env(TERM=term_name, COLUMNS=str(width), LINES=str(height), **(env or {})),
         cwd=ROOT,
         preexec_fn=(lambda: os.close(0)) if stdin == "closed" else None,
@@ -136,3 +136,26 @@ def test_tail_lines_fit_a_narrow_terminal() -> None:
     assert status == 0
     term.fits()  # each line drawn at the terminal's width, none wrapped or past the edge
     assert sum(1 for line in term.lines() if line.strip()) >= 12
+
+
+@pytest.mark.slow
+def test_the_record_status_line_is_redrawn_in_place_within_the_width(tmp_path) -> None:
+    """It held the full file path (about 125 characters), so at 80 columns every redraw scrolled."""
+    seen: list[tuple[list[str], list[str]]] = []
+
+    def recording(term: Term) -> bool:
+        rows = [row for row in term.screen.display if "recording:" in row]
+        lines = [row[: term.width].rstrip() for row in rows]
+        if lines and " 0 frames" not in lines[0]:
+            seen.append((lines, [row[term.width :].strip() for row in rows if row[term.width :].strip()]))
+            return len(seen) >= 3  # a few redraws in
+        return False
+
+    out = tmp_path / "rec"
+    status, _, _ = run_on_pty(
+        ["record", "trade", "ticker", "--sim", "-o", str(out)], 80, 24, stop=True, until=recording, stderr="pty"
+    )
+    assert status == 0
+    for lines, overflow in seen:
+        assert len(lines) == 1 and not overflow, (lines, overflow)
+        assert lines[0].endswith(".ndjson") and str(out) not in lines[0]  # the file's name, not its path

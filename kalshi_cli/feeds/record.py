@@ -41,14 +41,6 @@ class RecordSettings:
 TICK = 0.5  # seconds between flushes (a crash loses at most this much, well within "the last second")
 
 
-def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000  # type: ignore[assignment]
-    return f"{n} B"
-
-
 class RecordStatus:
     """The one-line status on stderr: redrawn in place on a terminal, a line now and then otherwise."""
 
@@ -72,14 +64,28 @@ class RecordStatus:
         self._shown = False
 
     def text(self, *, final: bool = False) -> str:
+        """The status at the terminal's width when redrawn in place (a line as wide as the
+        terminal would wrap and scroll on every redraw), whole otherwise."""
+        from kalshi_cli.render.status import RecordProgress, record_status
+
         w, h = self.writer, self.handler
-        disk = f" ({_size(w.bytes_out)} gzip)" if w.gzip else ""
-        where = f" in {w.directory}" if final else (f" -> {w.current}" if w.current is not None else "")
-        return (
-            f"recording: {h.frames:,} frames, {_size(w.bytes_in)}{disk}, {len(w.files)} file"
-            f"{'' if len(w.files) == 1 else 's'}, {h.reconnects} reconnect{'' if h.reconnects == 1 else 's'}, "
-            f"{h.gaps} gap{'' if h.gaps == 1 else 's'}{where}"
+        progress = RecordProgress(
+            frames=h.frames,
+            bytes_in=w.bytes_in,
+            files=len(w.files),
+            reconnects=h.reconnects,
+            gaps=h.gaps,
+            bytes_out=w.bytes_out if w.gzip else None,
+            current=w.current,
+            directory=w.directory,
         )
+        return record_status(progress, self._width() if self.live else 1 << 16, final=final)
+
+    def _width(self) -> int:
+        try:
+            return max(20, os.get_terminal_size(self.stream.fileno()).columns - 1)
+        except (AttributeError, OSError, ValueError):
+            return 79
 
     def _write(self, text: str) -> None:
         with contextlib.suppress(OSError, ValueError):

@@ -1,8 +1,8 @@
 """The user's resting orders for ``kalshi book`` to mark on its ladders, on a session of their own.
 
-The book is public; ``user_orders`` is private, and a failed subscribe ends a session. So the
-marks ride a second session: if it fails (error 9: the key lacks the entitlement, the server
-refuses the key), one warning says so, the marks go, and the public book goes on untouched.
+The book is public; ``user_orders`` is private, so the marks ride a ``feeds.side`` session: if
+it fails (error 9: the key lacks the entitlement, the server refuses the key), one warning says
+so, the marks go, and the public book goes on untouched.
 Resting orders are seeded from ``GET /portfolio/orders?status=resting`` and then followed.
 """
 
@@ -15,14 +15,16 @@ from typing import Any
 from kalshi_cli.errors import KalshiCliError
 from kalshi_cli.feeds.context import StreamContext
 from kalshi_cli.feeds.private import rest_client
+from kalshi_cli.feeds.side import run_side, side_session
 from kalshi_cli.fixed import FixedPointError, parse_price
-from kalshi_cli.output import Reporter
 from kalshi_cli.portfolio import rest_order_frame
 from kalshi_cli.protocol import USER_ORDER, USER_ORDERS, Head, parse_frame
 from kalshi_cli.rest import RestError
-from kalshi_cli.session import Session, StreamHandler, Subscription
+from kalshi_cli.session import StreamHandler, Subscription
 
 __all__ = ["Marks", "OwnOrders", "follow_own_orders", "marks_of"]
+
+_MISSING = "your resting orders are not marked on the book"
 
 #: ticker -> (YES prices of the user's resting bids, YES prices of their resting asks)
 Marks = dict[str, tuple[frozenset[int], frozenset[int]]]
@@ -93,23 +95,18 @@ async def follow_own_orders(ctx: StreamContext, markets: list[str], publish: Cal
     """Keep ``publish``-ing the user's resting orders on ``markets`` until cancelled; on failure,
     warn once and publish no marks (never raises a stream or REST error)."""
     handler = OwnOrders(markets, publish)
-    session = Session(
-        ctx.endpoint.ws_url,
-        [Subscription(USER_ORDERS, {"market_tickers": list(markets)})],
-        handler,
-        signer=ctx.signer(),
-        reporter=Reporter(quiet=True, stream=ctx.reporter.stream),  # the book's session says "connected"
-        connect_tries=3,
-    )
-    stream = asyncio.ensure_future(session.run())
+    session = side_session(ctx, [Subscription(USER_ORDERS, {"market_tickers": list(markets)})], handler)
+    stream = asyncio.ensure_future(run_side(session, ctx, _MISSING))
     try:
         try:
             handler.seed(await rest_client(ctx).paginate("/portfolio/orders", "orders", [("status", "resting")]))
         except RestError:
             handler.seed(())  # no REST view: orders placed before now show once they change
-        await stream
-    except KalshiCliError as exc:
-        publish({})
-        ctx.reporter.warn(f"your resting orders are not marked on the book: {exc}")
+        except KalshiCliError as exc:  # the key was refused
+            ctx.reporter.warn(f"{_MISSING}: {exc}")
+            publish({})
+            return
+        if not await stream:
+            publish({})
     finally:
         stream.cancel()

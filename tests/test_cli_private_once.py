@@ -61,3 +61,31 @@ def test_q_quits_the_live_positions_table() -> None:
         ["positions", "--sim"], 80, 24, keys=b"q", until=lambda t: "Your positions" in t.text() and "live" in t.text()
     )
     assert status == 0 and b"\x1b[?1049l" in raw
+
+
+def test_the_yes_mid_needs_both_sides() -> None:
+    from decimal import Decimal
+
+    from kalshi_cli.feeds.marks import yes_mid
+
+    assert yes_mid({"yes_bid_dollars": "0.4400", "yes_ask_dollars": "0.4700"}) == Decimal("0.455")
+    assert yes_mid({"yes_bid_dollars": "0.4400"}) is None and yes_mid({"yes_ask_dollars": "bad"}) is None
+
+
+@pytest.mark.slow
+def test_positions_are_marked_to_the_yes_mid() -> None:
+    pnl = re.compile(r"[+-]\d+\.\d{4}")
+
+    seen: list[list[str]] = []
+
+    def marked(term) -> bool:
+        rows = [line for line in term.lines() if line.startswith("KX")]
+        header = next((line for line in term.lines() if line.startswith("market")), "")
+        end = header.find("unreal.") + len("unreal.")  # the column is right-aligned under its name
+        if end > len("unreal.") and any(pnl.fullmatch(row[end - 10 : end].strip()) for row in rows):
+            seen.append(term.overflow())
+            return True
+        return False
+
+    status, _, _ = run_on_pty(["positions", "--sim"], 80, 24, keys=b"q", until=marked)
+    assert status == 0 and seen == [[]]  # q came once the column had a mark, and all fit 80 columns

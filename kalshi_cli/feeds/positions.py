@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from kalshi_cli.environment import Environment
-from kalshi_cli.feeds.context import ConnectionArgs
+from kalshi_cli.feeds.context import ConnectionArgs, StreamContext
 from kalshi_cli.feeds.private import SeededHandler, follow
-from kalshi_cli.portfolio import rest_position_frame
+from kalshi_cli.portfolio import rest_position_frame, to_decimal
 from kalshi_cli.protocol import MARKET_POSITION, MARKET_POSITIONS
 from kalshi_cli.rest import RestClient
 from kalshi_cli.sinks import Sink
@@ -37,6 +38,11 @@ class PositionsHandler(SeededHandler):
     def __init__(self, sink: Sink, rest: RestClient, markets: list[str]) -> None:
         super().__init__(sink, rest, markets)
         self.rows: dict[str, dict[str, Any]] = {}
+        self.marks: dict[str, Decimal] = {}  # market -> YES mid, for the unrealized P&L column
+
+    def held(self) -> set[str]:
+        """The markets with a position, to mark to market."""
+        return {self.ticker_of(m) for m in self.rows.values() if to_decimal(m.get("position_fp"))}
 
     def seed_frame(self, row: dict[str, Any]) -> dict[str, Any]:
         return rest_position_frame(row)
@@ -62,9 +68,14 @@ def run(settings: PositionsSettings, env: Environment) -> None:
     def view(handler: PositionsHandler) -> Callable[[int], Any]:
         from kalshi_cli.render.portfolio import positions_view
 
-        return lambda _height: positions_view(handler.rows, handler.state)
+        return lambda _height: positions_view(handler.rows, handler.state, marks=handler.marks)
 
     def make(sink: Sink, rest: RestClient) -> PositionsHandler:
         return PositionsHandler(sink, rest, settings.markets)
 
-    follow(settings.conn, env, settings.json_out, make, view, once=settings.once)
+    async def marks(handler: PositionsHandler, ctx: StreamContext) -> None:
+        from kalshi_cli.feeds.marks import follow_marks
+
+        await follow_marks(ctx, handler.held, handler.marks)
+
+    follow(settings.conn, env, settings.json_out, make, view, once=settings.once, side=marks)

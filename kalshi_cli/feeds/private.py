@@ -11,7 +11,7 @@ says what may be missing, and the live stream goes on.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from kalshi_cli.environment import Environment
@@ -189,11 +189,12 @@ def follow(
     view: Callable[[H], Callable[[int], Any]],
     *,
     once: bool = False,
+    side: Callable[[H, StreamContext], Coroutine[Any, Any, None]] | None = None,
 ) -> None:
     """Run a private feed: ``make(sink, rest)`` builds its handler, which names its channel and
     markets; on a terminal, ``view(handler)`` (terminal height -> renderable) is drawn live until
     ``q``. With ``once`` (a ``SeededHandler``), the run ends when the REST load is in, and on a
-    terminal the table is printed once then."""
+    terminal the table is printed once then. ``side(handler, ctx)`` runs beside a live table."""
     kind = choose(json_out, env, OutputKind.VIEW)
 
     async def main() -> None:
@@ -208,6 +209,8 @@ def follow(
 
                 live = LiveTable(view(handler), console=view_console(conn.color, env))
                 handler.spawn(finish_on_quit(live, handler))
+                if side is not None:
+                    handler.spawn(side(handler, ctx))
             await run_feed(ctx, [sub], handler, stale_after=conn.stale_after, connect_tries=conn.tries(), view=live)
             if kind is OutputKind.VIEW and once:
                 console = view_console(conn.color, env)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -17,6 +18,7 @@ from kalshi_cli.completers import (
     markets_cache_path,
 )
 from kalshi_cli.protocol import CHANNELS
+from tests.conftest import cli_env
 
 
 def test_channels_complete_by_prefix_with_a_hint() -> None:
@@ -81,3 +83,32 @@ def test_typer_accepts_them_as_autocompletion_callbacks() -> None:
 
     assert complete("kalshi tr") == ["trade"]
     assert complete("kalshi trade --env d") == ["demo"]
+
+
+def complete(words: str, tmp_path: Path) -> list[str]:
+    """What bash gets on <TAB> after ``words`` (the real CLI, typer's bash protocol)."""
+    from tests.conftest import run_cli
+
+    cache = tmp_path / "markets.txt"
+    cache.write_text("KXHIGHNY-26NOV25-B52.5  NYC high 52-53\nKXBTCD-26NOV2517-T97999.99\n")
+    cword = len(words.split()) - (0 if words.endswith(" ") else 1)
+    env = cli_env(_KALSHI_COMPLETE="complete_bash", COMP_WORDS=words, COMP_CWORD=str(cword))
+    env["KALSHI_MARKETS_CACHE"] = str(cache)
+    proc = run_cli([], env=env)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.decode().split()
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        ("kalshi tail tr", ["trade"]),
+        ("kalshi record orderbook_d", ["orderbook_delta"]),
+        ("kalshi book --env ", ["prod", "demo"]),
+        ("kalshi fills --color n", ["never"]),
+        ("kalshi tail trade -m KXH", ["KXHIGHNY-26NOV25-B52.5"]),
+        ("kalshi book KXHIGHNY-26NOV25-B52.5 KXB", ["KXBTCD-26NOV2517-T97999.99"]),
+    ],
+)
+def test_the_cli_completes_channels_env_color_and_tickers(words: str, expected: list[str], tmp_path: Path) -> None:
+    assert complete(words, tmp_path) == expected

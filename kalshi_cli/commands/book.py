@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from kalshi_cli.feeds.context import ConnectionArgs
 
 from kalshi_cli.commands.common import connection_options
+from kalshi_cli.completers import complete_ticker
 
 __all__ = ["Layout", "book"]
 
@@ -23,7 +24,8 @@ class Layout(StrEnum):
 @connection_options
 def book(
     tickers: Annotated[
-        list[str] | None, typer.Argument(metavar="TICKER...", help="Market tickers.", show_default=False)
+        list[str] | None,
+        typer.Argument(metavar="TICKER...", help="Market tickers.", show_default=False, autocompletion=complete_ticker),
     ] = None,
     depth: Annotated[
         int | None,

@@ -15,10 +15,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from kalshi_cli.completers import complete_color, complete_env, complete_ticker
+
 if TYPE_CHECKING:
     pass
 
-__all__ = ["OnceOption", "connection_options"]
+__all__ = ["OnceOption", "connection_options", "market_option"]
+
+
+def market_option(help_text: str) -> Any:
+    """``--market/-m TICKER``, repeatable, completed from the local ticker cache."""
+    return typer.Option("--market", "-m", metavar="TICKER", help=help_text, autocompletion=complete_ticker)
+
 
 #: ``--once`` of the seeded private tables (positions, orders): the REST load, then exit 0.
 OnceOption = Annotated[
@@ -39,6 +47,7 @@ _OPTIONS: list[tuple[str, Any, Any]] = [
                 envvar="KALSHI_ENV",
                 help="Kalshi environment: prod or demo.",
                 rich_help_panel=CONN,
+                autocompletion=complete_env,
                 show_envvar=True,
             ),
         ],
@@ -187,6 +196,7 @@ _OPTIONS: list[tuple[str, Any, Any]] = [
                 metavar="auto|always|never",
                 help="Colour on a terminal (auto: unless NO_COLOR is set or TERM=dumb).",
                 rich_help_panel=CONN,
+                autocompletion=complete_color,
             ),
         ],
         "auto",

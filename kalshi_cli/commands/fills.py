@@ -9,7 +9,7 @@ import typer
 if TYPE_CHECKING:
     from kalshi_cli.feeds.context import ConnectionArgs
 
-from kalshi_cli.commands.common import connection_options
+from kalshi_cli.commands.common import connection_options, market_option
 
 __all__ = ["fills"]
 
@@ -18,7 +18,7 @@ __all__ = ["fills"]
 def fills(
     market: Annotated[
         list[str] | None,
-        typer.Option("--market", "-m", metavar="TICKER", help="Only these markets (repeat for several)."),
+        market_option("Only these markets (repeat for several)."),
     ] = None,
     since: Annotated[
         str | None,

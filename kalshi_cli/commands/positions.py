@@ -9,7 +9,7 @@ import typer
 if TYPE_CHECKING:
     from kalshi_cli.feeds.context import ConnectionArgs
 
-from kalshi_cli.commands.common import OnceOption, connection_options
+from kalshi_cli.commands.common import OnceOption, connection_options, market_option
 
 __all__ = ["positions"]
 
@@ -18,7 +18,7 @@ __all__ = ["positions"]
 def positions(
     market: Annotated[
         list[str] | None,
-        typer.Option("--market", "-m", metavar="TICKER", help="Only these markets (repeat for several)."),
+        market_option("Only these markets (repeat for several)."),
     ] = None,
     json_out: Annotated[
         bool,

@@ -10,7 +10,8 @@ import typer
 if TYPE_CHECKING:
     from kalshi_cli.feeds.context import ConnectionArgs
 
-from kalshi_cli.commands.common import connection_options
+from kalshi_cli.commands.common import connection_options, market_option
+from kalshi_cli.completers import complete_channel
 
 __all__ = ["record"]
 
@@ -18,7 +19,10 @@ __all__ = ["record"]
 @connection_options
 def record(
     channels: Annotated[
-        list[str], typer.Argument(help="Channels: orderbook_delta, trade, ticker, ...", show_default=False)
+        list[str],
+        typer.Argument(
+            autocompletion=complete_channel, help="Channels: orderbook_delta, trade, ticker, ...", show_default=False
+        ),
     ],
     out: Annotated[
         Path,
@@ -28,7 +32,7 @@ def record(
     ],
     market: Annotated[
         list[str] | None,
-        typer.Option("--market", "-m", metavar="TICKER", help="Market ticker filter (repeat for several)."),
+        market_option("Market ticker filter (repeat for several)."),
     ] = None,
     rotate: Annotated[
         list[str] | None,

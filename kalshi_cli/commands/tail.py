@@ -9,7 +9,8 @@ import typer
 if TYPE_CHECKING:
     from kalshi_cli.feeds.context import ConnectionArgs
 
-from kalshi_cli.commands.common import connection_options
+from kalshi_cli.commands.common import connection_options, market_option
+from kalshi_cli.completers import complete_channel
 
 __all__ = ["tail"]
 
@@ -17,11 +18,16 @@ __all__ = ["tail"]
 @connection_options
 def tail(
     channels: Annotated[
-        list[str], typer.Argument(help="Channels: trade, ticker, orderbook_delta, fill, ...", show_default=False)
+        list[str],
+        typer.Argument(
+            autocompletion=complete_channel,
+            help="Channels: trade, ticker, orderbook_delta, fill, ...",
+            show_default=False,
+        ),
     ],
     market: Annotated[
         list[str] | None,
-        typer.Option("--market", "-m", metavar="TICKER", help="Market ticker filter (repeat for several)."),
+        market_option("Market ticker filter (repeat for several)."),
     ] = None,
     json_out: Annotated[
         bool,

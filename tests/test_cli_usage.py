@@ -66,3 +66,14 @@ def test_example_lines_are_printed_as_written() -> None:
     assert keep_examples(text) == "Summary.\n\nExamples:\n\n\b\n  kalshi tail trade --sim | jq '.msg | [.a, .b]'"
     proc = run_cli(["fills", "--help"])
     assert "--json | jq -c '.msg | [.market_ticker, .count_fp, .yes_price_dollars]'" in proc.stdout.decode()
+
+
+def test_sim_wins_over_a_url_from_the_environment_but_not_over_url(monkeypatch):
+    """``KALSHI_WS_URL`` set in a shell profile must not break ``--sim`` (a flag beats the environment)."""
+    from tests.inprocess import run_inprocess
+
+    monkeypatch.setenv("KALSHI_WS_URL", "ws://127.0.0.1:9/trade-api/ws/v2")
+    proc = run_inprocess(["tail", "trade", "--sim", "--count", "1", "--json", "-q"])
+    assert proc.returncode == 0, proc.stderr
+    proc = run_inprocess(["tail", "trade", "--sim", "--url", "ws://127.0.0.1:8/trade-api/ws/v2", "--count", "1"])
+    assert proc.returncode == 2 and b"--sim and --url both name a server" in proc.stderr

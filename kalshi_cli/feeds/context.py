@@ -123,8 +123,10 @@ async def open_context(
 
     profile = select_profile(conn.profile, os.environ)
     creds = load_credentials(conn, reporter, env)
+    # --sim and --replay are flags: they win over a URL from KALSHI_WS_URL, not over --url.
+    url_flag = conn.url if conn.url and conn.url != os.environ.get("KALSHI_WS_URL") else None
     if conn.replay:
-        if conn.url or conn.sim:
+        if url_flag or conn.sim:
             raise UsageError("--replay names a server, like --sim and --url; use one of them")
         from kalshi_cli.sim.replay import ReplayServer, parse_speed, scan
 
@@ -138,7 +140,7 @@ async def open_context(
             await replay.stop()
         return
     if conn.sim:
-        if conn.url:
+        if url_flag:
             raise UsageError("--sim and --url both name a server; use one")
         from kalshi_cli.sim import SimServer
 

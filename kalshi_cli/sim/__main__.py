@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--markets", type=int, default=5)
     parser.add_argument("--rate", type=float, default=20.0, help="exchange actions per second (0 = none)")
+    parser.add_argument("--ticker", action="append", default=[], metavar="T", help="also list market T (repeatable)")
     parser.add_argument("--public-key", type=Path, help="PEM public key (RSA or Ed25519) to verify signatures")
     parser.add_argument("--allow-anonymous", action="store_true", help="accept unsigned upgrades (legacy)")
     args = parser.parse_args(argv)
@@ -38,13 +39,14 @@ def main(argv: list[str] | None = None) -> int:
                     rate=args.rate,
                     public_key_pem=pem,
                     allow_anonymous=args.allow_anonymous,
+                    extra_tickers=tuple(args.ticker),
                     on_ready=announce,
                 )
             )
 
     try:
         check_port(args.port)
-        check_sim_options(args.markets, args.rate)
+        check_sim_options(args.markets, args.rate, tuple(args.ticker))
         pem = read_public_key(args.public_key)
         return serve_detachable(lambda announce: serve(announce, pem), name="python -m kalshi_cli.sim") or 0
     except KalshiCliError as exc:

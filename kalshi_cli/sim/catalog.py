@@ -1,7 +1,9 @@
 """Realistic, seed-determined market names (series-event-strike tickers and titles).
 
 Clients print and filter by these, so they should look like Kalshi's: dots in strikes
-(``B52.5``, ``T97999.99``) are deliberate, since real tickers break naive regexes.
+(``B52.5``, ``T97999.99``) are deliberate, since real tickers break naive regexes. A caller
+may also name markets (``spec_for``), so documented examples run against the simulator as
+written; those come after the generated ones and never change a seed's story.
 """
 
 from __future__ import annotations
@@ -67,3 +69,15 @@ def make_specs(rng: random.Random, n: int) -> list[MarketSpec]:
         spec = _one(rng, yy, mon, day if len(specs) < 300 else rng.randint(1, 28))
         specs.setdefault(spec.ticker, spec)
     return list(specs.values())
+
+
+def spec_for(ticker: str) -> MarketSpec:
+    """A market named by the caller: series and event read from ``SERIES-EVENT-STRIKE``.
+
+    Raises ValueError for a name the exchange could not list (empty, spaces, lower case).
+    """
+    if not ticker or ticker != ticker.strip() or " " in ticker or ticker != ticker.upper():
+        raise ValueError(f"not a market ticker: {ticker!r}")
+    parts = ticker.split("-")
+    event = "-".join(parts[:-1]) if len(parts) > 1 else ticker
+    return MarketSpec(ticker, event, parts[0], f"Simulated market {ticker}", "Named on the command line")

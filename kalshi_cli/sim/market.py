@@ -18,7 +18,7 @@ from kalshi_cli.fixed import ONE_DOLLAR, format_price, format_size
 
 from .account import Account, Order
 from .book import SIDES
-from .catalog import make_specs
+from .catalog import MarketSpec, make_specs, spec_for
 from .model import Event, Market, lifecycle_event, trade_msg
 from .times import rfc3339_ms
 
@@ -33,7 +33,14 @@ VIRTUAL_EPOCH_MS = 1_795_615_200_000
 class Exchange:
     """Markets, their books and clocks, and the simulated user, driven one action at a time."""
 
-    def __init__(self, seed: int = 0, n_markets: int = 5, now_ms: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self,
+        seed: int = 0,
+        n_markets: int = 5,
+        now_ms: Callable[[], int] | None = None,
+        extra_tickers: tuple[str, ...] = (),
+    ) -> None:
+        """``extra_tickers``: markets to list after the ``n_markets`` generated ones (seeded too)."""
         if not 1 <= n_markets <= 5000:
             raise ValueError("n_markets must be between 1 and 5000")
         self._rng = random.Random(seed)
@@ -43,13 +50,17 @@ class Exchange:
         self.markets: dict[str, Market] = {}
         rng = self._rng
         for spec in make_specs(rng, n_markets):
-            self.markets[spec.ticker] = Market(spec, self._uuid(), close_ts=VIRTUAL_EPOCH_MS // 1000 + 86_400)
-        self._by_id = {m.market_id: m for m in self.markets.values()}
+            self._list(spec)
         self.account = Account(self._uuid())
         #: The public tape, oldest first: every ``trade`` msg published (REST serves it too).
         self.trades: deque[dict[str, Any]] = deque(maxlen=TRADE_HISTORY)
         self._coid_prefix = f"{rng.getrandbits(32):08x}"
         self._seed_books(n_markets)
+        # named markets last, so the generated ones keep the seed's story
+        for ticker in dict.fromkeys(extra_tickers):
+            if ticker not in self.markets:
+                self._seed_book(self._list(spec_for(ticker)))
+        self._by_id = {m.market_id: m for m in self.markets.values()}
 
     # --- public views ------------------------------------------------------------------------
 
@@ -247,26 +258,35 @@ class Exchange:
 
     # --- helpers ---------------------------------------------------------------------------------
 
+    def _list(self, spec: MarketSpec) -> Market:
+        m = self.markets[spec.ticker] = Market(spec, self._uuid(), close_ts=VIRTUAL_EPOCH_MS // 1000 + 86_400)
+        return m
+
     def _seed_books(self, n: int) -> None:
         """Give markets a history: resting liquidity and clocks; the last of 3+ stays untouched."""
         rng = self._rng
         seeded = list(self.markets.values())[: n - 1 if n >= 3 else n]
         for m in seeded:
-            mid = rng.randint(15, 85) * 100
-            for side, top in (("yes", mid - 100), ("no", ONE_DOLLAR - mid - 100)):
-                for k in range(rng.randint(2, 6)):
-                    if top - 100 * k >= 100:
-                        m.book.add(side, top - 100 * k - 100 * rng.randint(0, 1) * k, self._size())
-            m.clock = rng.randint(1_000_000, 9_000_000)
-            m.last_price = mid
-            m.volume = rng.randint(1_000, 50_000) * 100
-            m.open_interest = m.volume // 2
-            m.notional = m.volume * mid
+            self._seed_book(m)
         for m in seeded[:3]:
             side = rng.choice(SIDES)
             price = max(100, m.book.room(side) - 100 * rng.randint(1, 3))
             o = self._new_order(m, side, price, self._size(), created=VIRTUAL_EPOCH_MS - 60_000)
             m.book.add(side, price, o.initial, o.order_id)
+
+    def _seed_book(self, m: Market) -> None:
+        """Resting liquidity around a random mid, a clock, and a trading history."""
+        rng = self._rng
+        mid = rng.randint(15, 85) * 100
+        for side, top in (("yes", mid - 100), ("no", ONE_DOLLAR - mid - 100)):
+            for k in range(rng.randint(2, 6)):
+                if top - 100 * k >= 100:
+                    m.book.add(side, top - 100 * k - 100 * rng.randint(0, 1) * k, self._size())
+        m.clock = rng.randint(1_000_000, 9_000_000)
+        m.last_price = mid
+        m.volume = rng.randint(1_000, 50_000) * 100
+        m.open_interest = m.volume // 2
+        m.notional = m.volume * mid
 
     def _new_order(self, m: Market, side: str, price: int, size: int, created: int | None = None) -> Order:
         o = Order(

@@ -44,8 +44,10 @@ class SimServer(WireServer):
         key_id: str | None = None,
         allow_anonymous: bool = False,
         frame_log_limit: int = 100_000,
+        extra_tickers: tuple[str, ...] = (),
     ) -> None:
-        exchange = Exchange(seed, markets, now_ms=_wall_ms)
+        """``extra_tickers`` lists named markets after the ``markets`` generated ones."""
+        exchange = Exchange(seed, markets, now_ms=_wall_ms, extra_tickers=extra_tickers)
         check = SignatureCheck(load_public_key(public_key_pem) if public_key_pem else None, timestamp_tolerance, key_id)
         #: The REST layer (fills, positions, orders, trades, markets, exchange status) on the same port.
         self.rest = SimRest(exchange, check)

@@ -15,6 +15,8 @@ from typing import Protocol
 
 from kalshi_cli.errors import UsageError
 
+from .catalog import spec_for
+
 __all__ = ["MAX_MARKETS", "Server", "check_port", "check_sim_options", "listen", "serve_until_stopped"]
 
 MAX_MARKETS = 5000
@@ -40,8 +42,14 @@ def check_port(port: int) -> None:
         raise UsageError(f"--port must be between 0 and 65535 (0 picks a free one), got {port}")
 
 
-def check_sim_options(markets: int, rate: float) -> None:
-    """``--markets`` and ``--rate`` as the simulator can take them, else a usage error naming the flag."""
+def check_sim_options(markets: int, rate: float, tickers: tuple[str, ...] = ()) -> None:
+    """``--markets``, ``--rate`` and ``--ticker`` as the simulator can take them, else a usage
+    error naming the flag."""
+    for ticker in tickers:
+        try:
+            spec_for(ticker)
+        except ValueError as exc:
+            raise UsageError(f"--ticker: {exc}") from None
     if not 1 <= markets <= MAX_MARKETS:
         raise UsageError(f"--markets must be between 1 and {MAX_MARKETS}, got {markets}")
     if not (math.isfinite(rate) and rate >= 0):

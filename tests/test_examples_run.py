@@ -56,11 +56,7 @@ CANNOT_RUN: dict[str, str] = {
 
 #: Examples whose text is wrong, waiting for the text to change (a strict xfail: the fixed text
 #: is a new example, and this entry then matches nothing).
-DOC_BUGS: dict[str, str] = {
-    "kalshi record orderbook_delta --sim -o /tmp/rec && kalshi replay /tmp/rec/*.ndjson": (
-        "record ends with Ctrl-C (exit 130), so the replay after && never runs"
-    ),
-}
+DOC_BUGS: dict[str, str] = {}
 
 #: Placeholders a user replaces; replaced here by what this test's world has.
 PLACEHOLDERS = ("PORT", "TICKER", "ID", "a952bcbe-...")
@@ -71,7 +67,6 @@ COMMENT_RE = re.compile(r"\s{2,}#\s.*$")
 DOCUMENTED_FILE = "kalshi-20261125T140000.000Z-0001.ndjson"
 STREAMING = {"book", "tail", "fills", "positions", "orders", "record", "sim", "replay"}
 ENDS_BY_ITSELF = ("--once", "--count", "--replay-speed max")
-OWN_SERVER = ("--sim", "--url", "--replay")
 BAD_OUTPUT = (b"Traceback (most recent call last)", b"internal error")
 
 
@@ -157,16 +152,14 @@ class World:
         return self.sim.url.split(":")[2].split("/")[0]
 
     def env(self, home: Path, example: str = "") -> dict[str, str]:
-        """A user's environment; KALSHI_WS_URL only where the example names no server itself
-        (see test_an_explicit_server_flag_beats_kalshi_ws_url)."""
-        own_server = any(flag in example for flag in OWN_SERVER)
+        """A user's environment, with KALSHI_WS_URL exported (a flag in the example wins over it)."""
         return {
             "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
             "HOME": str(home),
             "XDG_CONFIG_HOME": str(home / ".config"),
             "LANG": "C.UTF-8",
             "TERM": "xterm-256color",
-            **({} if own_server else {"KALSHI_WS_URL": self.sim.url}),
+            "KALSHI_WS_URL": self.sim.url,
             "KALSHI_API_KEY_ID": self.key_id,
             "KALSHI_PRIVATE_KEY_PATH": str(home / ".kalshi" / "demo.key"),
         }
@@ -358,9 +351,11 @@ def test_example_runs_as_written(example: str, world: World, tmp_path: Path) -> 
         assert run.status == 0, (run.status, shown)
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: KALSHI_WS_URL in the environment makes --sim a usage error")
 def test_an_explicit_server_flag_beats_kalshi_ws_url(world: World, tmp_path: Path) -> None:
-    env = world.env(tmp_path)
+    """A flag beats the environment: --sim with KALSHI_WS_URL exported runs the simulator."""
+    cwd = tmp_path / "work"
+    shutil.copytree(world.template, cwd, symlinks=True)
+    env = world.env(cwd / "home")
     assert "KALSHI_WS_URL" in env
     done = subprocess.run(
         [sys.executable, "-m", "kalshi_cli", "positions", "--sim", "--once", "--json"],

@@ -74,7 +74,9 @@ def record(
 
       kalshi record ticker trade -o data/ --rotate 1h --rotate 500MB
 
-      kalshi record orderbook_delta --sim -o /tmp/rec && kalshi replay /tmp/rec/*.ndjson
+      kalshi record orderbook_delta trade --sim -o data/
+
+      kalshi book --replay data/ --replay-speed max --json
     """
     from kalshi_cli import environment
     from kalshi_cli.feeds import record as feed

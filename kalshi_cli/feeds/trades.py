@@ -30,7 +30,7 @@ from kalshi_cli.session import Subscription
 __all__ = ["FetchTrades", "TradeGapFiller", "rest_trade_frame", "trade_fetcher"]
 
 OVERLAP_MS = 5_000  # re-read this much before the last trade written (min_ts is whole seconds)
-SEEN_KEPT = 100_000  # at most this many trade ids remembered, even in a burst within one window
+SEEN_KEPT = 10_000  # at most this many ids (about 6 s of overlap: far above any market's trade rate)
 HOLD_LIMIT = 200_000  # live frames held while a backfill runs; beyond it they go out unheld
 _TRADE_MARK = f'"{TRADE}"'.encode()  # in every trade frame (its type); in no other frame's envelope
 _OPTIONAL = ("taker_outcome_side", "taker_book_side", "is_block_trade")

@@ -180,7 +180,24 @@ def test_an_order_change_reads_at_its_own_sides_price() -> None:
     msg = example("user_order.json")["msg"] | {"outcome_side": "no", "side": "no", "yes_price_dollars": "0.7600"}
     line = order_change(msg, "placed", "14:05:12")
     assert "buy NO @ 0.2400" in line and "0.7600" not in line
-    assert "42 of 100 filled, 58 left" in line and line.startswith("14:05:12  placed    KXHIGHNY-26AUG28-B84.5 ")
+    assert "42/100, 58 left" in line and line.startswith("14:05:12  placed    KXHIGHNY…-B84.5 ")
+
+
+def test_an_order_change_keeps_its_numbers_at_80_columns() -> None:
+    """The log cut "0 of 80 filled, 80 left" to "0 of 80 …": the ticker gives way, then the id."""
+    from kalshi_cli.render.ladder import clip_words
+    from kalshi_cli.render.words import order_change
+
+    base = example("user_order.json")["msg"]
+    for what in ("placed", "partly filled", "canceled"):
+        msg = base | {
+            "ticker": "KXNBAGAME-26DEC25GSWMIA-MIA",
+            "fill_count_fp": "1121.50",
+            "initial_count_fp": "3600.00",
+            "remaining_count_fp": "2478.50",
+        }
+        shown = clip_words(order_change(msg, what, "19:30:22"), 80)
+        assert "1121.5/3600, 2478.5 left" in shown, shown
 
 
 async def test_a_short_terminal_keeps_the_status_and_the_newest_lines() -> None:

@@ -13,8 +13,12 @@ from decimal import Decimal
 from typing import Any
 
 from kalshi_cli.portfolio import fill_outcome, to_decimal
+from kalshi_cli.render.fit import shorten_middle
 
 __all__ = ["count_text", "order_change", "side_price", "trade_words"]
+
+#: Cells for the ticker in an orders log line, so its numbers fit 80 columns.
+TICKER_CELLS = 16
 
 
 def trade_words(msg: Mapping[str, Any]) -> tuple[str, str]:
@@ -43,15 +47,17 @@ def count_text(value: Any, missing: str = "—") -> str:
 
 
 def order_change(msg: Mapping[str, Any], what: str, clock: str) -> str:
-    """One line of the orders log: ``14:05:12  filled    KXHIGHNY-26AUG28-B84.5 buy NO @ 0.5600
-    10 of 10 filled  (my-order-7)``, the price the side's own."""
+    """One line of the orders log: ``14:05:12  filled    KXHIGHNY…-B84.5 buy NO @ 0.5600 10/10
+    (my-order-7)``: filled/ordered, then what is left, the price the side's own."""
     verb, side = trade_words(msg)
     price = side_price(msg, side)
     left = to_decimal(msg.get("remaining_count_fp"))
+    # the numbers must fit 80 columns: the ticker gives way (from the middle), the order id goes last
+    ticker = shorten_middle(str(msg.get("ticker", "?")), TICKER_CELLS - max(0, len(what) - 9))
     return (
-        f"{clock}  {what:<9} {msg.get('ticker', '?')} {verb} {side.upper()} @ "
-        f"{'?' if price is None else f'{price:.4f}'}  {count_text(msg.get('fill_count_fp'), '?')} of "
-        f"{count_text(msg.get('initial_count_fp'), '?')} filled"
+        f"{clock}  {what:<9} {ticker} {verb} {side.upper()} @ "
+        f"{'?' if price is None else f'{price:.4f}'} {count_text(msg.get('fill_count_fp'), '?')}/"
+        f"{count_text(msg.get('initial_count_fp'), '?')}"
         + (f", {count_text(left)} left" if left else "")
         + f"  ({msg.get('client_order_id') or msg.get('order_id')})"
     )

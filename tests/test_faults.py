@@ -111,9 +111,10 @@ def test_401_at_reconnect_is_fatal_with_diagnosis(keys, sim_factory):
 def split_backfill(out: Path, sent: list[bytes]) -> tuple[list[bytes], list[bytes]]:
     """The socket's lines, and the server frames that should be among them: all of ``sent`` but the
     trades that the REST backfill (marked ``"backfill": true``) printed first."""
-    lines = [orjson.loads(line) for line in lines_of(out)]
+    raw = lines_of(out)  # read once: the file grows while the test polls it
+    lines = [orjson.loads(line) for line in raw]
     backfilled = {obj["msg"]["trade_id"] for obj in lines if obj.get("backfill")}
-    live = [line for line, obj in zip(lines_of(out), lines, strict=True) if not obj.get("backfill")]
+    live = [line for line, obj in zip(raw, lines, strict=True) if not obj.get("backfill")]
     expected = [f for f in sent if orjson.loads(f).get("msg", {}).get("trade_id") not in backfilled]
     return live, expected
 

@@ -13,7 +13,7 @@ import time
 
 import orjson
 import pytest
-from websockets.exceptions import InvalidHandshake
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.sync.client import connect
 
 from kalshi_cli.sim.wire import ws_url
@@ -49,7 +49,7 @@ def wait_refused(url: str, what: str) -> None:
                 pass
         except OSError:
             return
-        except InvalidHandshake:  # a 503 or a cut handshake while it closes: not gone yet
+        except (InvalidHandshake, ConnectionClosed):  # a 503, a cut handshake or a drop while it closes
             pass
         time.sleep(0.05)
     raise AssertionError(f"{what} still serving at {url}")

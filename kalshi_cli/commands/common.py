@@ -20,7 +20,7 @@ from kalshi_cli.completers import complete_color, complete_env, complete_ticker
 if TYPE_CHECKING:
     pass
 
-__all__ = ["OnceOption", "connection_options", "market_option"]
+__all__ = ["OnceOption", "SeededJsonOption", "SeededMarketsOption", "connection_options", "market_option"]
 
 
 def market_option(help_text: str) -> Any:
@@ -32,6 +32,13 @@ def market_option(help_text: str) -> Any:
 OnceOption = Annotated[
     bool,
     typer.Option("--once", help='Print the table as loaded (with --json: its lines, "seed": true) and exit.'),
+]
+
+#: ``-m`` and ``--json`` of the seeded private tables (positions, orders), declared once for both.
+SeededMarketsOption = Annotated[list[str] | None, market_option("Only these markets (repeat for several).")]
+SeededJsonOption = Annotated[
+    bool,
+    typer.Option("--json", help="NDJSON (the default when stdout is not a terminal): seed rows, then live frames."),
 ]
 
 CONN = "Connection"

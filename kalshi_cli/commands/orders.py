@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
-
-import typer
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from kalshi_cli.feeds.context import ConnectionArgs
 
-from kalshi_cli.commands.common import OnceOption, connection_options, market_option
+from kalshi_cli.commands.common import OnceOption, SeededJsonOption, SeededMarketsOption, connection_options
 
 __all__ = ["orders"]
 
 
 @connection_options
 def orders(
-    market: Annotated[
-        list[str] | None,
-        market_option("Only these markets (repeat for several)."),
-    ] = None,
-    json_out: Annotated[
-        bool,
-        typer.Option("--json", help="NDJSON (the default when stdout is not a terminal): seed rows, then live frames."),
-    ] = False,
+    market: SeededMarketsOption = None,
+    json_out: SeededJsonOption = False,
     once: OnceOption = False,
     *,
     conn: ConnectionArgs,

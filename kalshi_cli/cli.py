@@ -37,6 +37,10 @@ __all__ = ["COMMANDS", "app", "main"]
 # name -> ("module:attribute", summary). The summary is the first line of the command's help
 # (tests/test_docs.py checks that they agree); an attribute is a command function or a Typer group.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "markets": (
+        "kalshi_cli.commands.markets:markets",
+        "Find markets: by words, series, event or status; a table on a terminal, NDJSON into a pipe.",
+    ),
     "book": ("kalshi_cli.commands.book:book", "Watch live order books: exact, self-healing, several markets at once."),
     "tail": ("kalshi_cli.commands.tail:tail", "Stream channels: readable lines on a terminal, NDJSON into a pipe."),
     "fills": (
@@ -66,6 +70,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "replay": (
         "kalshi_cli.commands.replay:replay",
         "Serve recordings as a Kalshi endpoint; prints its ws:// URL first.",
+    ),
+    "export": (
+        "kalshi_cli.commands.export:export",
+        "Turn recordings into Parquet or CSV tables: trades, book tops, snapshots, continuity.",
     ),
     "completion": ("kalshi_cli.commands.completion:completion", "Print the completion script for SHELL."),
     "config": (

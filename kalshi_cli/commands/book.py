@@ -10,7 +10,16 @@ import typer
 if TYPE_CHECKING:
     from kalshi_cli.feeds.context import ConnectionArgs
 
-from kalshi_cli.commands.common import connection_options
+from kalshi_cli.commands.common import (
+    AllInSeriesOption,
+    BusDurableOption,
+    BusSinceOption,
+    BusSourceOption,
+    ContinuityOption,
+    RedundantOption,
+    StatsOption,
+    connection_options,
+)
 from kalshi_cli.completers import complete_ticker
 
 __all__ = ["Layout", "book"]
@@ -69,6 +78,13 @@ def book(
         Layout,
         typer.Option("--layout", help="Markets side by side as the width allows (grid) or one per row (stack)."),
     ] = Layout.grid,
+    all_in_series: AllInSeriesOption = False,
+    continuity: ContinuityOption = False,
+    stats: StatsOption = False,
+    redundant: RedundantOption = 1,
+    source: BusSourceOption = None,
+    durable: BusDurableOption = None,
+    since: BusSinceOption = None,
     *,
     conn: ConnectionArgs,
 ) -> None:
@@ -103,6 +119,13 @@ def book(
         wait=wait,
         dollars=dollars,
         layout=layout.value,
+        all_in_series=all_in_series,
+        continuity=continuity,
+        stats=stats,
+        redundant=redundant,
+        source=source,
+        durable=durable,
+        since=since,
         conn=conn,
     )
     feed.run(settings, environment.current())

@@ -20,7 +20,20 @@ from kalshi_cli.completers import complete_color, complete_env, complete_ticker
 if TYPE_CHECKING:
     pass
 
-__all__ = ["OnceOption", "SeededJsonOption", "SeededMarketsOption", "connection_options", "market_option"]
+__all__ = [
+    "AllInSeriesOption",
+    "BusDurableOption",
+    "BusSinceOption",
+    "BusSourceOption",
+    "ContinuityOption",
+    "OnceOption",
+    "RedundantOption",
+    "SeededJsonOption",
+    "SeededMarketsOption",
+    "StatsOption",
+    "connection_options",
+    "market_option",
+]
 
 
 def market_option(help_text: str) -> Any:
@@ -42,6 +55,62 @@ SeededJsonOption = Annotated[
 ]
 
 CONN = "Connection"
+
+#: Options shared by tail, book and record, declared once here.
+AllInSeriesOption = Annotated[
+    bool,
+    typer.Option(
+        "--all-in-series",
+        help="Let a series ticker expand to every market of its open events (it can be hundreds).",
+    ),
+]
+RedundantOption = Annotated[
+    int,
+    typer.Option(
+        "--redundant",
+        metavar="N",
+        min=1,
+        help="N independent connections carrying the same subscriptions, merged so each exchange event "
+        "appears once, in order: a dropped connection loses nothing.",
+    ),
+]
+ContinuityOption = Annotated[
+    bool,
+    typer.Option(
+        "--continuity",
+        help='With --json: a line {"kalshi_cli.continuity": ...} of its own on each gap, reconnect and '
+        "resync, so a consumer knows when not to trust the stream.",
+    ),
+]
+StatsOption = Annotated[
+    bool,
+    typer.Option(
+        "--stats",
+        help="At the end, how old the data was on stderr: age_ms (receive time minus the frame's "
+        "sending_ts_ms), p50/p99/max per channel.",
+    ),
+]
+BusSourceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--from",
+        metavar="nats://HOST:PORT/STREAM",
+        help="Read a NATS JetStream stream written by 'kalshi record --sink' instead of connecting to Kalshi.",
+        show_default=False,
+    ),
+]
+BusDurableOption = Annotated[
+    str | None,
+    typer.Option("--durable", metavar="NAME", help="With --from: a durable consumer that resumes where it stopped."),
+]
+BusSinceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--since",
+        metavar="TIME",
+        help="With --from: start at this time (ISO 8601 UTC, or an age such as 10m, 2h).",
+    ),
+]
 
 
 _OPTIONS: list[tuple[str, Any, Any]] = [

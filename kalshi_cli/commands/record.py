@@ -10,7 +10,7 @@ import typer
 if TYPE_CHECKING:
     from kalshi_cli.feeds.context import ConnectionArgs
 
-from kalshi_cli.commands.common import connection_options, market_option
+from kalshi_cli.commands.common import AllInSeriesOption, RedundantOption, connection_options, market_option
 from kalshi_cli.completers import complete_channel
 
 __all__ = ["record"]
@@ -56,6 +56,18 @@ def record(
         list[str] | None,
         typer.Option("--param", "-p", metavar="KEY=VALUE", help="Extra subscribe parameter, as for tail."),
     ] = None,
+    all_in_series: AllInSeriesOption = False,
+    redundant: RedundantOption = 1,
+    sink: Annotated[
+        str | None,
+        typer.Option(
+            "--sink",
+            metavar="nats://HOST:PORT[/STREAM]",
+            help="Also (or, without -o, only) publish each frame to NATS JetStream, exactly once per frame "
+            "across recorders.",
+            show_default=False,
+        ),
+    ] = None,
     *,
     conn: ConnectionArgs,
 ) -> None:
@@ -92,6 +104,9 @@ def record(
         rotate_bytes=size,
         gzip=gzip_out,
         params=parse_params(list(param or [])),
+        all_in_series=all_in_series,
+        redundant=redundant,
+        sink=sink,
         conn=conn,
     )
     feed.run(settings, environment.current())

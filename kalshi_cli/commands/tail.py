@@ -9,7 +9,17 @@ import typer
 if TYPE_CHECKING:
     from kalshi_cli.feeds.context import ConnectionArgs
 
-from kalshi_cli.commands.common import connection_options, market_option
+from kalshi_cli.commands.common import (
+    AllInSeriesOption,
+    BusDurableOption,
+    BusSinceOption,
+    BusSourceOption,
+    ContinuityOption,
+    RedundantOption,
+    StatsOption,
+    connection_options,
+    market_option,
+)
 from kalshi_cli.completers import complete_channel
 
 __all__ = ["tail"]
@@ -46,6 +56,13 @@ def tail(
             "send_initial_snapshot=true, index_ids='[\"BRTI\"]'.",
         ),
     ] = None,
+    all_in_series: AllInSeriesOption = False,
+    continuity: ContinuityOption = False,
+    stats: StatsOption = False,
+    redundant: RedundantOption = 1,
+    source: BusSourceOption = None,
+    durable: BusDurableOption = None,
+    since: BusSinceOption = None,
     *,
     conn: ConnectionArgs,
 ) -> None:
@@ -73,6 +90,13 @@ def tail(
         params=parse_params(list(param or [])),
         json_out=json_out,
         count=count,
+        all_in_series=all_in_series,
+        continuity=continuity,
+        stats=stats,
+        redundant=redundant,
+        source=source,
+        durable=durable,
+        since=since,
         conn=conn,
     )
     feed.run(settings, environment.current())

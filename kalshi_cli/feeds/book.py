@@ -44,6 +44,13 @@ class BookSettings:
     wait: float = 10.0
     dollars: bool = False  # the view's prices as the exchange's dollar strings, not cents
     layout: str = "grid"  # the view's panels: "grid" (side by side) or "stack"
+    all_in_series: bool = False  # a series ticker may expand to all its open events' markets
+    continuity: bool = False  # --json: a continuity line on each gap, reconnect, resync
+    stats: bool = False  # an age_ms summary per channel on stderr at the end
+    redundant: int = 1  # connections merged into one stream
+    source: str | None = None  # nats://... : read the bus instead of connecting to Kalshi
+    durable: str | None = None  # with source: the durable consumer's name
+    since: str | None = None  # with source: where to start
     conn: ConnectionArgs = field(default_factory=ConnectionArgs)
 
 

@@ -35,6 +35,9 @@ class RecordSettings:
     rotate_bytes: int | None = None
     gzip: bool = False
     params: dict[str, Any] = field(default_factory=dict)
+    all_in_series: bool = False  # a series ticker may expand to all its open events' markets
+    redundant: int = 1  # connections merged into one stream
+    sink: str | None = None  # nats://... : publish to JetStream too (or only, without out)
     conn: ConnectionArgs = field(default_factory=ConnectionArgs)
 
 

@@ -33,6 +33,13 @@ class TailSettings:
     params: dict[str, Any] = field(default_factory=dict)
     json_out: bool = False
     count: int | None = None
+    all_in_series: bool = False  # a series ticker may expand to all its open events' markets
+    continuity: bool = False  # --json: a continuity line on each gap, reconnect, resync
+    stats: bool = False  # an age_ms summary per channel on stderr at the end
+    redundant: int = 1  # connections merged into one stream
+    source: str | None = None  # nats://... : read the bus instead of connecting to Kalshi
+    durable: str | None = None  # with source: the durable consumer's name
+    since: str | None = None  # with source: where to start
     conn: ConnectionArgs = field(default_factory=ConnectionArgs)
 
 

@@ -85,3 +85,51 @@ def test_refusals_use_the_one_hint_sentences():
     assert unsigned.endswith(API_KEY_HINT) and "HTTP 401" in unsigned
     moved = redirect_refusal(HandshakeRejected(302, {"Location": "https://evil.example/x"}, b""))
     assert REDIRECT_HINT in moved and "evil.example" in moved and "HTTP 302" in moved
+
+
+def test_sign_curl_config_is_what_curl_sends(keys):
+    """`kalshi sign --curl | curl -sK - URL`, as the help shows it, against a local HTTP server:
+    curl sends the three headers and the signature verifies for that path."""
+    import http.server
+    import shutil
+    import subprocess
+    import sys
+    import threading
+
+    if shutil.which("curl") is None:
+        raise AssertionError("curl is needed for this test (the help's example uses it)")
+    seen: dict[str, str] = {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.update(self.headers.items())
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        path = "/trade-api/v2/portfolio/balance"
+        kalshi = f"{sys.executable} -m kalshi_cli"
+        command = (
+            f"{kalshi} sign --key-id {keys.key_id} --private-key {keys.private} --path {path} --curl"
+            f" | curl -sfK - http://127.0.0.1:{server.server_port}{path}"
+        )
+        proc = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, timeout=60)
+    finally:
+        server.shutdown()
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == b"{}"
+    assert seen["KALSHI-ACCESS-KEY"] == keys.key_id
+    ts = seen["KALSHI-ACCESS-TIMESTAMP"]
+    verify(keys.public_pem, seen["KALSHI-ACCESS-SIGNATURE"], f"{ts}GET{path}".encode())
+
+
+def test_sign_curl_and_json_together_is_a_usage_error(keys):
+    proc = run_cli(["sign", "--json", "--curl", "--key-id", keys.key_id, "--private-key", str(keys.private)])
+    assert_clean_error(proc, 2, "--json and --curl")

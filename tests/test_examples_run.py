@@ -48,8 +48,9 @@ pytestmark = pytest.mark.slow
 #: example that could run here but fails is a bug in the tool or in the text, not an entry here.
 CANNOT_RUN: dict[str, str] = {
     "kalshi sign --check --env demo": "asks Kalshi's demo host whether it accepts the key",
-    "curl $(kalshi sign --path /trade-api/v2/portfolio/balance | sed 's/^/-H /') ...": (
-        "sends the request to Kalshi, and '...' stands for the URL"
+    "kalshi sign --path /trade-api/v2/portfolio/balance --curl | curl -sK - "
+    "https://external-api.kalshi.com/trade-api/v2/portfolio/balance": (
+        "sends the request to Kalshi (tests/test_cli_sign.py runs it against a local server)"
     ),
     'kalshi completion zsh > "${fpath[1]}/_kalshi"': "zsh syntax (${fpath[1]} is zsh's function path)",
 }

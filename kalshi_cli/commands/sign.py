@@ -29,6 +29,10 @@ def sign(
         int | None, typer.Option("--timestamp", metavar="MS", help="Unix time in ms (default: now).")
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object keyed by header name.")] = False,
+    curl: Annotated[
+        bool,
+        typer.Option("--curl", help="curl config lines (header = \"...\"), to pipe into 'curl -K -'."),
+    ] = False,
     check: Annotated[
         bool,
         typer.Option("--check", help="Open a signed connection and say whether the key was accepted, and if not, why."),
@@ -47,7 +51,7 @@ def sign(
 
       kalshi sign --method GET --path /trade-api/v2/portfolio/balance --json
 
-      curl $(kalshi sign --path /trade-api/v2/portfolio/balance | sed 's/^/-H /') ...
+      kalshi sign --path /trade-api/v2/portfolio/balance --curl | curl -sK - https://external-api.kalshi.com/trade-api/v2/portfolio/balance
 
       kalshi sign --check --env demo
     """
@@ -67,13 +71,21 @@ def sign(
     if not path.startswith("/"):
         raise UsageError(f"--path must start with '/', got {shown_value(path, '--path')!r}")
     headers = auth_headers(creds.key_id, creds.key, method=method, path=path, timestamp_ms=timestamp)
+    if json_out and curl:
+        raise UsageError("--json and --curl are two output formats; use one")
     if json_out:
         import orjson
 
         sys.stdout.write(orjson.dumps(headers).decode() + "\n")
+    elif curl:  # curl's config syntax: a quoted value takes backslash escapes
+        sys.stdout.write("".join(f'header = "{name}: {_curl_quoted(value)}"\n' for name, value in headers.items()))
     else:
         sys.stdout.write("".join(f"{name}: {value}\n" for name, value in headers.items()))
     sys.stdout.flush()
+
+
+def _curl_quoted(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
 async def _check(conn: ConnectionArgs, json_out: bool) -> None:

@@ -1,0 +1,217 @@
+"""Which exchange event a frame is: one key, the same on every connection.
+
+Two connections carrying the same subscriptions deliver the same exchange events under
+different ``sid``/``seq`` numbers; a key names the event itself, so a merge of redundant
+connections (``redundant``) and a de-duplicating bus (``Nats-Msg-Id``) keep each event once.
+A key is built only from identifiers the exchange stamps (KALSHI_WS.md §6); where a message has
+none, ``key`` returns ``None`` and the frame is never de-duplicated (a consumer sees it from
+one connection only, see ``redundant``).
+
+| type | key |
+|---|---|
+| ``orderbook_delta`` | ``d:TICKER:CLOCK:N``, the N-th delta (from 0) of that exchange clock (§6.2, §11.7) |
+| ``orderbook_snapshot`` | ``s:TICKER:CLOCK`` (a snapshot holds exactly the changes up to its clock) |
+| ``trade`` | ``t:TRADE_ID`` |
+| ``fill`` | ``f:TRADE_ID:ORDER_ID`` (a self-trade fills two orders under one trade id) |
+| ``user_order`` | ``u:ORDER_ID:LAST_UPDATED_TS_MS:STATUS:FILL_COUNT:REMAINING_COUNT:YES_PRICE`` (1) |
+| ``order_group_updates`` | ``g:ORDER_GROUP_ID:EVENT_TYPE:TS_MS:CONTRACTS_LIMIT`` |
+| ``market_lifecycle_v2``, ``multivariate_market_lifecycle`` | ``l:TICKER:EVENT_TYPE`` (2) |
+| ``rfq_created``, ``rfq_deleted``, ``rfq_batch_created``, ``rfq_batch_deleted`` | ``c:TYPE:ID`` |
+| ``quote_created``, ``quote_accepted`` | ``c:TYPE:QUOTE_ID`` |
+| ``quote_executed`` | ``c:TYPE:QUOTE_ID:ORDER_ID`` (each side gets its own order id) |
+| ``batch_quote_created`` | ``c:TYPE:BATCH_QUOTE_ID:CREATED_TS`` (a batch quote is resent) |
+| ``batch_quote_accepted``, ``batch_quote_executed`` | ``c:TYPE:BATCH_QUOTE_ID`` |
+| ``rfq_batch_best_quotes`` | ``c:TYPE:RFQ_BATCH_ID:VERSION`` (the exchange's version counter) |
+| ``rfq_batch_executed`` | ``c:TYPE:RFQ_BATCH_ID`` |
+| ``cfbenchmarks_value`` | ``x:TYPE:INDEX_ID:RECEIVED_AT`` |
+| ``cfbenchmarks_value_5hz``, ``pyth_value`` | ``x:TYPE:INDEX_ID_OR_UNDERLYING:SOURCE_TS_MS`` |
+| ``ticker``, ``market_position``, ``event_lifecycle``, ``event_fee_update``, list replies | none (3) |
+
+(1) An order update has no id of its own: its time and the state every update changes.
+(2) Only the events that happen once per market (``created``, ``determined``, ``settled``);
+``close_date_updated`` adds its ``close_ts``; the others (pauses, metadata, price levels) have
+no identifier and get none. (3) Full-state messages with no id or time of their own.
+A field a key needs that is missing from the frame means no key.
+
+Deltas need state: several deltas of one exchange action share a ``clock`` and arrive in the
+same order on every connection, so the N-th of a group is the same event everywhere. That
+count is only sure from a known start: a snapshot of the market, or a higher clock on a sid
+whose ``seq`` had no gap since. After a gap, a repeat, a restarted ``seq`` or a clock that goes
+down, the market's current group is unsure and its deltas get no key (``None``) until a
+snapshot or a higher clock; a wrong key would make a de-duplicator drop a real change, no key
+only costs a duplicate. Hence one ``EventKeyer`` per connection, fed every data frame of it in
+order. Clocks are per market and reset across exchange maintenance, so a key is unique within
+one stretch of a market's clock, which outlasts any de-duplication window.
+
+Keys are short printable ASCII with no spaces (a NATS header value): the fields are joined by
+``:`` and every character outside ``A-Z a-z 0-9 . _ -`` is percent-encoded, so no two different
+field lists give one key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+__all__ = ["EventKeyer", "encode_field"]
+
+_SAFE: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
+# ``pos`` values besides a delta's position within its clock group:
+_AFTER_SNAPSHOT: Final = -1  # right after a snapshot: no delta at its clock is valid
+_UNSURE: Final = -2  # the group at ``clock`` may have lost deltas; a higher clock is sure
+_LOST: Final = -3  # frames may have been lost since: the next delta's group is unsure
+
+
+def encode_field(value: object) -> str:
+    """One key field: ``str(value)`` with every unsafe character as ``%XX`` of its UTF-8."""
+    text = value if type(value) is str else str(value)
+    if all(c in _SAFE for c in text):
+        return text
+    return "".join(c if c in _SAFE else "".join(f"%{b:02X}" for b in c.encode()) for c in text)
+
+
+def _join(*fields: object) -> str | None:
+    if any(f is None for f in fields):
+        return None
+    return ":".join(encode_field(f) for f in fields)
+
+
+def _lifecycle(msg: Mapping[str, Any]) -> str | None:
+    event = msg.get("event_type")
+    if event in ("created", "determined", "settled"):
+        return _join("l", msg.get("market_ticker"), event)
+    if event == "close_date_updated":
+        return _join("l", msg.get("market_ticker"), event, msg.get("close_ts"))
+    return None
+
+
+def _fields(*names: str) -> Callable[[str, Mapping[str, Any]], str | None]:
+    """A keyer for a communications/reference type: its type, then ``msg[name]`` for each name."""
+
+    def key(kind: str, msg: Mapping[str, Any]) -> str | None:
+        return _join("x" if kind in _PREFIXED else "c", kind, *(msg.get(n) for n in names))
+
+    return key
+
+
+_PREFIXED: Final = frozenset(("cfbenchmarks_value", "cfbenchmarks_value_5hz", "pyth_value"))
+
+_STATELESS: Final[dict[str, Callable[[str, Mapping[str, Any]], str | None]]] = {
+    "trade": lambda _k, m: _join("t", m.get("trade_id")),
+    "fill": lambda _k, m: _join("f", m.get("trade_id"), m.get("order_id")),
+    "user_order": lambda _k, m: _join(
+        "u",
+        m.get("order_id"),
+        m.get("last_updated_ts_ms"),
+        m.get("status"),
+        m.get("fill_count_fp"),
+        m.get("remaining_count_fp"),
+        m.get("yes_price_dollars"),
+    ),
+    "order_group_updates": lambda _k, m: _join(
+        "g",
+        m.get("order_group_id"),
+        m.get("event_type"),
+        m.get("ts_ms"),
+        m.get("contracts_limit_fp", ""),
+    ),
+    "market_lifecycle_v2": lambda _k, m: _lifecycle(m),
+    "multivariate_market_lifecycle": lambda _k, m: _lifecycle(m),
+    "rfq_created": _fields("id"),
+    "rfq_deleted": _fields("id"),
+    "rfq_batch_created": _fields("id"),
+    "rfq_batch_deleted": _fields("id"),
+    "quote_created": _fields("quote_id"),
+    "quote_accepted": _fields("quote_id"),
+    "quote_executed": _fields("quote_id", "order_id"),
+    "batch_quote_created": _fields("batch_quote_id", "created_ts"),
+    "batch_quote_accepted": _fields("batch_quote_id"),
+    "batch_quote_executed": _fields("batch_quote_id"),
+    "rfq_batch_best_quotes": _fields("rfq_batch_id", "version"),
+    "rfq_batch_executed": _fields("rfq_batch_id"),
+    "cfbenchmarks_value": _fields("index_id", "received_at"),
+    "cfbenchmarks_value_5hz": _fields("index_id", "source_ts_ms"),
+    "pyth_value": _fields("underlying_ticker", "source_ts_ms"),
+}
+
+
+class EventKeyer:
+    """The event keys of one connection's frames, fed in the order they arrived.
+
+    Stateful only for book deltas: per market the current ``clock`` and the position of the
+    last delta within it, and per sid the last ``seq`` (a gap makes that sid's markets unsure).
+    Memory is one entry per market and sid subscribed.
+    """
+
+    __slots__ = ("_books", "_market_sid", "_seqs")
+
+    def __init__(self) -> None:
+        self._books: dict[str, list[int]] = {}  # ticker -> [clock, pos]
+        self._market_sid: dict[str, object] = {}
+        self._seqs: dict[object, int] = {}
+
+    def key(self, frame: Mapping[str, Any]) -> str | None:
+        """The key of ``frame`` (a parsed server envelope), or ``None`` when it has none."""
+        kind = frame.get("type")
+        msg = frame.get("msg")
+        if not isinstance(kind, str) or not isinstance(msg, Mapping):
+            return None
+        sid = frame.get("sid")
+        seq = frame.get("seq")
+        if type(seq) is int and sid is not None:
+            self._observe_seq(sid, seq)
+        if kind == "orderbook_delta":
+            return self._delta(sid, msg)
+        if kind == "orderbook_snapshot":
+            return self._snapshot(sid, msg)
+        keyer = _STATELESS.get(kind)
+        return keyer(kind, msg) if keyer is not None else None
+
+    def reset(self) -> None:
+        """Forget every group position (the connection was replaced): deltas wait for snapshots."""
+        for state in self._books.values():
+            state[1] = _LOST
+        self._seqs.clear()
+
+    def _observe_seq(self, sid: object, seq: int) -> None:
+        last = self._seqs.get(sid)
+        self._seqs[sid] = seq
+        if last is None or seq == last + 1:
+            return
+        # a gap, a repeat or a restart: any market of this sid may have lost part of a group
+        for ticker, owner in self._market_sid.items():
+            if owner == sid:
+                self._books[ticker][1] = _LOST
+
+    def _snapshot(self, sid: object, msg: Mapping[str, Any]) -> str | None:
+        ticker = msg.get("market_ticker")
+        clock = msg.get("clock")
+        if type(ticker) is not str or type(clock) is not int:
+            return None
+        self._books[ticker] = [clock, _AFTER_SNAPSHOT]
+        self._market_sid[ticker] = sid
+        return _join("s", ticker, clock)
+
+    def _delta(self, sid: object, msg: Mapping[str, Any]) -> str | None:
+        ticker = msg.get("market_ticker")
+        clock = msg.get("clock")
+        if type(ticker) is not str or type(clock) is not int:
+            return None
+        self._market_sid[ticker] = sid
+        state = self._books.get(ticker)
+        if state is None or state[1] == _LOST:
+            # joined mid-stream or frames lost: this clock's group may have begun unseen
+            self._books[ticker] = [clock, _UNSURE]
+            return None
+        current, pos = state
+        if clock > current:
+            state[0] = clock
+            state[1] = 0
+            return _join("d", ticker, clock, 0)
+        if clock == current and pos >= 0:
+            state[1] = pos + 1
+            return _join("d", ticker, clock, pos + 1)
+        if clock < current and pos != _AFTER_SNAPSHOT:
+            state[0] = clock  # maintenance lowered the clock: unsure until it moves on
+            state[1] = _UNSURE
+        return None  # at or below the snapshot's clock (a fault), or the unsure group

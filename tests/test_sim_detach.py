@@ -139,8 +139,8 @@ def test_a_killed_relay_leaves_no_server_behind() -> None:
     [
         (["--port", "99999"], "--port must be between 0 and 65535"),
         (["--port", "-1"], "--port must be between 0 and 65535"),
-        (["--markets", "0"], "--markets must be between 1 and 5000"),
-        (["--markets", "5001"], "--markets must be between 1 and 5000"),
+        (["--markets", "0"], "--markets must be between 1 and 20000"),
+        (["--markets", "20001"], "--markets must be between 1 and 20000"),
         (["--rate", "nan"], "--rate must be"),
         (["--rate", "-1"], "--rate must be"),
         (["--rate", "inf"], "--rate must be"),

@@ -26,7 +26,7 @@ def sim(
     host: HostOption = "127.0.0.1",
     port: PortOption = 0,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same market story.")] = 0,
-    markets: Annotated[int, typer.Option(help="Number of markets (1 to 5000).")] = 5,
+    markets: Annotated[int, typer.Option(help="Number of markets (1 to 20000).")] = 5,
     rate: Annotated[float, typer.Option(help="Exchange actions per second (0 = none).")] = 20.0,
     public_key: PublicKeyOption = None,
 ) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+#: The subtitle of a market named by the caller (``spec_for``): such markets always trade.
+NAMED_SUBTITLE = "Named on the command line"
 MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 
 
@@ -80,4 +82,74 @@ def spec_for(ticker: str) -> MarketSpec:
         raise ValueError(f"not a market ticker: {ticker!r}")
     parts = ticker.split("-")
     event = "-".join(parts[:-1]) if len(parts) > 1 else ticker
-    return MarketSpec(ticker, event, parts[0], f"Simulated market {ticker}", "Named on the command line")
+    return MarketSpec(ticker, event, parts[0], f"Simulated market {ticker}", NAMED_SUBTITLE)
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesInfo:
+    """What ``GET /series/{ticker}`` tells about one series (and its events' titles)."""
+
+    title: str
+    category: str
+    frequency: str
+    event_title: str  # ``{when}`` is the market's subtitle date ("Dec 5, 2026")
+    mutually_exclusive: bool
+
+
+SERIES: dict[str, SeriesInfo] = {
+    "KXHIGHNY": SeriesInfo(
+        "Highest temperature in NYC", "Climate and Weather", "daily", "Highest temperature in NYC on {when}?", True
+    ),
+    "KXHIGHCHI": SeriesInfo(
+        "Highest temperature in Chicago",
+        "Climate and Weather",
+        "daily",
+        "Highest temperature in Chicago on {when}?",
+        False,
+    ),
+    "KXBTCD": SeriesInfo(
+        "Bitcoin price today at 5pm EST", "Crypto", "daily", "Bitcoin price on {when} at 5pm EST?", False
+    ),
+    "KXETHD": SeriesInfo(
+        "Ethereum price today at 5pm EST", "Crypto", "daily", "Ethereum price on {when} at 5pm EST?", False
+    ),
+    "KXFEDDECISION": SeriesInfo("Fed rate decision", "Economics", "custom", "Fed decision in December?", True),
+    "KXINXU": SeriesInfo(
+        "S&P 500 range at 4pm EST", "Financials", "daily", "S&P 500 range on {when} at 4pm EST?", True
+    ),
+    "KXNBAGAME": SeriesInfo("Professional basketball game", "Sports", "custom", "Who wins the game on {when}?", True),
+}
+
+
+def series_info(series_ticker: str) -> SeriesInfo:
+    """The series' description; a named market's unknown series gets a plain one."""
+    found = SERIES.get(series_ticker)
+    if found is not None:
+        return found
+    return SeriesInfo(f"Simulated series {series_ticker}", "Simulated", "custom", "Simulated event ({when})", False)
+
+
+def event_title(spec: MarketSpec) -> str:
+    """The title of ``spec``'s event, from its series and the date in its subtitle."""
+    when = spec.subtitle.removeprefix("On ")
+    return series_info(spec.series_ticker).event_title.format(when=when)
+
+
+def strike_label(spec: MarketSpec) -> str:
+    """The short YES label of a market (Kalshi's ``yes_sub_title``): the strike in words."""
+    strike = spec.ticker.rsplit("-", 1)[-1]
+    kind, number = strike[:1], strike[1:]
+    series = spec.series_ticker
+    try:
+        value = float(number)
+    except ValueError:
+        return strike if spec.subtitle != NAMED_SUBTITLE else spec.ticker
+    if series in ("KXHIGHNY", "KXHIGHCHI"):
+        return f"{value - 0.5:.0f}° to {value + 0.5:.0f}°" if kind == "B" else f"above {number}°"
+    if series in ("KXBTCD", "KXETHD"):
+        return f"${value:,.2f} or above"
+    if series == "KXFEDDECISION":
+        return f"{'Hike' if kind == 'H' else 'Cut'} {number}bps"
+    if series == "KXINXU":
+        return f"{value:,.0f} to {value + 24.99:,.2f}"
+    return strike

@@ -41,8 +41,8 @@ class Exchange:
         extra_tickers: tuple[str, ...] = (),
     ) -> None:
         """``extra_tickers``: markets to list after the ``n_markets`` generated ones (seeded too)."""
-        if not 1 <= n_markets <= 5000:
-            raise ValueError("n_markets must be between 1 and 5000")
+        if not 1 <= n_markets <= 20_000:
+            raise ValueError("n_markets must be between 1 and 20000")
         self._rng = random.Random(seed)
         self._now_fn = now_ms
         self._virtual_ms = VIRTUAL_EPOCH_MS

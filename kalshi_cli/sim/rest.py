@@ -20,7 +20,8 @@ from websockets.http11 import Request, Response
 
 from .auth import SignatureCheck
 from .market import Exchange
-from .rest_markets import exchange_status, market, trades
+from .rest_catalogue import event_route, events, market_route, markets, series_list, series_route
+from .rest_markets import exchange_status, trades
 from .rest_portfolio import fills, orders, positions
 from .rest_query import Query, Reply, error
 
@@ -28,6 +29,8 @@ __all__ = ["REST_PREFIX", "SimRest"]
 
 REST_PREFIX = "/trade-api/v2"
 _MARKETS = "/markets/"
+_EVENTS = "/events/"
+_SERIES = "/series/"
 Route = Callable[[Exchange, Query], Any]
 _ROUTES: dict[str, Route] = {
     "/portfolio/fills": fills,
@@ -35,6 +38,9 @@ _ROUTES: dict[str, Route] = {
     "/portfolio/orders": orders,
     "/markets/trades": trades,
     "/exchange/status": exchange_status,
+    "/markets": markets,
+    "/events": events,
+    "/series": series_list,
 }
 _PRIVATE = frozenset({"/portfolio/fills", "/portfolio/positions", "/portfolio/orders"})
 _SIGNATURE_CODES = {
@@ -54,8 +60,8 @@ class SimRest:
         self._faults: deque[tuple[int, dict[str, str], Any]] = deque()
 
     def routes(self) -> dict[str, Callable[[ServerConnection, Request], Response]]:
-        """Path -> handler, for the server (``/markets/`` serves ``/markets/{ticker}``)."""
-        paths = [REST_PREFIX + path for path in _ROUTES] + [REST_PREFIX + _MARKETS]
+        """Path -> handler, for the server (``/markets/`` serves ``/markets/{ticker}``, and so on)."""
+        paths = [REST_PREFIX + path for path in (*_ROUTES, _MARKETS, _EVENTS, _SERIES)]
         return dict.fromkeys(paths, self.handle)
 
     # --- faults -----------------------------------------------------------------------------------
@@ -92,7 +98,11 @@ class SimRest:
             if route is not None:
                 body = route(self.exchange, query)
             elif path.startswith(_MARKETS):
-                body = market(self.exchange, unquote(path[len(_MARKETS) :]))
+                body = market_route(self.exchange, unquote(path[len(_MARKETS) :]))
+            elif path.startswith(_EVENTS):
+                body = event_route(self.exchange, unquote(path[len(_EVENTS) :]), query)
+            elif path.startswith(_SERIES):
+                body = series_route(self.exchange, unquote(path[len(_SERIES) :]))
             else:
                 raise error(404, "not_found", "route_not_found")
             status = 200

@@ -66,9 +66,9 @@ def int_param(q: Query, name: str, lo: int = 0, hi: int | None = None) -> int | 
     return number
 
 
-def page(q: Query, rows: list[Any]) -> tuple[list[Any], str]:
+def page(q: Query, rows: list[Any], *, max_limit: int = MAX_LIMIT) -> tuple[list[Any], str]:
     """One page of ``rows`` for ``limit``/``cursor``; the cursor is opaque (base64 of an offset)."""
-    limit = int_param(q, "limit", 1, MAX_LIMIT) or 100
+    limit = int_param(q, "limit", 1, max_limit) or 100
     start = 0
     cursor = one(q, "cursor")
     if cursor:

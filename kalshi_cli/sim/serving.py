@@ -19,7 +19,7 @@ from .catalog import spec_for
 
 __all__ = ["MAX_MARKETS", "Server", "check_port", "check_sim_options", "listen", "serve_until_stopped"]
 
-MAX_MARKETS = 5000
+MAX_MARKETS = 20_000
 
 
 class Server(Protocol):

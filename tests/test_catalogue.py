@@ -1,0 +1,103 @@
+"""The local catalogue cache (kalshi_cli.catalogue): round trip, expiry, bad files, where it lives."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kalshi_cli.catalogue import (
+    KEPT_FIELDS,
+    Catalogue,
+    cache_dir,
+    catalogue_path,
+    env_name_for,
+    load_catalogue,
+    save_catalogue,
+    tickers_path,
+)
+
+
+def market(ticker: str, **extra) -> dict:
+    return {
+        "ticker": ticker,
+        "event_ticker": ticker.rsplit("-", 1)[0],
+        "title": f"Title of {ticker}",
+        "yes_sub_title": "above 40°",
+        "status": "active",
+        "rules_primary": "long text " * 50,
+        **extra,
+    }
+
+
+def test_round_trip_keeps_what_the_cli_reads(tmp_path: Path) -> None:
+    env = {"XDG_CACHE_HOME": str(tmp_path)}
+    cat = Catalogue()
+    cat.remember_markets([market("KXB-26-T2"), market("KXB-26-T1"), {"no": "ticker"}])
+    cat.remember_events([{"event_ticker": "KXB-26", "title": "B?", "markets": [market("KXB-26-T3")]}])
+    assert save_catalogue("demo", cat, environ=env) is True
+    back = load_catalogue("demo", environ=env)
+    assert back is not None
+    assert back.tickers() == ["KXB-26-T1", "KXB-26-T2", "KXB-26-T3"]
+    assert back.events == {"KXB-26": {"event_ticker": "KXB-26", "title": "B?"}}  # nested markets taken out
+    assert [m["ticker"] for m in back.markets_of_event("KXB-26")] == back.tickers()
+    assert "rules_primary" not in back.markets["KXB-26-T1"]
+    assert set(back.markets["KXB-26-T1"]) <= KEPT_FIELDS and back.markets["KXB-26-T1"]["status"] == "active"
+    assert back.fetched_at == pytest.approx(cat.fetched_at)
+    lines = tickers_path("demo", env).read_text().splitlines()
+    assert lines[0].startswith("#") and lines[1] == "KXB-26-T1\tTitle of KXB-26-T1 — above 40°"
+    assert load_catalogue("prod", environ=env) is None  # per environment
+
+
+def test_expiry_and_bad_files_read_as_no_cache(tmp_path: Path) -> None:
+    env = {"XDG_CACHE_HOME": str(tmp_path)}
+    old = Catalogue(fetched_at=time.time() - 7200)
+    old.remember_markets([market("KXA-1")])
+    save_catalogue("prod", old, environ=env)
+    assert load_catalogue("prod", environ=env, max_age=3600) is None
+    assert load_catalogue("prod", environ=env, max_age=None) is not None
+    future = Catalogue(fetched_at=time.time() + 7200)  # a clock that went back: not trusted either
+    save_catalogue("prod", future, environ=env)
+    assert load_catalogue("prod", environ=env) is None
+    path = catalogue_path("prod", env)
+    for junk in (b"", b"{not json", b"[]", b'{"format": 99}', b'{"format": 1, "fetched_at": "x"}'):
+        path.write_bytes(junk)
+        assert load_catalogue("prod", environ=env, max_age=None) is None
+
+
+def test_an_unwritable_cache_is_a_warning(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")  # the cache's parent is a file: even root cannot create the folder
+    warnings: list[str] = []
+    ok = save_catalogue("prod", Catalogue(), environ={"XDG_CACHE_HOME": str(blocker)}, warn=warnings.append)
+    assert ok is False and len(warnings) == 1 and "could not save the market cache" in warnings[0]
+    assert blocker.read_text() == "x"
+
+
+def test_where_it_lives(tmp_path: Path) -> None:
+    home = {"HOME": str(tmp_path)}
+    assert cache_dir(home) == tmp_path / ".cache" / "kalshi"
+    assert cache_dir({**home, "XDG_CACHE_HOME": "/x"}) == Path("/x/kalshi")
+    assert cache_dir({"KALSHI_MARKETS_CACHE": "/c/dir", "XDG_CACHE_HOME": "/x"}) == Path("/c/dir")
+    assert cache_dir({"KALSHI_MARKETS_CACHE": "/c/markets.txt"}) == Path("/c")  # the legacy list's folder
+    assert env_name_for("prod") == "prod" and env_name_for("sim", "ws://127.0.0.1:1/x") == "sim"
+    assert env_name_for("custom", "ws://127.0.0.1:8765/trade-api/ws/v2") == "url-127.0.0.1-8765"
+    assert env_name_for("custom", "wss://a/b/../c?x=1") == "url-a"
+    assert "/" not in catalogue_path("../../etc", {"XDG_CACHE_HOME": "/x"}).name
+
+
+tickers = st.sampled_from(["KXA-1-T1", "KXA-1-T2", "KXB-2-B3", "KXB-2-B4"])
+
+
+@given(st.lists(st.tuples(tickers, st.integers(0, 99)), max_size=30))
+def test_remembering_keeps_the_last_object_of_each_ticker(seen: list[tuple[str, int]]) -> None:
+    cat = Catalogue()
+    for ticker, version in seen:
+        cat.remember_markets([market(ticker, volume_fp=str(version))])
+    last = {ticker: str(version) for ticker, version in seen}
+    assert {t: m["volume_fp"] for t, m in cat.markets.items()} == last
+    for event in ("KXA-1", "KXB-2"):
+        assert [m["ticker"] for m in cat.markets_of_event(event)] == sorted(t for t in last if t.startswith(event))

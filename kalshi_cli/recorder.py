@@ -9,7 +9,8 @@ flushed is a complete, readable gzip stream (``zcat`` reads concatenated members
 
 ``RecordHandler`` is the session side: every data frame as received plus ``recv_ts_ms``,
 spliced in without re-encoding the frame, and ``kalshi_cli.meta`` lines for what a reader
-must know (connect, subscribed, disconnect, resubscribe, gap, snapshot_requested); public
+must know (connect, subscribed, disconnect, resubscribe, gap, snapshot_requested: the
+vocabulary and fields of ``continuity``, which live output shares); public
 trades missed in a reconnect or a gap are backfilled from REST (``feeds.trades``).
 """
 
@@ -25,6 +26,17 @@ from typing import Any
 
 import orjson
 
+from kalshi_cli.continuity import (
+    CONNECT,
+    DISCONNECT,
+    GAP,
+    RESUBSCRIBE,
+    SNAPSHOT_REQUESTED,
+    SUBSCRIBED,
+    gap_fields,
+    meta_line,
+    resubscribe_fields,
+)
 from kalshi_cli.errors import KalshiCliError, UsageError
 from kalshi_cli.feeds.runner import FeedHandler
 from kalshi_cli.feeds.trades import FetchTrades, TradeGapFiller
@@ -286,17 +298,16 @@ class RecordHandler(FeedHandler):
         self.frames += 1
 
     def meta(self, event: str, **fields: Any) -> None:
-        line = {"type": META, "event": event, **fields, "recv_ts_ms": self.now_ms()}
-        self.writer.write(orjson.dumps(line))
+        self.writer.write(meta_line(event, self.now_ms(), **fields))
 
     def on_connected(self, url: str) -> None:
         self._connects += 1
         if self._connects > 1:
             self.reconnects += 1
-        self.meta("connect", url=url, connection=self._connects)
+        self.meta(CONNECT, url=url, connection=self._connects)
 
     def on_subscribed(self, sub: Subscription) -> None:
-        self.meta("subscribed", channel=sub.channel, sid=sub.sid, markets=sub.markets)
+        self.meta(SUBSCRIBED, channel=sub.channel, sid=sub.sid, markets=sub.markets)
         if self.trades is not None:
             self.trades.subscribed(sub, self.spawn)
 
@@ -308,21 +319,21 @@ class RecordHandler(FeedHandler):
 
     def on_gap(self, sub: Subscription, missing: int, head: Head) -> None:
         self.gaps += 1
-        self.meta("gap", channel=sub.channel, sid=sub.sid, missing=missing, seq=head.seq)
+        self.meta(GAP, **gap_fields(sub, missing, head.seq))
         self.session.reporter.warn(f"seq gap on {sub.label()}: {missing} frame(s) missing before seq {head.seq}")
         if sub.channel == ORDERBOOK_DELTA and sub.markets:
             self.session.request_snapshot(sub, sub.markets)
-            self.meta("snapshot_requested", channel=sub.channel, sid=sub.sid, markets=sub.markets)
+            self.meta(SNAPSHOT_REQUESTED, channel=sub.channel, sid=sub.sid, markets=sub.markets)
         if self.trades is not None:
             self.trades.gap(sub, self.spawn)
 
     def on_subscription_lost(self, sub: Subscription, reason: str) -> None:
-        self.meta("resubscribe", channel=sub.channel, sid=sub.sid, reason=reason)
+        self.meta(RESUBSCRIBE, **resubscribe_fields(sub, reason))
         if self.trades is not None:
             self.trades.lost(sub)
 
     def on_disconnected(self, reason: str) -> None:
-        self.meta("disconnect", reason=reason)
+        self.meta(DISCONNECT, reason=reason)
         if self.trades is not None:
             self.trades.disconnected()
 

@@ -1,0 +1,253 @@
+"""Books rebuilt from a recording, and the tables drawn from them: book_top, book_snapshots, deltas.
+
+The books are the client's own (``bookset.BookSet`` over ``book.OrderBook``: exact integers,
+its gap and clock rules), fed frame by frame as recorded. What the recording says about the
+stream is applied too: a seq gap (recorded as a ``kalshi_cli.meta`` gap line, or seen in the
+frames' seq) makes its sid's books stale, a connect/disconnect makes every book stale, and a
+stale book takes no delta until its next snapshot. A row is written only from a LIVE book.
+
+``book_top`` has a row per exchange action that changed a market's best bid or ask. One action
+can change several levels with deltas that share a ``clock`` (KALSHI_WS.md §6.2); the levels
+in between are no state the exchange was ever in, so a row is written when the action is
+complete: at the next frame on the same sid (or a meta line, a ``book_snapshots`` instant, the
+end). An action cut short by a gap is not written (its missing deltas may be the rest of it).
+``book_snapshots`` takes every live book at each multiple of ``--every`` (exchange time).
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Any
+
+from kalshi_cli.book import BookState
+from kalshi_cli.bookset import BookSet
+from kalshi_cli.export.continuity import Continuity
+from kalshi_cli.export.tables import TableBuffer
+from kalshi_cli.export.values import scaled, text
+from kalshi_cli.fixed import CENT, ONE_CONTRACT, ONE_DOLLAR
+from kalshi_cli.protocol import ORDERBOOK_DELTA, ORDERBOOK_SNAPSHOT, channel_of_type
+
+__all__ = ["Books"]
+
+_LIVE = BookState.LIVE
+_STALE = BookState.STALE
+#: an exchange action being applied: (ticker, clock, ts, recv_ts, seq) of its latest frame.
+Group = tuple[str, Any, int, Any, Any]
+
+
+class Books:
+    """Every market's book, its seq bookkeeping, and the rows the book tables get from it."""
+
+    def __init__(
+        self,
+        continuity: Continuity,
+        *,
+        top: TableBuffer | None,
+        snapshots: TableBuffer | None,
+        deltas: TableBuffer | None,
+        depth: int,
+        every_ms: int,
+        markets: set[str] | None = None,
+    ) -> None:
+        self.set = BookSet()
+        self.continuity = continuity
+        self.top = top
+        self.snapshots = snapshots
+        self.deltas = deltas
+        self.depth = depth
+        self.every_ms = every_ms
+        self.only = markets
+        self.seq: dict[int, int] = {}  # sid -> last seq, this connection
+        self.groups: dict[Any, Group] = {}  # sid -> the action being applied on it
+        self.last_top: dict[str, tuple[Any, ...]] = {}
+        self.updated: dict[str, int] = {}  # ticker -> exchange time of its last applied frame
+        self.subs: dict[int, tuple[str, list[str]]] = {}  # sid -> (channel, markets), from the meta lines
+        self.next_grid: int | None = None
+        self._seen_gap: tuple[int, int] | None = None  # (sid, seq) of the last gap noted from the data
+
+    # --- seq and meta ------------------------------------------------------------------------
+
+    def check_seq(self, kind: str, sid: Any, seq: Any, rt: int) -> None:
+        """A frame's seq against its sid's last: a jump is a gap, a step back a new connection."""
+        if type(sid) is not int or type(seq) is not int:
+            return
+        last = self.seq.get(sid)
+        self.seq[sid] = seq
+        if last is None or seq == last + 1:
+            return
+        if seq > last + 1:
+            self._seen_gap = (sid, seq)
+            channel = self.subs.get(sid, (channel_of_type(kind), []))[0]
+            self._gap(rt, channel, sid, seq - last - 1, f"seq {seq} after {last}", "data")
+        else:
+            self.seq = {sid: seq}
+            self._all_stale(rt, "reconnect", f"seq went back from {last} to {seq}", "data")
+
+    def meta(self, obj: dict[str, Any], rt: int) -> None:
+        """A ``kalshi_cli.meta`` line: what the recorder knew about the stream."""
+        event = obj.get("event")
+        sid = obj.get("sid") if type(obj.get("sid")) is int else None
+        channel = text(obj.get("channel"))
+        if event == "subscribed" and sid is not None and channel is not None:
+            markets = obj.get("markets")
+            self.subs[sid] = (channel, [m for m in markets if type(m) is str] if isinstance(markets, list) else [])
+        elif event == "connect":
+            conn = obj.get("connection")
+            self.continuity.connection = conn if type(conn) is int else (self.continuity.connection or 0) + 1
+            self.seq.clear()
+            self.subs.clear()
+            self._all_stale(rt, "connect", text(obj.get("url")), "recorder")
+        elif event == "disconnect":
+            self._all_stale(rt, "disconnect", text(obj.get("reason")), "recorder")
+        elif event == "gap" and sid is not None:
+            seq = obj.get("seq")
+            missing = obj.get("missing") if type(obj.get("missing")) is int else None
+            if type(seq) is int:
+                if self._seen_gap == (sid, seq):
+                    return  # the data showed this gap already
+                self.seq[sid] = seq - 1  # the frame that shows the gap follows: it is in order now
+            self._gap(rt, channel, sid, missing, None, "recorder")
+        elif event == "resubscribe" and sid is not None:
+            self._close_group(sid, write=False)
+            stale = self.set.mark_sid_stale(sid, "resubscribed") if channel == ORDERBOOK_DELTA else []
+            markets = self.subs.get(sid, ("", []))[1]
+            self.continuity.event(
+                rt,
+                "resubscribe",
+                books=stale,
+                markets=markets,
+                channel=channel,
+                sid=sid,
+                reason=text(obj.get("reason")),
+            )
+
+    def _gap(
+        self, rt: int, channel: str | None, sid: int, missing: int | None, reason: str | None, source: str
+    ) -> None:
+        stale: list[str] = []
+        if channel == ORDERBOOK_DELTA:
+            self._close_group(sid, write=False)  # its missing frames may be the rest of the action
+            stale = self.set.mark_sid_stale(sid, f"seq gap ({missing} missing)")
+        markets = self.subs.get(sid, ("", []))[1]
+        self.continuity.event(
+            rt,
+            "gap",
+            books=stale,
+            markets=markets,
+            channel=channel,
+            sid=sid,
+            missing=missing,
+            reason=reason,
+            source=source,
+        )
+
+    def _all_stale(self, rt: int, event: str, reason: str | None, source: str) -> None:
+        self.close_groups()
+        stale = self.set.mark_all_stale(reason or event)
+        self.continuity.event(rt, event, books=stale, reason=reason, source=source)
+
+    # --- frames ------------------------------------------------------------------------------
+
+    def frame(self, obj: dict[str, Any], kind: str, msg: dict[str, Any], ts: int, recv: Any, rt: int) -> None:
+        """Apply one ``orderbook_snapshot``/``orderbook_delta`` frame and write what it changed."""
+        ticker = msg.get("market_ticker")
+        if self.only is not None and ticker not in self.only:
+            return
+        sid = obj.get("sid")
+        clock = msg.get("clock")
+        group = self.groups.get(sid)
+        if group is not None and not (kind == ORDERBOOK_DELTA and group[0] == ticker and group[1] == clock):
+            self._close_group(sid, write=True)
+        if self.deltas is not None:
+            self._delta_rows(kind, msg, ts, recv, sid, obj.get("seq"), clock, ticker)
+        book = self.set.books.get(ticker) if type(ticker) is str else None
+        before = book.state if book is not None else None
+        applied = self.set.apply(obj)
+        if applied is None:
+            book = self.set.books.get(ticker) if type(ticker) is str else None
+            if book is not None and book.state is _STALE and before is not _STALE:
+                self._close_group(sid, write=False)
+                self.continuity.event(
+                    rt, "stale", books=[book.market_ticker], sid=sid, reason=book.stale_reason, source="data"
+                )
+            return
+        if kind == ORDERBOOK_SNAPSHOT and before is _STALE:
+            self.continuity.resynced(rt, applied.market_ticker)
+        self.updated[applied.market_ticker] = ts
+        self.groups[sid] = (applied.market_ticker, clock, ts, recv, obj.get("seq"))
+
+    def _close_group(self, sid: Any, *, write: bool) -> None:
+        group = self.groups.pop(sid, None)
+        if group is None or not write or self.top is None:
+            return
+        ticker, clock, ts, recv, seq = group
+        book = self.set.books.get(ticker)
+        if book is None or book.state is not _LIVE:
+            return
+        bid, ask = book.best_yes_bid(), book.best_yes_ask()
+        top = (bid, book.best_yes_bid_size(), ask, book.best_yes_ask_size())
+        if self.last_top.get(ticker) == top:
+            return
+        self.last_top[ticker] = top
+        spread = ask - bid if bid is not None and ask is not None else None
+        self.top.add(ts, (ts, recv, ticker, clock, seq, bid, top[1], ask, top[3], spread))
+
+    def close_groups(self) -> None:
+        for sid in list(self.groups):
+            self._close_group(sid, write=True)
+
+    def _delta_rows(
+        self, kind: str, msg: dict[str, Any], ts: int, recv: Any, sid: Any, seq: Any, clock: Any, ticker: Any
+    ) -> None:
+        table = self.deltas
+        assert table is not None
+        sid = sid if type(sid) is int else None
+        seq = seq if type(seq) is int else None
+        clock = clock if type(clock) is int else None
+        ticker = text(ticker)
+        if kind == ORDERBOOK_DELTA:
+            price = scaled(msg.get("price_dollars"), 4, "price_dollars")
+            size = scaled(msg.get("delta_fp"), 2, "delta_fp")
+            if price is None and type(msg.get("price")) is int:  # legacy integer cents
+                price = msg["price"] * CENT
+            if size is None and type(msg.get("delta")) is int:
+                size = msg["delta"] * ONE_CONTRACT
+            coid = text(msg.get("client_order_id"))
+            table.add(ts, (ts, recv, ticker, sid, seq, clock, "delta", text(msg.get("side")), price, size, coid))
+            return
+        levels = 0
+        for side in ("yes", "no"):
+            ladder = msg.get(f"{side}_dollars_fp")
+            for level in ladder if isinstance(ladder, list) else ():
+                if isinstance(level, list) and len(level) == 2:
+                    price, size = scaled(level[0], 4, "snapshot price"), scaled(level[1], 2, "snapshot size")
+                    table.add(ts, (ts, recv, ticker, sid, seq, clock, "snapshot", side, price, size, None))
+                    levels += 1
+        if not levels:  # an empty book is a fact too
+            table.add(ts, (ts, recv, ticker, sid, seq, clock, "snapshot", None, None, None, None))
+
+    # --- book_snapshots ---------------------------------------------------------------------------
+
+    def grid(self, ts: int) -> None:
+        """Called when a frame's exchange time reaches the next ``--every`` instant: take the books."""
+        every = self.every_ms
+        due = self.next_grid
+        self.next_grid = (ts // every + 1) * every
+        table = self.snapshots
+        if due is None or table is None:
+            return
+        self.close_groups()
+        live = [b for _, b in sorted(self.set.books.items()) if b.state is _LIVE]
+        if not live:
+            return
+        depth = self.depth
+        while due <= ts:
+            if table.lo <= due < table.hi:
+                for book in live:
+                    ticker = book.market_ticker
+                    clock, seq, updated = book.clock, book.seq, self.updated.get(ticker)
+                    for n, price in enumerate(heapq.nlargest(depth, book.yes), 1):
+                        table.put(due, (due, updated, ticker, clock, seq, "bid", n, price, book.yes[price]))
+                    for n, price in enumerate(heapq.nlargest(depth, book.no), 1):
+                        table.put(due, (due, updated, ticker, clock, seq, "ask", n, ONE_DOLLAR - price, book.no[price]))
+            due += every

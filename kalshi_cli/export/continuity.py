@@ -1,0 +1,127 @@
+"""The ``continuity`` table: when the data may not be trusted, and for which markets.
+
+One row per connect, disconnect, seq gap, resubscribe, book turned stale by the data itself
+(a level below zero, a crossed book, a clock going back...) and resync (a stale book made live
+again by a snapshot). ``from_ts`` is the last data before the event (the doubt starts there),
+``ts`` the event, ``until_ts`` when every market it names had a fresh snapshot again (null: not
+before the recording ends); ``markets`` are the books not to trust in between (for a gap on
+another channel: that subscription's markets, empty meaning all). Times are the recording's
+(``recv_ts_ms``, else the frame's own). A row whose markets still wait is held until they
+resync (there are few such rows at any time), so rows are ordered by when they were settled.
+``source`` says who saw it: ``recorder`` (a ``kalshi_cli.meta`` line) or ``data`` (a seq
+that jumps or goes back in the frames, as in a ``tail --json`` capture).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kalshi_cli.export.tables import TableBuffer
+
+__all__ = ["Continuity"]
+
+
+@dataclass
+class _Open:
+    ts: int
+    from_ts: int | None
+    event: str
+    connection: int | None
+    channel: str | None
+    sid: int | None
+    missing: int | None
+    markets: list[str]
+    reason: str | None
+    source: str
+    waiting: set[str] = field(default_factory=set)
+
+
+class Continuity:
+    """Collects continuity rows into ``table`` (None: the table was not asked for)."""
+
+    def __init__(self, table: TableBuffer | None, markets: set[str] | None = None) -> None:
+        self.table = table
+        self.only = markets
+        self.open: list[_Open] = []
+        self.stale_since: dict[str, int] = {}
+        self.last_ts: int | None = None  # recording time of the last data frame
+        self.connection: int | None = None
+        self.rows = 0
+
+    def event(
+        self,
+        ts: int,
+        event: str,
+        *,
+        books: list[str] | None = None,
+        markets: list[str] | None = None,
+        channel: str | None = None,
+        sid: int | None = None,
+        missing: int | None = None,
+        reason: str | None = None,
+        source: str = "recorder",
+    ) -> None:
+        """Note an event; ``books`` went stale with it (the row waits for their resync)."""
+        stale = list(books or [])
+        for ticker in stale:
+            self.stale_since.setdefault(ticker, ts)
+        named = sorted(set(stale) | set(markets or []))
+        if self.only is not None:
+            if markets and not stale and not set(markets) & self.only:
+                return  # another channel's gap on markets that were not asked for
+            named = [m for m in named if m in self.only]
+        row = _Open(ts, self.last_ts, event, self.connection, channel, sid, missing, named, reason, source)
+        row.waiting = set(stale)
+        if row.waiting:
+            self.open.append(row)
+        else:
+            self._emit(row, ts)
+
+    def resynced(self, ts: int, ticker: str) -> None:
+        """A stale book is live again (a snapshot): its resync row, and rows no longer waiting."""
+        since = self.stale_since.pop(ticker, None)
+        if since is None:
+            return
+        self._emit(
+            _Open(ts, since, "resync", self.connection, "orderbook_delta", None, None, [ticker], None, "data"), ts
+        )
+        still: list[_Open] = []
+        for row in self.open:
+            row.waiting.discard(ticker)
+            if row.waiting:
+                still.append(row)
+            else:
+                self._emit(row, ts)
+        self.open = still
+
+    def close(self) -> None:
+        """The recording is over: rows still waiting end with no ``until_ts``."""
+        for row in self.open:
+            self._emit(row, None)
+        self.open = []
+
+    def _emit(self, row: _Open, until: int | None) -> None:
+        table = self.table
+        if table is None:
+            return
+        start = row.from_ts if row.from_ts is not None else row.ts
+        end = until if until is not None else 2**62
+        if end < table.lo or start >= table.hi:
+            return  # the span of doubt is outside --from/--to
+        self.rows += 1
+        table.put(
+            row.ts,
+            (
+                row.ts,
+                row.from_ts,
+                until,
+                row.event,
+                row.connection,
+                row.channel,
+                row.sid,
+                row.missing,
+                row.markets,
+                row.reason,
+                row.source,
+            ),
+        )

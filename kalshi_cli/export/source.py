@@ -1,0 +1,100 @@
+"""Recorded lines for the export, one pass, in order, with bad input reported and survived.
+
+Files come from ``recording.expand`` (a directory is its rotated files in name order) and are
+read by ``recording.iter_lines`` (plain or gzip by magic bytes; a gzip stream cut short ends
+with a warning). Every file is checked before anything is written: its first line must be a
+Kalshi frame or a ``kalshi_cli.meta`` line, else it is not a recording (``UsageError``, exit 2).
+While streaming, a line that does not parse is skipped with a warning (the half line a killed
+writer leaves at the end of a file is the usual one), and the export goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from kalshi_cli.errors import UsageError
+from kalshi_cli.protocol import DATA_TYPES
+from kalshi_cli.recording import META, expand, iter_lines
+
+__all__ = ["check_files", "read_lines"]
+
+Warn = Callable[[str], None]
+_KNOWN = DATA_TYPES | {META}
+
+
+def check_files(paths: list[Path], warn: Warn) -> list[Path]:
+    """The files to read (directories expanded), each checked to start like a recording.
+
+    Raises:
+        UsageError: a file is missing or unreadable, or is not a Kalshi recording; or every file is empty.
+    """
+    files = expand(paths)
+    kept: list[Path] = []
+    for path in files:
+        if not path.is_file():
+            reason = "no such file" if not path.exists() else "not a regular file"
+            raise UsageError(f"cannot read recording {path}: {reason}")
+        first = _first_line(path)
+        if first is None:
+            warn(f"{path} is empty")
+            continue
+        line_no, line = first
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            raise UsageError(f"{path} is not a Kalshi recording (line {line_no} is not JSON: {exc})") from None
+        kind = obj.get("type") if isinstance(obj, dict) else None
+        if kind not in _KNOWN:
+            raise UsageError(
+                f"{path} is not a Kalshi recording (line {line_no} is no Kalshi frame; "
+                "expected NDJSON from 'kalshi record' or 'kalshi tail --json')"
+            )
+        kept.append(path)
+    if not kept:
+        names = ", ".join(str(p) for p in files)
+        raise UsageError(f"recording {names} {'is' if len(files) == 1 else 'are'} empty")
+    return kept
+
+
+def _first_line(path: Path) -> tuple[int, bytes] | None:
+    try:
+        for n, line in enumerate(iter_lines(path), 1):
+            if line.strip():
+                return n, line
+    except OSError as exc:
+        raise UsageError(f"cannot read recording {path}: {exc.strerror or exc}") from None
+    return None
+
+
+def read_lines(paths: list[Path], warn: Warn) -> Iterator[dict[str, Any]]:
+    """Every JSON object line of ``paths``, in order; what cannot be read is warned about and skipped."""
+    loads = orjson.loads
+    decode_error = orjson.JSONDecodeError
+    for path in paths:
+        bad: int | None = None
+        n = 0
+        try:
+            for line in iter_lines(path, warn):
+                n += 1
+                try:
+                    obj = loads(line)
+                except decode_error:
+                    if not line.strip():
+                        continue
+                    if bad is not None:
+                        warn(f"{path}:{bad}: not a JSON line; skipped")
+                    bad = n
+                    continue
+                if bad is not None:
+                    warn(f"{path}:{bad}: not a JSON line; skipped")
+                    bad = None
+                if type(obj) is dict:
+                    yield obj
+        except OSError as exc:
+            raise UsageError(f"cannot read recording {path}: {exc.strerror or exc}") from None
+        if bad is not None:
+            warn(f"{path}:{bad}: last line is incomplete (a killed writer?); skipped")

@@ -9,7 +9,7 @@ import typer
 if TYPE_CHECKING:
     from kalshi_cli.feeds.context import ConnectionArgs
 
-from kalshi_cli.commands.common import connection_options, market_option
+from kalshi_cli.commands.common import AllInSeriesOption, connection_options, market_option
 
 __all__ = ["fills"]
 
@@ -33,6 +33,7 @@ def fills(
         bool, typer.Option("--json", help="NDJSON, one fill per line (the default when stdout is not a terminal).")
     ] = False,
     count: Annotated[int | None, typer.Option("--count", "-n", min=1, help="Exit after this many fills.")] = None,
+    all_in_series: AllInSeriesOption = False,
     *,
     conn: ConnectionArgs,
 ) -> None:
@@ -59,6 +60,11 @@ def fills(
 
     since_ms = parse_since(since) if since is not None else None
     settings = feed.FillsSettings(
-        markets=list(market or []), since_ms=since_ms, json_out=json_out, count=count, conn=conn
+        markets=list(market or []),
+        since_ms=since_ms,
+        json_out=json_out,
+        count=count,
+        all_in_series=all_in_series,
+        conn=conn,
     )
     feed.run(settings, environment.current())

@@ -19,7 +19,7 @@ from kalshi_cli.bookset import BookSet
 from kalshi_cli.environment import Environment
 from kalshi_cli.errors import UsageError
 from kalshi_cli.feeds.context import ConnectionArgs, open_context
-from kalshi_cli.feeds.markets import check_markets_exist, check_tickers
+from kalshi_cli.feeds.markets import check_tickers, resolve_names
 from kalshi_cli.feeds.own_orders import Marks, follow_own_orders
 from kalshi_cli.feeds.runner import FeedHandler, Tick, finish_on_quit, run_feed, run_main
 from kalshi_cli.market_stats import MarketStats
@@ -282,8 +282,8 @@ def run(settings: BookSettings, env: Environment) -> None:
 
     async def main() -> None:
         async with open_context(conn, env=env) as ctx:
-            markets = chosen or list(ctx.sim.tickers[:3])
-            await check_markets_exist(ctx, markets)
+            resolved = await resolve_names(ctx, chosen, all_in_series=settings.all_in_series)
+            markets = resolved.tickers or list(ctx.sim.tickers[:3])
             view_mode = kind is OutputKind.VIEW
             handler = BookHandler(
                 markets,
@@ -297,11 +297,13 @@ def run(settings: BookSettings, env: Environment) -> None:
             ticks: list[Tick] = [(1.0, handler.check_health)]
             view = None
             if view_mode:
-                from kalshi_cli.render.live import BookLiveView
+                from kalshi_cli.render.board_live import pick_view
 
-                view = BookLiveView(
+                view = pick_view(
                     handler,
                     markets,
+                    info=resolved.markets,
+                    events=resolved.events,
                     once=settings.once,
                     dollars=settings.dollars,
                     layout=settings.layout,

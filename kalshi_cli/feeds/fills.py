@@ -37,6 +37,7 @@ class FillsSettings:
     since_ms: int | None = None
     json_out: bool = False
     count: int | None = None
+    all_in_series: bool = False  # a series ticker in -m may expand to all its open events' markets
     conn: ConnectionArgs = field(default_factory=ConnectionArgs)
 
 
@@ -201,4 +202,4 @@ def run(settings: FillsSettings, env: Environment) -> None:
 
         return draw
 
-    follow(settings.conn, env, settings.json_out, make, view)
+    follow(settings.conn, env, settings.json_out, make, view, all_in_series=settings.all_in_series)

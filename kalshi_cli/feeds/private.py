@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from kalshi_cli.environment import Environment
 from kalshi_cli.feeds.context import ConnectionArgs, StreamContext, open_context
+from kalshi_cli.feeds.markets import resolve_markets
 from kalshi_cli.feeds.runner import FeedHandler, finish_on_quit, run_feed, run_main
 from kalshi_cli.output import Reporter
 from kalshi_cli.protocol import Head, parse_frame
@@ -190,16 +191,19 @@ def follow(
     *,
     once: bool = False,
     side: Callable[[H, StreamContext], Coroutine[Any, Any, None]] | None = None,
+    all_in_series: bool | None = None,
 ) -> None:
     """Run a private feed: ``make(sink, rest)`` builds its handler, which names its channel and
     markets; on a terminal, ``view(handler)`` (terminal height -> renderable) is drawn live until
     ``q``. With ``once`` (a ``SeededHandler``), the run ends when the REST load is in, and on a
-    terminal the table is printed once then. ``side(handler, ctx)`` runs beside a live table."""
+    terminal the table is printed once then. ``side(handler, ctx)`` runs beside a live table.
+    The handler's markets are resolved first (``feeds.markets``; ``all_in_series`` as there)."""
     kind = choose(json_out, env, OutputKind.VIEW)
 
     async def main() -> None:
         async with open_context(conn, need_key=True, env=env) as ctx:
             handler = make(open_sink(kind, env), rest_client(ctx))
+            handler.markets = await resolve_markets(ctx, handler.markets, all_in_series=all_in_series)
             if isinstance(handler, SeededHandler):
                 handler.once = once
             sub = Subscription(handler.channel, {"market_tickers": handler.markets} if handler.markets else {})

@@ -17,6 +17,7 @@ from typing import IO, Any
 from kalshi_cli.environment import Environment
 from kalshi_cli.errors import UsageError
 from kalshi_cli.feeds.context import ConnectionArgs, open_context
+from kalshi_cli.feeds.markets import resolve_markets
 from kalshi_cli.feeds.runner import run_feed, run_main
 from kalshi_cli.feeds.subscriptions import build_subscriptions, check_channel
 from kalshi_cli.feeds.trades import trade_fetcher
@@ -147,7 +148,8 @@ def run(settings: RecordSettings, env: Environment) -> None:
     async def main() -> None:
         async with open_context(conn, env=env) as ctx:
             defaults = ctx.sim.tickers if ctx.sim is not None else None
-            subs = build_subscriptions(settings.channels, settings.markets, settings.params, default_markets=defaults)
+            markets = await resolve_markets(ctx, settings.markets, all_in_series=settings.all_in_series)
+            subs = build_subscriptions(settings.channels, markets, settings.params, default_markets=defaults)
             writer = RecordWriter(
                 settings.out,
                 gzip=settings.gzip,

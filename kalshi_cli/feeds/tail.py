@@ -15,6 +15,7 @@ from typing import Any
 
 from kalshi_cli.environment import Environment
 from kalshi_cli.feeds.context import ConnectionArgs, open_context
+from kalshi_cli.feeds.markets import resolve_markets
 from kalshi_cli.feeds.runner import FeedHandler, run_feed, run_main
 from kalshi_cli.feeds.subscriptions import build_subscriptions, check_channel
 from kalshi_cli.feeds.trades import FetchTrades, TradeGapFiller, trade_fetcher
@@ -137,7 +138,8 @@ def run(settings: TailSettings, env: Environment) -> None:
     async def main() -> None:
         async with open_context(conn, env=env) as ctx:
             defaults = ctx.sim.tickers if ctx.sim is not None else None
-            subs = build_subscriptions(settings.channels, settings.markets, settings.params, default_markets=defaults)
+            markets = await resolve_markets(ctx, settings.markets, all_in_series=settings.all_in_series)
+            subs = build_subscriptions(settings.channels, markets, settings.params, default_markets=defaults)
             handler = TailHandler(
                 open_sink(kind, env, conn.color),
                 count=settings.count,

@@ -20,13 +20,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import sys
 from typing import IO, Any
 
 from rich.console import Console, RenderableType
 from rich.live import Live
 
-__all__ = ["LoopLive", "stdin_is_terminal"]
+__all__ = ["LoopLive", "split_keys", "stdin_is_terminal"]
 
 
 def stdin_is_terminal() -> bool:
@@ -140,7 +141,8 @@ class LoopLive:
 
     def _read_key(self, fd: int) -> None:
         with contextlib.suppress(OSError):
-            self.on_key(os.read(fd, 1))
+            for key in split_keys(os.read(fd, 64)):
+                self.on_key(key)
 
     def _unwatch_keys(self) -> None:
         if self._restore is None:
@@ -183,6 +185,15 @@ class LoopLive:
         else:
             with contextlib.suppress(Exception):
                 self._print_plain(force=self._final_only)
+
+
+#: one key in a read: an escape sequence (an arrow key, PgDn), a lone Esc, or any other byte
+_KEY = re.compile(rb"\x1b\[[0-9;]*[~A-Za-z]|\x1bO[A-Za-z]|.", re.S)
+
+
+def split_keys(data: bytes) -> list[bytes]:
+    """The keys of one read, in order: an arrow key's ``ESC [ A`` is one key, not three."""
+    return _KEY.findall(data)
 
 
 def _is_terminal(stream: IO[str] | None) -> bool:

@@ -34,7 +34,12 @@ class Layout(StrEnum):
 def book(
     tickers: Annotated[
         list[str] | None,
-        typer.Argument(metavar="TICKER...", help="Market tickers.", show_default=False, autocompletion=complete_ticker),
+        typer.Argument(
+            metavar="NAME...",
+            help="Market, event or series tickers, or kalshi.com market pages.",
+            show_default=False,
+            autocompletion=complete_ticker,
+        ),
     ] = None,
     depth: Annotated[
         int | None,
@@ -96,6 +101,15 @@ def book(
     On a terminal: a ladder per market, redrawn 12 times a second, as many levels as the height
     allows, your resting orders marked when signed in; space/n/p page markets, q or Ctrl-C quits.
 
+    A name may be a market ticker, an event ticker (its open markets; how many is said on
+    stderr), a series ticker (with --all-in-series: its open events' markets) or a kalshi.com
+    market or event page, in any case; an unknown one gets the closest known tickers. Names are
+    looked up in the local market cache first, else asked of Kalshi's REST API once each.
+    An event or series name, or more than 6 markets, shows a board on a terminal instead: a row
+    per market sorted by strike (bid, ask, last, volume, age); up/down (or k/j) and Enter, or
+    the row's number, open that market's full ladder, and b or Esc goes back to the board.
+    --json stays a line per market, as for tickers.
+
     Examples:
 
       kalshi book --sim
@@ -105,6 +119,10 @@ def book(
       kalshi book KXBTCD-26NOV2517-T97999.99 --json | jq -c '[.best_yes_bid, .best_yes_ask]'
 
       kalshi book KXBTCD-26NOV2517-T97999.99 --once --json > snapshot.json
+
+      kalshi book KXBTCD-26DEC2517 --sim
+
+      kalshi book https://kalshi.com/markets/kxbtcd/bitcoin-price-abovebelow/kxbtcd-26dec2517 --sim --once --json
     """
     from kalshi_cli import environment
     from kalshi_cli.feeds import book as feed

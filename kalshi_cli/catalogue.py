@@ -9,8 +9,8 @@ and the cache goes beside it), else ``$XDG_CACHE_HOME/kalshi``, else ``~/.cache/
   "events": {event_ticker: event}}``, the API's objects cut to the ``KEPT_FIELDS`` the CLI
   reads (names, status, times, quotes, volume: a third of a market's bytes, so orjson reads
   10,000 markets in tens of milliseconds; rules texts stay on the server);
-* ``tickers-<env>.txt``: one ``TICKER<TAB>title`` line per market, sorted, for completion,
-  which reads only this small file (a few hundred KB for 10,000 markets).
+* ``tickers-<env>.txt``: one ``TICKER<TAB>title`` line per market and per event, sorted, for
+  completion, which reads only this small file (a few hundred KB for 10,000 markets).
 
 Both are written to a temporary file and renamed, so a reader sees the old or the new file,
 never half of one. ``<env>`` is ``prod``, ``demo``, ``sim``, or ``url-<host>-<port>`` for a
@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 import re
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -167,7 +166,7 @@ def save_catalogue(
         "events": catalogue.events,
     }
     lines = [f"# kalshi catalogue of {env_name}: {len(catalogue.markets)} markets\n"]
-    lines += [f"{t}\t{_title(catalogue.markets[t])}\n" for t in catalogue.tickers()]
+    lines += sorted(_completion_lines(catalogue))
     try:
         directory = cache_dir(environ)
         directory.mkdir(parents=True, exist_ok=True)
@@ -184,6 +183,24 @@ def save_catalogue(
     return True
 
 
+def _completion_lines(catalogue: Catalogue) -> list[str]:
+    """``TICKER<TAB>text`` for every market, and for every event (``event: title, N markets``)."""
+    counts: dict[str, int] = {}
+    for m in catalogue.markets.values():
+        event = m.get("event_ticker")
+        if isinstance(event, str) and event:
+            counts[event] = counts.get(event, 0) + 1
+    lines = [f"{t}\t{_title(m)}\n" for t, m in catalogue.markets.items()]
+    for event in counts.keys() | catalogue.events.keys():
+        if event in catalogue.markets:
+            continue  # a market ticker equal to its event's: the market line says it
+        title = " ".join(str(catalogue.events.get(event, {}).get("title") or "").split())
+        n = counts.get(event, 0)
+        text = f"event: {title}, " if title else "event: "
+        lines.append(f"{event}\t{text}{n} market{'s' if n != 1 else ''}\n")
+    return lines
+
+
 def _title(market: Mapping[str, Any]) -> str:
     """One line of text for completion: the title and the YES label, tabs and newlines flattened."""
     parts = [str(market.get(k) or "") for k in ("title", "yes_sub_title")]
@@ -192,6 +209,8 @@ def _title(market: Mapping[str, Any]) -> str:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:

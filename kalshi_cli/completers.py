@@ -5,10 +5,15 @@ typer's ``autocompletion=`` (and click's ``shell_complete``) accept, so an optio
 is wired with ``typer.Option(..., autocompletion=complete_env)``. They run on every <TAB>, so
 they import only what they need and never touch the network.
 
-Tickers come from a local cache file when one exists: ``$KALSHI_MARKETS_CACHE``, else
-``$XDG_CACHE_HOME/kalshi/markets.txt`` (``~/.cache/kalshi/markets.txt``): one ticker per
-line, optionally followed by whitespace and a title; ``#`` lines are comments. Without a cache,
-tickers are not completed (the shell then offers nothing rather than file names).
+Tickers come from the local catalogue cache (``kalshi_cli.catalogue``): the ticker lists
+``tickers-<env>.txt`` that every ``kalshi markets`` run writes. The environment the command
+line names (``--sim``, ``--url``, ``--env``, else ``$KALSHI_ENV``, else prod) comes first, then
+every other cached environment (a ticker seen under ``--sim`` still completes without it),
+then a hand-made list: ``$KALSHI_MARKETS_CACHE`` when it names a ``.txt`` file, or
+``markets.txt`` in the cache folder. A list has one ticker per line, optionally followed by
+whitespace and a title; ``#`` lines are comments. Event tickers complete too (``book EVENT``).
+Without a cache, tickers are not completed (the shell then offers nothing rather than file
+names). Nothing here touches the network; reading 10,000 tickers takes a few milliseconds.
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "COLOR_MODES",
     "cached_tickers",
+    "cached_tickers_of",
     "complete_channel",
     "complete_color",
     "complete_env",
@@ -67,7 +74,7 @@ def complete_color(incomplete: str) -> list[tuple[str, str]]:
 
 
 def markets_cache_path(env: Mapping[str, str] | None = None) -> Path:
-    """Where the market ticker cache lives (see the module docstring)."""
+    """Where a hand-made ticker list lives (see the module docstring)."""
     env = os.environ if env is None else env
     explicit = env.get("KALSHI_MARKETS_CACHE")
     if explicit:
@@ -76,12 +83,44 @@ def markets_cache_path(env: Mapping[str, str] | None = None) -> Path:
     return Path(base) / "kalshi" / "markets.txt"
 
 
-def complete_ticker(incomplete: str) -> list[tuple[str, str]]:
-    """Market tickers from the local cache, case-insensitively by prefix; none without a cache.
+def complete_ticker(incomplete: str, ctx: Any = None) -> list[tuple[str, str]]:
+    """Market (and event) tickers from the local cache, case-insensitively by prefix.
 
-    (Only ``incomplete`` in the signature: typer passes a callback's parameters by their type.)
+    (typer passes a callback's parameters by type or name: ``ctx`` is click's context, whose
+    ``params`` hold the flags typed so far; untyped here so completion imports no click.)
     """
-    return cached_tickers(markets_cache_path(), incomplete)
+    params = getattr(ctx, "params", None) or {}
+    return cached_tickers_of(_env_in_use(params, os.environ), incomplete, os.environ)
+
+
+def _env_in_use(params: Mapping[str, Any], environ: Mapping[str, str]) -> str:
+    from kalshi_cli.catalogue import env_name_for
+
+    if params.get("sim"):
+        return "sim"
+    if params.get("url"):
+        return env_name_for("custom", str(params["url"]))
+    return str(params.get("env") or environ.get("KALSHI_ENV") or "prod")
+
+
+def cached_tickers_of(env_name: str, incomplete: str, environ: Mapping[str, str]) -> list[tuple[str, str]]:
+    """Completions from every cached list, ``env_name``'s first, each ticker once."""
+    from kalshi_cli.catalogue import cache_dir, tickers_path
+
+    first = tickers_path(env_name, environ)
+    folder = cache_dir(environ)
+    try:
+        others = sorted(p for p in folder.glob("tickers-*.txt") if p != first)
+    except OSError:
+        others = []
+    paths = [first, *others, markets_cache_path(environ)]
+    out: dict[str, str] = {}
+    for path in dict.fromkeys(paths):
+        for ticker, title in cached_tickers(path, incomplete):
+            out.setdefault(ticker, title)
+            if len(out) >= MAX_TICKERS:
+                return list(out.items())
+    return list(out.items())
 
 
 def cached_tickers(path: Path, incomplete: str) -> list[tuple[str, str]]:

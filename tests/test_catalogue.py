@@ -48,7 +48,8 @@ def test_round_trip_keeps_what_the_cli_reads(tmp_path: Path) -> None:
     assert set(back.markets["KXB-26-T1"]) <= KEPT_FIELDS and back.markets["KXB-26-T1"]["status"] == "active"
     assert back.fetched_at == pytest.approx(cat.fetched_at)
     lines = tickers_path("demo", env).read_text().splitlines()
-    assert lines[0].startswith("#") and lines[1] == "KXB-26-T1\tTitle of KXB-26-T1 — above 40°"
+    assert lines[0].startswith("#")
+    assert lines[1:3] == ["KXB-26\tevent: B?, 3 markets", "KXB-26-T1\tTitle of KXB-26-T1 — above 40°"]
     assert load_catalogue("prod", environ=env) is None  # per environment
 
 

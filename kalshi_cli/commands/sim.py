@@ -34,8 +34,10 @@ def sim(
 
     It speaks Kalshi's WebSocket protocol (signing, commands, every channel, seq, clock,
     pings) with realistic activity on several markets, deterministic under --seed, and the
-    REST endpoints the commands use on the same port. When stdout is a pipe, the server lets
-    go of it once the URL is read and carries on in the background (its pid on stderr).
+    REST endpoints the commands use on the same port (the market catalogue too: kalshi
+    markets --url URL lists it). Its markets are listed on stderr, grouped by event. When
+    stdout is a pipe, the server lets go of it once the URL is read and carries on in the
+    background (its pid on stderr).
 
     Examples:
 
@@ -54,6 +56,10 @@ def sim(
     pem = read_public_key(public_key)
 
     def serve(announce: Announce) -> None:
+        def ready(url: str) -> None:
+            announce(url)  # the URL first, on stdout
+            _list_markets(seed, markets)
+
         run_main(
             lambda: serve_forever(
                 host=host,
@@ -62,7 +68,7 @@ def sim(
                 markets=markets,
                 rate=rate,
                 public_key_pem=pem,
-                on_ready=announce,
+                on_ready=ready,
                 handle_signals=False,  # run_main's: Ctrl-C exits 130, SIGTERM 0
             )
         )
@@ -70,3 +76,15 @@ def sim(
     status = serve_detachable(serve, name="kalshi sim")
     if status:
         raise typer.Exit(status)
+
+
+def _list_markets(seed: int, markets: int) -> None:
+    """The simulator's tickers on stderr, grouped by event (the same seed lists the same ones)."""
+    import sys
+
+    from kalshi_cli.sim.catalog import ticker_listing
+    from kalshi_cli.sim.market import Exchange
+
+    specs = [m.spec for m in Exchange(seed, markets, now_ms=lambda: 0).markets.values()]
+    lines = ticker_listing(specs)
+    print("kalshi sim: " + "\n".join(lines), file=sys.stderr, flush=True)

@@ -153,3 +153,28 @@ def strike_label(spec: MarketSpec) -> str:
     if series == "KXINXU":
         return f"{value:,.0f} to {value + 24.99:,.2f}"
     return strike
+
+
+def ticker_listing(specs: list[MarketSpec], max_lines: int = 40) -> list[str]:
+    """The markets grouped by event, for people: an event line, then its tickers indented.
+
+    Past ``max_lines``, events show as one line each with their count; past that too, the
+    rest is counted on a last line.
+    """
+    events: dict[str, list[MarketSpec]] = {}
+    for spec in specs:
+        events.setdefault(spec.event_ticker, []).append(spec)
+    head = (
+        f"{len(specs)} market{'s' if len(specs) != 1 else ''} in {len(events)} event{'s' if len(events) != 1 else ''}:"
+    )
+    full = len(specs) + len(events) <= max_lines
+    lines = [head]
+    for n, (event, members) in enumerate(events.items()):
+        if len(lines) > max_lines:
+            lines.append(f"  ... and {len(events) - n} more events (kalshi markets --url URL lists every market)")
+            break
+        count = f"{len(members)} market{'s' if len(members) != 1 else ''}"
+        lines.append(f"  {event}  ({event_title(members[0])}{'' if full else ', ' + count})")
+        if full:
+            lines += [f"    {spec.ticker}" for spec in members]
+    return lines

@@ -1,0 +1,231 @@
+"""The ``markets`` run: page ``GET /markets`` (public, unsigned), match and sort locally, print,
+and remember what was seen in the local catalogue (``kalshi_cli.catalogue``).
+
+Without ``--sort`` the markets are printed page by page as they arrive and paging stops as
+soon as ``--limit`` of them matched; a sort has to see every market the filters return. A
+terminal gets the table (the first ``TERMINAL_LIMIT`` unless ``--limit``), a pipe NDJSON, one
+market object per line as the API sent it. Every page read is merged into the cache;
+``--refresh`` first reloads the whole open catalogue (every open market and event) and
+replaces the cache with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kalshi_cli.catalogue import Catalogue, env_name_for, load_catalogue, save_catalogue
+from kalshi_cli.environment import Environment
+from kalshi_cli.errors import UsageError
+from kalshi_cli.feeds.context import ConnectionArgs
+from kalshi_cli.market_query import matcher, sort_markets
+from kalshi_cli.output import LineWriter, Reporter
+from kalshi_cli.rest import RestClient, RestError
+
+__all__ = ["MAX_PAGES", "PAGE_SIZE", "TERMINAL_LIMIT", "MarketsSettings", "page_through", "run"]
+
+PAGE_SIZE = 1000  # Kalshi's largest page of markets
+EVENTS_PAGE_SIZE = 200  # ... and of events
+MAX_PAGES = 500  # a runaway guard: half a million markets
+TERMINAL_LIMIT = 50  # rows a terminal table shows without --limit
+
+
+@dataclass
+class MarketsSettings:
+    query: list[str] = field(default_factory=list)
+    series: str | None = None
+    event: str | None = None
+    status: str | None = "open"  # the API's status parameter; None: every status
+    sort: str | None = None
+    limit: int | None = None
+    json_out: bool = False
+    refresh: bool = False
+    conn: ConnectionArgs = field(default_factory=ConnectionArgs)
+
+    def params(self) -> dict[str, str]:
+        found = {"series_ticker": self.series, "event_ticker": self.event, "status": self.status}
+        return {k: v for k, v in found.items() if v}
+
+
+@contextlib.asynccontextmanager
+async def rest_endpoint(conn: ConnectionArgs, reporter: Reporter) -> AsyncIterator[tuple[str, str]]:
+    """``(REST base URL, cache env name)`` for the connection flags; ``--sim`` runs the simulator."""
+    from kalshi_cli.config import resolve_endpoint, rest_from_ws, select_profile
+
+    if conn.replay:
+        raise UsageError("--replay serves a recording, which has no market list; use --sim, --env or --url")
+    url_flag = conn.url if conn.url and conn.url != os.environ.get("KALSHI_WS_URL") else None
+    if conn.sim:
+        if url_flag:
+            raise UsageError("--sim and --url both name a server; use one")
+        from kalshi_cli.sim import SimServer
+
+        server = SimServer()
+        url = await server.start()
+        reporter.info(f"simulated exchange at {url}")
+        try:
+            yield rest_from_ws(url), "sim"
+        finally:
+            await server.stop()
+        return
+    profile = select_profile(conn.profile, os.environ)
+    endpoint = resolve_endpoint(
+        env_flag=conn.env, url_flag=conn.url, environ=os.environ, profile=profile[1] if profile else None
+    )
+    for note in endpoint.notes:
+        reporter.warn(note)
+    yield endpoint.rest_url, env_name_for(endpoint.env, endpoint.ws_url)
+
+
+async def page_through(
+    client: RestClient,
+    path: str,
+    key: str,
+    params: dict[str, str],
+    *,
+    page_size: Callable[[], int],
+    on_page: Callable[[list[dict[str, Any]]], bool],
+) -> bool:
+    """GET ``path`` page by page (filters repeated, cursor followed) until the cursor is empty or
+    ``on_page(rows)`` returns False. Returns whether the list was read to its end."""
+    cursor = ""
+    seen: set[str] = set()
+    for _ in range(MAX_PAGES):
+        query = {**params, "limit": str(page_size()), **({"cursor": cursor} if cursor else {})}
+        body = await client.get(path, query)
+        rows = body.get(key)
+        if rows is None:  # Kalshi sends null for an empty list
+            rows = []
+        if not isinstance(rows, list):
+            raise RestError(f"GET {client.base_path}{path}: unexpected reply ({key!r} is not a list)")
+        more = on_page([r for r in rows if isinstance(r, dict)])
+        cursor = body.get("cursor") or ""
+        if not isinstance(cursor, str) or not cursor:
+            return True
+        if not more:
+            return False
+        if cursor in seen:
+            client.reporter.warn(f"GET {client.base_path}{path}: the server repeated a page cursor; stopping there")
+            return False
+        seen.add(cursor)
+    client.reporter.warn(
+        f"GET {client.base_path}{path}: stopped after {MAX_PAGES} pages; narrow it with --series, --event or --status"
+    )
+    return False
+
+
+async def _reload(client: RestClient) -> tuple[Catalogue, list[dict[str, Any]]]:
+    """The whole open catalogue (``--refresh``): every open market and every open event."""
+    fresh = Catalogue()
+    markets: list[dict[str, Any]] = []
+
+    def keep(rows: list[dict[str, Any]]) -> bool:
+        markets.extend(rows)
+        return True
+
+    def keep_events(rows: list[dict[str, Any]]) -> bool:
+        fresh.remember_events(rows)
+        return True
+
+    await page_through(client, "/markets", "markets", {"status": "open"}, page_size=lambda: PAGE_SIZE, on_page=keep)
+    await page_through(
+        client, "/events", "events", {"status": "open"}, page_size=lambda: EVENTS_PAGE_SIZE, on_page=keep_events
+    )
+    fresh.remember_markets(markets)
+    return fresh, markets
+
+
+def run(settings: MarketsSettings, env: Environment) -> None:
+    """List the markets ``settings`` asks for; a note on stderr when none match (exit 0)."""
+    from kalshi_cli.feeds.signals import run_main
+    from kalshi_cli.sinks import OutputKind, choose
+
+    kind = choose(settings.json_out, env, OutputKind.VIEW)
+    table = kind is OutputKind.VIEW
+    limit = settings.limit if settings.limit is not None else TERMINAL_LIMIT if table else None
+    matches = matcher(settings.query)
+    reporter = Reporter(quiet=settings.conn.quiet, stream=env.stderr)
+
+    async def main() -> None:
+        import orjson
+
+        writer = None if table else LineWriter(env.stdout)
+        shown: list[dict[str, Any]] = []
+        matched = 0
+
+        def take(rows: list[dict[str, Any]]) -> bool:
+            nonlocal matched
+            for m in rows:
+                if not matches(m):
+                    continue
+                matched += 1
+                if settings.sort is not None:
+                    shown.append(m)
+                elif limit is None or len(shown) < limit:
+                    shown.append(m)
+                    if writer is not None:
+                        writer.write_line(orjson.dumps(m))
+            return settings.sort is not None or limit is None or len(shown) < limit
+
+        def page_size() -> int:
+            if settings.sort is not None or settings.query or limit is None:
+                return PAGE_SIZE
+            return max(1, min(PAGE_SIZE, limit - len(shown)))
+
+        async with rest_endpoint(settings.conn, reporter) as (rest_url, env_name):
+            client = RestClient(rest_url, None, reporter=reporter, tries=3)
+            seen: list[dict[str, Any]] = []
+
+            def read(rows: list[dict[str, Any]]) -> bool:
+                seen.extend(rows)
+                return take(rows)
+
+            catalogue = None
+            complete = False
+            if settings.refresh:
+                catalogue, everything = await _reload(client)
+                if settings.params() == {"status": "open"}:
+                    complete = True
+                    take(everything)
+            if not complete:
+                complete = await page_through(
+                    client, "/markets", "markets", settings.params(), page_size=page_size, on_page=read
+                )
+            if catalogue is None:
+                catalogue = load_catalogue(env_name, max_age=None) or Catalogue()
+            catalogue.remember_markets(seen)
+            catalogue.fetched_at = time.time()
+            save_catalogue(env_name, catalogue, warn=reporter.warn)
+        if settings.sort is not None:
+            shown[:] = sort_markets(shown, settings.sort)[:limit]
+            if writer is not None:
+                for m in shown:
+                    writer.write_line(orjson.dumps(m))
+        if writer is not None:
+            writer.flush()
+        if table and shown:
+            _print_table(shown, settings, env)
+        _report(reporter, len(shown), matched, complete, table and settings.limit is None)
+
+    run_main(main)
+
+
+def _print_table(shown: list[dict[str, Any]], settings: MarketsSettings, env: Environment) -> None:
+    from kalshi_cli.render.markets_table import markets_table
+    from kalshi_cli.sinks import view_console
+
+    console = view_console(settings.conn.color, env)
+    for line in markets_table(shown, console.size.width, time.time()):
+        console.print(line)
+
+
+def _report(reporter: Reporter, shown: int, matched: int, complete: bool, default_limit: bool) -> None:
+    if matched == 0:
+        reporter.warn("no market matches (try another word, --status all, or fewer filters)")
+    elif default_limit and (matched > shown or not complete):
+        more = f"of {matched} " if complete else ""
+        reporter.info(f"showing {shown} {more}markets; --limit N shows more")

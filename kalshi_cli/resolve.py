@@ -130,7 +130,7 @@ def edit_distance(a: str, b: str, limit: int) -> int:
         if best > limit:
             return limit + 1
         previous = current
-    return previous[-1]
+    return min(previous[-1], limit + 1)
 
 
 def _common_prefix(a: str, b: str) -> int:

@@ -171,6 +171,7 @@ class _Lookup:
         except RestNotFound as exc:
             if exc.code is None and not self.rest_seen:
                 raise _NoRest from None
+            self.rest_seen = self.rest_seen or exc.code is not None
             return None
         self.rest_seen = True
         return found

@@ -1,0 +1,159 @@
+"""Reading a bus stream back, in stream order: each payload exactly as ``record --sink`` published it.
+
+A pull consumer over the stream, filtered to the subjects asked for (``subjects.filter_subjects``).
+Without ``--durable`` it is ephemeral and starts at the beginning (or at ``--since``); if it
+vanishes (the server restarted, or a drop outlived its inactivity limit) it is made again from the
+next stream sequence, so nothing is skipped or repeated. With ``--durable NAME`` the server keeps
+the position: each batch is acknowledged (ack-all) once handed over, so the next run resumes after
+it. The reader follows the stream until stopped; ``--count`` (the feed) ends it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from collections.abc import Callable
+from typing import Any
+
+from kalshi_cli.bus.connect import open_bus
+from kalshi_cli.bus.stream import stream_info
+from kalshi_cli.bus.target import BusTarget
+from kalshi_cli.errors import UsageError
+
+__all__ = ["BATCH", "BusReader"]
+
+BATCH = 512  # messages per fetch
+
+
+class BusReader:
+    """Hands every message of the stream (that ``filters`` select) to ``emit``, in order.
+
+    Args:
+        target: the server and stream.
+        filters: subject filters (``kalshi.*.trade.*``, ...).
+        durable: the durable consumer's name, or None for an ephemeral one.
+        since_ms: start at this time (Unix ms) instead of the beginning (a new consumer only).
+        tries: failed first connection attempts before giving up (exit 4).
+        on_event: status lines.
+    """
+
+    def __init__(
+        self,
+        target: BusTarget,
+        filters: list[str],
+        *,
+        durable: str | None,
+        since_ms: int | None,
+        tries: int | None,
+        on_event: Callable[[str], None],
+        on_warn: Callable[[str], None],
+    ) -> None:
+        self.target = target
+        self.filters = filters
+        self.durable = durable
+        self.since_ms = since_ms
+        self.tries = tries
+        self.on_event = on_event
+        self.on_warn = on_warn
+        self.last_seq = 0  # the stream sequence of the last message handed over
+        self.messages = 0
+        self.nc: Any = None
+
+    def _config(self) -> Any:
+        from nats.js import api
+
+        cfg: dict[str, Any] = {"filter_subjects": self.filters} if len(self.filters) > 1 else {}
+        if len(self.filters) == 1:
+            cfg["filter_subject"] = self.filters[0]
+        if self.last_seq:
+            cfg.update(deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=self.last_seq + 1)
+        elif self.since_ms is not None:
+            start = datetime.datetime.fromtimestamp(self.since_ms / 1000, tz=datetime.UTC)
+            cfg.update(deliver_policy=api.DeliverPolicy.BY_START_TIME, opt_start_time=start)
+        else:
+            cfg["deliver_policy"] = api.DeliverPolicy.ALL
+        if self.durable is None:
+            cfg.update(ack_policy=api.AckPolicy.NONE, inactive_threshold=300.0, mem_storage=True)
+        else:
+            cfg.update(ack_policy=api.AckPolicy.ALL, durable_name=self.durable, max_ack_pending=-1)
+        return api.ConsumerConfig(**cfg)
+
+    async def _subscribe(self, js: Any) -> Any:
+        from nats.js import errors as js_errors
+
+        if self.durable is not None:
+            try:
+                info = await js.consumer_info(self.target.stream, self.durable)
+            except js_errors.NotFoundError:
+                info = None
+            if info is not None:
+                have = sorted(info.config.filter_subjects or [info.config.filter_subject or ">"])
+                if have != sorted(self.filters) and not (have == [">"] and self.filters == ["kalshi.*.*.*"]):
+                    raise UsageError(
+                        f"durable consumer {self.durable} on stream {self.target.stream} reads "
+                        f"{', '.join(have)}, not {', '.join(self.filters)}: give the same channels and "
+                        "markets, or another --durable name"
+                    )
+                if self.since_ms is not None and not self.last_seq:
+                    self.on_warn(f"--since ignored: durable consumer {self.durable} resumes where it stopped")
+                return await js.pull_subscribe_bind(self.durable, stream=self.target.stream)
+            await js.add_consumer(self.target.stream, self._config())
+            return await js.pull_subscribe_bind(self.durable, stream=self.target.stream)
+        info = await js.add_consumer(self.target.stream, self._config())
+        return await js.pull_subscribe_bind(info.name, stream=self.target.stream)
+
+    async def run(self, emit: Callable[[bytes], None]) -> None:
+        """Follow the stream until cancelled (or until ``emit`` raises, e.g. ``--count`` reached)."""
+        import nats.errors
+        from nats.js import errors as js_errors
+
+        self.nc = await open_bus(self.target, tries=self.tries, on_event=self.on_event)
+        js = self.nc.jetstream()
+        await stream_info(js, self.target)
+        sub = await self._subscribe(js)
+        ack_all = self.durable is not None
+        while True:
+            try:
+                msgs = await sub.fetch(BATCH, timeout=1.0)
+            except nats.errors.TimeoutError:
+                continue
+            except (js_errors.NotFoundError, js_errors.ServiceUnavailableError, nats.errors.Error) as exc:
+                # the consumer vanished, or the server is away: make it again from where we are
+                if isinstance(exc, nats.errors.ConnectionClosedError):
+                    raise
+                await asyncio.sleep(0.5)
+                try:
+                    if not self.nc.is_connected:
+                        continue
+                    with_durable = self.durable is not None
+                    sub = await self._subscribe(js) if with_durable else await self._resubscribe(js, sub)
+                except Exception:
+                    continue
+                continue
+            done = None
+            try:
+                for msg in msgs:
+                    if msg.headers and msg.headers.get("Status"):
+                        continue  # a status message (heartbeat, 408), not data
+                    done = msg
+                    self.messages += 1
+                    emit(msg.data)
+            finally:  # also when emit ends the run (--count): the position is what was handed over
+                if done is not None and done.reply and done.reply.startswith("$JS.ACK."):
+                    self.last_seq = done.metadata.sequence.stream
+                    if ack_all:
+                        await done.ack()
+
+    async def _resubscribe(self, js: Any, old: Any) -> Any:
+        import contextlib
+
+        with contextlib.suppress(Exception):
+            await old.unsubscribe()
+        return await self._subscribe(js)
+
+    async def close(self) -> None:
+        if self.nc is not None:
+            import contextlib
+
+            with contextlib.suppress(Exception):
+                await self.nc.close()

@@ -1,0 +1,217 @@
+"""The bus's pure parts fed data: subject tokens, URLs and their secrets, stream checks, the spool, merged books."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kalshi_cli.bus.books import MergedBookSet
+from kalshi_cli.bus.spool import Item, Spool, decode_line, encode_line
+from kalshi_cli.bus.stream import StreamSpec, parse_duration, stream_problems, subject_covers
+from kalshi_cli.bus.subjects import (
+    NO_MARKET,
+    decode_token,
+    encode_token,
+    filter_subjects,
+    subject_for,
+    subject_parts,
+)
+from kalshi_cli.bus.target import parse_target
+from kalshi_cli.errors import UsageError
+
+SPECIAL = set(".*> \t\r\n\x0b\x0c")
+
+
+@given(st.text(min_size=1))
+def test_a_token_decodes_to_its_text_and_holds_no_special_character(text):
+    token = encode_token(text)
+    assert decode_token(token) == text
+    assert not SPECIAL & set(token)
+    assert all(c.isascii() and c.isprintable() for c in token)
+    assert token != NO_MARKET
+
+
+@given(st.text(min_size=1), st.text(min_size=1))
+def test_different_texts_get_different_tokens(a, b):
+    if a != b:
+        assert encode_token(a) != encode_token(b)
+
+
+@given(st.text(min_size=1, alphabet=st.characters(codec="utf-8")))
+def test_a_subject_gives_back_its_env_channel_and_market(ticker):
+    frame = {"type": "orderbook_snapshot", "msg": {"market_ticker": ticker}}
+    subject = subject_for("prod", frame)
+    assert subject.count(".") == 3
+    assert subject_parts(subject) == ("prod", "orderbook_delta", ticker)
+
+
+def test_tickers_with_dots_and_frames_without_a_market():
+    frame = {"type": "trade", "msg": {"market_ticker": "KXBTCD-26NOV2517-T97999.99"}}
+    assert subject_for("prod", frame) == "kalshi.prod.trade.KXBTCD-26NOV2517-T97999%2E99"
+    assert subject_for("demo", {"type": "cfbenchmarks_value", "msg": {"index_id": "BRTI"}}) == (
+        "kalshi.demo.cfbenchmarks_value.%"
+    )
+    assert subject_parts("kalshi.demo.cfbenchmarks_value.%") == ("demo", "cfbenchmarks_value", None)
+    assert filter_subjects(None, ["trade"], ["A.B"]) == ["kalshi.*.trade.A%2EB"]
+    assert filter_subjects(None, [], []) == ["kalshi.*.*.*"]
+
+
+@pytest.mark.parametrize("token", ["", "a.b", "%2", "%zz", "%41", "a b", "%C3", ">"])
+def test_tokens_encode_never_writes_are_refused(token):
+    with pytest.raises(ValueError):
+        decode_token(token)
+
+
+def test_urls_and_credentials_and_their_redaction():
+    t = parse_target("nats://alice:s%40cret@127.0.0.1:4333/REC", option="--sink", environ={})
+    assert (t.user, t.password, t.stream, t.servers) == ("alice", "s@cret", "REC", ["nats://127.0.0.1:4333"])
+    assert "s@cret" not in t.display and "s%40cret" not in t.display and t.display.startswith("nats://alice:***@")
+    assert "s@cret" not in repr(t)
+    tok = parse_target("tls://tok123@h1,h2:4223", option="--from", environ={})
+    assert tok.token == "tok123" and tok.stream == "KALSHI" and tok.scheme == "tls"
+    assert tok.servers == ["tls://h1:4222", "tls://h2:4223"] and "tok123" not in tok.display
+    env = parse_target("nats://h", option="--from", environ={"NATS_USER": "bob", "NATS_PASSWORD": "pw"})
+    assert (env.user, env.password) == ("bob", "pw") and "pw" not in env.display
+    assert parse_target("nats://h", option="--from", environ={"NATS_TOKEN": "t"}).token == "t"
+
+
+@pytest.mark.parametrize(
+    "url, needle",
+    [
+        ("http://h:1/S", "expects nats://"),
+        ("nats://h:99999/S", "bad host or port"),
+        ("nats://h/A.B", "stream name"),
+        ("nats://u:hunter2@h/S?x=1", "no query"),
+    ],
+)
+def test_bad_urls_are_one_line_without_the_password(url, needle):
+    with pytest.raises(UsageError) as err:
+        parse_target(url, option="--sink", environ={})
+    assert needle in str(err.value) and "hunter2" not in str(err.value)
+
+
+def test_missing_credential_files_are_named(tmp_path):
+    with pytest.raises(UsageError, match="NATS_CREDS"):
+        parse_target("nats://h", option="--from", environ={"NATS_CREDS": str(tmp_path / "none.creds")})
+
+
+def config(**kw):
+    base = {"duplicate_window": 120.0, "subjects": ["kalshi.>"], "mirror": None, "sealed": False, "no_ack": False}
+    return SimpleNamespace(**{**base, **kw})
+
+
+def test_stream_settings_that_break_deduplication():
+    spec = StreamSpec(duplicate_window=120.0)
+    assert stream_problems(config(), spec, "prod") == []
+    assert stream_problems(config(subjects=["kalshi.prod.>"]), spec, "prod") == []
+    assert "0" in stream_problems(config(duplicate_window=0), spec, "prod")[0]
+    assert "shorter" in stream_problems(config(duplicate_window=30.0), spec, "prod")[0]
+    assert "do not include" in stream_problems(config(subjects=["kalshi.demo.>"]), spec, "prod")[0]
+    assert "do not include" in stream_problems(config(subjects=["kalshi.prod.trade.*"]), spec, "prod")[0]
+    assert len(stream_problems(config(mirror=object(), sealed=True), spec, "prod")) == 2
+
+
+@pytest.mark.parametrize(
+    "patterns, subject, covered",
+    [
+        (["kalshi.>"], "kalshi.prod.*.*", True),
+        (["kalshi.*.*.*"], "kalshi.prod.*.*", True),
+        ([">"], "kalshi.prod.*.*", True),
+        (["kalshi.prod.*.*"], "kalshi.prod.*.*", True),
+        (["kalshi.prod.trade.*"], "kalshi.prod.*.*", False),
+        (["kalshi.*"], "kalshi.prod.*.*", False),
+        (["other.>", "kalshi.prod.>"], "kalshi.prod.*.*", True),
+    ],
+)
+def test_subject_cover(patterns, subject, covered):
+    assert subject_covers(patterns, subject) is covered
+
+
+def test_durations():
+    assert parse_duration("2m", "--x") == 120.0
+    assert parse_duration("1h30m", "--x") == 5400.0
+    with pytest.raises(UsageError):
+        parse_duration("soon", "--x")
+
+
+@given(st.lists(st.tuples(st.text(min_size=1), st.one_of(st.none(), st.text()), st.binary(max_size=40))))
+def test_a_spool_line_gives_back_subject_id_and_the_payload_bytes(items):
+    for subject, msg_id, body in items:
+        payload = orjson.dumps({"raw": body.hex(), "s": subject})
+        item = decode_line(encode_line(Item(subject, msg_id, payload)) + b"\n")
+        assert item is not None and (item.subject, item.msg_id, item.payload) == (subject, msg_id, payload)
+
+
+def make_items(n: int, start: int = 0) -> list[Item]:
+    return [Item(f"kalshi.sim.trade.M{i % 3}", f"sim:t:{i}", b'{"n":%d}' % i) for i in range(start, start + n)]
+
+
+def test_the_spool_keeps_order_across_files_and_runs(tmp_path, monkeypatch):
+    monkeypatch.setattr("kalshi_cli.bus.spool.SPOOL_FILE_BYTES", 200)
+    directory = tmp_path / "spool"
+    spool = Spool(directory)
+    for item in make_items(50):
+        spool.append(item)
+    taken = spool.take(7)
+    assert [i.payload for i in taken] == [i.payload for i in make_items(7)]
+    for item in taken[:3]:
+        spool.acked(item)
+    spool.close(taken[3:])  # 3..6 were not acknowledged: kept first for the next run
+    again = Spool(directory)
+    assert again.leftover == 47
+    for item in make_items(5, start=50):
+        again.append(item)
+    out = []
+    while len(again):
+        batch = again.take(6)
+        out += batch
+        for item in batch:
+            again.acked(item)
+    assert [i.payload for i in out] == [i.payload for i in make_items(52, start=3)]
+    again.close()
+    assert not directory.exists()
+
+
+def test_a_second_recorder_is_kept_off_a_locked_spool(tmp_path):
+    first = Spool(tmp_path / "s")
+    with pytest.raises(UsageError, match="another running recorder"):
+        Spool(tmp_path / "s")
+    first.close()
+
+
+def snap(ticker, clock, yes):
+    return {
+        "type": "orderbook_snapshot",
+        "sid": 1,
+        "seq": 1,
+        "msg": {"market_ticker": ticker, "clock": clock, "yes_dollars_fp": yes, "no_dollars_fp": []},
+    }
+
+
+def delta(ticker, clock, price, size, sid=2):
+    return {
+        "type": "orderbook_delta",
+        "sid": sid,
+        "seq": 2,
+        "msg": {"market_ticker": ticker, "clock": clock, "price_dollars": price, "delta_fp": size, "side": "yes"},
+    }
+
+
+def test_merged_books_skip_what_an_older_snapshot_or_a_lagging_copy_holds():
+    books = MergedBookSet()
+    assert books.apply(snap("M", 10, [["0.4000", "5.00"]])) is not None
+    assert books.apply(delta("M", 11, "0.4000", "1.00", sid=7)) is not None  # another connection's sid
+    assert books.apply(snap("M", 11, [["0.4000", "6.00"]])) is None  # as old as the book: a copy
+    assert books.apply(delta("M", 12, "0.4100", "2.00")) is not None
+    b = books.apply(snap("M", 20, [["0.4500", "1.00"]]))
+    assert b is not None and b.best_yes_bid() == 4500
+    assert books.apply(delta("M", 19, "0.4500", "3.00")) is None  # inside the snapshot
+    assert books.apply(delta("M", 21, "0.4500", "3.00")) is not None
+    book = books.book("M")
+    assert book is not None and book.is_live and book.yes == {4500: 400}
+    assert books.skipped == 2

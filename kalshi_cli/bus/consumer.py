@@ -130,19 +130,29 @@ class BusReader:
                 except Exception:
                     continue
                 continue
-            done = None
+            handed = 0
             try:
                 for msg in msgs:
+                    handed += 1
                     if msg.headers and msg.headers.get("Status"):
                         continue  # a status message (heartbeat, 408), not data
-                    done = msg
                     self.messages += 1
                     emit(msg.data)
             finally:  # also when emit ends the run (--count): the position is what was handed over
-                if done is not None and done.reply and done.reply.startswith("$JS.ACK."):
-                    self.last_seq = done.metadata.sequence.stream
-                    if ack_all:
-                        await done.ack()
+                await self._settle(msgs[:handed], msgs[handed:], ack_all)
+
+    async def _settle(self, handed: list[Any], rest: list[Any], ack_all: bool) -> None:
+        """Note the position; a durable acknowledges what was handed over and gives the rest back
+        at once (else the next run waits out the ack wait before it is redelivered)."""
+        done = next((m for m in reversed(handed) if m.reply and m.reply.startswith("$JS.ACK.")), None)
+        if done is None:
+            return
+        self.last_seq = done.metadata.sequence.stream
+        if ack_all:
+            await done.ack()
+            for msg in rest:
+                if msg.reply and msg.reply.startswith("$JS.ACK."):
+                    await msg.nak()
 
     async def _resubscribe(self, js: Any, old: Any) -> Any:
         import contextlib

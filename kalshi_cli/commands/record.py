@@ -15,6 +15,8 @@ from kalshi_cli.completers import complete_channel
 
 __all__ = ["record"]
 
+SINK = "NATS sink"
+
 
 @connection_options
 def record(
@@ -25,11 +27,15 @@ def record(
         ),
     ],
     out: Annotated[
-        Path,
+        Path | None,
         typer.Option(
-            "--out", "-o", metavar="DIR", help="Directory for the files (created if missing).", show_default=False
+            "--out",
+            "-o",
+            metavar="DIR",
+            help="Directory for the files (created if missing). Required unless --sink is given.",
+            show_default=False,
         ),
-    ],
+    ] = None,
     market: Annotated[
         list[str] | None,
         market_option("Market ticker filter (repeat for several)."),
@@ -68,6 +74,52 @@ def record(
             show_default=False,
         ),
     ] = None,
+    sink_subjects: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--sink-subjects",
+            metavar="SUBJECT",
+            help="With --sink: the subjects of a stream it creates (repeat for several).  [default: kalshi.>]",
+            rich_help_panel=SINK,
+            show_default=False,
+        ),
+    ] = None,
+    sink_retention: Annotated[
+        str,
+        typer.Option(
+            "--sink-retention",
+            metavar="limits|interest|workqueue",
+            help="With --sink: a new stream's retention policy.",
+            rich_help_panel=SINK,
+        ),
+    ] = "limits",
+    sink_replicas: Annotated[
+        int,
+        typer.Option(
+            "--sink-replicas", metavar="N", help="With --sink: a new stream's replicas.", rich_help_panel=SINK
+        ),
+    ] = 1,
+    sink_dedup_window: Annotated[
+        str,
+        typer.Option(
+            "--sink-dedup-window",
+            metavar="DURATION",
+            help="With --sink: how far apart two recorders' copies of one event may arrive and still be "
+            "kept once; an existing stream with a shorter window is refused.",
+            rich_help_panel=SINK,
+        ),
+    ] = "2m",
+    spool: Annotated[
+        Path | None,
+        typer.Option(
+            "--spool",
+            metavar="DIR",
+            help="With --sink: where frames wait while the NATS server is away; what a run leaves there is "
+            "published first by the next.  [default: OUT/.spool]",
+            rich_help_panel=SINK,
+            show_default=False,
+        ),
+    ] = None,
     *,
     conn: ConnectionArgs,
 ) -> None:
@@ -80,6 +132,11 @@ def record(
     most the last second. Reconnects forever; only bad credentials stop it. Replay the files
     with 'kalshi replay' or 'kalshi book --replay'.
 
+    With --sink each data frame (the recorded line) is also published to NATS JetStream on
+    kalshi.ENV.CHANNEL.MARKET with its exchange-event key as Nats-Msg-Id, so recorders on
+    several machines feed one stream, each event once. Credentials: nats://USER:PASS@HOST or
+    nats://TOKEN@HOST, or NATS_USER/NATS_PASSWORD, NATS_TOKEN, NATS_CREDS, NATS_NKEY; tls:// for TLS.
+
     Examples:
 
       kalshi record orderbook_delta trade -m KXHIGHNY-26NOV25-B52.5 -o data/ --gzip
@@ -88,14 +145,21 @@ def record(
 
       kalshi record orderbook_delta trade --sim -o data/
 
+      kalshi record orderbook_delta trade --sim --sink nats://127.0.0.1:4222/KALSHI
+
       kalshi book --replay data/ --replay-speed max --json
     """
     from kalshi_cli import environment
+    from kalshi_cli.bus.stream import parse_duration
+    from kalshi_cli.errors import UsageError
     from kalshi_cli.feeds import record as feed
     from kalshi_cli.feeds.subscriptions import parse_params
     from kalshi_cli.recorder import parse_rotate
 
     seconds, size = parse_rotate(list(rotate or ["1h"]))
+    if sink is None and (sink_subjects or spool is not None):
+        raise UsageError("--sink-subjects and --spool go with --sink nats://HOST:PORT[/STREAM]")
+    window = parse_duration(sink_dedup_window, "--sink-dedup-window") if sink is not None else 120.0
     settings = feed.RecordSettings(
         channels=list(channels),
         out=out,
@@ -107,6 +171,11 @@ def record(
         all_in_series=all_in_series,
         redundant=redundant,
         sink=sink,
+        sink_subjects=list(sink_subjects or ["kalshi.>"]),
+        sink_retention=sink_retention,
+        sink_replicas=sink_replicas,
+        sink_dedup_window=window,
+        spool=spool,
         conn=conn,
     )
     feed.run(settings, environment.current())

@@ -272,6 +272,10 @@ def _subscriptions(tickers: list[str], *, view: bool, extra: dict[str, Any]) -> 
 
 def run(settings: BookSettings, env: Environment) -> None:
     """Watch ``settings.tickers`` (the simulator's first three with ``--sim``) until stopped."""
+    if settings.source or settings.durable or settings.since:  # --from: a bus stream, not Kalshi
+        from kalshi_cli.bus.reading import run_book
+
+        return run_book(settings, env, BookHandler)
     conn = settings.conn
     chosen = list(dict.fromkeys(settings.tickers))
     if not chosen and not conn.sim and not conn.replay:

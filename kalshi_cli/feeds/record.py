@@ -7,6 +7,7 @@ unless ``--connect-tries`` says otherwise.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import time
@@ -30,7 +31,7 @@ __all__ = ["RecordSettings", "RecordStatus", "run"]
 @dataclass
 class RecordSettings:
     channels: list[str]
-    out: Path
+    out: Path | None  # None: --sink only
     markets: list[str] = field(default_factory=list)
     rotate_seconds: float | None = 3600.0
     rotate_bytes: int | None = None
@@ -39,6 +40,11 @@ class RecordSettings:
     all_in_series: bool = False  # a series ticker may expand to all its open events' markets
     redundant: int = 1  # connections merged into one stream
     sink: str | None = None  # nats://... : publish to JetStream too (or only, without out)
+    sink_subjects: list[str] = field(default_factory=lambda: ["kalshi.>"])  # a new stream's subjects
+    sink_retention: str = "limits"
+    sink_replicas: int = 1
+    sink_dedup_window: float = 120.0  # seconds
+    spool: Path | None = None  # the publisher's backlog while the server is away (default: OUT/.spool)
     conn: ConnectionArgs = field(default_factory=ConnectionArgs)
 
 
@@ -66,6 +72,7 @@ class RecordStatus:
         self.every = 0.5 if live else every
         self._last = time.monotonic()
         self._shown = False
+        self.publisher: Any = None  # with --sink: the bus part of the line (published, backlog)
 
     def text(self, *, final: bool = False) -> str:
         """The status at the terminal's width when redrawn in place (a line as wide as the
@@ -81,9 +88,15 @@ class RecordStatus:
             gaps=h.gaps,
             bytes_out=w.bytes_out if w.gzip else None,
             current=w.current,
-            directory=w.directory,
+            directory=None if getattr(w, "discards", False) else w.directory,
         )
-        return record_status(progress, self._width() if self.live else 1 << 16, final=final)
+        width = self._width() if self.live else 1 << 16
+        if self.publisher is None:
+            return record_status(progress, width, final=final)
+        p = self.publisher
+        away = "" if p.up or p.closed else " (server away)"
+        bus = f"; bus: {p.stored + p.duplicates:,} acked, {p.backlog:,} backlog{away}"
+        return record_status(progress, max(20, width - len(bus)), final=final) + bus
 
     def _width(self) -> int:
         try:
@@ -138,31 +151,101 @@ def _prepare(out: Path) -> None:
         raise UsageError(f"cannot write to {out}: permission denied")
 
 
+def _bus_plan(settings: RecordSettings) -> tuple[Any, Any, Path]:
+    """``--sink``'s target, stream settings and spool directory, checked before anything starts."""
+    from kalshi_cli.bus.connect import import_nats
+    from kalshi_cli.bus.stream import StreamSpec
+    from kalshi_cli.bus.target import parse_target
+
+    assert settings.sink is not None
+    target = parse_target(settings.sink, option="--sink")
+    spec = StreamSpec(
+        subjects=tuple(settings.sink_subjects),
+        retention=settings.sink_retention,
+        replicas=settings.sink_replicas,
+        duplicate_window=settings.sink_dedup_window,
+    )
+    spec.check()
+    import_nats()
+    spool = settings.spool
+    if spool is None:
+        if settings.out is not None:
+            spool = settings.out / ".spool"
+        else:
+            cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+            spool = cache / "kalshi" / "spool" / f"{target.stream}-{os.getpid()}"
+    return target, spec, spool
+
+
+def _writer(settings: RecordSettings, env: Environment) -> RecordWriter:
+    if settings.out is None:
+        from kalshi_cli.bus.tap import DiscardWriter
+
+        return DiscardWriter()
+    return RecordWriter(
+        settings.out,
+        gzip=settings.gzip,
+        rotate_seconds=settings.rotate_seconds,
+        rotate_bytes=settings.rotate_bytes,
+        clock=env.clock,
+    )
+
+
+async def _watch(task: asyncio.Future[None]) -> None:
+    """Wait for the publisher without owning it: the run's end cancels this, not the publisher."""
+    await asyncio.shield(task)
+
+
+async def _close_bus(publisher: Any, sending: asyncio.Future[None]) -> None:
+    try:
+        await publisher.close()
+    finally:
+        sending.cancel()
+        with contextlib.suppress(BaseException):
+            await sending
+
+
 def run(settings: RecordSettings, env: Environment) -> None:
     """Record until stopped; the files are flushed, fsynced and closed whatever ends the run."""
     for name in settings.channels:
         check_channel(name)  # fail before touching the disk
     conn = settings.conn
-    _prepare(settings.out)
+    if settings.out is None and settings.sink is None:
+        raise UsageError("record needs somewhere to write: -o DIR, --sink nats://HOST:PORT[/STREAM], or both")
+    bus = _bus_plan(settings) if settings.sink is not None else None
+    if settings.out is not None:
+        _prepare(settings.out)
 
     async def main() -> None:
         async with open_context(conn, env=env) as ctx:
             defaults = ctx.sim.tickers if ctx.sim is not None else None
             markets = await resolve_markets(ctx, settings.markets, all_in_series=settings.all_in_series)
             subs = build_subscriptions(settings.channels, markets, settings.params, default_markets=defaults)
-            writer = RecordWriter(
-                settings.out,
-                gzip=settings.gzip,
-                rotate_seconds=settings.rotate_seconds,
-                rotate_bytes=settings.rotate_bytes,
-                clock=env.clock,
-            )
+            writer = _writer(settings, env)
             status = RecordStatus(writer, stream=env.stderr, live=env.stderr_isatty, quiet=conn.quiet)
             ctx.reporter = _StatusReporter(status, quiet=conn.quiet, stream=env.stderr)
-            handler = status.handler = RecordHandler(writer, trades=trade_fetcher(ctx, subs), reporter=ctx.reporter)
+            publisher = None
+            if bus is None:
+                handler = RecordHandler(writer, trades=trade_fetcher(ctx, subs), reporter=ctx.reporter)
+            else:
+                from kalshi_cli.bus.publisher import Publisher
+                from kalshi_cli.bus.tap import BusRecordHandler
+
+                target, spec, spool = bus
+                publisher = status.publisher = Publisher(
+                    target, spec, ctx.endpoint.env, spool_dir=spool, on_event=ctx.reporter.info
+                )
+                handler = BusRecordHandler(
+                    writer, publisher, ctx.endpoint.env, trades=trade_fetcher(ctx, subs), reporter=ctx.reporter
+                )
+                sending = asyncio.ensure_future(publisher.run())
+                handler.spawn(_watch(sending))  # a fatal bus error (credentials, stream settings) ends the run
+            status.handler = handler
 
             def tick() -> None:
                 writer.tick()
+                if publisher is not None:
+                    publisher.tick()
                 status.maybe_show()
 
             try:
@@ -175,6 +258,8 @@ def run(settings: RecordSettings, env: Environment) -> None:
                     ticks=[(TICK, tick)],
                 )
             finally:  # the handler closed the writer (flush + fsync), Ctrl-C and SIGTERM too
+                if publisher is not None:  # what the server has not acknowledged stays on disk
+                    await _close_bus(publisher, sending)
                 status.final()
 
     run_main(main)

@@ -130,6 +130,10 @@ class TailHandler(FeedHandler):
 
 def run(settings: TailSettings, env: Environment) -> None:
     """Stream ``settings.channels`` to stdout until stopped (or ``--count`` frames)."""
+    if settings.source or settings.durable or settings.since:  # --from: a bus stream, not Kalshi
+        from kalshi_cli.bus.reading import run_tail
+
+        return run_tail(settings, env, TailHandler)
     for name in settings.channels:
         check_channel(name)  # fail before connecting
     kind = choose(settings.json_out, env, OutputKind.LINES)

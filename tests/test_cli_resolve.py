@@ -282,3 +282,8 @@ def test_record_m_event_records_its_markets(keys, sim_factory, tmp_path):
         code, err = stop(proc, signal.SIGTERM)
     assert code == 0, err
     assert recorded() == wanted
+    replayed = run_cli(
+        ["book", event.lower(), "--json", "--replay", str(out), "--replay-speed", "max"], env=env_with_cache(tmp_path)
+    )
+    assert replayed.returncode == 0, replayed.stderr
+    assert sorted(set(printed(replayed))) == wanted  # the event stands for its recorded markets, no REST

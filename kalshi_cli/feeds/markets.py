@@ -240,8 +240,8 @@ async def resolve_names(
     reporter = reporter or ctx.reporter
     if not parsed:
         return Resolved()
-    if getattr(ctx.sim, "recording", None) is not None:  # a replay serves what was recorded, no REST
-        return Resolved(list(dict.fromkeys(n.ticker for n in parsed)))
+    if getattr(ctx.sim, "recording", None) is not None:  # a replay: what was recorded, no REST
+        return _from_recording(parsed, list(ctx.sim.tickers))
     from kalshi_cli.catalogue import Catalogue, env_name_for, load_catalogue, save_catalogue
     from kalshi_cli.rest import RestClient, RestError
 
@@ -272,6 +272,20 @@ async def resolve_names(
     finally:
         if lookup.learned:
             save_catalogue(env_name, lookup.catalogue, warn=reporter.warn)
+    out.tickers = list(dict.fromkeys(out.tickers))
+    return out
+
+
+def _from_recording(parsed: list[Name], recorded: list[str]) -> Resolved:
+    """A recorded market passes; an event or series stands for its recorded markets; others pass as given."""
+    out = Resolved()
+    for name in parsed:
+        below = [t for t in recorded if t.startswith(name.ticker + "-")]
+        if name.ticker in recorded or not below:
+            out.tickers.append(name.ticker)
+        else:
+            out.tickers.extend(below)
+            out.events.append(name.ticker)
     out.tickers = list(dict.fromkeys(out.tickers))
     return out
 

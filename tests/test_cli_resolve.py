@@ -151,6 +151,16 @@ def test_an_unknown_name_gets_the_closest_known_tickers(keys, sim_factory, tmp_p
     assert sim.connections == 0
 
 
+def test_a_misspelt_series_is_corrected_from_a_cold_cache(keys, sim_factory, tmp_path):
+    sim = sim_factory(rate=0, markets=5)
+    ticker = next(t for t in sim.tickers if t.startswith("KXBTCD-"))
+    misspelt = ticker.replace("KXBTCD", "KXBTC", 1)
+    line = assert_clean_error(book_once(keys, sim, tmp_path, misspelt), 2, f"unknown market: {misspelt}")
+    assert line.split("did you mean ")[1].startswith(ticker)
+    line = assert_clean_error(book_once(keys, sim, tmp_path, "kxbtc"), 2, "unknown series: KXBTC")
+    assert line.split("did you mean ")[1].startswith("KXBTCD,")
+
+
 # --- cache and REST -------------------------------------------------------------------------------
 
 

@@ -16,9 +16,9 @@ percent-encoded, and what cannot be a ticker was refused by ``parse_name`` alrea
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from kalshi_cli.errors import UsageError
@@ -47,6 +47,7 @@ OPEN_STATUSES = frozenset({"active", "open", "inactive"})
 SERIES_CAP = 500
 _CONCURRENT = 8  # REST calls in flight at once (the basic tier reads 20 a second)
 _SHOWN = 4  # events named in a message
+T = TypeVar("T")
 
 
 def check_names(names: Iterable[str]) -> list[Name]:
@@ -207,19 +208,39 @@ class _Lookup:
         return _Answer("series", markets, len(mine))
 
     async def suggestions(self, name: Name) -> list[str]:
-        """The known tickers nearest an unknown name; a cold catalogue first asks about its series."""
+        """The known tickers nearest an unknown name. A catalogue that does not know its series
+        first asks REST for that series' open events; a misspelt series, for the series list
+        (then for the nearest series' events): a few calls, on the way to an error only."""
+        series = name.ticker.split("-", 1)[0]
+        if self.rest_seen and series not in self.series_known():
+            await self._quietly(self._series(series))
+        found = closest(name.ticker, self.pool())
+        if found or not self.rest_seen or series in self.series_known():
+            return found
+        listed = await self._quietly(self.client.get("/series"))
+        names = [str(s.get("ticker")) for s in (listed or {}).get("series") or [] if isinstance(s, dict)]
+        near = closest(series, names, 1)
+        if not near:
+            return []
+        await self._quietly(self._series(near[0]))
+        corrected, pool = near[0] + name.ticker[len(series) :], self.pool()
+        found = closest(corrected, pool)
+        return ([corrected, *found[:2]] if corrected in pool else found) or near
+
+    async def _quietly(self, call: Awaitable[T]) -> T | None:
+        """``call``'s answer, or None if REST failed (a suggestion is not worth an error of its own)."""
         from kalshi_cli.rest import RestError
 
-        series = name.ticker.split("-", 1)[0]
-        known_series = {str(e.get("series_ticker")) for e in self.catalogue.events.values()}
-        if series not in known_series and self.rest_seen:
-            try:
-                await self._series(series)
-            except RestError:
-                pass
-        pool = [*self.catalogue.markets, *self.catalogue.events]
-        pool += sorted({str(e.get("series_ticker")) for e in self.catalogue.events.values()} - {"None"})
-        return closest(name.ticker, pool)
+        try:
+            return await call
+        except RestError:
+            return None
+
+    def series_known(self) -> set[str]:
+        return {str(e.get("series_ticker")) for e in self.catalogue.events.values()} - {"None"}
+
+    def pool(self) -> list[str]:
+        return [*self.catalogue.markets, *self.catalogue.events, *sorted(self.series_known())]
 
 
 async def resolve_names(

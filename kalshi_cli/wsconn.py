@@ -30,7 +30,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.extensions.permessage_deflate import enable_client_permessage_deflate
 from websockets.frames import Frame, Opcode
-from websockets.http11 import Response
+from websockets.http11 import Request, Response
 from websockets.protocol import State
 from websockets.proxy import get_proxy
 from websockets.uri import parse_uri
@@ -38,7 +38,7 @@ from websockets.uri import parse_uri
 from kalshi_cli.transport import Connection, HandshakeFailed, HandshakeRejected, TransportClosed
 from kalshi_cli.wsframes import FrameReader
 
-__all__ = ["Connection", "connect"]
+__all__ = ["Connection", "client_protocol", "connect"]
 
 #: Reading pauses while this many received messages wait to be taken (a stalled consumer).
 PAUSE_AT = 20_000
@@ -93,15 +93,29 @@ def _proxied(url: str) -> bool:
     return get_proxy(parse_uri(url)) is not None
 
 
-async def _open(
-    url: str, *, headers: dict[str, str], user_agent: str, max_size: int, open_timeout: float, close_timeout: float
-) -> BatchConnection:
-    uri = parse_uri(url)
-    protocol = ClientProtocol(uri, extensions=enable_client_permessage_deflate(None), max_size=max_size)
+def client_protocol(
+    url: str, headers: dict[str, str], user_agent: str, max_size: int, *, deflate: bool = True
+) -> tuple[ClientProtocol, Request]:
+    """websockets' Sans-I/O client and its opening request (the signed headers, our User-Agent).
+
+    Every transport opens with this one request and reads the answer with this one protocol, so
+    they agree on what is sent, which answers are refused, and why. ``deflate``: offer
+    permessage-deflate (a transport that cannot inflate frames must not).
+    """
+    extensions = enable_client_permessage_deflate(None) if deflate else None
+    protocol = ClientProtocol(parse_uri(url), extensions=extensions, max_size=max_size)
     request = protocol.connect()
     for name, value in headers.items():
         request.headers[name] = value
     request.headers["User-Agent"] = user_agent
+    return protocol, request
+
+
+async def _open(
+    url: str, *, headers: dict[str, str], user_agent: str, max_size: int, open_timeout: float, close_timeout: float
+) -> BatchConnection:
+    protocol, request = client_protocol(url, headers, user_agent, max_size)
+    uri = protocol.uri
     loop = asyncio.get_running_loop()
     tls: dict[str, Any] = {"ssl": True, "server_hostname": uri.host} if uri.secure else {}
     conn: BatchConnection | None = None

@@ -278,6 +278,21 @@ _OPTIONS: list[tuple[str, Any, Any]] = [
         "auto",
     ),
     (
+        "transport",
+        Annotated[
+            str,
+            typer.Option(
+                "--transport",
+                metavar="auto|websockets|picows",
+                envvar="KALSHI_TRANSPORT",
+                help="The WebSocket library (auto: picows when the [fast] extra is installed, else websockets).",
+                rich_help_panel=CONN,
+                show_envvar=True,
+            ),
+        ],
+        "auto",
+    ),
+    (
         "quiet",
         Annotated[
             bool,

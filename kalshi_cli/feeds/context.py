@@ -27,6 +27,7 @@ from kalshi_cli.environment import Environment, current
 from kalshi_cli.errors import NoCredentials, UsageError
 from kalshi_cli.hints import API_KEY_HINT
 from kalshi_cli.output import Reporter
+from kalshi_cli.transport import Connector
 
 __all__ = ["DEFAULT_CONNECT_TRIES", "ConnectionArgs", "StreamContext", "load_credentials", "open_context"]
 
@@ -50,6 +51,7 @@ class ConnectionArgs:
     replay_speed: str | None = None  # None: 1x (given without --replay: a usage error)
     connect_tries: int | None = None  # None: the feed's default
     color: str = "auto"  # the terminal views' and lines' colours: auto, always or never
+    transport: str = "auto"  # the WebSocket library: auto, websockets or picows (kalshi_cli.transports)
 
     def check(self) -> None:
         """Refuse flag values that parse but cannot work (exit 2)."""
@@ -61,6 +63,10 @@ class ConnectionArgs:
             raise UsageError(f"--color expects auto, always or never; got {self.color!r}")
         if self.replay_speed is not None and not self.replay:
             raise UsageError("--replay-speed needs --replay FILE|DIR")
+        if self.transport != "auto":  # auto never fails; a name must be known, and installed
+            from kalshi_cli.transports import resolve
+
+            resolve(self.transport)
 
     def tries(self, default: int | None = DEFAULT_CONNECT_TRIES) -> int | None:
         """Connection attempts allowed before the first success (``None``: forever)."""
@@ -75,6 +81,13 @@ class StreamContext:
     credentials: Credentials | None
     reporter: Reporter
     sim: Any = None  # the in-process SimServer with --sim, the ReplayServer with --replay
+    transport: str = "auto"  # --transport: which library carries the WebSocket
+
+    def connector(self) -> Connector:
+        """Opens this run's connections (``--transport``); every session of the run uses it."""
+        from kalshi_cli.transports import choose_connector
+
+        return choose_connector(self.transport)
 
     def signer(self) -> Callable[[], dict[str, str]] | None:
         creds = self.credentials
@@ -135,7 +148,7 @@ async def open_context(
         url = await replay.start()
         reporter.info(f"replaying {replay.recording.frames} frames at {url}")
         try:  # unsigned: the replay server accepts any client
-            yield StreamContext(Endpoint(url, rest_from_ws(url), "sim"), None, reporter, replay)
+            yield StreamContext(Endpoint(url, rest_from_ws(url), "sim"), None, reporter, replay, conn.transport)
         finally:
             await replay.stop()
         return
@@ -150,7 +163,7 @@ async def open_context(
         url = await server.start()
         reporter.info(f"simulated exchange at {url} (markets: {', '.join(server.tickers)})")
         try:
-            yield StreamContext(Endpoint(url, rest_from_ws(url), "sim"), creds, reporter, server)
+            yield StreamContext(Endpoint(url, rest_from_ws(url), "sim"), creds, reporter, server, conn.transport)
         finally:
             await server.stop()
         return
@@ -171,7 +184,7 @@ async def open_context(
             f"no API key configured; Kalshi needs a signed connection: {API_KEY_HINT}. "
             "(Try --sim to use the built-in simulator.)"
         )
-    yield StreamContext(endpoint, creds, reporter)
+    yield StreamContext(endpoint, creds, reporter, transport=conn.transport)
 
 
 def _ephemeral_credentials() -> Credentials:

@@ -101,6 +101,7 @@ async def run_feed(
         reporter=ctx.reporter,
         stale_after=stale_after,
         connect_tries=connect_tries,
+        transport=ctx.connector(),
     )
     stream: Awaitable[None] = session.run()
     if getattr(ctx.sim, "ended", None) is not None:  # --replay: the stream ends with the recording

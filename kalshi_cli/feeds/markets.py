@@ -17,12 +17,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Iterable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from kalshi_cli.errors import UsageError
 from kalshi_cli.feeds.context import StreamContext
+from kalshi_cli.market_names import (
+    OPEN_STATUSES,
+    SERIES_CAP,
+    Answer,
+    Resolved,
+    expand,
+    from_recording,
+    unknown,
+)
 from kalshi_cli.output import Reporter
 from kalshi_cli.resolve import Name, closest, guess_kind, parse_name
 
@@ -41,12 +49,7 @@ __all__ = [
     "resolve_names",
 ]
 
-#: Market statuses that count as open: trading (``active``, ``open`` in older replies) or paused.
-OPEN_STATUSES = frozenset({"active", "open", "inactive"})
-#: The most markets a series may expand to (``--all-in-series``); more is a usage error.
-SERIES_CAP = 500
 _CONCURRENT = 8  # REST calls in flight at once (the basic tier reads 20 a second)
-_SHOWN = 4  # events named in a message
 T = TypeVar("T")
 
 
@@ -65,41 +68,8 @@ def market_path(ticker: str) -> str:
     return f"/markets/{quote(ticker, safe='')}"
 
 
-@dataclass
-class Resolved:
-    """What the names stood for: ``tickers`` in order (no repeats), what is known of each market
-    (``markets``: REST market objects, possibly none), and the events that were expanded."""
-
-    tickers: list[str] = field(default_factory=list)
-    markets: dict[str, dict[str, Any]] = field(default_factory=dict)
-    events: list[str] = field(default_factory=list)
-
-    @property
-    def expanded(self) -> bool:
-        return bool(self.events)
-
-
 class _NoRest(Exception):
     """The server has no Kalshi REST API: names pass as given."""
-
-
-@dataclass
-class _Answer:
-    kind: str  # "market", "event", "series"
-    markets: list[dict[str, Any]]  # the name's markets, all statuses
-    events: int = 0  # series: its open events
-
-
-def _is_open(market: dict[str, Any]) -> bool:
-    return str(market.get("status", "active")) in OPEN_STATUSES
-
-
-def _tickers(markets: Iterable[dict[str, Any]]) -> list[str]:
-    return [t for m in markets if isinstance(t := m.get("ticker"), str) and t]
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 class _Lookup:
@@ -125,16 +95,16 @@ class _Lookup:
             self._by_event = index
         return self._by_event
 
-    def cached(self, name: Name) -> _Answer | None:
+    def cached(self, name: Name) -> Answer | None:
         if not self.fresh or name.series_page:
             return None
         found = self.catalogue.markets.get(name.ticker)
         if found is not None:
-            return _Answer("market", [found])
+            return Answer("market", [found])
         if name.ticker in self.catalogue.events:
             markets = self.by_event().get(name.ticker)
             if markets:
-                return _Answer("event", sorted(markets, key=lambda m: str(m.get("ticker"))))
+                return Answer("event", sorted(markets, key=lambda m: str(m.get("ticker"))))
         return None
 
     def remember(self, markets: Iterable[dict[str, Any]], events: Iterable[dict[str, Any]] = ()) -> None:
@@ -145,7 +115,7 @@ class _Lookup:
 
     # --- REST ------------------------------------------------------------------------------------
 
-    async def answer(self, name: Name) -> _Answer | None:
+    async def answer(self, name: Name) -> Answer | None:
         """The catalogue's answer, else REST's (None: no such name)."""
         found = self.cached(name)
         if found is not None:
@@ -159,7 +129,7 @@ class _Lookup:
                     return found
         return None
 
-    async def _ask(self, kind: str, ticker: str) -> _Answer | None:
+    async def _ask(self, kind: str, ticker: str) -> Answer | None:
         from kalshi_cli.rest import RestNotFound
 
         try:
@@ -177,15 +147,15 @@ class _Lookup:
         self.rest_seen = True
         return found
 
-    async def _market(self, ticker: str) -> _Answer | None:
+    async def _market(self, ticker: str) -> Answer | None:
         body = await self.client.get(market_path(ticker))
         market = body.get("market")
         if not isinstance(market, dict) or market.get("ticker") != ticker:
             return None
         self.remember([market])
-        return _Answer("market", [market])
+        return Answer("market", [market])
 
-    async def _event(self, ticker: str) -> _Answer | None:
+    async def _event(self, ticker: str) -> Answer | None:
         body = await self.client.get(f"/events/{quote(ticker, safe='')}", {"with_nested_markets": "true"})
         event = body.get("event")
         if not isinstance(event, dict):
@@ -193,19 +163,19 @@ class _Lookup:
         nested = body.get("markets") or event.get("markets") or []
         markets = [m for m in nested if isinstance(m, dict)]
         self.remember(markets, [event])
-        return _Answer("event", sorted(markets, key=lambda m: str(m.get("ticker"))))
+        return Answer("event", sorted(markets, key=lambda m: str(m.get("ticker"))))
 
-    async def _series(self, ticker: str) -> _Answer | None:
+    async def _series(self, ticker: str) -> Answer | None:
         events = await self.client.paginate(
             "/events", "events", {"series_ticker": ticker, "status": "open", "with_nested_markets": "true"}, limit=200
         )
         mine = [e for e in events if e.get("series_ticker") in (None, ticker)]
         if not mine:  # an unknown series and one with nothing open both list nothing
             await self.client.get(f"/series/{quote(ticker, safe='')}")  # RestNotFound: not a series
-            return _Answer("series", [], 0)
+            return Answer("series", [], 0)
         markets = [m for e in mine for m in (e.get("markets") or []) if isinstance(m, dict)]
         self.remember(markets, mine)
-        return _Answer("series", markets, len(mine))
+        return Answer("series", markets, len(mine))
 
     async def suggestions(self, name: Name) -> list[str]:
         """The known tickers nearest an unknown name. A catalogue that does not know its series
@@ -262,7 +232,7 @@ async def resolve_names(
     if not parsed:
         return Resolved()
     if getattr(ctx.sim, "recording", None) is not None:  # a replay: what was recorded, no REST
-        return _from_recording(parsed, list(ctx.sim.tickers))
+        return from_recording(parsed, list(ctx.sim.tickers))
     from kalshi_cli.catalogue import Catalogue, env_name_for, load_catalogue, save_catalogue
     from kalshi_cli.rest import RestClient, RestError
 
@@ -271,7 +241,7 @@ async def resolve_names(
     client = RestClient(ctx.endpoint.rest_url, None, reporter=reporter, tries=2, timeout=5.0)
     lookup = _Lookup(ctx, loaded or Catalogue(), loaded is not None, client)
 
-    async def one(name: Name) -> _Answer | None | BaseException:
+    async def one(name: Name) -> Answer | None | BaseException:
         try:
             return await lookup.answer(name)
         except (RestError, _NoRest) as exc:
@@ -287,26 +257,12 @@ async def resolve_names(
                 _rest_failed(name, answer, out, reporter)
             elif answer is None:
                 hint = await lookup.suggestions(name)
-                raise UsageError(_unknown(name, hint))
+                raise UsageError(unknown(name, hint))
             else:
-                _expand(name, answer, out, reporter, all_in_series)
+                expand(name, answer, out, reporter.info, all_in_series)
     finally:
         if lookup.learned:
             save_catalogue(env_name, lookup.catalogue, warn=reporter.warn)
-    out.tickers = list(dict.fromkeys(out.tickers))
-    return out
-
-
-def _from_recording(parsed: list[Name], recorded: list[str]) -> Resolved:
-    """A recorded market passes; an event or series stands for its recorded markets; others pass as given."""
-    out = Resolved()
-    for name in parsed:
-        below = [t for t in recorded if t.startswith(name.ticker + "-")]
-        if name.ticker in recorded or not below:
-            out.tickers.append(name.ticker)
-        else:
-            out.tickers.extend(below)
-            out.events.append(name.ticker)
     out.tickers = list(dict.fromkeys(out.tickers))
     return out
 
@@ -331,62 +287,3 @@ def _rest_failed(name: Name, exc: BaseException, out: Resolved, reporter: Report
         out.tickers.append(name.ticker)
         return
     raise RestError(f"cannot tell which markets {name.ticker} stands for: {exc}") from None
-
-
-def _unknown(name: Name, hint: list[str]) -> str:
-    kind = "series" if name.series_page else guess_kind(name.ticker)
-    what = f"{name.ticker} (from {name.given.strip()!r})" if name.from_url else name.ticker
-    text = f"unknown {kind}: {what}"
-    if hint:
-        return text + f" (no market, event or series has that ticker); did you mean {', '.join(hint)}?"
-    return text + " (Kalshi's REST API knows no market, event or series by that ticker)"
-
-
-def _expand(name: Name, answer: _Answer, out: Resolved, reporter: Reporter, all_in_series: bool | None) -> None:
-    ticker = name.ticker
-    if answer.kind != "market" and ticker in _tickers(answer.markets):  # a one-market event named like its market
-        answer = _Answer("market", [m for m in answer.markets if m.get("ticker") == ticker])
-    if answer.kind == "market":
-        out.tickers.append(ticker)
-        out.markets[ticker] = answer.markets[0]
-        return
-    open_markets = [m for m in answer.markets if _is_open(m)]
-    if answer.kind == "event":
-        if not open_markets:
-            statuses = sorted({str(m.get("status")) for m in answer.markets}) or ["none listed"]
-            example = _tickers(answer.markets)[:1]
-            raise UsageError(
-                f"event {ticker} has no open markets ({_plural(len(answer.markets), 'market')}: "
-                f"{', '.join(statuses)})" + (f"; name one to watch it anyway, e.g. {example[0]}" if example else "")
-            )
-        reporter.info(f"{ticker}: an event, {_plural(len(open_markets), 'open market')} of {len(answer.markets)}")
-        out.events.append(ticker)
-    else:
-        _check_series(ticker, open_markets, answer.events, all_in_series)
-        reporter.info(
-            f"{ticker}: a series, {_plural(len(open_markets), 'open market')} in {_plural(answer.events, 'event')}"
-        )
-        out.events.extend(dict.fromkeys(str(m.get("event_ticker")) for m in open_markets))
-    for m in open_markets:
-        out.markets[str(m.get("ticker"))] = m
-    out.tickers.extend(_tickers(open_markets))
-
-
-def _check_series(ticker: str, markets: list[dict[str, Any]], events: int, all_in_series: bool | None) -> None:
-    counts: dict[str, int] = {}
-    for m in markets:
-        event = str(m.get("event_ticker"))
-        counts[event] = counts.get(event, 0) + 1
-    shown = ", ".join(f"{e} ({n})" for e, n in list(counts.items())[:_SHOWN])
-    more = f" and {len(counts) - _SHOWN} more" if len(counts) > _SHOWN else ""
-    size = f"{_plural(len(markets), 'open market')} in {_plural(events, 'open event')}"
-    if not markets:
-        raise UsageError(f"series {ticker} has no open markets right now; kalshi markets --series {ticker} lists it")
-    if not all_in_series:
-        flag = "pass --all-in-series to watch them all, or " if all_in_series is not None else ""
-        raise UsageError(f"{ticker} is a series: {size}; {flag}name an event: {shown}{more}")
-    if len(markets) > SERIES_CAP:
-        raise UsageError(
-            f"series {ticker} has {size}, more than the {SERIES_CAP} one command watches; name events instead: "
-            f"{shown}{more}"
-        )

@@ -73,20 +73,27 @@ class NatsServer:
         return self
 
     def wait_ready(self, timeout: float = 20.0, *, js: bool = True) -> None:
-        query = "?js-enabled-only=true" if js else ""
+        query = "healthz" if js else "varz"  # a cluster member's healthz waits for its peers and a meta leader
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.proc is not None
             if self.proc.poll() is not None:
                 raise AssertionError(f"nats-server {self.name} exited: {self.log.read_text()[-2000:]}")
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.monitor}/healthz{query}", timeout=1) as r:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.monitor}/{query}", timeout=1) as r:
                     if r.status == 200:
                         return
             except OSError:
                 pass
             time.sleep(0.05)
         raise AssertionError(f"nats-server {self.name} not ready: {self.log.read_text()[-2000:]}")
+
+    def client_names(self) -> list[str]:
+        """The names of the clients connected to this server (from its monitoring port)."""
+        import json
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.monitor}/connz", timeout=2) as r:
+            return [c.get("name", "") for c in json.load(r).get("connections") or []]
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

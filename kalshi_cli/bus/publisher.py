@@ -31,7 +31,7 @@ from kalshi_cli.bus.connect import open_bus
 from kalshi_cli.bus.spool import Item, Spool
 from kalshi_cli.bus.stream import StreamSpec, ensure_stream
 from kalshi_cli.bus.target import BusTarget
-from kalshi_cli.errors import KalshiCliError
+from kalshi_cli.errors import ConnectionFailed, KalshiCliError
 
 __all__ = ["Publisher", "PublishError"]
 
@@ -138,7 +138,13 @@ class Publisher:
             on_reconnected=self._back,
         )
         js = self.nc.jetstream()
-        created = await ensure_stream(js, self.target, self.spec, self.env)
+        while True:
+            try:
+                created = await ensure_stream(js, self.target, self.spec, self.env)
+                break
+            except ConnectionFailed as exc:  # JetStream not ready yet (a cluster electing its leader)
+                self.on_event(f"{exc}; retrying")
+                await asyncio.sleep(1.0)
         self.on_event(
             f"publishing to NATS {self.target.display}"
             + (" (stream created)" if created else "")

@@ -111,6 +111,8 @@ def _row(
     volume = stats.volume if stats is not None and stats.volume is not None else None
     if volume is None:
         volume = _rest_int(market, "volume_fp", parse_size)
+    if last == 0 and not volume:  # REST's zero for a market that never traded
+        last = None
     shown_volume = "—" if volume is None else format_size(volume) if dollars else plain_size(volume)
     return [
         (str(n), style.DIM),

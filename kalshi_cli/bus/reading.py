@@ -14,6 +14,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from kalshi_cli.bus.connect import import_nats
 from kalshi_cli.bus.consumer import BusReader
 from kalshi_cli.bus.subjects import filter_subjects
 from kalshi_cli.bus.target import BusTarget, parse_target
@@ -38,7 +39,9 @@ def check_bus_flags(source: str | None, durable: str | None, since: str | None, 
             raise UsageError(f"--from reads a bus stream instead of connecting to Kalshi; drop {flag}")
     if durable is not None and not durable.replace("_", "").replace("-", "").isalnum():
         raise UsageError(f"--durable: a consumer name is letters, digits, '_' or '-'; got {durable!r}")
-    return parse_target(source, option="--from")
+    target = parse_target(source, option="--from")
+    import_nats()  # one line naming the extra, before anything starts
+    return target
 
 
 class BusSession:

@@ -725,3 +725,67 @@ def test_a_session_streams_and_reconnects_on_a_close_code(connect: Connector) ->
     assert handler.data == [trade(1, s, f"c{c}-") for c in (0, 1) for s in (1, 2, 3)]
     assert "closed by the server: 1012 restarting; reconnecting in" in err.getvalue()
     assert session.connects == 2
+
+
+# --- end to end: the CLI over each transport ---------------------------------------------------------
+
+WALL_CLOCK = {"sending_ts_ms", "ts", "ts_ms", "time"}  # when the sim sent or stamped it: differs per run
+
+
+def _story(ndjson: bytes) -> list[Any]:
+    """The frames without their wall-clock stamps: what a seeded sim tells the same way each run."""
+    import orjson
+
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k not in WALL_CLOCK}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    return [strip(orjson.loads(line)) for line in ndjson.splitlines()]
+
+
+@pytest.mark.skipif("picows" not in transports.available(), reason="needs the [fast] extra")
+def test_tail_json_over_picows_prints_what_websockets_prints(tmp_path: Path) -> None:
+    from tests.conftest import run_cli
+
+    channels = ["trade", "ticker", "orderbook_delta"]
+    runs = {}
+    for name in ("websockets", "picows"):
+        proc = run_cli(["tail", *channels, "--json", "--sim", "--count", "400", "--transport", name, "-q"])
+        assert proc.returncode == 0, proc.stderr.decode()
+        runs[name] = proc.stdout
+    assert len(runs["picows"].splitlines()) == 400
+    assert _story(runs["picows"]) == _story(runs["websockets"])
+
+    recording = tmp_path / "sim.ndjson"  # and a recording replayed through each: the same lines
+    recording.write_bytes(runs["websockets"])
+    replayed = {}
+    for name in ("websockets", "picows"):
+        args = ["tail", *channels, "--json", "--replay", str(recording), "--replay-speed", "max", "-q"]
+        proc = run_cli([*args, "--transport", name])
+        assert proc.returncode == 0, proc.stderr.decode()
+        replayed[name] = proc.stdout
+    assert _story(replayed["picows"]) == _story(replayed["websockets"]) == _story(runs["websockets"])
+
+
+def test_an_unknown_transport_is_one_usage_line() -> None:
+    from tests.conftest import assert_clean_error
+    from tests.inprocess import run_inprocess
+
+    proc = run_inprocess(["tail", "trade", "--sim", "--transport", "fastest"])
+    assert_clean_error(proc, 2, "--transport expects auto, websockets or picows; got 'fastest'")
+
+
+def test_picows_without_the_fast_extra_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from tests.conftest import assert_clean_error
+    from tests.inprocess import run_inprocess
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "picows" else real(name, *a))
+    assert transports.available() == ["websockets"] and transports.resolve("auto") == "websockets"
+    proc = run_inprocess(["tail", "trade", "--sim", "--transport", "picows"])
+    assert_clean_error(proc, 2, "needs the [fast] extra", "pip install 'kalshi-cli[fast]'")

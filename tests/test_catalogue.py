@@ -102,3 +102,41 @@ def test_remembering_keeps_the_last_object_of_each_ticker(seen: list[tuple[str, 
     assert {t: m["volume_fp"] for t, m in cat.markets.items()} == last
     for event in ("KXA-1", "KXB-2"):
         assert [m["ticker"] for m in cat.markets_of_event(event)] == sorted(t for t in last if t.startswith(event))
+
+
+def test_a_merging_save_keeps_what_it_does_not_replace(tmp_path: Path) -> None:
+    env = {"XDG_CACHE_HOME": str(tmp_path)}
+    first = Catalogue()
+    first.remember_markets([market("KXA-1-T1"), market("KXA-1-T2"), market("KXB-2-T1")])
+    first.remember_events([{"event_ticker": "KXB-2", "title": "Bee?"}])
+    save_catalogue("prod", first, environ=env)
+    later = Catalogue()
+    later.remember_markets([market("KXA-1-T2", status="closed"), market("KXC-3-T1")])
+    save_catalogue("prod", later, environ=env, merge=True)
+    back = load_catalogue("prod", environ=env)
+    assert back is not None and back.tickers() == ["KXA-1-T1", "KXA-1-T2", "KXB-2-T1", "KXC-3-T1"]
+    assert back.markets["KXA-1-T2"]["status"] == "closed" and back.markets["KXA-1-T1"]["status"] == "active"
+    assert back.events == {"KXB-2": {"event_ticker": "KXB-2", "title": "Bee?"}}
+    lines = tickers_path("prod", env).read_text().splitlines()[1:]
+    assert lines == [
+        "KXA-1\tevent: 2 markets",
+        "KXA-1-T1\tTitle of KXA-1-T1 — above 40°",
+        "KXA-1-T2\tTitle of KXA-1-T2 — above 40°",
+        "KXB-2\tevent: Bee?, 1 market",
+        "KXB-2-T1\tTitle of KXB-2-T1 — above 40°",
+        "KXC-3\tevent: 1 market",
+        "KXC-3-T1\tTitle of KXC-3-T1 — above 40°",
+    ]
+    save_catalogue("prod", later, environ=env)  # not merging: the cache is what was given
+    assert load_catalogue("prod", environ=env).tickers() == ["KXA-1-T2", "KXC-3-T1"]
+
+
+def test_markets_set_by_hand_are_saved_too(tmp_path: Path) -> None:
+    env = {"XDG_CACHE_HOME": str(tmp_path)}
+    cat = Catalogue()
+    cat.remember_markets([market("KXA-1-T1")])
+    cat.markets["KXA-1-T1"] = {**cat.markets["KXA-1-T1"], "status": "finalized"}  # replaced, not remembered
+    cat.markets["KXA-1-T9"] = market("KXA-1-T9")
+    save_catalogue("prod", cat, environ=env)
+    back = load_catalogue("prod", environ=env)
+    assert back.markets["KXA-1-T1"]["status"] == "finalized" and "rules_primary" not in back.markets["KXA-1-T9"]

@@ -11,14 +11,15 @@ replaces the cache with it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from kalshi_cli.catalogue import Catalogue, env_name_for, load_catalogue, save_catalogue
+from kalshi_cli.catalogue import Catalogue, env_name_for, save_catalogue
 from kalshi_cli.environment import Environment
 from kalshi_cli.errors import UsageError
 from kalshi_cli.feeds.context import ConnectionArgs
@@ -89,33 +90,60 @@ async def page_through(
     *,
     page_size: Callable[[], int],
     on_page: Callable[[list[dict[str, Any]]], bool],
+    prefetch: bool = False,
 ) -> bool:
     """GET ``path`` page by page (filters repeated, cursor followed) until the cursor is empty or
-    ``on_page(rows)`` returns False. Returns whether the list was read to its end."""
-    cursor = ""
+    ``on_page(rows)`` returns False. Returns whether the list was read to its end.
+
+    With ``prefetch``, the next page is asked for before ``on_page`` handles this one, so the
+    printing overlaps the server's work on the next page.
+    """
+
+    def ask(cursor: str) -> Coroutine[Any, Any, dict[str, Any]]:
+        return client.get(path, {**params, "limit": str(page_size()), **({"cursor": cursor} if cursor else {})})
+
     seen: set[str] = set()
-    for _ in range(MAX_PAGES):
-        query = {**params, "limit": str(page_size()), **({"cursor": cursor} if cursor else {})}
-        body = await client.get(path, query)
-        rows = body.get(key)
-        if rows is None:  # Kalshi sends null for an empty list
-            rows = []
-        if not isinstance(rows, list):
-            raise RestError(f"GET {client.base_path}{path}: unexpected reply ({key!r} is not a list)")
-        more = on_page([r for r in rows if isinstance(r, dict)])
-        cursor = body.get("cursor") or ""
-        if not isinstance(cursor, str) or not cursor:
-            return True
-        if not more:
-            return False
-        if cursor in seen:
-            client.reporter.warn(f"GET {client.base_path}{path}: the server repeated a page cursor; stopping there")
-            return False
-        seen.add(cursor)
+    pending: asyncio.Task[dict[str, Any]] | None = None
+    try:
+        for n in range(MAX_PAGES):
+            body = await (pending if pending is not None else ask(""))
+            pending = None
+            rows = body.get(key)
+            if rows is None:  # Kalshi sends null for an empty list
+                rows = []
+            if not isinstance(rows, list):
+                raise RestError(f"GET {client.base_path}{path}: unexpected reply ({key!r} is not a list)")
+            cursor = body.get("cursor") or ""
+            last = not isinstance(cursor, str) or not cursor
+            repeated = not last and cursor in seen
+            if not last and not repeated:
+                seen.add(cursor)
+                if prefetch and n + 1 < MAX_PAGES:
+                    pending = asyncio.ensure_future(ask(cursor))
+                    await asyncio.sleep(0)  # let it send the request before this page is handled
+            more = on_page([r for r in rows if isinstance(r, dict)])
+            if last:
+                return True
+            if repeated:
+                client.reporter.warn(f"GET {client.base_path}{path}: the server repeated a page cursor; stopping there")
+                return False
+            if not more:
+                return False
+            if pending is None:
+                pending = asyncio.ensure_future(ask(cursor))
+    finally:
+        if pending is not None:
+            _discard(pending)
     client.reporter.warn(
         f"GET {client.base_path}{path}: stopped after {MAX_PAGES} pages; narrow it with --series, --event or --status"
     )
     return False
+
+
+def _discard(task: asyncio.Task[Any]) -> None:
+    """Drop a request no longer wanted, its failure included (never 'exception was never retrieved')."""
+    task.cancel()
+    task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
 
 async def _reload(client: RestClient) -> tuple[Catalogue, list[dict[str, Any]]]:
@@ -125,17 +153,25 @@ async def _reload(client: RestClient) -> tuple[Catalogue, list[dict[str, Any]]]:
 
     def keep(rows: list[dict[str, Any]]) -> bool:
         markets.extend(rows)
+        fresh.remember_markets(rows)
         return True
 
     def keep_events(rows: list[dict[str, Any]]) -> bool:
         fresh.remember_events(rows)
         return True
 
-    await page_through(client, "/markets", "markets", {"status": "open"}, page_size=lambda: PAGE_SIZE, on_page=keep)
     await page_through(
-        client, "/events", "events", {"status": "open"}, page_size=lambda: EVENTS_PAGE_SIZE, on_page=keep_events
+        client, "/markets", "markets", {"status": "open"}, page_size=lambda: PAGE_SIZE, on_page=keep, prefetch=True
     )
-    fresh.remember_markets(markets)
+    await page_through(
+        client,
+        "/events",
+        "events",
+        {"status": "open"},
+        page_size=lambda: EVENTS_PAGE_SIZE,
+        on_page=keep_events,
+        prefetch=True,
+    )
     return fresh, markets
 
 
@@ -154,54 +190,63 @@ def run(settings: MarketsSettings, env: Environment) -> None:
         import orjson
 
         writer = None if table else LineWriter(env.stdout)
-        shown: list[dict[str, Any]] = []
-        matched = 0
+        shown: list[dict[str, Any]] = []  # kept only for a sort or the table; NDJSON goes out as it comes
+        keep = table or settings.sort is not None
+        matched = printed = 0
 
         def take(rows: list[dict[str, Any]]) -> bool:
-            nonlocal matched
+            nonlocal matched, printed
             for m in rows:
                 if not matches(m):
                     continue
                 matched += 1
                 if settings.sort is not None:
                     shown.append(m)
-                elif limit is None or len(shown) < limit:
-                    shown.append(m)
+                elif limit is None or printed < limit:
+                    printed += 1
+                    if keep:
+                        shown.append(m)
                     if writer is not None:
                         writer.write_line(orjson.dumps(m))
-            return settings.sort is not None or limit is None or len(shown) < limit
+            return settings.sort is not None or limit is None or printed < limit
 
         def page_size() -> int:
             if settings.sort is not None or settings.query or limit is None:
                 return PAGE_SIZE
-            return max(1, min(PAGE_SIZE, limit - len(shown)))
+            return max(1, min(PAGE_SIZE, limit - printed))
 
         async with rest_endpoint(settings.conn, reporter) as (rest_url, env_name):
             client = RestClient(rest_url, None, reporter=reporter, tries=3)
-            seen: list[dict[str, Any]] = []
+            seen = Catalogue()  # this run's pages, cut for the cache as they come
 
             def read(rows: list[dict[str, Any]]) -> bool:
-                seen.extend(rows)
-                return take(rows)
+                more = take(rows)
+                seen.remember_markets(rows)
+                return more
 
-            catalogue = None
             complete = False
             if settings.refresh:
-                catalogue, everything = await _reload(client)
+                fresh, everything = await _reload(client)
                 if settings.params() == {"status": "open"}:
                     complete = True
                     take(everything)
+                seen = fresh  # the pages read below add to the reloaded catalogue
             if not complete:
                 complete = await page_through(
-                    client, "/markets", "markets", settings.params(), page_size=page_size, on_page=read
+                    client,
+                    "/markets",
+                    "markets",
+                    settings.params(),
+                    page_size=page_size,
+                    on_page=read,
+                    prefetch=settings.sort is not None or limit is None,
                 )
-            if catalogue is None:
-                catalogue = load_catalogue(env_name, max_age=None) or Catalogue()
-            catalogue.remember_markets(seen)
-            catalogue.fetched_at = time.time()
-            save_catalogue(env_name, catalogue, warn=reporter.warn)
+            seen.fetched_at = time.time()
+            # a refresh replaces the cache; any other run adds what it read to it
+            save_catalogue(env_name, seen, warn=reporter.warn, merge=not settings.refresh)
         if settings.sort is not None:
             shown[:] = sort_markets(shown, settings.sort)[:limit]
+            printed = len(shown)
             if writer is not None:
                 for m in shown:
                     writer.write_line(orjson.dumps(m))
@@ -209,7 +254,7 @@ def run(settings: MarketsSettings, env: Environment) -> None:
             writer.flush()
         if table and shown:
             _print_table(shown, settings, env)
-        _report(reporter, len(shown), matched, complete, table and settings.limit is None)
+        _report(reporter, printed, matched, complete, table and settings.limit is None)
 
     run_main(main)
 

@@ -1,0 +1,120 @@
+"""How fast ``kalshi markets --json`` lists a big catalogue, and how fast tickers complete.
+
+Serves the simulator with ``--markets`` markets (REST only, no activity) in a thread of this
+process, then times, as subprocesses writing to /dev/null, in alternation:
+
+* ``kalshi markets --json --status all --url URL`` (pages of 1000, then the cache is saved);
+* the baseline: a plain ``urllib.request`` + ``orjson`` pager over the same ``GET /markets``,
+  printing each market as one line, nothing else.
+
+Both walk the same pages of the same server in the same run; the ratio is baseline time over
+kalshi time (1.0: as fast as the plain pager). Then completion of a prefix from the warm cache
+that run wrote: the completer alone (in-process), and a whole ``<TAB>`` (a CLI process).
+
+    python benchmarks/markets_speed.py [--markets 10000] [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from kalshi_cli.catalogue import env_name_for, load_catalogue  # noqa: E402
+from kalshi_cli.completers import cached_tickers_of  # noqa: E402
+from kalshi_cli.sim import ThreadedSim  # noqa: E402
+
+BASELINE = r"""
+import sys, urllib.request, orjson
+base, out, cursor = sys.argv[1], sys.stdout.buffer, ""
+while True:
+    url = base + "/markets?limit=1000" + ("&cursor=" + cursor if cursor else "")
+    with urllib.request.urlopen(url) as reply:
+        body = orjson.loads(reply.read())
+    for m in body["markets"]:
+        out.write(orjson.dumps(m) + b"\n")
+    cursor = body.get("cursor") or ""
+    if not cursor:
+        break
+"""
+
+
+def timed(args: list[str], env: dict[str, str], check_lines: int | None = None) -> float:
+    start = time.perf_counter()
+    if check_lines is None:
+        proc = subprocess.run(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+    else:
+        proc = subprocess.run(args, env=env, capture_output=True, cwd=ROOT)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{args[:4]} failed: {proc.stderr.decode()[-500:]}")
+    if check_lines is not None and len(proc.stdout.splitlines()) != check_lines:
+        raise SystemExit(f"{args[:4]} printed {len(proc.stdout.splitlines())} lines, not {check_lines}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--markets", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    cache = tempfile.mkdtemp(prefix="kalshi-bench-cache-")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KALSHI")}
+    env["XDG_CACHE_HOME"] = cache
+    with ThreadedSim(markets=args.markets, rate=0) as sim:
+        rest = sim.url.replace("ws://", "http://").replace("/trade-api/ws/v2", "/trade-api/v2")
+        kalshi = [sys.executable, "-m", "kalshi_cli", "markets", "--json", "--status", "all", "--url", sim.url]
+        baseline = [sys.executable, "-c", BASELINE, rest]
+        timed(kalshi, env, check_lines=args.markets)  # warm-up, and both print every market
+        timed(baseline, env, check_lines=args.markets)
+        ours: list[float] = []
+        theirs: list[float] = []
+        for _ in range(args.runs):
+            ours.append(timed(kalshi, env))
+            theirs.append(timed(baseline, env))
+        name = env_name_for("custom", sim.url)
+    environ = {"XDG_CACHE_HOME": cache}
+    cat = load_catalogue(name, environ=environ)
+    assert cat is not None and len(cat.markets) == args.markets
+    prefix = next(iter(sorted(cat.markets)))[:12]
+    complete_ms = []
+    for _ in range(max(args.runs, 5) * 4):
+        start = time.perf_counter()
+        found = cached_tickers_of(name, prefix, environ)
+        complete_ms.append((time.perf_counter() - start) * 1000)
+    words = f"kalshi book {prefix}"
+    tab_env = {**env, "_KALSHI_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": "2"}
+    tab = [timed([sys.executable, "-m", "kalshi_cli"], tab_env) * 1000 for _ in range(args.runs)]
+    load_ms = []
+    for _ in range(args.runs):
+        start = time.perf_counter()
+        load_catalogue(name, environ=environ)
+        load_ms.append((time.perf_counter() - start) * 1000)
+    k, b = statistics.median(ours), statistics.median(theirs)
+    print(f"### kalshi markets: {args.markets:,} simulated markets ({args.runs} runs, medians)\n")
+    print("| run | median | |")
+    print("|---|---|---|")
+    print(
+        f"| `kalshi markets --json --status all` (pages of 1000, cache saved) | {k:.3f} s | {args.markets / k:,.0f} markets/s |"
+    )
+    print(f"| plain `urllib.request` + `orjson` pager, same server | {b:.3f} s | {args.markets / b:,.0f} markets/s |")
+    print(f"| **ratio** (baseline time / kalshi time; target >= 0.8) | **{b / k:.2f}x** | |")
+    print(
+        f"| completion of `{prefix}` from the warm cache, completer alone ({len(found)} found) | {statistics.median(complete_ms):.1f} ms | |"
+    )
+    print(f"| the same `<TAB>` as a whole CLI process (bash protocol) | {statistics.median(tab):.0f} ms | |")
+    print(
+        f"| `load_catalogue` of {args.markets:,} markets (what a resolver reads) | {statistics.median(load_ms):.1f} ms | |"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -23,11 +23,16 @@ from kalshi_cli.book import BookState
 from kalshi_cli.bookset import BookSet
 from kalshi_cli.export.continuity import Continuity
 from kalshi_cli.export.tables import TableBuffer
-from kalshi_cli.export.values import scaled, text
+from kalshi_cli.export.values import PRICES, SIZES, scaled
 from kalshi_cli.fixed import CENT, ONE_CONTRACT, ONE_DOLLAR
 from kalshi_cli.protocol import ORDERBOOK_DELTA, ORDERBOOK_SNAPSHOT, channel_of_type
 
 __all__ = ["Books"]
+
+
+def _text(value: Any) -> str | None:
+    return value if type(value) is str else None
+
 
 _LIVE = BookState.LIVE
 _STALE = BookState.STALE
@@ -48,7 +53,9 @@ class Books:
         depth: int,
         every_ms: int,
         markets: set[str] | None = None,
+        build: bool = True,
     ) -> None:
+        self.build = build  # False: only the deltas table (a pass that rebuilds no book)
         self.set = BookSet()
         self.continuity = continuity
         self.top = top
@@ -87,7 +94,7 @@ class Books:
         """A ``kalshi_cli.meta`` line: what the recorder knew about the stream."""
         event = obj.get("event")
         sid = obj.get("sid") if type(obj.get("sid")) is int else None
-        channel = text(obj.get("channel"))
+        channel = _text(obj.get("channel"))
         if event == "subscribed" and sid is not None and channel is not None:
             markets = obj.get("markets")
             self.subs[sid] = (channel, [m for m in markets if type(m) is str] if isinstance(markets, list) else [])
@@ -96,9 +103,9 @@ class Books:
             self.continuity.connection = conn if type(conn) is int else (self.continuity.connection or 0) + 1
             self.seq.clear()
             self.subs.clear()
-            self._all_stale(rt, "connect", text(obj.get("url")), "recorder")
+            self._all_stale(rt, "connect", _text(obj.get("url")), "recorder")
         elif event == "disconnect":
-            self._all_stale(rt, "disconnect", text(obj.get("reason")), "recorder")
+            self._all_stale(rt, "disconnect", _text(obj.get("reason")), "recorder")
         elif event == "gap" and sid is not None:
             seq = obj.get("seq")
             missing = obj.get("missing") if type(obj.get("missing")) is int else None
@@ -118,7 +125,7 @@ class Books:
                 markets=markets,
                 channel=channel,
                 sid=sid,
-                reason=text(obj.get("reason")),
+                reason=_text(obj.get("reason")),
             )
 
     def _gap(
@@ -151,20 +158,26 @@ class Books:
     def frame(self, obj: dict[str, Any], kind: str, msg: dict[str, Any], ts: int, recv: Any, rt: int) -> None:
         """Apply one ``orderbook_snapshot``/``orderbook_delta`` frame and write what it changed."""
         ticker = msg.get("market_ticker")
-        if self.only is not None and ticker not in self.only:
+        if type(ticker) is not str:
+            ticker = None  # BookSet marks the sid's books stale for it
+        elif self.only is not None and ticker not in self.only:
             return
         sid = obj.get("sid")
+        if type(sid) is not int:
+            sid = None
         clock = msg.get("clock")
         group = self.groups.get(sid)
         if group is not None and not (kind == ORDERBOOK_DELTA and group[0] == ticker and group[1] == clock):
             self._close_group(sid, write=True)
         if self.deltas is not None:
             self._delta_rows(kind, msg, ts, recv, sid, obj.get("seq"), clock, ticker)
-        book = self.set.books.get(ticker) if type(ticker) is str else None
+        if not self.build:
+            return
+        book = self.set.books.get(ticker) if ticker is not None else None
         before = book.state if book is not None else None
         applied = self.set.apply(obj)
         if applied is None:
-            book = self.set.books.get(ticker) if type(ticker) is str else None
+            book = self.set.books.get(ticker) if ticker is not None else None
             if book is not None and book.state is _STALE and before is not _STALE:
                 self._close_group(sid, write=False)
                 self.continuity.event(
@@ -190,7 +203,7 @@ class Books:
             return
         self.last_top[ticker] = top
         spread = ask - bid if bid is not None and ask is not None else None
-        self.top.add(ts, (ts, recv, ticker, clock, seq, bid, top[1], ask, top[3], spread))
+        self.top.append((ts, recv, ticker, clock, seq, bid, top[1], ask, top[3], spread))
 
     def close_groups(self) -> None:
         for sid in list(self.groups):
@@ -201,30 +214,26 @@ class Books:
     ) -> None:
         table = self.deltas
         assert table is not None
-        sid = sid if type(sid) is int else None
-        seq = seq if type(seq) is int else None
-        clock = clock if type(clock) is int else None
-        ticker = text(ticker)
         if kind == ORDERBOOK_DELTA:
-            price = scaled(msg.get("price_dollars"), 4, "price_dollars")
-            size = scaled(msg.get("delta_fp"), 2, "delta_fp")
+            price = PRICES[msg.get("price_dollars")]
+            size = SIZES[msg.get("delta_fp")]
             if price is None and type(msg.get("price")) is int:  # legacy integer cents
                 price = msg["price"] * CENT
             if size is None and type(msg.get("delta")) is int:
                 size = msg["delta"] * ONE_CONTRACT
-            coid = text(msg.get("client_order_id"))
-            table.add(ts, (ts, recv, ticker, sid, seq, clock, "delta", text(msg.get("side")), price, size, coid))
+            row = (ts, recv, ticker, sid, seq, clock, "delta", msg.get("side"), price, size, msg.get("client_order_id"))
+            table.append(row)
             return
         levels = 0
         for side in ("yes", "no"):
             ladder = msg.get(f"{side}_dollars_fp")
             for level in ladder if isinstance(ladder, list) else ():
                 if isinstance(level, list) and len(level) == 2:
-                    price, size = scaled(level[0], 4, "snapshot price"), scaled(level[1], 2, "snapshot size")
-                    table.add(ts, (ts, recv, ticker, sid, seq, clock, "snapshot", side, price, size, None))
+                    price, size = scaled(level[0], 4), scaled(level[1], 2)
+                    table.append((ts, recv, ticker, sid, seq, clock, "snapshot", side, price, size, None))
                     levels += 1
         if not levels:  # an empty book is a fact too
-            table.add(ts, (ts, recv, ticker, sid, seq, clock, "snapshot", None, None, None, None))
+            table.append((ts, recv, ticker, sid, seq, clock, "snapshot", None, None, None, None))
 
     # --- book_snapshots ---------------------------------------------------------------------------
 
@@ -247,7 +256,8 @@ class Books:
                     ticker = book.market_ticker
                     clock, seq, updated = book.clock, book.seq, self.updated.get(ticker)
                     for n, price in enumerate(heapq.nlargest(depth, book.yes), 1):
-                        table.put(due, (due, updated, ticker, clock, seq, "bid", n, price, book.yes[price]))
+                        table.append((due, updated, ticker, clock, seq, "bid", n, price, book.yes[price]))
                     for n, price in enumerate(heapq.nlargest(depth, book.no), 1):
-                        table.put(due, (due, updated, ticker, clock, seq, "ask", n, ONE_DOLLAR - price, book.no[price]))
+                        table.append((due, updated, ticker, clock, seq, "ask", n, ONE_DOLLAR - price, book.no[price]))
+            table.flush_if_full()
             due += every

@@ -39,10 +39,12 @@ def _formatter(kind: str) -> Format:
     if kind == "ts":
         return lambda v: "" if v is None else iso_ms(v)
     if kind == "bool":
-        return lambda v: "" if v is None else ("true" if v else "false")
+        return lambda v: ("true" if v else "false") if type(v) is bool else ""
     if kind == "list":
-        return lambda v: "" if v is None else orjson.dumps(v).decode()
-    return lambda v: "" if v is None else str(v)
+        return lambda v: orjson.dumps(v).decode() if isinstance(v, list) else ""
+    if kind == "int":
+        return lambda v: str(v) if type(v) is int else ""
+    return lambda v: v if type(v) is str else ""  # a frame that carried something else there: empty
 
 
 class CsvPart:

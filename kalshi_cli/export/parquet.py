@@ -61,6 +61,20 @@ def _decimals(values: tuple[Any, ...], places: int) -> Any:
     return pc.multiply(whole, unit).cast(pa.decimal128(18, places))
 
 
+_INT64 = range(-(2**63), 2**63)
+
+
+def _clean(kind: str, value: Any) -> Any:
+    """A cell of the column's type, or None (a frame carried something else there)."""
+    if kind == "int":
+        return value if type(value) is int and value in _INT64 else None
+    if kind == "bool":
+        return value if type(value) is bool else None
+    if kind == "list":
+        return [v for v in value if type(v) is str] if isinstance(value, list) else None
+    return value if type(value) is str else None
+
+
 class ParquetPart:
     """One Parquet file, written a row group per batch."""
 
@@ -82,8 +96,11 @@ class ParquetPart:
         for values, kind, field in zip(columns, self._kinds, self.schema, strict=True):
             if kind in PLACES:
                 arrays.append(_decimals(values, PLACES[kind]))
-            else:
+                continue
+            try:
                 arrays.append(pa.array(values, field.type))
+            except (pa.ArrowException, TypeError, ValueError, OverflowError):  # a value of the wrong type
+                arrays.append(pa.array([_clean(kind, v) for v in values], field.type))
         self._writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=self.schema))
         self.rows += len(rows)
 

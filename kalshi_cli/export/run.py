@@ -1,34 +1,34 @@
-"""One export: check the input and the output directory, stream every line once, close the tables.
+"""One export: check the input and the output directory, then the two passes, side by side.
 
-A frame's ``ts`` is exchange time: its ``msg.ts_ms``, else the envelope's ``sending_ts_ms``,
-else its receive time (``recv_ts_ms``), else the last time seen. ``--from``/``--to`` select
-rows by it; books are still rebuilt from the start, so the first rows in the window come from
-books that are whole. The recording's own time (receive time first) places the continuity rows.
+The tables drawn from rebuilt books (``stream.BOOK_TABLES``) and the frame tables are written
+by two passes over the same lines: this process runs the book pass while a worker process
+(``python -m kalshi_cli.export.worker``) runs the other, so an export uses two cores. Each pass
+owns its tables' directories. The worker's warnings and outcome come back when it ends; an
+error in either pass is reported once both have stopped (so each leaves complete files).
 """
 
 from __future__ import annotations
 
 import shutil
-import signal
+import subprocess
+import sys
+import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO
+
+import orjson
 
 from kalshi_cli.errors import UsageError
-from kalshi_cli.export.books import Books
-from kalshi_cli.export.continuity import Continuity
-from kalshi_cli.export.frames import FrameRows
 from kalshi_cli.export.schema import TABLES
 from kalshi_cli.export.settings import ExportSettings
-from kalshi_cli.export.source import check_files, read_lines
-from kalshi_cli.export.tables import OpenPart, Output, TableBuffer
-from kalshi_cli.export.values import REFUSED
+from kalshi_cli.export.source import check_files
+from kalshi_cli.export.stream import BOOK_TABLES, Pass, export_tables
+from kalshi_cli.export.tables import ExportError
 from kalshi_cli.output import Reporter
-from kalshi_cli.protocol import ORDERBOOK_DELTA, ORDERBOOK_SNAPSHOT
-from kalshi_cli.recording import META, RECV_TS
 
-__all__ = ["Summary", "run_export"]
+__all__ = ["Summary", "prepare_output", "run_export"]
 
 
 @dataclass
@@ -59,17 +59,6 @@ def prepare_output(out: Path, overwrite: bool) -> None:
         raise UsageError(f"cannot create output directory {out}: {exc.strerror or exc}") from None
 
 
-def _opener(fmt: str) -> tuple[OpenPart, str]:
-    if fmt == "csv":
-        from kalshi_cli.export.csvout import CsvPart
-
-        return CsvPart, "csv"
-    from kalshi_cli.export.parquet import ParquetPart, require_pyarrow
-
-    require_pyarrow()
-    return ParquetPart, "parquet"
-
-
 def run_export(settings: ExportSettings, reporter: Reporter) -> Summary:
     """Export ``settings.paths`` into ``settings.out``; return what was written.
 
@@ -78,82 +67,73 @@ def run_export(settings: ExportSettings, reporter: Reporter) -> Summary:
         ExportError: the disk failed (what was finished before is complete and readable).
     """
     started = time.monotonic()
-    REFUSED.clear()
-    open_part, ext = _opener(settings.format)
+    if settings.format == "parquet":
+        from kalshi_cli.export.parquet import require_pyarrow
+
+        require_pyarrow()
     files = check_files(settings.paths, reporter.warn)  # before anything is written
     prepare_output(settings.out, settings.overwrite)
-    if hasattr(signal, "SIGXFSZ"):  # a file-size limit (ulimit -f) is then EFBIG: one error line, not a core dump
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    output = Output(settings.out, open_part, ext)
-    only = set(settings.markets) or None
-    buffers = {name: TableBuffer(TABLES[name], output, settings.from_ms, settings.to_ms) for name in settings.tables}
-    continuity = Continuity(buffers.get("continuity"), only)
-    books = Books(
-        continuity,
-        top=buffers.get("book_top"),
-        snapshots=buffers.get("book_snapshots"),
-        deltas=buffers.get("deltas"),
-        depth=settings.depth,
-        every_ms=settings.every_ms,
-        markets=only,
+    here = [t for t in settings.tables if t in BOOK_TABLES]
+    there = [t for t in settings.tables if t not in BOOK_TABLES]
+    if not here or not there:
+        done = export_tables(files, settings, settings.tables, reporter.warn)
+        _refused(reporter, done.refused)
+        return Summary(len(files), done.lines, done.rows, time.monotonic() - started, done.finished)
+    with tempfile.TemporaryFile() as errors:
+        worker = _start_worker(files, settings, there, errors)
+        try:
+            done = export_tables(files, settings, here, reporter.warn)
+            mine: ExportError | None = None
+        except ExportError as exc:
+            done, mine = Pass(), exc
+        except BaseException:
+            worker.terminate()
+            worker.wait()
+            raise
+        theirs = _finish_worker(worker, errors, reporter)
+    if mine is not None:
+        raise mine
+    if isinstance(theirs, str):
+        raise ExportError(theirs)
+    _refused(reporter, {k: done.refused.get(k, 0) + theirs.refused.get(k, 0) for k in {*done.refused, *theirs.refused}})
+    rows = {name: {**done.rows, **theirs.rows}.get(name, 0) for name in settings.tables}
+    return Summary(len(files), done.lines, rows, time.monotonic() - started, done.finished + theirs.finished)
+
+
+def _start_worker(
+    files: list[Path], settings: ExportSettings, tables: list[str], errors: IO[bytes]
+) -> subprocess.Popen[bytes]:
+    job = {**asdict(settings), "paths": [str(p) for p in files], "out": str(settings.out), "tables": tables}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kalshi_cli.export.worker"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=errors,
     )
-    rows = FrameRows(buffers, only)
-    lines = _stream(files, reporter, books, continuity, rows)
-    books.close_groups()
-    continuity.close()
-    for buffer in buffers.values():
-        buffer.flush()
-    output.close()
-    for what, n in sorted(REFUSED.items()):
-        reporter.warn(f"{n:,} {what} value(s) were not exact decimals; left empty")
-    counts = {name: buffer.count for name, buffer in buffers.items()}
-    return Summary(len(files), lines, counts, time.monotonic() - started, output.finished)
+    assert proc.stdin is not None
+    proc.stdin.write(orjson.dumps(job))
+    proc.stdin.close()
+    return proc
 
 
-def _stream(files: list[Path], reporter: Reporter, books: Books, continuity: Continuity, rows: FrameRows) -> int:
-    """The hot loop: every line once, to the books and the frame tables."""
-    handlers = rows.handlers()
-    book_kinds = (ORDERBOOK_SNAPSHOT, ORDERBOOK_DELTA)
-    want_books = books.top is not None or books.snapshots is not None or books.deltas is not None
-    want_grid = books.snapshots is not None
-    frame = books.frame
-    check_seq = books.check_seq
-    next_grid = -(2**62)
-    last = 0
-    lines = 0
-    for obj in read_lines(files, reporter.warn):
-        lines += 1
-        kind = obj.get("type")
-        if type(kind) is not str:
-            continue
-        recv: Any = obj.get(RECV_TS)
-        if type(recv) is not int:
-            recv = None
-        if kind == META:
-            books.meta(obj, recv if recv is not None else last)
-            continue
-        msg = obj.get("msg")
-        if type(msg) is not dict:
-            continue
-        ts = msg.get("ts_ms")
-        if type(ts) is not int:
-            ts = obj.get("sending_ts_ms")
-            if type(ts) is not int:
-                ts = recv if recv is not None else last
-        last = ts
-        rt = recv if recv is not None else ts
-        if ts >= next_grid and want_grid:
-            books.grid(ts)
-            next_grid = books.next_grid or next_grid
-        seq = obj.get("seq")
-        if seq is not None:
-            check_seq(kind, obj.get("sid"), seq, rt)
-        if kind in book_kinds:
-            if want_books:
-                frame(obj, kind, msg, ts, recv, rt)
-        else:
-            handler = handlers.get(kind)
-            if handler is not None:
-                handler(obj, msg, ts, recv)
-        continuity.last_ts = rt  # where the doubt starts if the next line reports trouble
-    return lines
+def _finish_worker(proc: subprocess.Popen[bytes], errors: IO[bytes], reporter: Reporter) -> Pass | str:
+    """The worker's outcome (a ``Pass``, or its error line); its warnings are passed on."""
+    assert proc.stdout is not None
+    answer = proc.stdout.read()
+    status = proc.wait()
+    errors.seek(0)
+    for line in errors.read().decode(errors="replace").splitlines():
+        if line.startswith("kalshi: warning: "):
+            reporter.warn(line.removeprefix("kalshi: warning: "))
+    try:
+        result = orjson.loads(answer)
+    except orjson.JSONDecodeError:
+        return f"the export worker ended with status {status} and no answer"
+    if result.get("error"):
+        return str(result["error"])
+    return Pass(result["lines"], result["rows"], [Path(p) for p in result["finished"]], result["refused"])
+
+
+def _refused(reporter: Reporter, refused: dict[str, int]) -> None:
+    for what, n in sorted(refused.items()):
+        reporter.warn(f"{n:,} distinct {what} value(s) were not exact decimal strings; left empty")

@@ -20,7 +20,7 @@ from kalshi_cli.errors import UsageError
 from kalshi_cli.protocol import DATA_TYPES
 from kalshi_cli.recording import META, expand, iter_lines
 
-__all__ = ["check_files", "read_lines"]
+__all__ = ["Warn", "check_files", "read_lines"]
 
 Warn = Callable[[str], None]
 _KNOWN = DATA_TYPES | {META}
@@ -70,8 +70,15 @@ def _first_line(path: Path) -> tuple[int, bytes] | None:
     return None
 
 
-def read_lines(paths: list[Path], warn: Warn) -> Iterator[dict[str, Any]]:
-    """Every JSON object line of ``paths``, in order; what cannot be read is warned about and skipped."""
+def read_lines(
+    paths: list[Path], warn: Warn, skip: tuple[bytes, ...] = (), seen: list[int] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Every JSON object line of ``paths``, in order; what cannot be read is warned about and skipped.
+
+    Lines starting with one of ``skip`` are passed over unparsed (a pass that has no use for them);
+    ``seen[0]`` counts every line read, those included.
+    """
+    count = seen if seen is not None else [0]
     loads = orjson.loads
     decode_error = orjson.JSONDecodeError
     for path in paths:
@@ -80,6 +87,9 @@ def read_lines(paths: list[Path], warn: Warn) -> Iterator[dict[str, Any]]:
         try:
             for line in iter_lines(path, warn):
                 n += 1
+                count[0] += 1
+                if line.startswith(skip):
+                    continue
                 try:
                     obj = loads(line)
                 except decode_error:

@@ -23,7 +23,7 @@ from kalshi_cli.export.schema import TableSpec
 __all__ = ["BATCH", "DAY_MS", "ExportError", "Output", "Part", "TableBuffer", "day_name"]
 
 DAY_MS = 86_400_000
-BATCH = 65_536  # rows of one table and day held before they are written
+BATCH = 32_768  # rows of one table held before they are written
 PART_ROWS = 2_000_000  # rows per part file, then the next part
 MAX_OPEN = 32  # part files open at once
 
@@ -128,39 +128,55 @@ class Output:
 
 
 class TableBuffer:
-    """One table's rows, by UTC day, on their way to ``output``; rows outside [lo, hi) are dropped."""
+    """One table's rows on their way to ``output``, partitioned by the UTC day of ``row[0]``.
 
-    __slots__ = ("spec", "output", "lo", "hi", "by_day", "count")
+    Appending is all the hot path does (``append``, bound once: the list is never replaced);
+    the run loop calls ``flush_if_full`` now and then, and ``flush`` splits a batch by day and
+    drops the rows outside [lo, hi) (``window``: ``row[0]`` is the time --from/--to select by).
+    """
 
-    def __init__(self, spec: TableSpec, output: Output, lo: int | None = None, hi: int | None = None) -> None:
+    __slots__ = ("spec", "output", "lo", "hi", "window", "rows", "append", "count")
+
+    def __init__(
+        self, spec: TableSpec, output: Output, lo: int | None = None, hi: int | None = None, *, window: bool = True
+    ) -> None:
         self.spec = spec
         self.output = output
         self.lo = lo if lo is not None else -(2**62)
         self.hi = hi if hi is not None else 2**62
-        self.by_day: dict[int, list[tuple[Any, ...]]] = {}
+        self.window = window and (lo is not None or hi is not None)
+        self.rows: list[tuple[Any, ...]] = []
+        self.append = self.rows.append
         self.count = 0
 
     def add(self, ts: int, row: tuple[Any, ...]) -> None:
-        """A row whose partition (and --from/--to test) is its time ``ts`` (Unix ms)."""
-        if not self.lo <= ts < self.hi:
-            return
-        self.put(ts, row)
+        """A row whose time (``row[0]``, also ``ts``) places it."""
+        self.append(row)
 
-    def put(self, ts: int, row: tuple[Any, ...]) -> None:
-        """A row the caller has already checked against --from/--to."""
-        day = ts // DAY_MS
-        rows = self.by_day.get(day)
-        if rows is None:
-            rows = self.by_day[day] = []
-        rows.append(row)
-        if len(rows) >= BATCH:
-            self.by_day[day] = []
-            self.count += len(rows)
-            self.output.write(self.spec, day, rows)
+    put = add
+
+    def flush_if_full(self) -> None:
+        if len(self.rows) >= BATCH:
+            self.flush()
 
     def flush(self) -> None:
-        for day, rows in sorted(self.by_day.items()):
-            if rows:
-                self.count += len(rows)
-                self.output.write(self.spec, day, rows)
-        self.by_day.clear()
+        rows = self.rows.copy()
+        self.rows.clear()
+        if self.window:
+            lo, hi = self.lo, self.hi
+            rows = [r for r in rows if lo <= r[0] < hi]
+        if not rows:
+            return
+        days = {r[0] // DAY_MS for r in rows}
+        if len(days) == 1:
+            self._write(days.pop(), rows)
+            return
+        by_day: dict[int, list[tuple[Any, ...]]] = {}
+        for row in rows:
+            by_day.setdefault(row[0] // DAY_MS, []).append(row)
+        for day, part in sorted(by_day.items()):
+            self._write(day, part)
+
+    def _write(self, day: int, rows: list[tuple[Any, ...]]) -> None:
+        self.count += len(rows)
+        self.output.write(self.spec, day, rows)

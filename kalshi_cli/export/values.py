@@ -1,9 +1,12 @@
 """Exact values for table cells: Kalshi's decimal strings as scaled integers, read once each.
 
-``scaled("0.4400", 4)`` is 4400 (``fixed.parse_fixed``: exact or refused, never rounded). A
-stream repeats a few hundred strings, so each is parsed once and remembered (the cache is
-emptied when it grows large). A value that is not an exact decimal becomes an empty cell
-and is counted in ``REFUSED`` by field, for one warning at the end of the export.
+``PRICES["0.4400"]`` is 4400, ``SIZES["95.50"]`` 9550, ``MICROS["0.010000"]`` 10000
+(``fixed.parse_fixed``: exact or refused, never rounded). A stream repeats a few hundred
+strings, so each is parsed once and remembered: a hit is one dict lookup in C, a miss parses
+(``Exact.__missing__``); the caches are emptied when they grow large. A value that is not an
+exact decimal string (or is absent: ``None``) reads as None, an empty cell, and a refused
+string is counted in ``REFUSED`` for one warning at the end. An unhashable value (a list where
+a string belongs) raises TypeError: hot callers catch it and retry through ``sanitized``.
 """
 
 from __future__ import annotations
@@ -12,40 +15,51 @@ from typing import Any
 
 from kalshi_cli.fixed import FixedPointError, parse_fixed
 
-__all__ = ["REFUSED", "flag", "scaled", "text"]
+__all__ = ["MICROS", "PRICES", "REFUSED", "SIZES", "Exact", "sanitized", "scaled"]
 
 _LIMIT = 1 << 16
-_CACHES: dict[int, dict[str, int]] = {2: {}, 4: {}, 6: {}}
-#: field name -> how many of its values could not be read exactly (left empty).
+#: kind -> how many distinct values of it could not be read exactly (left empty).
 REFUSED: dict[str, int] = {}
 
 
-def scaled(value: Any, places: int, what: str = "value") -> int | None:
-    """``value`` (a decimal string) in units of 10**-places; None when absent or not exact."""
-    if type(value) is not str:
-        if value is not None:
-            REFUSED[what] = REFUSED.get(what, 0) + 1
-        return None
-    cache = _CACHES[places]
-    got = cache.get(value)
-    if got is not None:
-        return got
+class Exact(dict[Any, int | None]):
+    """Decimal string -> scaled integer (None when not exact), parsed on first sight."""
+
+    def __init__(self, places: int, what: str) -> None:
+        super().__init__()
+        self.places = places
+        self.what = what
+
+    def __missing__(self, key: Any) -> int | None:
+        value: int | None = None
+        if type(key) is str:
+            try:
+                value = parse_fixed(key, self.places, self.what, signed=True)
+            except FixedPointError:
+                REFUSED[self.what] = REFUSED.get(self.what, 0) + 1
+        elif key is not None:
+            REFUSED[self.what] = REFUSED.get(self.what, 0) + 1
+        if len(self) >= _LIMIT:
+            self.clear()
+        self[key] = value
+        return value
+
+
+PRICES = Exact(4, "price")
+SIZES = Exact(2, "size")
+MICROS = Exact(6, "money")
+_BY_PLACES = {4: PRICES, 2: SIZES, 6: MICROS}
+
+
+def scaled(value: Any, places: int) -> int | None:
+    """``value`` in units of 10**-places through the cache; None when absent or not exact."""
     try:
-        got = parse_fixed(value, places, what, signed=True)
-    except FixedPointError:
-        REFUSED[what] = REFUSED.get(what, 0) + 1
+        return _BY_PLACES[places][value]
+    except TypeError:  # unhashable: certainly no decimal string
+        REFUSED[_BY_PLACES[places].what] = REFUSED.get(_BY_PLACES[places].what, 0) + 1
         return None
-    if len(cache) >= _LIMIT:
-        cache.clear()
-    cache[value] = got
-    return got
 
 
-def text(value: Any) -> str | None:
-    """A string cell: strings as they are, None for anything else."""
-    return value if type(value) is str else None
-
-
-def flag(value: Any) -> bool | None:
-    """A boolean cell: true/false, None for anything else."""
-    return value if type(value) is bool else None
+def sanitized(msg: dict[str, Any]) -> dict[str, Any]:
+    """``msg`` with every unhashable value (a list or object where a scalar belongs) made None."""
+    return {k: (None if isinstance(v, (list, dict)) else v) for k, v in msg.items()}

@@ -1,0 +1,139 @@
+"""How fast `kalshi export` turns a recording into Parquet, against DuckDB's own read_json.
+
+Builds a `kalshi record`-style recording from the simulator's exchange model (its mix of book
+deltas, tickers and trades: about 70% / 20% / 10%; meta lines, sending_ts_ms and recv_ts_ms
+as the recorder writes them; time advancing 1 ms per frame, so 1,000 frames/s of exchange
+activity), then, alternating in the same run, times
+
+  * `kalshi export FILE -o OUT` (all tables, Parquet): parse, rebuild every book exactly,
+    write ten date-partitioned tables; and
+  * DuckDB: `CREATE TABLE t AS SELECT * FROM read_json(FILE)` into an in-memory database
+    (parse only: no book, no partitions), in a fresh process each round like the export.
+
+Both are subprocesses timed from spawn to exit, peak RSS from wait4. Medians of --rounds.
+
+    python benchmarks/export_speed.py [--frames 100000] [--markets 20] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from kalshi_cli.protocol import channel_of_type  # noqa: E402
+from kalshi_cli.sim.market import Exchange  # noqa: E402
+
+CHANNELS = ("orderbook_delta", "ticker", "trade")
+DUCKDB = """
+import sys, duckdb
+con = duckdb.connect()
+con.execute("CREATE TABLE t AS SELECT * FROM read_json(?, format='newline_delimited')", [sys.argv[1]])
+print(con.execute("SELECT count(*) FROM t").fetchone()[0])
+"""
+
+
+def build(path: Path, frames: int, markets: int) -> dict[str, int]:
+    """Write ``frames`` data frames (plus the recorder's meta lines); return the count per type."""
+    clock = [1_795_615_200_000]
+    ex = Exchange(seed=1, n_markets=markets, now_ms=lambda: clock[0])
+    sids = {ch: i + 1 for i, ch in enumerate(CHANNELS)}
+    seqs = dict.fromkeys(CHANNELS, 0)
+    kinds: dict[str, int] = {}
+    n = 0
+
+    def meta(event: str, **fields: object) -> bytes:
+        return orjson.dumps({"type": "kalshi_cli.meta", "event": event, **fields, "recv_ts_ms": clock[0]}) + b"\n"
+
+    with path.open("wb") as fh:
+        fh.write(meta("connect", url="ws://127.0.0.1:1/trade-api/ws/v2", connection=1))
+        for ch, sid in sids.items():
+            fh.write(meta("subscribed", channel=ch, sid=sid, markets=ex.tickers))
+
+        def emit(kind: str, msg: dict[str, object]) -> None:
+            nonlocal n
+            ch = channel_of_type(kind) or ""
+            frame: dict[str, object] = {"type": kind, "sid": sids[ch]}
+            if ch != "ticker":
+                seqs[ch] += 1
+                frame["seq"] = seqs[ch]
+            frame["msg"] = msg
+            frame["sending_ts_ms"] = clock[0]
+            frame["recv_ts_ms"] = clock[0] + 1
+            fh.write(orjson.dumps(frame) + b"\n")
+            kinds[kind] = kinds.get(kind, 0) + 1
+            n += 1
+
+        for ticker in ex.tickers:
+            emit("orderbook_snapshot", ex.snapshot_msg(ticker))
+        while n < frames:
+            for ev in ex.step():
+                if channel_of_type(ev.type) in sids and n < frames:
+                    clock[0] += 1
+                    emit(ev.type, ev.msg)
+    return kinds
+
+
+def timed(argv: list[str]) -> tuple[float, int, bytes]:
+    """Run ``argv``; (wall seconds, peak RSS in KiB, stderr)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    took = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{argv[:4]} failed ({proc.returncode}): {err.decode()[-2000:]}")
+    return took, usage.ru_maxrss, err
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=100_000)
+    parser.add_argument("--markets", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="export-bench-") as tmp:
+        rec = Path(tmp) / "kalshi-20261125T140000.000Z-0001.ndjson"
+        kinds = build(rec, args.frames, args.markets)
+        size_mb = rec.stat().st_size / 1e6
+        export_runs: list[tuple[float, int]] = []
+        duck_runs: list[tuple[float, int]] = []
+        last_err = b""
+        for i in range(args.rounds):
+            out = Path(tmp) / f"out{i}"
+            took, rss, last_err = timed([sys.executable, "-m", "kalshi_cli", "export", str(rec), "-o", str(out)])
+            export_runs.append((took, rss))
+            shutil.rmtree(out)
+            took, rss, _ = timed([sys.executable, "-c", DUCKDB, str(rec)])
+            duck_runs.append((took, rss))
+    frames = sum(kinds.values())
+    ex_s = statistics.median(t for t, _ in export_runs)
+    dk_s = statistics.median(t for t, _ in duck_runs)
+    ex_rss = max(r for _, r in export_runs) / 1024
+    dk_rss = max(r for _, r in duck_runs) / 1024
+    mix = ", ".join(f"{k} {v / frames:.0%}" for k, v in sorted(kinds.items(), key=lambda kv: -kv[1]))
+    print(f"## kalshi export ({frames:,} frames, {size_mb:.0f} MB NDJSON, {args.markets} markets)\n")
+    print(f"Mix: {mix}. Medians of {args.rounds} rounds, alternating, each a fresh process.\n")
+    print("| run | median s | frames/s | peak RSS MB |")
+    print("| --- | ---: | ---: | ---: |")
+    print(f"| `kalshi export FILE -o OUT` (Parquet, all tables) | {ex_s:.2f} | {frames / ex_s:,.0f} | {ex_rss:.0f} |")
+    print(f"| DuckDB `read_json` into a table | {dk_s:.2f} | {frames / dk_s:,.0f} | {dk_rss:.0f} |")
+    print(f"\nexport / DuckDB rate: **{dk_s / ex_s:.2f}x** (target >= 0.5x)\n")
+    print(f"Export's own summary: `{last_err.decode().strip().splitlines()[-1]}`")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,175 @@
+"""One pass over the recorded lines for a set of tables: the hot loop.
+
+A frame's ``ts`` is exchange time: its ``msg.ts_ms``, else the envelope's ``sending_ts_ms``,
+else its receive time (``recv_ts_ms``), else the last time seen. ``--from``/``--to`` select
+rows by it; books are still rebuilt from the start, so the first rows in the window come from
+books that are whole. The recording's own time (receive time first) places the continuity rows.
+
+``export_tables`` writes some of the tables (``run`` gives the book tables and the frame tables
+each a pass of their own, in two processes); a pass skips, unparsed, the lines it cannot use
+(``skip``: line prefixes), and only the pass that builds books tracks seq and continuity.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kalshi_cli.export.books import Books
+from kalshi_cli.export.continuity import Continuity
+from kalshi_cli.export.frames import FrameRows
+from kalshi_cli.export.schema import TABLES
+from kalshi_cli.export.settings import ExportSettings
+from kalshi_cli.export.source import Warn, read_lines
+from kalshi_cli.export.tables import OpenPart, Output, TableBuffer
+from kalshi_cli.export.values import REFUSED, sanitized
+from kalshi_cli.protocol import ORDERBOOK_DELTA, ORDERBOOK_SNAPSHOT
+from kalshi_cli.recording import META, RECV_TS
+
+__all__ = ["BOOK_TABLES", "Pass", "export_tables", "opener"]
+
+#: Tables drawn from the book frames (and the continuity that judges the books): one pass; the
+#: frame tables are the other, which then skips the book frames (62% of a typical recording) unread.
+BOOK_TABLES = ("book_top", "book_snapshots", "continuity", "deltas")
+_BOOK_FRAME = (b'{"type":"orderbook_snapshot"', b'{"type":"orderbook_delta"')
+_META_LINE = (b'{"type":"kalshi_cli.meta"',)
+_TICKER_LINE = (b'{"type":"ticker"',)
+
+
+@dataclass
+class Pass:
+    """What one pass wrote."""
+
+    lines: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+    finished: list[Path] = field(default_factory=list)
+    refused: dict[str, int] = field(default_factory=dict)
+
+
+def opener(fmt: str) -> tuple[OpenPart, str]:
+    if fmt == "csv":
+        from kalshi_cli.export.csvout import CsvPart
+
+        return CsvPart, "csv"
+    from kalshi_cli.export.parquet import ParquetPart
+
+    return ParquetPart, "parquet"
+
+
+def export_tables(files: list[Path], settings: ExportSettings, tables: list[str], warn: Warn) -> Pass:
+    """Write ``tables`` from ``files`` (already checked) under ``settings.out``.
+
+    Raises:
+        ExportError: the disk failed (what was finished before is complete and readable).
+    """
+    REFUSED.clear()
+    if hasattr(signal, "SIGXFSZ"):  # a file-size limit (ulimit -f) is then EFBIG: one error line, not a core dump
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    open_part, ext = opener(settings.format)
+    output = Output(settings.out, open_part, ext)
+    only = set(settings.markets) or None
+    lo, hi = settings.from_ms, settings.to_ms
+    buffers = {name: TableBuffer(TABLES[name], output, lo, hi, window=name != "continuity") for name in tables}
+    building = any(name in buffers for name in BOOK_TABLES if name != "deltas")
+    continuity = Continuity(buffers.get("continuity"), only)
+    books = Books(
+        continuity,
+        top=buffers.get("book_top"),
+        snapshots=buffers.get("book_snapshots"),
+        deltas=buffers.get("deltas"),
+        depth=settings.depth,
+        every_ms=settings.every_ms,
+        markets=only,
+        build=building,
+    )
+    rows = FrameRows(buffers, only)
+    skip: tuple[bytes, ...] = () if building else _META_LINE
+    if building and "tickers" not in buffers:
+        skip += _TICKER_LINE  # no seq, no book: nothing a book pass needs
+    if "deltas" not in buffers and not building:
+        skip += _BOOK_FRAME
+    done = Pass()
+    seen = [0]
+    try:
+        _stream(files, warn, books, continuity, rows, list(buffers.values()), skip, building, seen)
+    except KeyboardInterrupt:
+        with contextlib.suppress(Exception):
+            output.close()  # what was written so far stays readable
+        raise
+    books.close_groups()
+    continuity.close()
+    for buffer in buffers.values():
+        buffer.flush()
+    output.close()
+    done.lines = seen[0]
+    done.rows = {name: buffer.count for name, buffer in buffers.items()}
+    done.finished = output.finished
+    done.refused = dict(REFUSED)
+    return done
+
+
+def _stream(
+    files: list[Path],
+    warn: Warn,
+    books: Books,
+    continuity: Continuity,
+    rows: FrameRows,
+    buffers: list[TableBuffer],
+    skip: tuple[bytes, ...],
+    building: bool,
+    seen: list[int],
+) -> None:
+    """The hot loop: every line once, to the books and the frame tables."""
+    handlers = rows.handlers()
+    book_kinds = (ORDERBOOK_SNAPSHOT, ORDERBOOK_DELTA)
+    want_books = books.top is not None or books.snapshots is not None or books.deltas is not None
+    want_grid = books.snapshots is not None
+    frame = books.frame
+    check_seq = books.check_seq
+    next_grid = -(2**62)
+    last = 0
+    lines = 0
+    for obj in read_lines(files, warn, skip, seen):
+        lines += 1
+        if not lines & 4095:
+            for buffer in buffers:
+                buffer.flush_if_full()
+        kind = obj.get("type")
+        if type(kind) is not str:
+            continue
+        recv: Any = obj.get(RECV_TS)
+        if type(recv) is not int:
+            recv = None
+        if kind == META:
+            books.meta(obj, recv if recv is not None else last)
+            continue
+        msg = obj.get("msg")
+        if type(msg) is not dict:
+            continue
+        ts = msg.get("ts_ms")
+        if type(ts) is not int:
+            ts = obj.get("sending_ts_ms")
+            if type(ts) is not int:
+                ts = recv if recv is not None else last
+        last = ts
+        rt = recv if recv is not None else ts
+        if ts >= next_grid and want_grid:
+            books.grid(ts)
+            next_grid = books.next_grid or next_grid
+        if building and (seq := obj.get("seq")) is not None:
+            check_seq(kind, obj.get("sid"), seq, rt)
+        try:
+            if kind in book_kinds:
+                if want_books:
+                    frame(obj, kind, msg, ts, recv, rt)
+            elif (handler := handlers.get(kind)) is not None:
+                handler(obj, msg, ts, recv)
+        except TypeError:  # a list or object where a string belongs: read it with those emptied
+            if kind in book_kinds:
+                frame(obj, kind, sanitized(msg), ts, recv, rt)
+            elif (handler := handlers.get(kind)) is not None:
+                handler(obj, sanitized(msg), ts, recv)
+        continuity.last_ts = rt  # where the doubt starts if the next line reports trouble

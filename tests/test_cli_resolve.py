@@ -173,7 +173,7 @@ def test_a_warm_cache_resolves_with_no_rest_call(keys, sim_factory, tmp_path):
     assert first.returncode == 0, first.stderr
     asked = catalogue_requests(sim)[before:]
     assert len(asked) == 2, asked  # one call per name
-    assert list((tmp_path / "cache" / "kalshi").glob("catalogue-*.json"))
+    assert list((tmp_path / "cache" / "kalshi").glob("catalogue-*"))  # what REST said was saved
     second = book_once(keys, sim, tmp_path, event.lower(), ticker)
     assert second.returncode == 0, second.stderr
     assert catalogue_requests(sim)[before + 2 :] == []  # nothing asked: the cache knew both

@@ -16,6 +16,7 @@ percent-encoded, and what cannot be a ticker was refused by ``parse_name`` alrea
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from collections.abc import Awaitable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
@@ -88,10 +89,11 @@ class _Lookup:
     # --- the catalogue ---------------------------------------------------------------------------
 
     def by_event(self) -> dict[str, list[dict[str, Any]]]:
+        """Event ticker -> its cached markets, indexed once (one pass, not one per event name)."""
         if self._by_event is None:
-            index: dict[str, list[dict[str, Any]]] = {}
+            index: defaultdict[Any, list[dict[str, Any]]] = defaultdict(list)
             for m in self.catalogue.markets.values():
-                index.setdefault(str(m.get("event_ticker")), []).append(m)
+                index[m.get("event_ticker")].append(m)
             self._by_event = index
         return self._by_event
 

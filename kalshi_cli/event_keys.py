@@ -50,12 +50,15 @@ field lists give one key.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-__all__ = ["EventKeyer", "encode_field"]
+__all__ = ["SNAPSHOT_POS", "EventKeyer", "encode_field"]
 
-_SAFE: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
+_UNSAFE: Final = re.compile(r"[^A-Za-z0-9._-]")
+#: ``EventKeyer.position``'s second half for a snapshot: it holds every delta of its clock.
+SNAPSHOT_POS: Final = 1 << 62
 # ``pos`` values besides a delta's position within its clock group:
 _AFTER_SNAPSHOT: Final = -1  # right after a snapshot: no delta at its clock is valid
 _UNSURE: Final = -2  # the group at ``clock`` may have lost deltas; a higher clock is sure
@@ -65,9 +68,9 @@ _LOST: Final = -3  # frames may have been lost since: the next delta's group is 
 def encode_field(value: object) -> str:
     """One key field: ``str(value)`` with every unsafe character as ``%XX`` of its UTF-8."""
     text = value if type(value) is str else str(value)
-    if all(c in _SAFE for c in text):
+    if _UNSAFE.search(text) is None:
         return text
-    return "".join(c if c in _SAFE else "".join(f"%{b:02X}" for b in c.encode()) for c in text)
+    return _UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), text)
 
 
 def _join(*fields: object) -> str | None:
@@ -140,15 +143,18 @@ class EventKeyer:
 
     Stateful only for book deltas: per market the current ``clock`` and the position of the
     last delta within it, and per sid the last ``seq`` (a gap makes that sid's markets unsure).
-    Memory is one entry per market and sid subscribed.
+    Memory is one entry per market and sid subscribed. After a book frame, ``position`` is
+    where it stands in its market: ``(clock, n)`` for the n-th delta of a clock, ``(clock,
+    SNAPSHOT_POS)`` for a snapshot (after every delta of its clock), ``None`` when unsure.
     """
 
-    __slots__ = ("_books", "_market_sid", "_seqs")
+    __slots__ = ("_books", "_market_sid", "_seqs", "position")
 
     def __init__(self) -> None:
         self._books: dict[str, list[int]] = {}  # ticker -> [clock, pos]
         self._market_sid: dict[str, object] = {}
         self._seqs: dict[object, int] = {}
+        self.position: tuple[int, int] | None = None
 
     def key(self, frame: Mapping[str, Any]) -> str | None:
         """The key of ``frame`` (a parsed server envelope), or ``None`` when it has none."""
@@ -186,15 +192,18 @@ class EventKeyer:
     def _snapshot(self, sid: object, msg: Mapping[str, Any]) -> str | None:
         ticker = msg.get("market_ticker")
         clock = msg.get("clock")
+        self.position = None
         if type(ticker) is not str or type(clock) is not int:
             return None
         self._books[ticker] = [clock, _AFTER_SNAPSHOT]
         self._market_sid[ticker] = sid
-        return _join("s", ticker, clock)
+        self.position = (clock, SNAPSHOT_POS)
+        return f"s:{encode_field(ticker)}:{clock}"
 
     def _delta(self, sid: object, msg: Mapping[str, Any]) -> str | None:
         ticker = msg.get("market_ticker")
         clock = msg.get("clock")
+        self.position = None
         if type(ticker) is not str or type(clock) is not int:
             return None
         self._market_sid[ticker] = sid
@@ -206,12 +215,13 @@ class EventKeyer:
         current, pos = state
         if clock > current:
             state[0] = clock
-            state[1] = 0
-            return _join("d", ticker, clock, 0)
-        if clock == current and pos >= 0:
-            state[1] = pos + 1
-            return _join("d", ticker, clock, pos + 1)
-        if clock < current and pos != _AFTER_SNAPSHOT:
-            state[0] = clock  # maintenance lowered the clock: unsure until it moves on
-            state[1] = _UNSURE
-        return None  # at or below the snapshot's clock (a fault), or the unsure group
+            state[1] = pos = 0
+        elif clock == current and pos >= 0:
+            state[1] = pos = pos + 1
+        else:
+            if clock < current and pos != _AFTER_SNAPSHOT:
+                state[0] = clock  # maintenance lowered the clock: unsure until it moves on
+                state[1] = _UNSURE
+            return None  # at or below the snapshot's clock (a fault), or the unsure group
+        self.position = (clock, pos)
+        return f"d:{encode_field(ticker)}:{clock}:{pos}"

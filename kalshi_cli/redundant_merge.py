@@ -1,0 +1,324 @@
+"""N redundant connections merged into one stream of exchange events, with no I/O.
+
+Every connection carries the same subscriptions and checks its own ``seq`` (its client); this
+merger is told what each one saw (``connected``, ``subscribed``, ``frame``, ``gap``, ``lost``,
+``disconnected``) and hands an ``Emitter`` one stream in which each exchange event appears
+once and in order:
+
+* Book frames (``orderbook_delta`` subscriptions): per market by exchange clock, see
+  ``redundant_books``.
+* Frames with an event key (``trade`` by ``trade_id``; the other keys of ``event_keys``): the
+  first copy of a key is delivered, later copies dropped (the last ``SEEN_KEPT`` keys of a
+  subscription are remembered). A connection that joins (subscribes, or had a seq gap) holds
+  its frames until they line up with the stream: one of them was delivered already, or is
+  delivered by another connection (then what it holds after that one comes next). So the order
+  stays the exchange's and a joining connection that is ahead adds nothing twice.
+* Frames without a key (``ticker``, ``market_position``, ...) come from one primary connection
+  per subscription, the lowest-numbered one subscribed; when it drops the next one is primary
+  (a frame sent in that moment may be lost or doubled: such channels are full-state messages).
+
+The stream sees a gap only when no connection can cover the loss: a seq gap on the last
+connection in line, or a hand-over to a joining connection that lost frames itself or is
+ahead of the one that left (frames may lie between). A connection taking over with nothing
+to show yet is judged by its first frame: a copy proves continuity, anything else is a gap.
+When every connection is down the stream is down (``Emitter.down``), and up again with the
+first to reconnect, as one connection's stream would be.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from typing import Any, Final, Protocol
+
+from kalshi_cli.event_keys import EventKeyer
+from kalshi_cli.redundant_books import HELD_KEPT, BookMerge
+
+__all__ = ["HELD_KEPT", "SEEN_KEPT", "Emitter", "Merger"]
+
+SEEN_KEPT: Final = 10_000  # event keys remembered per subscription (far above the lag between connections)
+
+
+class Emitter(Protocol):
+    """Where the merged stream goes (``redundant.RedundantSession`` turns it into handler calls)."""
+
+    def deliver(self, sub: int, frame: dict[str, Any]) -> None: ...
+    def gap(self, sub: int, missing: int) -> None: ...
+    def up(self, conn: int) -> None: ...
+    def down(self, conn: int, reason: str) -> None: ...
+    def subscribed(self, sub: int) -> None: ...
+    def lost(self, sub: int, reason: str) -> None: ...
+
+
+class _Join:
+    """A connection lining up with a keyed subscription: what it holds, the seq it lost, and
+    whether it showed a frame from before the stream's last break (so what follows is past)."""
+
+    __slots__ = ("held", "missing", "past")
+
+    def __init__(self, missing: int) -> None:
+        self.held: dict[str, dict[str, Any]] = {}
+        self.missing = missing
+        self.past = False
+
+
+class _TakeOver:
+    """A connection that took over while not in line: its next frame tells whether what it holds
+    comes next (a new frame: ``gap`` frames may lie between) or lies in a break (a copy)."""
+
+    __slots__ = ("conn", "gap", "held")
+
+    def __init__(self, conn: int, held: list[tuple[str, dict[str, Any]]], gap: int) -> None:
+        self.conn = conn
+        self.held = held
+        self.gap = gap
+
+
+class Merger:
+    """The merge of ``connections`` connections over subscriptions ``books`` (True: a book one)."""
+
+    def __init__(self, connections: int, books: Sequence[bool], emit: Emitter) -> None:
+        self.emit = emit
+        n = len(books)
+        self.keyers = [EventKeyer() for _ in range(connections)]
+        self.streaming: set[int] = set()
+        self.on: list[set[int]] = [set() for _ in range(n)]  # connections subscribed, per subscription
+        self.merged_on = [False] * n
+        self.books: list[BookMerge | None] = [
+            BookMerge(connections, self.on[i], self.streaming, self._deliverer(i)) if book else None
+            for i, book in enumerate(books)
+        ]
+        self.anchored: list[set[int]] = [set() for _ in range(n)]  # in line: their new frames are news
+        self.joining: list[dict[int, _Join]] = [{} for _ in range(n)]
+        self.broken = [0] * n  # frames possibly lost since the last connection in line left
+        self.taking_over: list[_TakeOver | None] = [None] * n
+        self.era = [0] * n  # counts the stream's breaks (all down, lost): a copy from an older era is past
+        self.last_era = [0] * n  # the era of the latest frame delivered
+        self.seen: list[dict[str, int]] = [{} for _ in range(n)]  # key -> the era it was delivered in
+        self.seen_order: list[deque[str]] = [deque() for _ in range(n)]
+        self.dropped = 0  # copies dropped (keyed; the books count their own)
+
+    def _deliverer(self, sub: int) -> Any:
+        emit = self.emit
+        return lambda obj: emit.deliver(sub, obj)
+
+    # --- what a connection saw --------------------------------------------------------------
+
+    def connected(self, conn: int) -> None:
+        self.keyers[conn] = EventKeyer()
+        first = not self.streaming
+        self.streaming.add(conn)
+        if first:
+            self.emit.up(conn)
+
+    def disconnected(self, conn: int, reason: str) -> None:
+        if conn not in self.streaming:
+            return
+        self.streaming.discard(conn)
+        last = not self.streaming
+        for sub in range(len(self.on)):
+            self._leave(conn, sub, settle=not last)
+        if last:
+            for sub, book in enumerate(self.books):
+                self.merged_on[sub] = False
+                self.broken[sub] = 0
+                self.taking_over[sub] = None
+                self.era[sub] += 1
+                if book is not None:
+                    book.restart()
+            self.emit.down(conn, reason)
+
+    def subscribed(self, conn: int, sub: int) -> None:
+        self.on[sub].add(conn)
+        if not self.merged_on[sub]:
+            self.merged_on[sub] = True
+            self.emit.subscribed(sub)
+        book = self.books[sub]
+        if book is not None:
+            book.forget(conn)  # its snapshots are on the way
+        elif self.anchored[sub]:
+            self.joining[sub][conn] = _Join(0)
+        else:
+            self.anchored[sub].add(conn)
+            if self.broken[sub]:
+                self.taking_over[sub] = _TakeOver(conn, [], self.broken[sub])
+                self.broken[sub] = 0
+
+    def lost(self, conn: int, sub: int, reason: str) -> None:
+        self._leave(conn, sub, settle=True)
+        if not self.on[sub] and self.merged_on[sub]:
+            self.merged_on[sub] = False
+            self.broken[sub] = 0
+            self.taking_over[sub] = None
+            self.era[sub] += 1
+            book = self.books[sub]
+            if book is not None:
+                book.restart()
+            self.emit.lost(sub, reason)
+
+    def gap(self, conn: int, sub: int, missing: int) -> None:
+        book = self.books[sub]
+        if book is not None:
+            book.lost_place(conn)
+            if not book.settle():
+                self._uncovered(sub, book, missing)
+            return
+        anchored = self.anchored[sub]
+        if anchored == {conn} and not self.joining[sub]:
+            taking = self.taking_over[sub]
+            if taking is not None:  # what it held may lie before the gap or in a break: dropped
+                missing = max(missing, taking.gap)
+                self.taking_over[sub] = None
+            self._keyed_gap(sub, missing)  # nobody else is in line: the stream lost them too
+            return
+        anchored.discard(conn)
+        join = self.joining[sub].get(conn)
+        if join is None:
+            self.joining[sub][conn] = _Join(missing)
+        else:
+            join.held.clear()  # what follows the gap comes from the others, in order
+            join.missing += missing
+            join.past = False  # it may have skipped past the break: it lines up afresh
+        if not anchored:
+            self._orphaned(sub, missing)
+
+    def frame(self, conn: int, sub: int, obj: dict[str, Any]) -> None:
+        """A data frame ``conn`` received on subscription ``sub`` (in order, seq checked)."""
+        keyer = self.keyers[conn]
+        key = keyer.key(obj)
+        book = self.books[sub]
+        if book is not None:
+            msg = obj.get("msg")
+            if isinstance(msg, dict) and "clock" in msg:
+                if conn not in self.on[sub]:
+                    return
+                position = keyer.position
+                ticker = msg.get("market_ticker")
+                if position is not None:
+                    book.frame(conn, msg["market_ticker"], position, obj)
+                elif isinstance(ticker, str) and not book.unsure(conn, ticker):
+                    self._uncovered(sub, book, 1)
+                return
+        if key is None:  # no identity (or a book from before the clock): the primary's frames
+            on = self.on[sub]
+            if on and conn == min(on):
+                self.emit.deliver(sub, obj)
+            return
+        era = self.seen[sub].get(key)
+        if era is not None:
+            self.dropped += 1
+            join = self.joining[sub].get(conn)
+            if join is not None:
+                if era >= self.last_era[sub]:  # the stream is past it: in line
+                    del self.joining[sub][conn]
+                    self.anchored[sub].add(conn)
+                    self.broken[sub] = 0  # it carries on from a frame delivered: nothing lost
+                else:  # from before the stream's last break: what follows it is in the break
+                    join.past = True
+                    join.held.clear()
+            elif (taking := self.taking_over[sub]) is not None and taking.conn == conn:
+                self._copy_after_take_over(sub, conn, taking, era)
+            return
+        if conn in self.anchored[sub]:
+            taking = self.taking_over[sub]
+            if taking is not None and taking.conn == conn:  # news: what it held comes first
+                self.taking_over[sub] = None
+                if taking.gap:
+                    self._keyed_gap(sub, taking.gap)
+                for held_key, held in taking.held:
+                    if held_key not in self.seen[sub]:
+                        self._deliver_keyed(sub, held_key, held)
+                if key in self.seen[sub]:  # a connection lining up on those delivered it
+                    return
+            self._deliver_keyed(sub, key, obj)
+            return
+        join = self.joining[sub].get(conn)
+        if join is None or join.past:  # not subscribed, or behind a break already reported
+            self.dropped += join is not None
+            return
+        join.held[key] = obj
+        if len(join.held) > HELD_KEPT:  # the others carry the oldest
+            del join.held[next(iter(join.held))]
+
+    # --- keyed subscriptions ------------------------------------------------------------------
+
+    def _deliver_keyed(self, sub: int, key: str, obj: dict[str, Any]) -> None:
+        seen, order = self.seen[sub], self.seen_order[sub]
+        seen[key] = self.last_era[sub] = self.era[sub]
+        order.append(key)
+        if len(order) > SEEN_KEPT:
+            seen.pop(order.popleft(), None)
+        self.emit.deliver(sub, obj)
+        joining = self.joining[sub]
+        if joining:
+            for conn, join in list(joining.items()):
+                if key in join.held:
+                    self._line_up(sub, conn, join, key)
+
+    def _line_up(self, sub: int, conn: int, join: _Join, key: str) -> None:
+        """Another connection delivered ``key``, which ``conn`` holds: what ``conn`` holds after it
+        comes next (what it holds before it was delivered already)."""
+        del self.joining[sub][conn]
+        self.anchored[sub].add(conn)
+        items = iter(list(join.held.items()))
+        for held_key, _ in items:
+            if held_key == key:
+                break
+        for held_key, obj in items:
+            if held_key not in self.seen[sub]:
+                self._deliver_keyed(sub, held_key, obj)
+
+    def _orphaned(self, sub: int, missing: int) -> None:
+        """No connection is in line any more: a joining one takes over (see the module docstring)."""
+        joining = {c: j for c, j in self.joining[sub].items() if not j.past}
+        if not joining:  # the next to subscribe (or to line up) takes over
+            self.broken[sub] = max(self.broken[sub], missing, 1)
+            return
+        conn = min(joining, key=lambda c: (-len(joining[c].held), joining[c].missing, c))
+        join = self.joining[sub].pop(conn)
+        self.anchored[sub].add(conn)
+        if not join.missing:  # its next frame tells
+            self.taking_over[sub] = _TakeOver(conn, list(join.held.items()), max(missing, 1))
+            return
+        self._keyed_gap(sub, max(missing, join.missing))  # it lost frames itself: a gap for sure
+        for key, obj in join.held.items():
+            if key not in self.seen[sub]:
+                self._deliver_keyed(sub, key, obj)
+
+    def _copy_after_take_over(self, sub: int, conn: int, taking: _TakeOver, era: int) -> None:
+        """The connection that took over shows a copy: what it held lies before a delivered frame."""
+        self.taking_over[sub] = None
+        if era < self.last_era[sub]:  # it is behind the stream's last break
+            self.anchored[sub].discard(conn)
+            join = self.joining[sub][conn] = _Join(0)
+            join.past = True
+            self.broken[sub] = max(self.broken[sub], taking.gap)
+
+    def _keyed_gap(self, sub: int, missing: int) -> None:
+        """The stream lost frames: a break, so a lagging connection's copies from before it no
+        longer line it up (what it brings after them lies in the gap, and would come out of order)."""
+        self.era[sub] += 1
+        self.emit.gap(sub, missing)
+
+    def _leave(self, conn: int, sub: int, *, settle: bool) -> None:
+        self.on[sub].discard(conn)
+        self.joining[sub].pop(conn, None)
+        was_anchored = conn in self.anchored[sub]
+        self.anchored[sub].discard(conn)
+        carried = 0
+        taking = self.taking_over[sub]
+        if taking is not None and taking.conn == conn:
+            self.taking_over[sub] = None
+            carried = taking.gap
+        book = self.books[sub]
+        if book is not None:
+            book.forget(conn)
+            if settle and not book.settle():
+                self._uncovered(sub, book, 1)
+        elif settle and was_anchored and not self.anchored[sub] and self.merged_on[sub]:
+            self._orphaned(sub, carried)
+
+    def _uncovered(self, sub: int, book: BookMerge, missing: int) -> None:
+        """No connection can carry a book on: the stream sees the gap; every book resnapshots."""
+        self.emit.gap(sub, missing)
+        book.restart()

@@ -1,0 +1,287 @@
+"""The redundant merge, fed the frames of two connections to one known exchange story.
+
+The story is book actions (one or more deltas under one clock) and trades on two markets. Each
+connection joins (snapshots first), may drop and rejoin later, may lose frames (a seq gap, as
+its client reports it), and its events reach the merger after a random, bounded lag, so the
+two are interleaved every way. Whatever happens: no trade twice, trades in order, every book
+delta delivered is the true next change of its market (a wrong book is never built), and a
+trade that never reaches the stream is reported (a gap, or the stream going down). When at
+every moment one connection carries the feed, the stream is exactly the exchange's: every
+trade once, in order, books ending on the truth, no gap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kalshi_cli.event_keys import SNAPSHOT_POS
+from kalshi_cli.redundant_merge import Merger
+
+MARKETS = ("M1", "M2")
+BOOK, TRADES = 0, 1
+LAG = 3  # story steps a connection's events may lag behind the exchange
+
+
+@dataclass
+class Story:
+    actions: list[tuple[str, str, int]]  # ("book", ticker, deltas) or ("trade", ticker, 0)
+    clocks: list[dict[str, int]] = field(default_factory=list)  # each market's clock before action i
+    deltas: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # true positions, in order
+
+    def __post_init__(self) -> None:
+        clock = dict.fromkeys(MARKETS, 0)
+        self.deltas = {m: [] for m in MARKETS}
+        for i, (what, ticker, n) in enumerate(self.actions):
+            self.clocks.append(dict(clock))
+            if what == "book":
+                clock[ticker] += 1 + i % 3
+                self.deltas[ticker] += [(clock[ticker], p) for p in range(n)]
+        self.clocks.append(dict(clock))
+
+    def trades(self) -> list[int]:
+        return [i for i, a in enumerate(self.actions) if a[0] == "trade"]
+
+
+@st.composite
+def stories(draw: st.DrawFn) -> Story:
+    actions = []
+    for _ in range(draw(st.integers(4, 45))):
+        ticker = draw(st.sampled_from(MARKETS))
+        if draw(st.booleans()):
+            actions.append(("book", ticker, draw(st.integers(1, 3))))
+        else:
+            actions.append(("trade", ticker, 0))
+    return Story(actions)
+
+
+Event = tuple[float, int, tuple[Any, ...]]  # (when it is processed, connection, what)
+
+
+def episode(story: Story, conn: int, join: int, leave: int, losses: set[int], lags: list[int]) -> list[Event]:
+    """One connection from ``join`` to ``leave`` (story indices): what its client reports."""
+    out: list[tuple[int, tuple[Any, ...]]] = [(join, ("connected",)), (join, ("subscribed", BOOK))]
+    out.append((join, ("subscribed", TRADES)))
+    seqs = {BOOK: 0, TRADES: 0}
+    pending = {BOOK: 0, TRADES: 0}
+    frame_no = 0
+
+    def send(t: int, sub: int, kind: str, msg: dict[str, Any]) -> None:
+        nonlocal frame_no
+        frame_no += 1
+        seqs[sub] += 1
+        if frame_no in losses:
+            pending[sub] += 1
+            return
+        if pending[sub]:
+            out.append((t, ("gap", sub, pending[sub])))
+            pending[sub] = 0
+        out.append((t, ("frame", sub, {"type": kind, "sid": sub + 1, "seq": seqs[sub], "msg": msg})))
+
+    for m in MARKETS:
+        send(join, BOOK, "orderbook_snapshot", {"market_ticker": m, "clock": story.clocks[join][m]})
+    for i in range(join, leave):
+        what, ticker, n = story.actions[i]
+        if what == "book":
+            clock = story.clocks[i + 1][ticker]
+            for p in range(n):
+                send(i, BOOK, "orderbook_delta", {"market_ticker": ticker, "clock": clock, "p": p})
+        else:
+            send(i, TRADES, "trade", {"trade_id": f"t{i}", "market_ticker": ticker, "i": i})
+    if leave < len(story.actions):
+        out.append((leave, ("disconnected", "dropped")))
+    events: list[Event] = []
+    last = 0.0
+    for k, (t, what) in enumerate(out):
+        last = max(last, t + lags[k % len(lags)] + 0.5 * conn)  # lagging, never reordered
+        events.append((last, conn, what))
+    return events
+
+
+class Log:
+    """The merged stream as the handler would see it."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[Any, ...]] = []
+
+    def deliver(self, sub: int, frame: dict[str, Any]) -> None:
+        self.events.append(("deliver", sub, frame))
+
+    def gap(self, sub: int, missing: int) -> None:
+        self.events.append(("gap", sub, missing))
+
+    def up(self, conn: int) -> None:
+        self.events.append(("up",))
+
+    def down(self, conn: int, reason: str) -> None:
+        self.events.append(("down",))
+
+    def subscribed(self, sub: int) -> None:
+        self.events.append(("subscribed", sub))
+
+    def lost(self, sub: int, reason: str) -> None:
+        self.events.append(("lost", sub))
+
+
+def in_order(events: list[Event]) -> list[Event]:
+    """One connection's episodes, concatenated: never processed out of their order."""
+    out: list[Event] = []
+    last = 0.0
+    for when, conn, what in events:
+        last = max(last, when)
+        out.append((last, conn, what))
+    return out
+
+
+def run(events: list[Event]) -> Log:
+    log = Log()
+    merger = Merger(2, [True, False], log)
+    for _, conn, what in sorted(events, key=lambda e: (e[0], e[1])):
+        if what[0] == "connected":
+            merger.connected(conn)
+        elif what[0] == "subscribed":
+            merger.subscribed(conn, what[1])
+        elif what[0] == "gap":
+            merger.gap(conn, what[1], what[2])
+        elif what[0] == "frame":
+            merger.frame(conn, what[1], dict(what[2]))
+        else:
+            merger.disconnected(conn, what[1])
+    return log
+
+
+def position(frame: dict[str, Any]) -> tuple[int, int]:
+    msg = frame["msg"]
+    return (msg["clock"], SNAPSHOT_POS) if frame["type"] == "orderbook_snapshot" else (msg["clock"], msg["p"])
+
+
+def check_always(story: Story, log: Log) -> None:
+    """What must hold whatever was lost: no trade twice or out of order, never a wrong book,
+    every missing trade reported."""
+    trades = [e[2]["msg"]["i"] for e in log.events if e[0] == "deliver" and e[1] == TRADES]
+    assert len(trades) == len(set(trades)), f"trades twice: {trades}"
+    # in order, except across a break the stream reports (all down, or a gap on the trades): a
+    # connection that lags the others by more than a reconnect takes and can bring older trades
+    # after it, as a REST backfill would
+    era: list[int] = []
+    for event in log.events:
+        if event[0] == "down" or (event[0] == "gap" and event[1] == TRADES):
+            era = []
+        elif event[0] == "deliver" and event[1] == TRADES:
+            era.append(event[2]["msg"]["i"])
+            assert era == sorted(era), f"trades out of order: {era}"
+    at = {e[2]["msg"]["i"]: n for n, e in enumerate(log.events) if e[0] == "deliver" and e[1] == TRADES}
+    reports = [n for n, e in enumerate(log.events) if e[0] == "down" or (e[0] == "gap" and e[1] == TRADES)]
+    for t in story.trades():
+        before = [i for i in at if i < t]
+        if t in at or not before or not [i for i in at if i > t]:
+            continue
+        assert any(n > at[max(before)] for n in reports), f"trade {t} lost without a gap"
+    where: dict[str, tuple[int, int] | None] = dict.fromkeys(MARKETS)
+    for event in log.events:
+        if event[0] in ("gap", "down", "lost") and (event[0] == "down" or event[1] == BOOK):
+            where = dict.fromkeys(MARKETS)  # every book starts again from a snapshot
+        if event[0] != "deliver" or event[1] != BOOK:
+            continue
+        frame = event[2]
+        ticker, pos = frame["msg"]["market_ticker"], position(frame)
+        before = where[ticker]
+        if pos[1] == SNAPSHOT_POS:
+            assert before is None or pos >= before, f"{ticker}: snapshot {pos} goes back from {before}"
+        else:
+            assert before is not None, f"{ticker}: delta {pos} before any snapshot"
+            true = story.deltas[ticker]
+            nxt = next(d for d in true if d > before) if before[1] == SNAPSHOT_POS else true[true.index(before) + 1]
+            assert pos == nxt, f"{ticker}: delta {pos} after {before}, but the next change is {nxt}"
+        where[ticker] = pos
+
+
+def check_exact(story: Story, log: Log) -> None:
+    assert not [e for e in log.events if e[0] in ("gap", "down")], "a gap while a connection carried the feed"
+    trades = [e[2]["msg"]["i"] for e in log.events if e[0] == "deliver" and e[1] == TRADES]
+    if trades:
+        assert trades == [t for t in story.trades() if t >= trades[0]]
+    final: dict[str, tuple[int, int]] = {}
+    for event in log.events:
+        if event[0] == "deliver" and event[1] == BOOK:
+            final[event[2]["msg"]["market_ticker"]] = position(event[2])
+    for m in MARKETS:
+        true = story.deltas[m]
+        end_clock = story.clocks[-1][m]
+        assert final[m] in ((end_clock, SNAPSHOT_POS), *true[-1:]), f"{m} ends at {final[m]}, truly {end_clock}"
+
+
+lags = st.lists(st.integers(0, LAG), min_size=1, max_size=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(stories(), st.data())
+def test_losses_and_drops_never_duplicate_reorder_or_corrupt(story: Story, data: st.DataObject) -> None:
+    n = len(story.actions)
+    events: list[Event] = []
+    for conn in (0, 1):
+        mine: list[Event] = []
+        t = data.draw(st.integers(0, n // 3))
+        while t < n:
+            leave = data.draw(st.integers(t + 1, n))
+            losses = data.draw(st.sets(st.integers(1, 3 * n), max_size=3))
+            mine += episode(story, conn, t, leave, losses, data.draw(lags))
+            t = leave + LAG + data.draw(st.integers(1, max(1, n // 4)))  # a reconnect outlasts the lag
+        events += in_order(mine)
+    check_always(story, run(events))
+
+
+@settings(max_examples=300, deadline=None)
+@given(stories(), st.data())
+def test_while_one_connection_carries_the_feed_the_stream_is_exact(story: Story, data: st.DataObject) -> None:
+    """Connections take turns dropping (the other is up and has been for more than the lag,
+    with a trade in the overlap, so the one coming back is in line before the next drop)."""
+    n = len(story.actions)
+    trades = set(story.trades())
+    episodes: dict[int, list[tuple[int, int]]] = {0: [], 1: []}
+    start = {0: 0, 1: 0}
+    t, conn = 2 * LAG + 1, data.draw(st.integers(0, 1))  # both up and in line before a first drop
+    if not trades & set(range(LAG + 1)):
+        return
+    while True:
+        drop = data.draw(st.integers(t + 1, n + 6))
+        back = drop + data.draw(st.integers(1, 4))
+        # the next drop (of the other connection) comes after this one is back and in line
+        if back + LAG + 2 >= n or not trades & set(range(back, min(n, back + 2 * LAG + 2))):
+            break
+        episodes[conn].append((start[conn], drop))
+        start[conn] = back
+        t = back + 2 * LAG + 2
+        conn = 1 - conn
+    events: list[Event] = []
+    for c in (0, 1):
+        mine: list[Event] = []
+        for join, leave in [*episodes[c], (start[c], n)]:
+            mine += episode(story, c, join, leave, set(), data.draw(lags))
+        events += in_order(mine)
+    log = run(events)
+    check_always(story, log)
+    check_exact(story, log)
+
+
+def test_a_gap_on_one_connection_is_covered_by_the_other() -> None:
+    story = Story([("trade", "M1", 0), ("book", "M1", 2), ("trade", "M2", 0), ("book", "M1", 1), ("trade", "M1", 0)])
+    # connection 0 loses its first delta (frame 4) and its second trade (frame 6); connection 1,
+    # later, has everything
+    lossy = episode(story, 0, 0, 5, {4, 6}, [0])
+    clean = episode(story, 1, 0, 5, set(), [0, 1])
+    log = run(lossy + clean)
+    check_always(story, log)
+    check_exact(story, log)
+
+
+def test_the_same_loss_on_both_is_a_gap() -> None:
+    story = Story([("trade", "M1", 0), ("trade", "M1", 0), ("book", "M1", 1), ("trade", "M2", 0)])
+    log = run(episode(story, 0, 0, 4, {4}, [0]) + episode(story, 1, 0, 4, {4}, [1]))  # frame 4: the 2nd trade
+    check_always(story, log)
+    assert ("gap", TRADES, 1) in log.events
+    trades = [e[2]["msg"]["i"] for e in log.events if e[0] == "deliver" and e[1] == TRADES]
+    assert trades == [0, 3]

@@ -214,3 +214,18 @@ def test_merged_books_skip_what_an_older_snapshot_or_a_lagging_copy_holds():
     book = books.book("M")
     assert book is not None and book.is_live and book.yes == {4500: 400}
     assert books.skipped == 2
+
+
+def test_a_torn_last_line_of_a_killed_run_is_skipped_and_the_spool_empties(tmp_path):
+    directory = tmp_path / "spool"
+    directory.mkdir()
+    lines = [encode_line(i) for i in make_items(3)]
+    (directory / "spool-20261204T000000.000Z-0001.ndjson").write_bytes(b"\n".join(lines) + b"\n" + lines[0][:9])
+    spool = Spool(directory)
+    got = spool.take(10)
+    assert [i.payload for i in got] == [i.payload for i in make_items(3)]
+    assert len(spool) == 0 and spool.take(10) == []
+    for item in got:
+        spool.acked(item)
+    spool.close()
+    assert not directory.exists()

@@ -128,11 +128,11 @@ class Spool:
             path = self._reading_path
             assert path is not None
             for line in self._reading:
+                self.count -= 1
                 item = decode_line(line, path)
                 if item is None:
                     continue  # a torn last line of a killed run: that frame was never whole on disk
                 self._unacked[path] = self._unacked.get(path, 0) + 1
-                self.count -= 1
                 out.append(item)
                 if len(out) >= limit:
                     break
@@ -140,8 +140,8 @@ class Spool:
                 self._reading = None
                 self._exhausted.add(path)
                 self._remove_if_done(path)
-        if self.count <= 0 and self._reading is None and not self._sealed:
-            self.count = 0
+        if self.count < 0 or (self._reading is None and not self._sealed and self._writer is None):
+            self.count = 0  # nothing left to read (a leftover file's torn last line was not counted)
         return out
 
     def acked(self, item: Item) -> None:

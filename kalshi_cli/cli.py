@@ -266,7 +266,8 @@ def usage_message(exc: Exception) -> str:
 
 
 def _did_you_mean(name: str, candidates: list[str]) -> str:
-    """`` (did you mean X?)`` when exactly one candidate is a typo away or ``name`` abbreviates it."""
+    """`` (did you mean X?)`` when a candidate is a typo away or ``name`` abbreviates it (two or three:
+    ``X or Y``, the closest first; more say nothing useful)."""
     bare = name.lstrip("-")
     close = set()
     for candidate in candidates:
@@ -275,7 +276,10 @@ def _did_you_mean(name: str, candidates: list[str]) -> str:
             continue
         if len(bare) >= 3 and other.startswith(bare) or _distance(bare, other) <= (1 if len(other) <= 5 else 2):
             close.add(candidate)
-    return f" (did you mean {close.pop()}?)" if len(close) == 1 else ""
+    if not close or len(close) > 3:
+        return ""
+    ranked = sorted(close, key=lambda c: (_distance(bare, c.lstrip("-")), c))
+    return f" (did you mean {' or '.join(ranked)}?)"
 
 
 def _distance(a: str, b: str) -> int:

@@ -25,7 +25,11 @@ def one_line(args: list[str]) -> str:
     [
         (["tail", "trade", "--output", "x"], "kalshi: error: no such option --output"),  # not "--count"
         (["book", "--once-only"], "kalshi: error: no such option --once-only"),
-        (["tail", "trade", "--cont", "3"], "kalshi: error: no such option --cont (did you mean --count?)"),
+        (
+            ["tail", "trade", "--cont", "3"],
+            "kalshi: error: no such option --cont (did you mean --count or --continuity?)",
+        ),
+        (["tail", "trade", "--coutn", "3"], "kalshi: error: no such option --coutn (did you mean --count?)"),
         (["tail", "trade", "--markte", "X"], "kalshi: error: no such option --markte (did you mean --market?)"),
         (["bok"], "kalshi: error: no such command 'bok' (did you mean book?)"),
         (["nosuch"], "kalshi: error: no such command 'nosuch' (kalshi --help lists them)"),

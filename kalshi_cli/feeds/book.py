@@ -16,12 +16,14 @@ from typing import Any
 
 from kalshi_cli.book import BookState, OrderBook
 from kalshi_cli.bookset import BookSet
+from kalshi_cli.continuity import BookContinuity
 from kalshi_cli.environment import Environment
 from kalshi_cli.errors import UsageError
 from kalshi_cli.feeds.context import ConnectionArgs, open_context
 from kalshi_cli.feeds.markets import check_tickers, resolve_names
 from kalshi_cli.feeds.own_orders import Marks, follow_own_orders
 from kalshi_cli.feeds.runner import FeedHandler, Tick, finish_on_quit, run_feed, run_main
+from kalshi_cli.latency import FrameAges, write_report
 from kalshi_cli.market_stats import MarketStats
 from kalshi_cli.output import OutputClosed
 from kalshi_cli.protocol import ORDERBOOK_DELTA, ORDERBOOK_SNAPSHOT, TICKER, TRADE, Head, parse_frame
@@ -58,7 +60,9 @@ class BookHandler(FeedHandler):
     """Keeps a ``BookSet`` exact: applies frames, and on any doubt asks for fresh snapshots.
 
     Book lines go to ``sink`` once per burst (when the event loop goes idle), one per market
-    that changed, or after each applied frame with ``every`` (and ``once``).
+    that changed, or after each applied frame with ``every`` (and ``once``). With ``continuity``,
+    a line as each event happens says which markets went stale and which are fresh again (a
+    stale market's next book line comes after its ``fresh`` line); ``stats`` takes frame ages.
     """
 
     def __init__(
@@ -72,9 +76,13 @@ class BookHandler(FeedHandler):
         escalate_after: float = 5.0,
         snapshot_timeout: float = 10.0,
         clock: Callable[[], float] = time.time,
+        continuity: bool = False,
+        stats: FrameAges | None = None,
     ) -> None:
         super().__init__()
         self.tickers = tickers
+        self.stats = stats
+        self.continuity = BookContinuity(self._write_continuity, self._now_ms) if continuity else None
         self.books = BookSet()
         self.sink = sink if sink is not None else NullSink()
         self.depth = depth
@@ -99,6 +107,9 @@ class BookHandler(FeedHandler):
     def on_connected(self, url: str) -> None:
         self.books.mark_all_stale("reconnecting")
         self._stale_since.clear()
+        if self.continuity is not None:
+            self.continuity.connected(url)
+            self.continuity.check(self.books.books)
 
     def on_subscribed(self, sub: Subscription) -> None:
         if sub.channel == ORDERBOOK_DELTA and sub.sid is not None:
@@ -111,34 +122,61 @@ class BookHandler(FeedHandler):
             return
         self.session.reporter.warn(f"seq gap on {sub.label()}: {missing} frame(s) missing; re-snapshotting")
         self.books.mark_sid_stale(sub.sid, f"seq gap ({missing} missing)")
+        if self.continuity is not None:
+            self.continuity.gap(sub, missing, head.seq)
+            self.continuity.check(self.books.books)
         self._recover(sub, self.books.stale_markets(sub.sid))
 
     def on_subscription_lost(self, sub: Subscription, reason: str) -> None:
         if sub.channel == ORDERBOOK_DELTA and sub.sid is not None:
             self.books.mark_sid_stale(sub.sid, "subscription lost")
+        if self.continuity is not None:
+            self.continuity.lost(sub, reason)
+            self.continuity.check(self.books.books)
 
     def on_disconnected(self, reason: str) -> None:
         self.books.mark_all_stale(reason)
+        if self.continuity is not None:
+            self.continuity.disconnected(reason)
+            self.continuity.check(self.books.books)
 
     def on_data(self, raw: bytes, head: Head, sub: Subscription) -> None:
         self.frames += 1
         if not self._in_burst:
             self._start_burst()
         obj = head.obj if head.obj is not None else parse_frame(raw)  # the session parsed it (validated)
+        if self.stats is not None:
+            self.stats.observe(obj, self._now_ms())
         kind = head.type
         if kind == ORDERBOOK_DELTA or kind == ORDERBOOK_SNAPSHOT:
             book = self.books.apply(obj)
             if book is None:
+                if self.continuity is not None:
+                    self.continuity.check(self.books.books)
                 self._not_applied(obj, sub)
                 return
             if kind == ORDERBOOK_SNAPSHOT:
                 self._stale_since.pop(book.market_ticker, None)  # only a snapshot makes a book live again
+                if self.continuity is not None:
+                    self.continuity.snapshot_applied(book.market_ticker)
             if not self.every:
                 self._changed[book.market_ticker] = obj  # written when the burst ends
             else:
                 self._on_change(book, obj)
         elif kind == TRADE or kind == TICKER:
             self._stats(kind, obj.get("msg"))
+
+    # --- continuity ---------------------------------------------------------------------------
+
+    def _now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    def _write_continuity(self, line: bytes) -> None:
+        """Now, before this burst's book lines: a stale book's line never follows its stale line."""
+        try:
+            self.sink.frame(line)
+        except OutputClosed:
+            pass  # the sink stays closed: the next burst ends the stream
 
     def _stats(self, kind: str, msg: Any) -> None:
         if not isinstance(msg, dict):
@@ -282,6 +320,8 @@ def run(settings: BookSettings, env: Environment) -> None:
         raise UsageError("name at least one market: kalshi book TICKER [TICKER...] (or try --sim)")
     check_tickers(chosen)
     kind = choose(settings.json_out, env, OutputKind.VIEW)
+    if settings.continuity and kind is not OutputKind.NDJSON:
+        raise UsageError("--continuity adds lines to NDJSON output: add --json")
     extra = {"use_yes_price": True} if settings.use_yes_price else {}
 
     async def main() -> None:
@@ -297,6 +337,8 @@ def run(settings: BookSettings, env: Environment) -> None:
                 every=settings.every,
                 snapshot_timeout=settings.wait,
                 clock=env.clock,
+                continuity=settings.continuity,
+                stats=FrameAges() if settings.stats else None,
             )
             ticks: list[Tick] = [(1.0, handler.check_health)]
             view = None
@@ -319,8 +361,12 @@ def run(settings: BookSettings, env: Environment) -> None:
                 if settings.once:
                     ticks.append((1.0, lambda: handler.finish() if handler.all_live() else None))
             subs = _subscriptions(markets, view=view_mode, extra=extra)
-            await run_feed(
-                ctx, subs, handler, stale_after=conn.stale_after, connect_tries=conn.tries(), ticks=ticks, view=view
-            )
+            try:
+                await run_feed(
+                    ctx, subs, handler, stale_after=conn.stale_after, connect_tries=conn.tries(), ticks=ticks, view=view
+                )
+            finally:  # however the run ends: --once, Ctrl-C, SIGTERM, the end of a replay, an error
+                if handler.stats is not None:
+                    write_report(handler.stats, env.stderr)
 
     run_main(main)

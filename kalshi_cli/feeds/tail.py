@@ -13,18 +13,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kalshi_cli.continuity import ContinuityLines
 from kalshi_cli.environment import Environment
+from kalshi_cli.errors import UsageError
 from kalshi_cli.feeds.context import ConnectionArgs, open_context
 from kalshi_cli.feeds.markets import resolve_markets
 from kalshi_cli.feeds.runner import FeedHandler, run_feed, run_main
 from kalshi_cli.feeds.subscriptions import build_subscriptions, check_channel
 from kalshi_cli.feeds.trades import FetchTrades, TradeGapFiller, trade_fetcher
+from kalshi_cli.latency import FrameAges, write_report
 from kalshi_cli.output import Reporter
 from kalshi_cli.protocol import Head
 from kalshi_cli.session import StreamDone, Subscription
 from kalshi_cli.sinks import OutputKind, Sink, choose, open_sink
 
 __all__ = ["TailHandler", "TailSettings", "run"]
+
+_NOT_A_FRAME = -1  # the stamp of a continuity line passed through the trade backfill: not counted
 
 
 @dataclass
@@ -48,6 +53,8 @@ class TailHandler(FeedHandler):
     """Writes each data frame to the sink; stops after ``count`` of them.
 
     ``trades`` (a REST fetch) turns on the trade backfill; ``reporter`` is where it warns.
+    ``continuity`` writes a continuity line among the frames at each reconnect, gap and resync;
+    ``stats`` takes every frame's age (from its parse: the session's raw fast path is then off).
     """
 
     def __init__(
@@ -58,10 +65,15 @@ class TailHandler(FeedHandler):
         trades: FetchTrades | None = None,
         reporter: Reporter | None = None,
         clock: Callable[[], float] = time.time,
+        continuity: bool = False,
+        stats: FrameAges | None = None,
     ) -> None:
         super().__init__()
         self.sink = sink
         self.remaining = count
+        self.clock = clock
+        self.stats = stats
+        self.continuity = ContinuityLines(self._write_continuity, self._now_ms) if continuity else None
         self.trades: TradeGapFiller | None = None
         if trades is not None:
             self.trades = TradeGapFiller(
@@ -71,7 +83,7 @@ class TailHandler(FeedHandler):
                 write_backfill=self._write_backfill,
                 clock=clock,
             )
-        if not sink.passes_raw:
+        if not sink.passes_raw or stats is not None:
             return
         if self.trades is not None:
             self.passthrough = self.trades.live
@@ -85,7 +97,19 @@ class TailHandler(FeedHandler):
 
     def _write_live(self, raw: bytes, stamp: int) -> None:
         self.sink.frame(raw)
-        self._count()
+        if stamp != _NOT_A_FRAME:
+            self._count()
+
+    def _now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    def _write_continuity(self, line: bytes) -> None:
+        """Where the frames go, so the line keeps its place among them (held with them while a
+        trade backfill runs, then written after the backfilled trades)."""
+        if self.trades is not None:
+            self.trades.live(line, _NOT_A_FRAME)
+        else:
+            self.sink.frame(line)
 
     def _write_backfill(self, frame: dict[str, Any]) -> None:
         self.sink.obj(frame)
@@ -98,6 +122,8 @@ class TailHandler(FeedHandler):
                 raise StreamDone
 
     def on_data(self, raw: bytes, head: Head, sub: Subscription) -> None:
+        if self.stats is not None and head.obj is not None:
+            self.stats.observe(head.obj, self._now_ms())
         if self.trades is not None:
             self.trades.live(raw)
             return
@@ -107,7 +133,13 @@ class TailHandler(FeedHandler):
             self.sink.frame(raw)
         self._count()
 
+    def on_connected(self, url: str) -> None:
+        if self.continuity is not None:
+            self.continuity.connected(url)
+
     def on_disconnected(self, reason: str) -> None:
+        if self.continuity is not None:
+            self.continuity.disconnected(reason)
         if self.trades is not None:
             self.trades.disconnected()
 
@@ -116,11 +148,15 @@ class TailHandler(FeedHandler):
             self.trades.subscribed(sub, self.spawn)
 
     def on_subscription_lost(self, sub: Subscription, reason: str) -> None:
+        if self.continuity is not None:
+            self.continuity.lost(sub, reason)
         if self.trades is not None:
             self.trades.lost(sub)
 
     def on_gap(self, sub: Subscription, missing: int, head: Head) -> None:
         super().on_gap(sub, missing, head)
+        if self.continuity is not None:
+            self.continuity.gap(sub, missing, head.seq)
         if self.trades is not None:
             self.trades.gap(sub, self.spawn)
 
@@ -137,6 +173,8 @@ def run(settings: TailSettings, env: Environment) -> None:
     for name in settings.channels:
         check_channel(name)  # fail before connecting
     kind = choose(settings.json_out, env, OutputKind.LINES)
+    if settings.continuity and kind is not OutputKind.NDJSON:
+        raise UsageError("--continuity adds lines to NDJSON output: add --json")
     conn = settings.conn
 
     async def main() -> None:
@@ -150,7 +188,13 @@ def run(settings: TailSettings, env: Environment) -> None:
                 trades=trade_fetcher(ctx, subs),
                 reporter=ctx.reporter,
                 clock=env.clock,
+                continuity=settings.continuity,
+                stats=FrameAges() if settings.stats else None,
             )
-            await run_feed(ctx, subs, handler, stale_after=conn.stale_after, connect_tries=conn.tries())
+            try:
+                await run_feed(ctx, subs, handler, stale_after=conn.stale_after, connect_tries=conn.tries())
+            finally:  # however the run ends: --count, Ctrl-C, SIGTERM, the end of a replay, an error
+                if handler.stats is not None:
+                    write_report(handler.stats, env.stderr)
 
     run_main(main)

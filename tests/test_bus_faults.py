@@ -42,6 +42,7 @@ def test_a_restarted_server_gets_the_spooled_frames_complete_and_in_order(keys, 
         server.stop()
     assert code == 0, err
     assert "spooling" in err
+    assert "0 backlog" in err.splitlines()[-1]  # the status line's bus part: all acknowledged at the end
     # complete and in order: the connection's frames exactly, byte for byte, once each
     assert [without_recv_ts(p) for _, _, p in stored] == sent
     assert spooled(spool) == 0

@@ -229,3 +229,17 @@ def test_a_torn_last_line_of_a_killed_run_is_skipped_and_the_spool_empties(tmp_p
         spool.acked(item)
     spool.close()
     assert not directory.exists()
+
+
+def test_while_the_server_is_away_frames_go_to_disk_not_memory(tmp_path):
+    from kalshi_cli.bus.publisher import Publisher
+
+    target = parse_target("nats://127.0.0.1:1/S", option="--sink", environ={})
+    pub = Publisher(target, StreamSpec(), "sim", spool_dir=tmp_path / "spool", memory_items=10)
+    for item in make_items(500):
+        pub.submit(item.subject, item.msg_id, item.payload)
+    assert len(pub.queue) == 0 and pub.backlog == 500
+    pub.tick()
+    on_disk = b"".join(p.read_bytes() for p in (tmp_path / "spool").glob("spool-*.ndjson"))
+    assert on_disk.count(b"\n") == 500
+    pub.spool.close()

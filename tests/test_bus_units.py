@@ -243,3 +243,16 @@ def test_while_the_server_is_away_frames_go_to_disk_not_memory(tmp_path):
     on_disk = b"".join(p.read_bytes() for p in (tmp_path / "spool").glob("spool-*.ndjson"))
     assert on_disk.count(b"\n") == 500
     pub.spool.close()
+
+
+def test_recorders_reaching_kalshi_by_url_or_env_share_subjects():
+    from kalshi_cli.bus.tap import bus_env
+    from kalshi_cli.config import Endpoint
+
+    def env(url: str, name: str) -> str:
+        return bus_env(Endpoint(url, "", name))
+
+    assert env("wss://external-api-ws.kalshi.com/trade-api/ws/v2", "custom") == "prod"
+    assert env("wss://api.elections.kalshi.com/trade-api/ws/v2", "custom") == "prod"
+    assert env("wss://external-api-ws.demo.kalshi.co/trade-api/ws/v2", "demo") == "demo"
+    assert env("ws://127.0.0.1:9/trade-api/ws/v2", "custom") == "custom"

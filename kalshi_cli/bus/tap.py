@@ -29,9 +29,29 @@ from kalshi_cli.recorder import RecordHandler, RecordWriter
 from kalshi_cli.recording import with_recv_ts
 from kalshi_cli.session import Subscription
 
-__all__ = ["BusRecordHandler", "DiscardWriter"]
+__all__ = ["BusRecordHandler", "DiscardWriter", "bus_env"]
 
 _KEEP = 100_000  # routes kept for frames held back (a held frame the backfill drops leaves one behind)
+
+
+#: Kalshi's hosts reached through ``--url``: the same exchange, so the same subjects and keys.
+_KALSHI_HOSTS = {
+    "external-api-ws.kalshi.com": "prod",
+    "api.elections.kalshi.com": "prod",
+    "trading-api.kalshi.com": "prod",
+    "external-api-ws.demo.kalshi.co": "demo",
+    "demo-api.kalshi.co": "demo",
+}
+
+
+def bus_env(endpoint: Any) -> str:
+    """The environment token of a recorder's subjects and keys: ``prod``/``demo`` whether named by
+    ``--env`` or by a ``--url`` to one of Kalshi's hosts (recorders reaching one exchange by
+    different spellings must agree), else the endpoint's own (``custom``, ``sim``)."""
+    env = str(endpoint.env)
+    if env == "custom":
+        return _KALSHI_HOSTS.get(str(endpoint.host).lower(), env)
+    return env
 
 
 class DiscardWriter(RecordWriter):

@@ -229,14 +229,14 @@ def run(settings: RecordSettings, env: Environment) -> None:
                 handler = RecordHandler(writer, trades=trade_fetcher(ctx, subs), reporter=ctx.reporter)
             else:
                 from kalshi_cli.bus.publisher import Publisher
-                from kalshi_cli.bus.tap import BusRecordHandler
+                from kalshi_cli.bus.tap import BusRecordHandler, bus_env
 
                 target, spec, spool = bus
                 publisher = status.publisher = Publisher(
-                    target, spec, ctx.endpoint.env, spool_dir=spool, on_event=ctx.reporter.info
+                    target, spec, bus_env(ctx.endpoint), spool_dir=spool, on_event=ctx.reporter.info
                 )
                 handler = BusRecordHandler(
-                    writer, publisher, ctx.endpoint.env, trades=trade_fetcher(ctx, subs), reporter=ctx.reporter
+                    writer, publisher, bus_env(ctx.endpoint), trades=trade_fetcher(ctx, subs), reporter=ctx.reporter
                 )
                 sending = asyncio.ensure_future(publisher.run())
                 handler.spawn(_watch(sending))  # a fatal bus error (credentials, stream settings) ends the run

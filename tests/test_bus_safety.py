@@ -149,6 +149,8 @@ def test_kalshi_keys_and_signatures_are_never_published(keys, sim_factory, tmp_p
         (["tail", "trade", "--durable", "d1", "--sim"], "--durable reads a bus stream"),
         (["tail", "trade", "--from", "http://u:hunter2@h/S"], "expects nats://"),
         (["tail", "trade", "--from", "nats://127.0.0.1:4222/S", "--durable", "a.b"], "--durable"),
+        (["tail", "trade", "--from", "nats://127.0.0.1:4222/S", "--redundant", "2"], "--redundant is about live"),
+        (["book", "M1", "--from", "nats://127.0.0.1:4222/S", "--continuity", "--json"], "--continuity is about"),
         (["record", "trade", "--sim"], "-o DIR, --sink"),
         (["record", "trade", "--sim", "-o", "out", "--spool", "sp"], "go with --sink"),
         (["record", "trade", "--sim", "--sink", "nats://h/S", "--sink-dedup-window", "0"], "more than 0"),

@@ -44,6 +44,17 @@ def check_bus_flags(source: str | None, durable: str | None, since: str | None, 
     return target
 
 
+def refuse_live_only(settings: Any) -> None:
+    """Flags about a live connection's own stream mean nothing for a bus stream: one line each."""
+    for flag, given in (
+        ("--redundant", getattr(settings, "redundant", 1) > 1),
+        ("--continuity", getattr(settings, "continuity", False)),
+        ("--stats", getattr(settings, "stats", False)),
+    ):
+        if given:
+            raise UsageError(f"{flag} is about live connections; a bus stream (--from) was merged by its recorders")
+
+
 class BusSession:
     """What a feed handler asks of its session, for a run fed by the bus: a reporter and a state.
 
@@ -156,6 +167,7 @@ def run_tail(settings: Any, env: Any, make_handler: Callable[..., Any]) -> None:
     conn = settings.conn
     target = check_bus_flags(settings.source, settings.durable, settings.since, conn)
     assert target is not None
+    refuse_live_only(settings)
     channels = [check_channel(name) for name in settings.channels]
     kind = choose(settings.json_out, env, OutputKind.LINES)
     reporter = Reporter(quiet=conn.quiet, stream=env.stderr)
@@ -186,6 +198,7 @@ def run_book(settings: Any, env: Any, make_handler: Callable[..., Any]) -> None:
     conn = settings.conn
     target = check_bus_flags(settings.source, settings.durable, settings.since, conn)
     assert target is not None
+    refuse_live_only(settings)
     markets = list(dict.fromkeys(settings.tickers))
     if not markets:
         raise UsageError("name at least one market: kalshi book TICKER [TICKER...] --from nats://...")

@@ -298,8 +298,10 @@ def _event_lines(events_of: Mapping[str, str], titles: Mapping[str, str], market
 
 
 def _market_line(ticker: str, kept: Mapping[str, Any], body: bytes) -> bytes:
-    event = str(kept.get("event_ticker") or "").replace("\t", " ").replace("\n", " ")
-    return b"M\t" + ticker.encode() + b"\t" + event.encode() + b"\t" + body + b"\n"
+    event = kept.get("event_ticker")
+    if not isinstance(event, str) or "\t" in event or "\n" in event:
+        event = " ".join(str(event or "").split())
+    return b"M\t%s\t%s\t%s\n" % (ticker.encode(), event.encode(), body)
 
 
 def _completion(ticker: str, market: Mapping[str, Any]) -> str:

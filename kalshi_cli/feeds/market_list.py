@@ -196,19 +196,19 @@ def run(settings: MarketsSettings, env: Environment) -> None:
 
         def take(rows: list[dict[str, Any]]) -> bool:
             nonlocal matched, printed
-            for m in rows:
-                if not matches(m):
-                    continue
-                matched += 1
-                if settings.sort is not None:
-                    shown.append(m)
-                elif limit is None or printed < limit:
-                    printed += 1
-                    if keep:
-                        shown.append(m)
-                    if writer is not None:
-                        writer.write_line(orjson.dumps(m))
-            return settings.sort is not None or limit is None or printed < limit
+            found = [m for m in rows if matches(m)] if settings.query else rows
+            matched += len(found)
+            if settings.sort is not None:
+                shown.extend(found)
+                return True
+            if limit is not None:
+                found = found[: max(0, limit - printed)]
+            printed += len(found)
+            if keep:
+                shown.extend(found)
+            if writer is not None and found:
+                writer.write_line(b"\n".join(map(orjson.dumps, found)))  # a page's lines in one write
+            return limit is None or printed < limit
 
         def page_size() -> int:
             if settings.sort is not None or settings.query or limit is None:

@@ -78,3 +78,43 @@ def test_a_cluster_with_replicas_3_loses_nothing_when_a_node_dies(keys, sim_fact
     finally:
         with pytest.raises(StopIteration):
             next(servers_cm)
+
+
+def test_a_reader_follows_the_stream_across_a_server_restart(tmp_path):
+    import asyncio
+
+    import nats
+
+    from tests.conftest import spawn_cli
+
+    server = NatsServer(tmp_path).start()
+
+    async def publish(first: int, last: int) -> None:
+        nc = await nats.connect(server.url)
+        js = nc.jetstream()
+        if first == 0:
+            await js.add_stream(name="K", subjects=["kalshi.>"])
+        for i in range(first, last):
+            frame = b'{"type":"trade","sid":1,"seq":%d,"msg":{"trade_id":"t%d","market_ticker":"M"}}' % (i + 1, i)
+            await js.publish("kalshi.custom.trade.M", frame, headers={"Nats-Msg-Id": f"custom:t:t{i}"})
+        await nc.close()
+
+    reader = None
+    try:
+        asyncio.run(publish(0, 50))
+        out = tmp_path / "out.ndjson"
+        with out.open("wb") as fh:
+            reader = spawn_cli(["tail", "trade", "--from", f"{server.url}/K", "--json", "--count", "150"], stdout=fh)
+            wait_for(lambda: out.read_bytes().count(b"\n") >= 50, what="the first 50")
+            server.kill()
+            server.start()
+            asyncio.run(publish(50, 150))
+            _, err = reader.communicate(timeout=60)
+    finally:
+        if reader is not None and reader.poll() is None:
+            reader.kill()
+        server.stop()
+    assert reader.returncode == 0, err
+    got = [line.split(b'"trade_id":"t')[1].split(b'"')[0] for line in out.read_bytes().splitlines()]
+    assert got == [str(i).encode() for i in range(150)]  # each once, in order
+    assert b"reconnected" in err and err.count(b"Connect call failed") <= 1

@@ -72,9 +72,14 @@ async def open_bus(
     connected = asyncio.Event()
     task: asyncio.Task[Any] | None = None
 
+    said: set[str] = set()  # what was reported since the last (re)connect: a retry loop says it once
+
     async def error_cb(exc: Exception) -> None:
         if connected.is_set():
-            on_event(f"NATS {target.display}: {_describe(exc)}")
+            text = _describe(exc)
+            if text not in said:
+                said.add(text)
+                on_event(f"NATS {target.display}: {text}; retrying")
             return
         failures.append(exc)
         if _is_auth_error(exc) or (tries is not None and len(failures) >= tries):
@@ -89,6 +94,7 @@ async def open_bus(
             on_disconnected()
 
     async def reconnected_cb() -> None:
+        said.clear()
         on_event(f"NATS {target.display}: reconnected")
         if on_reconnected is not None:
             on_reconnected()

@@ -176,3 +176,45 @@ def test_without_nats_py_one_line_names_the_extra(monkeypatch):
     ):
         proc = run_inprocess(args)
         assert_clean_error(proc, 2, "[nats] extra", "pip install 'kalshi-cli[nats]'")
+
+
+def self_signed(tmp_path):
+    """A certificate for 127.0.0.1 and its key, as files (the server's; the CA file is the cert itself)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "server.crt", tmp_path / "server.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_file, key_file
+
+
+def test_tls_urls_speak_tls_and_check_the_certificate(tmp_path, servers):
+    cert, key = self_signed(tmp_path)
+    server = servers(f'tls {{ cert_file: "{cert}", key_file: "{key}" }}')
+    trusted = run_cli(["tail", "trade", "--from", f"tls://{hostport(server)}/NOPE"], env=cli_env(NATS_CA=str(cert)))
+    assert_clean_error(trusted, 2, "no stream NOPE", "tls://")  # connected over TLS, signed in
+    untrusted = run_cli(["tail", "trade", "--from", f"tls://{hostport(server)}/NOPE", "--connect-tries", "1"])
+    assert_clean_error(untrusted, 4, "cannot connect to NATS", "CERTIFICATE_VERIFY_FAILED")

@@ -153,6 +153,7 @@ def test_kalshi_keys_and_signatures_are_never_published(keys, sim_factory, tmp_p
         (["book", "M1", "--from", "nats://127.0.0.1:4222/S", "--continuity", "--json"], "--continuity is about"),
         (["record", "trade", "--sim"], "-o DIR, --sink"),
         (["record", "trade", "--sim", "-o", "out", "--spool", "sp"], "go with --sink"),
+        (["record", "trade", "--sim", "-o", "out", "--sink-replicas", "3"], "go with --sink"),
         (["record", "trade", "--sim", "--sink", "nats://h/S", "--sink-dedup-window", "0"], "more than 0"),
         (["record", "trade", "--sim", "--sink", "nats://h/S", "--sink-retention", "forever"], "--sink-retention"),
     ],

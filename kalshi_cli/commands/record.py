@@ -157,8 +157,11 @@ def record(
     from kalshi_cli.recorder import parse_rotate
 
     seconds, size = parse_rotate(list(rotate or ["1h"]))
-    if sink is None and (sink_subjects or spool is not None):
-        raise UsageError("--sink-subjects and --spool go with --sink nats://HOST:PORT[/STREAM]")
+    stream_flags = sink_subjects or spool is not None or sink_retention != "limits" or sink_replicas != 1
+    if sink is None and (stream_flags or sink_dedup_window != "2m"):
+        raise UsageError(
+            "--sink-subjects, --sink-retention, --sink-replicas, --sink-dedup-window and --spool go with --sink"
+        )
     window = parse_duration(sink_dedup_window, "--sink-dedup-window") if sink is not None else 120.0
     settings = feed.RecordSettings(
         channels=list(channels),

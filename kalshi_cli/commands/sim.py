@@ -80,11 +80,12 @@ def sim(
 
 def _list_markets(seed: int, markets: int) -> None:
     """The simulator's tickers on stderr, grouped by event (the same seed lists the same ones)."""
+    import random
     import sys
 
-    from kalshi_cli.sim.catalog import ticker_listing
-    from kalshi_cli.sim.market import Exchange
+    from kalshi_cli.sim.catalog import make_specs, ticker_listing
 
-    specs = [m.spec for m in Exchange(seed, markets, now_ms=lambda: 0).markets.values()]
-    lines = ticker_listing(specs)
-    print("kalshi sim: " + "\n".join(lines), file=sys.stderr, flush=True)
+    # the exchange lists make_specs' markets from a fresh Random(seed) first, as here
+    lines = ticker_listing(make_specs(random.Random(seed), markets))
+    sys.stderr.write("kalshi sim: " + "\n".join(lines) + "\n")  # one write: no other line cuts into it
+    sys.stderr.flush()

@@ -363,7 +363,14 @@ def run(settings: BookSettings, env: Environment) -> None:
             subs = _subscriptions(markets, view=view_mode, extra=extra)
             try:
                 await run_feed(
-                    ctx, subs, handler, stale_after=conn.stale_after, connect_tries=conn.tries(), ticks=ticks, view=view
+                    ctx,
+                    subs,
+                    handler,
+                    stale_after=conn.stale_after,
+                    connect_tries=conn.tries(),
+                    ticks=ticks,
+                    view=view,
+                    redundant=settings.redundant,
                 )
             finally:  # however the run ends: --once, Ctrl-C, SIGTERM, the end of a replay, an error
                 if handler.stats is not None:

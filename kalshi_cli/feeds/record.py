@@ -256,6 +256,7 @@ def run(settings: RecordSettings, env: Environment) -> None:
                     stale_after=conn.stale_after,
                     connect_tries=conn.tries(None),
                     ticks=[(TICK, tick)],
+                    redundant=settings.redundant,
                 )
             finally:  # the handler closed the writer (flush + fsync), Ctrl-C and SIGTERM too
                 if publisher is not None:  # what the server has not acknowledged stays on disk

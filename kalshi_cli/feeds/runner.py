@@ -13,11 +13,15 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from kalshi_cli.errors import UsageError
 from kalshi_cli.feeds.context import StreamContext
 from kalshi_cli.feeds.signals import run_main
 from kalshi_cli.session import Session, StreamDone, StreamHandler, Subscription
+
+if TYPE_CHECKING:
+    from kalshi_cli.redundant import RedundantSession
 
 __all__ = ["FeedHandler", "finish_on_quit", "run_feed", "run_main"]
 
@@ -87,22 +91,42 @@ async def run_feed(
     connect_tries: int | None,
     ticks: Sequence[Tick] = (),
     view: AbstractAsyncContextManager[Any] | None = None,
-) -> Session:
+    redundant: int = 1,
+) -> Session | RedundantSession:
     """Stream ``subs`` into ``handler`` until the run ends (see the module docstring).
 
     ``ticks`` are called periodically beside the stream (an exception from one ends the run);
-    ``view`` (a live terminal view) is open for the whole run.
+    ``view`` (a live terminal view) is open for the whole run; ``redundant`` connections carry
+    the stream, merged (``kalshi_cli.redundant``).
     """
-    session = Session(
-        ctx.endpoint.ws_url,
-        subs,
-        handler,
-        signer=ctx.signer(),
-        reporter=ctx.reporter,
-        stale_after=stale_after,
-        connect_tries=connect_tries,
-        transport=ctx.connector(),
-    )
+    session: Session | RedundantSession
+    if redundant > 1:
+        if getattr(ctx.sim, "ended", None) is not None:
+            raise UsageError("--redundant needs a live server or --sim: a --replay is one recorded connection")
+        from kalshi_cli.redundant import RedundantSession
+
+        session = RedundantSession(
+            ctx.endpoint.ws_url,
+            subs,
+            handler,
+            connections=redundant,
+            signer=ctx.signer(),
+            reporter=ctx.reporter,
+            stale_after=stale_after,
+            connect_tries=connect_tries,
+            transport=ctx.connector(),
+        )
+    else:
+        session = Session(
+            ctx.endpoint.ws_url,
+            subs,
+            handler,
+            signer=ctx.signer(),
+            reporter=ctx.reporter,
+            stale_after=stale_after,
+            connect_tries=connect_tries,
+            transport=ctx.connector(),
+        )
     stream: Awaitable[None] = session.run()
     if getattr(ctx.sim, "ended", None) is not None:  # --replay: the stream ends with the recording
         from kalshi_cli.sim.replay import stream_until_replayed

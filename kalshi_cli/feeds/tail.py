@@ -192,7 +192,14 @@ def run(settings: TailSettings, env: Environment) -> None:
                 stats=FrameAges() if settings.stats else None,
             )
             try:
-                await run_feed(ctx, subs, handler, stale_after=conn.stale_after, connect_tries=conn.tries())
+                await run_feed(
+                    ctx,
+                    subs,
+                    handler,
+                    stale_after=conn.stale_after,
+                    connect_tries=conn.tries(),
+                    redundant=settings.redundant,
+                )
             finally:  # however the run ends: --count, Ctrl-C, SIGTERM, the end of a replay, an error
                 if handler.stats is not None:
                     write_report(handler.stats, env.stderr)

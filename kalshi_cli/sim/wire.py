@@ -277,10 +277,22 @@ class WireServer:
 
     # --- fault injection --------------------------------------------------------------------------
 
-    def skip_seq(self, channel: str | None = None, n: int = 1) -> None:
-        """The next data frame of each matching sequenced sid skips ``n`` seq numbers."""
-        for conn in self._live:
+    def skip_seq(self, channel: str | None = None, n: int = 1, *, only: int | None = None) -> None:
+        """The next data frame of each matching sequenced sid skips ``n`` seq numbers (on the
+        ``only``-th open connection, oldest first, when given)."""
+        for conn in self._live if only is None else self._live[only : only + 1]:
             conn.engine.skip_seq(channel, n)
+
+    def drop_one(self, index: int = 0) -> bool:
+        """Abort the ``index``-th open connection (oldest first) at once, what it had queued lost,
+        as a network failure would; the others carry on. False if there is no such connection."""
+        if not 0 <= index < len(self._live):
+            return False
+        conn = self._live[index]
+        conn.stopping = True
+        conn.queue.clear()
+        conn.ws.transport.abort()
+        return True
 
     def send_error(self, code: int, channel: str | None = None) -> None:
         """An async subscription error on every matching sid (10 and 25 end the subscription)."""

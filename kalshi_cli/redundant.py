@@ -1,0 +1,247 @@
+"""``--redundant N``: N independent signed connections merged into one stream for one handler.
+
+``RedundantSession`` stands where a ``Session`` would: the feed's handler sees one stream and
+calls it as it would call a session (``request_snapshot``, ``resubscribe``, ``reconnect``,
+``reporter``, ``state``). Underneath, N ``Session``s (each its own connection, client and seq
+checks, the same subscriptions) report to one ``redundant_merge.Merger``, which decides what
+the handler sees. Each delivered frame is stamped with the merged stream's own ``sid`` (the
+subscription's place, from 1) and, on sequenced channels, a dense ``seq`` of its own (skipping
+on a gap the merge could not cover), so downstream readers check it as they would one
+connection's; the frame is re-encoded for that (the single-connection fast path is untouched).
+
+stderr names each connection ("connection 2: ..."): its connects, its drops (with how many are
+still streaming) and the seq gaps the others covered. The handler hears of a drop only when
+every connection is down, and of a gap only when no connection could cover it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from kalshi_cli.events import SessionState, Subscription
+from kalshi_cli.output import Reporter
+from kalshi_cli.protocol import ORDERBOOK_DELTA, Head
+from kalshi_cli.redundant_merge import Merger
+from kalshi_cli.session import Session, StreamHandler
+from kalshi_cli.transport import Connector
+
+__all__ = ["RedundantSession"]
+
+
+class _Labelled(Reporter):
+    """A connection's lines, prefixed with its name, through the run's reporter."""
+
+    def __init__(self, base: Reporter, label: str) -> None:
+        super().__init__(quiet=base.quiet)
+        self.base = base
+        self.label = label
+
+    def info(self, text: str) -> None:
+        self.base.info(f"{self.label}: {text}")
+
+    def warn(self, text: str) -> None:
+        self.base.warn(f"{self.label}: {text}")
+
+    def warn_once(self, key: str, text: str) -> None:
+        self.base.warn_once(f"{self.label}:{key}", f"{self.label}: {text}")
+
+    def error(self, text: str) -> None:
+        self.base.error(f"{self.label}: {text}")
+
+
+class _Connection(StreamHandler):
+    """One connection's handler: everything it sees goes to the merge."""
+
+    def __init__(self, owner: RedundantSession, conn: int, subs: list[Subscription]) -> None:
+        self.owner = owner
+        self.conn = conn
+        self.index = {id(sub): i for i, sub in enumerate(subs)}
+
+    def on_connected(self, url: str) -> None:
+        self.owner.connected(self.conn)
+
+    def on_subscribed(self, sub: Subscription) -> None:
+        self.owner.merger.subscribed(self.conn, self.index[id(sub)])
+
+    def on_data(self, raw: bytes, head: Head, sub: Subscription) -> None:
+        obj = head.obj if head.obj is not None else orjson.loads(raw)
+        self.owner.merger.frame(self.conn, self.index[id(sub)], obj)
+
+    def on_gap(self, sub: Subscription, missing: int, head: Head) -> None:
+        self.session.reporter.warn(f"seq gap on {sub.label()}: {missing} frame(s) missing before seq {head.seq}")
+        if sub.channel == ORDERBOOK_DELTA and sub.markets:
+            self.session.request_snapshot(sub, sub.markets)  # so this connection finds its place again
+        self.owner.merger.gap(self.conn, self.index[id(sub)], missing)
+
+    def on_subscription_lost(self, sub: Subscription, reason: str) -> None:
+        self.owner.merger.lost(self.conn, self.index[id(sub)], reason)
+
+    def on_disconnected(self, reason: str) -> None:
+        self.owner.disconnected(self.conn, reason)
+
+    def on_reply(self, obj: dict[str, Any]) -> None:
+        if self.conn == self.owner.primary():
+            self.owner.handler.on_reply(obj)
+
+
+class RedundantSession:
+    """``connections`` sessions to ``url`` carrying ``subscriptions``, merged into ``handler``.
+
+    The other arguments are ``Session``'s, given to each connection's session.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        subscriptions: list[Subscription],
+        handler: StreamHandler,
+        *,
+        connections: int,
+        signer: Callable[[], dict[str, str]] | None,
+        reporter: Reporter,
+        stale_after: float = 30.0,
+        connect_tries: int | None = 10,
+        transport: Connector | None = None,
+    ) -> None:
+        self.url = url
+        self.subscriptions = subscriptions
+        self.handler = handler
+        handler.session = self  # type: ignore[assignment]  # it calls what a Session offers
+        self.reporter = reporter
+        self.merger = Merger(connections, [s.channel == ORDERBOOK_DELTA for s in subscriptions], self)
+        self.sessions: list[Session] = []
+        for conn in range(connections):
+            subs = [Subscription(s.channel, copy.deepcopy(s.params)) for s in subscriptions]
+            self.sessions.append(
+                Session(
+                    url,
+                    subs,
+                    _Connection(self, conn, subs),
+                    signer=signer,
+                    reporter=_Labelled(reporter, f"connection {conn + 1}"),
+                    stale_after=stale_after,
+                    connect_tries=connect_tries,
+                    transport=transport,
+                )
+            )
+        self._index = {id(sub): i for i, sub in enumerate(subscriptions)}
+        self._seq = [0] * len(subscriptions)
+        self._started = [False] * connections
+        self.frames = 0  # frames delivered to the handler
+        self.gaps = 0  # gaps the handler was told of
+        self._closed = False
+
+    # --- what a Session offers a handler ------------------------------------------------------
+
+    @property
+    def state(self) -> SessionState:
+        if self._closed:
+            return SessionState.CLOSED
+        states = {s.state for s in self.sessions}
+        for state in (SessionState.STREAMING, SessionState.RECONNECTING):
+            if state in states:
+                return state
+        return SessionState.CONNECTING
+
+    @property
+    def connects(self) -> int:
+        return sum(s.connects for s in self.sessions)
+
+    @property
+    def reconnects(self) -> int:
+        return sum(s.reconnects for s in self.sessions)
+
+    def request_snapshot(self, sub: Subscription, markets: list[str]) -> None:
+        index = self._index[id(sub)]
+        for conn in self.merger.on[index]:
+            session = self.sessions[conn]
+            session.request_snapshot(session.subscriptions[index], markets)
+
+    def resubscribe(self, sub: Subscription, reason: str) -> None:
+        index = self._index[id(sub)]
+        for session in self.sessions:
+            session.resubscribe(session.subscriptions[index], reason)
+
+    def reconnect(self, reason: str) -> None:
+        for session in self.sessions:
+            session.reconnect(reason)
+
+    def list_subscriptions(self) -> None:
+        self.sessions[self.primary()].list_subscriptions()
+
+    def primary(self) -> int:
+        streaming = self.merger.streaming
+        return min(streaming) if streaming else 0
+
+    async def run(self) -> None:
+        """Run every connection until one ends the stream (``StreamDone``) or fails for good."""
+        tasks = [asyncio.ensure_future(s.run()) for s in self.sessions]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()
+        finally:
+            self._closed = True
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    # --- the connections ----------------------------------------------------------------------
+
+    def connected(self, conn: int) -> None:
+        if self._started[conn]:
+            up = len(self.merger.streaming) + 1
+            self.reporter.info(f"connection {conn + 1} back ({up} of {len(self.sessions)} streaming)")
+        self._started[conn] = True
+        self.merger.connected(conn)
+
+    def disconnected(self, conn: int, reason: str) -> None:
+        self.merger.disconnected(conn, reason)
+        left = len(self.merger.streaming)
+        self.reporter.warn(f"connection {conn + 1} down ({reason}); {left} of {len(self.sessions)} still streaming")
+
+    # --- the merged stream (redundant_merge.Emitter) ------------------------------------------
+
+    def deliver(self, sub: int, frame: dict[str, Any]) -> None:
+        logical = self.subscriptions[sub]
+        sid = frame["sid"] = sub + 1
+        seq = None
+        if "seq" in frame:
+            seq = self._seq[sub] = self._seq[sub] + 1
+            frame["seq"] = seq
+        self.frames += 1
+        raw = orjson.dumps(frame)
+        handler = self.handler
+        if handler.passthrough is not None:
+            handler.passthrough(raw)
+        else:
+            handler.on_data(raw, Head(frame["type"], sid, seq, None, frame), logical)
+
+    def gap(self, sub: int, missing: int) -> None:
+        self.gaps += 1
+        self._seq[sub] += missing
+        logical = self.subscriptions[sub]
+        head = Head(logical.channel, sub + 1, self._seq[sub] + 1, None, None)
+        self.handler.on_gap(logical, missing, head)
+
+    def up(self, conn: int) -> None:
+        self.handler.on_connected(self.url)
+
+    def down(self, conn: int, reason: str) -> None:
+        self.handler.on_disconnected(f"all {len(self.sessions)} connections down; the last: {reason}")
+
+    def subscribed(self, sub: int) -> None:
+        logical = self.subscriptions[sub]
+        logical.sid = sub + 1
+        self.handler.on_subscribed(logical)
+
+    def lost(self, sub: int, reason: str) -> None:
+        self.handler.on_subscription_lost(self.subscriptions[sub], reason)

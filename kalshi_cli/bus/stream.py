@@ -129,6 +129,8 @@ def _api_failure(exc: BaseException, target: BusTarget) -> UsageError | Connecti
     if isinstance(exc, nats_errors.TimeoutError | TimeoutError):
         return ConnectionFailed(f"NATS {target.display}: JetStream did not answer in time")
     desc = getattr(exc, "description", None) or str(exc) or type(exc).__name__
+    if "overlap" in desc:
+        desc += " (another stream holds these subjects: name that stream in the URL, or give --sink-subjects)"
     return UsageError(f"NATS {target.display}: stream {target.stream}: {desc}")
 
 

@@ -61,12 +61,15 @@ def check_files(paths: list[Path], warn: Warn) -> list[Path]:
 
 
 def _first_line(path: Path) -> tuple[int, bytes] | None:
+    broken: list[str] = []
     try:
-        for n, line in enumerate(iter_lines(path), 1):
+        for n, line in enumerate(iter_lines(path, broken.append), 1):
             if line.strip():
                 return n, line
     except OSError as exc:
         raise UsageError(f"cannot read recording {path}: {exc.strerror or exc}") from None
+    if broken:  # gzip magic, then nothing readable
+        raise UsageError(f"{path} is not a Kalshi recording (gzip data that does not decompress)")
     return None
 
 

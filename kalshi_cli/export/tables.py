@@ -11,6 +11,7 @@ is cut back to its last whole batch), every other open part is closed, and the e
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -90,6 +91,8 @@ class Output:
             directory.mkdir(parents=True, exist_ok=True)
             part = self.open_part(path, spec)
         except OSError as exc:
+            with contextlib.suppress(OSError):
+                path.unlink()  # a file begun but not written is no file
             self._fail(None, exc, path)
         self._open[key] = part
         return part

@@ -197,6 +197,9 @@ def test_every_run_remembers_what_it_read_and_refresh_reloads(sim_factory, tmp_p
     assert set(cat.events) == {m["event_ticker"] for m in everything if m["ticker"] in open_now}
     text = tickers_path(name, env).read_text()
     assert all(f"{t}\t" in text for t in open_now)
+    reloaded = listed(sim, tmp_path, "--refresh")  # the default listing answered from the reload itself
+    assert {m["ticker"] for m in reloaded} == open_now
+    assert [r["query"].get("status") for r in market_pages(sim)[-1:]] == [["open"]]
 
 
 def test_an_unwritable_cache_is_a_warning_not_a_failure(sim_factory, tmp_path: Path) -> None:

@@ -36,8 +36,9 @@ def _text(value: Any) -> str | None:
 
 _LIVE = BookState.LIVE
 _STALE = BookState.STALE
-#: an exchange action being applied: (ticker, clock, ts, recv_ts, seq) of its latest frame.
-Group = tuple[str, Any, int, Any, Any]
+#: an exchange action being applied: (ticker, clock, ts, recv_ts, seq) of its latest frame, and
+#: whether it is a snapshot (whole by itself, whatever follows).
+Group = tuple[str, Any, int, Any, Any, bool]
 
 
 class Books:
@@ -187,13 +188,17 @@ class Books:
         if kind == ORDERBOOK_SNAPSHOT and before is _STALE:
             self.continuity.resynced(rt, applied.market_ticker)
         self.updated[applied.market_ticker] = ts
-        self.groups[sid] = (applied.market_ticker, clock, ts, recv, obj.get("seq"))
+        self.groups[sid] = (applied.market_ticker, clock, ts, recv, obj.get("seq"), kind == ORDERBOOK_SNAPSHOT)
 
     def _close_group(self, sid: Any, *, write: bool) -> None:
+        """The action on ``sid`` is over: its row, if it changed the top (``write``: it is whole; a
+        snapshot always is)."""
         group = self.groups.pop(sid, None)
-        if group is None or not write or self.top is None:
+        if group is None or self.top is None:
             return
-        ticker, clock, ts, recv, seq = group
+        ticker, clock, ts, recv, seq, whole = group
+        if not (write or whole):
+            return
         book = self.set.books.get(ticker)
         if book is None or book.state is not _LIVE:
             return

@@ -100,6 +100,8 @@ def book(
     book STALE and it is re-snapshotted; a stale book is never shown or printed as current.
     On a terminal: a ladder per market, redrawn 12 times a second, as many levels as the height
     allows, your resting orders marked when signed in; space/n/p page markets, q or Ctrl-C quits.
+    With --json --continuity, lines of their own say which markets went stale (and why) and
+    when each is fresh again; --stats ends the run with how old the frames were on arrival.
 
     A name may be a market ticker, an event ticker (its open markets; how many is said on
     stderr), a series ticker (with --all-in-series: its open events' markets) or a kalshi.com
@@ -119,6 +121,8 @@ def book(
       kalshi book KXBTCD-26NOV2517-T97999.99 --json | jq -c '[.best_yes_bid, .best_yes_ask]'
 
       kalshi book KXBTCD-26NOV2517-T97999.99 --once --json > snapshot.json
+
+      kalshi book KXBTCD-26NOV2517-T97999.99 --json --continuity --stats > books.ndjson
 
       kalshi book KXBTCD-26DEC2517 --sim
 

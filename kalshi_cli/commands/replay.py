@@ -38,6 +38,21 @@ def replay(
         bool, typer.Option("--loop", help="Start again at the end instead of closing connections and exiting.")
     ] = False,
     public_key: PublicKeyOption = None,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            metavar="TIME",
+            help="Start here: ISO 8601 UTC (2026-11-25T14:05:00Z), Unix ms, or +5m after the recording "
+            "starts. Books are rebuilt up to it from the last recorded snapshot before it, so a client gets "
+            "each market's book as it stood then.",
+            show_default=False,
+        ),
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option("--to", metavar="TIME", help="Stop after this time (same forms as --from).", show_default=False),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No status lines on stderr.")] = False,
 ) -> None:
     """Serve recordings as a Kalshi endpoint; prints its ws:// URL first.
@@ -50,6 +65,8 @@ def replay(
     never gets a delta it cannot place. At the end of the data the connections close
     normally (code 1000) and the server exits, unless --loop. When stdout is a pipe, the
     server lets go of it once the URL is read and carries on in the background.
+    --from/--to play a time window of the recording (its receive times): at --from each
+    market's book is the one rebuilt from the last recorded snapshot and the deltas after it.
 
     Examples:
 
@@ -58,12 +75,16 @@ def replay(
       kalshi book --url "$(kalshi replay data/*.ndjson --speed max | head -1)" KXBTCD-26NOV2517-T97999.99
 
       kalshi book --replay data/kalshi-20261125T140000.000Z-0001.ndjson --replay-speed 10
+
+      kalshi book KXBTCD-26NOV2517-T97999.99 --json --url "$(kalshi replay data/ --from +1s --to +2s | head -1)"
+
+      kalshi replay data/ --from 2026-11-25T14:05:00Z --to +10m
     """
     from kalshi_cli.feeds.signals import run_main
     from kalshi_cli.recording import Recording, scan
     from kalshi_cli.sim.auth import read_public_key
     from kalshi_cli.sim.detach import Announce, serve_detachable
-    from kalshi_cli.sim.replay import parse_speed, serve_replay
+    from kalshi_cli.sim.replay import check_window, parse_speed, parse_window, serve_replay
     from kalshi_cli.sim.serving import check_port
 
     rate = parse_speed(speed)
@@ -71,6 +92,8 @@ def replay(
     pem = read_public_key(public_key)
     reporter = Reporter(quiet=quiet)
     recording = scan(list(files), reporter.warn)  # bad files are reported before anything is served
+    window = parse_window(start, end, recording)
+    check_window(recording, window)
 
     def serve(announce: Announce) -> None:
         def ready(url: str, recording: Recording) -> None:
@@ -78,7 +101,8 @@ def replay(
             markets = len(recording.tickers)
             reporter.info(
                 f"replaying {recording.frames:,} frames ({markets} market{'' if markets == 1 else 's'}, "
-                f"{recording.duration_s:.1f}s recorded) at {'max speed' if rate is None else f'{rate:g}x'}"
+                f"{recording.duration_s:.1f}s recorded){window.describe()} at "
+                f"{'max speed' if rate is None else f'{rate:g}x'}"
             )
 
         async def main() -> None:
@@ -92,6 +116,7 @@ def replay(
                 on_ready=ready,
                 recording=recording,
                 handle_signals=False,  # run_main's: Ctrl-C exits 130, SIGTERM 0
+                window=window,
             )
             if server.started_at is not None and server.ended_at is not None:
                 took = max(server.ended_at - server.started_at, 1e-9)

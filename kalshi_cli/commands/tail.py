@@ -71,6 +71,8 @@ def tail(
     Every channel in Kalshi's API works, public and private. Only data goes to stdout;
     status, warnings and errors go to stderr. Sequence gaps are reported, order books are
     re-snapshotted, and dropped connections reconnect and resubscribe by themselves.
+    --continuity marks each gap, reconnect and resubscribe with a line of its own among the
+    frames; --stats ends the run with how old the frames were on arrival, per channel.
 
     Examples:
 
@@ -79,6 +81,8 @@ def tail(
       kalshi tail trade ticker -m KXHIGHNY-26NOV25-B52.5 --json | jq .msg.yes_price_dollars
 
       kalshi tail orderbook_delta -m KXBTCD-26NOV2517-T97999.99 --count 100 > book.ndjson
+
+      kalshi tail orderbook_delta -m KXBTCD-26NOV2517-T97999.99 --continuity --stats > feed.ndjson
     """
     from kalshi_cli import environment
     from kalshi_cli.feeds import tail as feed

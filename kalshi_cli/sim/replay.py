@@ -6,14 +6,23 @@ into it: one timeline shared by every connection, started by the first subscribe
 the recorded times divided by ``speed``. sids and seqs are the engine's, so they are dense
 from 1 for each client's own subscriptions. A replay never drops a slow client (code 25):
 the timeline waits for it. Reading recordings is ``kalshi_cli.recording``'s job.
+
+A ``Window`` plays part of the recording: every line before its start is taken into the market
+state unpublished (so books are rebuilt from the last recorded snapshot before it, and a client
+that subscribes gets each market's book as it stood then, then the deltas after it), and the
+timeline stops at the first line after its end. Times are the recording's (``record_time``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -33,6 +42,9 @@ __all__ = [
     "ReplayConnection",
     "ReplayExchange",
     "ReplayServer",
+    "Window",
+    "check_window",
+    "parse_window",
     "expand",
     "parse_speed",
     "read_records",
@@ -44,6 +56,78 @@ __all__ = [
 
 HIGH_WATER = 512  # frames queued for one client before the timeline waits for it
 BATCH = 256  # events fanned out at once at full speed
+
+
+@dataclass(frozen=True)
+class Window:
+    """The part of a recording to play, in Unix ms, both ends included; ``None``: from the start / to the end."""
+
+    start: int | None = None
+    end: int | None = None
+
+    def describe(self) -> str:
+        """``" from T to T"`` for a status line (empty for the whole recording)."""
+        start = f" from {_utc(self.start)}" if self.start is not None else ""
+        end = f" to {_utc(self.end)}" if self.end is not None else ""
+        return start + end
+
+
+def _utc(ms: int) -> str:
+    try:
+        when = datetime.fromtimestamp(ms / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return f"{ms} ms"
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+_OFFSET = re.compile(r"\+(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
+
+
+def parse_window(start: str | None, end: str | None, recording: Recording) -> Window:
+    """``--from``/``--to``: ISO 8601 (no offset means UTC), Unix ms, or ``+5m`` (``ms``, ``s``, ``m``,
+    ``h``) after the recording's first frame.
+
+    Raises:
+        UsageError: a time that does not parse, or an offset into a recording without times.
+    """
+    from kalshi_cli.export.settings import parse_time  # the one reader of a user's time
+
+    def one(text: str | None, flag: str) -> int | None:
+        if text is None:
+            return None
+        if not text.strip().startswith("+"):
+            return parse_time(text, flag)
+        m = _OFFSET.fullmatch(text.strip().lower())
+        if m is None:
+            raise UsageError(f"{flag} expects an offset like +90s, +5m, +1h (after the recording starts); got {text!r}")
+        if recording.first_ms is None:
+            raise UsageError(f"{flag} {text}: the recording has no times to count from")
+        return recording.first_ms + int(float(m[1]) * _UNIT_MS[m[2]])
+
+    return Window(one(start, "--from"), one(end, "--to"))
+
+
+def check_window(recording: Recording, window: Window) -> None:
+    """Refuse a window that holds none of the recording, in one line naming both spans.
+
+    Raises:
+        UsageError: ``--from`` after ``--to``, or after the recording's end; ``--to`` before its start;
+            a window over a recording that carries no times.
+    """
+    start, end = window.start, window.end
+    if start is None and end is None:
+        return
+    first, last = recording.first_ms, recording.last_ms
+    if first is None or last is None:
+        raise UsageError("the recording has no times (recv_ts_ms, sending_ts_ms or ts_ms): --from/--to cannot seek")
+    span = f"the recording runs from {_utc(first)} to {_utc(last)}"
+    if start is not None and end is not None and start > end:
+        raise UsageError(f"--from {_utc(start)} is after --to {_utc(end)}")
+    if start is not None and start > last:
+        raise UsageError(f"--from {_utc(start)} is after the end of the recording ({span})")
+    if end is not None and end < first:
+        raise UsageError(f"--to {_utc(end)} is before the start of the recording ({span})")
 
 
 def parse_speed(text: str) -> float | None:
@@ -83,8 +167,12 @@ class ReplayServer:
         public_key_pem: bytes | str | None = None,
         sending_ts: bool = True,
         frame_log_limit: int = 1000,
+        window: Window | None = None,
     ) -> None:
         self.recording = recording
+        self.window = window or Window()
+        self.skipped = 0  # lines before the window's start, taken into the market state unpublished
+        self._records: Iterator[dict[str, Any]] = iter(())  # the pass being played (``_seek``)
         self.exchange = ReplayExchange(recording)
         self.speed = speed
         self.loop = loop
@@ -139,6 +227,7 @@ class ReplayServer:
         return self.exchange.snapshot_msg(ticker)
 
     async def start(self) -> str:
+        self._records = self._seek()  # before any client: the first subscribe sees the books at the start
         url = await self.wire.start()
         self.wire.spawn(self._play())
         return url
@@ -172,22 +261,42 @@ class ReplayServer:
             if not self.loop:
                 break
             self.exchange.reset()
+            self._records = self._seek()
         self.ended_at = time.monotonic()
         self.ending.set()
         await self.wire.close_all(1000, "end of recording")
         self.ended.set()
 
+    def _seek(self) -> Iterator[dict[str, Any]]:
+        """A pass over the recording, the market state brought to the window's start (nothing published)."""
+        records = read_records(self.recording.paths)
+        start = self.window.start
+        if start is None:
+            return records
+        apply = self.exchange.apply
+        self.skipped = 0
+        for obj in records:
+            t = record_time(obj)
+            if t is not None and t >= start:
+                return itertools.chain((obj,), records)
+            apply(obj)  # a line without a time belongs where it sits: before the start
+            self.skipped += 1
+        return iter(())
+
     async def _play_once(self) -> None:
         loop = asyncio.get_running_loop()
         apply = self.exchange.apply
         speed = self.speed
+        end = self.window.end
         batch: list[Event] = []
         due = loop.time()
         last_t: int | None = None
-        for obj in read_records(self.recording.paths):
-            if speed is not None:
+        for obj in self._records:
+            if speed is not None or end is not None:
                 t = record_time(obj)
-                if t is not None:
+                if end is not None and t is not None and t > end:
+                    break
+                if t is not None and speed is not None:
                     if last_t is not None and t > last_t:
                         due += (t - last_t) / 1000 / speed
                     last_t = t
@@ -227,11 +336,16 @@ async def serve_replay(
     warn: Callable[[str], None] | None = None,
     recording: Recording | None = None,
     handle_signals: bool = True,
+    window: Window | None = None,
 ) -> ReplayServer:
-    """Scan ``paths`` (unless given their ``recording``), serve them until the end of the recording
-    (or SIGINT/SIGTERM, unless the caller handles signals); return the server."""
+    """Scan ``paths`` (unless given their ``recording``), serve them (the ``window`` of them) until the
+    end (or SIGINT/SIGTERM, unless the caller handles signals); return the server."""
     recording = recording or scan(paths, warn)
-    server = ReplayServer(recording, speed=speed, loop=loop, host=host, port=port, public_key_pem=public_key_pem)
+    if window is not None:
+        check_window(recording, window)
+    server = ReplayServer(
+        recording, speed=speed, loop=loop, host=host, port=port, public_key_pem=public_key_pem, window=window
+    )
 
     def ready() -> None:
         if on_ready is not None:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kalshi_cli.book import DeltaOutcome, OrderBook
+from kalshi_cli.continuity import CONNECT, DISCONNECT, GAP
 from kalshi_cli.protocol import DATA_TYPES, ORDERBOOK_DELTA, ORDERBOOK_SNAPSHOT, TICKER
 from kalshi_cli.recording import META, Recording
 
@@ -25,7 +26,7 @@ from .model import Event
 
 __all__ = ["ReplayConnection", "ReplayExchange"]
 
-_RESET_EVENTS = frozenset({"connect", "disconnect"})
+_RESET_EVENTS = frozenset({CONNECT, DISCONNECT})
 
 
 class ReplayExchange:
@@ -83,9 +84,9 @@ class ReplayExchange:
         kind = obj.get("type")
         if kind == META:
             event = obj.get("event")
-            if event in _RESET_EVENTS or (event == "gap" and obj.get("channel") == ORDERBOOK_DELTA):
+            if event in _RESET_EVENTS or (event == GAP and obj.get("channel") == ORDERBOOK_DELTA):
                 self.distrust_books()
-                if event != "gap":
+                if event != GAP:
                     self._seq.clear()  # a new connection numbers its frames from 1 again
             return None
         if not isinstance(kind, str) or kind not in DATA_TYPES:

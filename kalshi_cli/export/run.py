@@ -10,6 +10,7 @@ error in either pass is reported once both have stopped (so each leaves complete
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -86,8 +87,11 @@ def run_export(settings: ExportSettings, reporter: Reporter) -> Summary:
             mine: ExportError | None = None
         except ExportError as exc:
             done, mine = Pass(), exc
+        except KeyboardInterrupt:
+            _interrupt(worker)
+            raise
         except BaseException:
-            worker.terminate()
+            worker.kill()
             worker.wait()
             raise
         theirs = _finish_worker(worker, errors, reporter)
@@ -132,6 +136,21 @@ def _finish_worker(proc: subprocess.Popen[bytes], errors: IO[bytes], reporter: R
     if result.get("error"):
         return str(result["error"])
     return Pass(result["lines"], result["rows"], [Path(p) for p in result["finished"]], result["refused"])
+
+
+def _interrupt(worker: subprocess.Popen[bytes]) -> None:
+    """Ctrl-C: the worker (in the same process group) got it too and is closing its files; one
+    interrupt of its own if it did not (a SIGINT sent to this process alone), a kill if it hangs."""
+    try:
+        worker.wait(timeout=1)
+        return
+    except subprocess.TimeoutExpired:
+        worker.send_signal(signal.SIGINT)
+    try:
+        worker.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
 
 
 def _refused(reporter: Reporter, refused: dict[str, int]) -> None:

@@ -8,8 +8,8 @@ and the cache goes beside it), else ``$XDG_CACHE_HOME/kalshi``, else ``~/.cache/
 * ``catalogue-<env>.ndjson``: a header line ``{"format": 2, "env", "fetched_at"}``, then one
   line per market, ``M<TAB>ticker<TAB>event_ticker<TAB>{json}``, and per event,
   ``E<TAB>event_ticker<TAB><TAB>{json}``: the API's objects cut to the ``KEPT_FIELDS`` the CLI
-  reads (names, status, times, quotes, volume: a third of a market's bytes; orjson reads
-  10,000 markets in about 20 ms). A run that saw only some markets merges them in without
+  reads (names, status, times, strike, last price, volume: a fifth of a market's bytes; orjson
+  reads 10,000 markets in about 15 ms). A run that saw only some markets merges them in without
   parsing the rest (the keys lead each line); rules texts stay on the server;
 * ``tickers-<env>.txt``: one ``TICKER<TAB>title`` line per market and per event, sorted, for
   completion, which reads only this small file (a few hundred KB for 10,000 markets).
@@ -21,11 +21,13 @@ custom URL. A missing, unreadable, corrupt or older-than-``max_age`` file reads 
 
 from __future__ import annotations
 
+import contextlib
+import operator
 import os
 import re
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,17 +49,20 @@ __all__ = [
 #: How long a catalogue is trusted by default (seconds): markets open and close every day.
 DEFAULT_TTL = 3600.0
 FORMAT = 2
-#: The market fields a cached market keeps (the rest is long text no command reads from the cache).
+#: The market fields a cached market keeps: what the resolver, the board and completion read
+#: (names, status, times, strike, last price, volume); rules texts and the rest stay on the server.
 KEPT_FIELDS = frozenset(
     {
-        "ticker", "event_ticker", "market_type", "title", "subtitle", "yes_sub_title", "no_sub_title",
-        "status", "open_time", "close_time", "expected_expiration_time", "result",
-        "yes_bid_dollars", "yes_ask_dollars", "last_price_dollars",
-        "volume_fp", "volume_24h_fp", "open_interest_fp",
-        "strike_type", "floor_strike", "cap_strike", "mve_collection_ticker",
+        "ticker", "event_ticker", "title", "yes_sub_title", "status", "open_time", "close_time", "result",
+        "last_price_dollars", "volume_fp", "open_interest_fp", "strike_type", "floor_strike", "cap_strike",
     }
 )  # fmt: skip
+# the ones every Market of the API carries (REST.md 5.4), read in one C call; the rest one by one
+_USUAL = ("ticker", "event_ticker", "title", "yes_sub_title", "status", "open_time", "close_time", "result",
+          "last_price_dollars", "volume_fp", "open_interest_fp")  # fmt: skip
+_OPTIONAL = tuple(sorted(KEPT_FIELDS - set(_USUAL)))
 _KEPT = tuple(sorted(KEPT_FIELDS))
+_get_usual = operator.itemgetter(*_USUAL)
 _FLAT = re.compile(r"\s+")
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -175,18 +180,22 @@ def load_catalogue(
 
 def _read(path: Path) -> tuple[dict[str, Any], list[bytes]]:
     """The header and the entry lines of a catalogue file; ValueError when it is not one."""
+    data = path.read_bytes()
+    head = _head(data)
+    return head, [line for line in data.split(b"\n")[1:] if line]
+
+
+def _head(data: bytes) -> dict[str, Any]:
     import orjson
 
-    data = path.read_bytes()
-    first, _, rest = data.partition(b"\n")
-    head = orjson.loads(first)
+    head = orjson.loads(data.partition(b"\n")[0])
     if (
         not isinstance(head, dict)
         or head.get("format") != FORMAT
         or not isinstance(head.get("fetched_at"), int | float)
     ):
         raise ValueError("not a catalogue")
-    return head, [line for line in rest.split(b"\n") if line]
+    return head
 
 
 def save_catalogue(
@@ -204,33 +213,29 @@ def save_catalogue(
     """
     import orjson
 
-    entries: dict[tuple[bytes, str], bytes] = {}  # (kind, key) -> line
-    events_of: dict[str, str] = {}  # market ticker -> event ticker, for the completion counts
-    completions: dict[str, str] = {}
-    if merge:
-        _keep_cached(env_name, environ, catalogue, entries, events_of, completions)
+    kept = _Kept() if not merge else _keep_cached(env_name, environ, catalogue)
+    market_lines, completions, events_of = kept.market_lines, kept.completions, kept.events_of
     for ticker, m in catalogue.markets.items():
         encoded = catalogue._encoded.get(ticker)
         if encoded is None or encoded[0] is not m:  # set or changed by hand: encode it now
-            kept = _cut(m)
-            encoded = (m, _market_line(ticker, kept, orjson.dumps(kept)), _completion(ticker, kept))
-        entries[(b"M", ticker)] = encoded[1]
-        completions[ticker] = encoded[2]
-        events_of[ticker] = str(m.get("event_ticker") or "")
-    titles: dict[str, str] = {}
+            cut = _cut(m)
+            encoded = (m, _market_line(ticker, cut, orjson.dumps(cut)), _completion(ticker, cut))
+        market_lines.append(encoded[1])
+        completions.append(encoded[2])
+        events_of.append(str(m.get("event_ticker") or ""))
+    titles = kept.titles
+    event_lines = kept.event_lines
     for event, e in catalogue.events.items():
-        entries[(b"E", event)] = b"E\t" + event.encode() + b"\t\t" + orjson.dumps(e) + b"\n"
+        event_lines.append(b"E\t" + event.encode() + b"\t\t" + orjson.dumps(e) + b"\n")
         titles[event] = str(e.get("title") or "")
-    for (kind, key), line in entries.items():
-        if kind == b"E" and key not in titles:
-            titles[key] = str(orjson.loads(line.split(b"\t", 3)[3]).get("title") or "")
     head = orjson.dumps({"format": FORMAT, "env": env_name, "fetched_at": catalogue.fetched_at}) + b"\n"
-    lines = sorted([*completions.values(), *_event_lines(events_of, titles, completions)])
+    tickers = {line.partition("\t")[0] for line in completions}
+    lines = sorted([*completions, *_event_lines(events_of, titles, tickers)])
     text = f"# kalshi catalogue of {env_name}: {len(completions)} markets\n" + "".join(lines)
     try:
         directory = cache_dir(environ)
         directory.mkdir(parents=True, exist_ok=True)
-        _atomic_write(catalogue_path(env_name, environ), head + b"".join(entries.values()))
+        _atomic_write(catalogue_path(env_name, environ), head + b"".join(market_lines) + b"".join(event_lines))
         _atomic_write(tickers_path(env_name, environ), text.encode())
     except (OSError, TypeError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
@@ -243,52 +248,68 @@ def save_catalogue(
     return True
 
 
-def _keep_cached(
-    env_name: str,
-    environ: Mapping[str, str] | None,
-    catalogue: Catalogue,
-    entries: dict[tuple[bytes, str], bytes],
-    events_of: dict[str, str],
-    completions: dict[str, str],
-) -> None:
-    """The cached lines ``catalogue`` does not replace, read by their keys alone."""
+@dataclass
+class _Kept:
+    """What a merging save keeps of the cached files: lines, their completions, events' titles."""
+
+    market_lines: list[bytes] = field(default_factory=list)
+    completions: list[str] = field(default_factory=list)
+    events_of: list[str] = field(default_factory=list)  # the event of each market, for the counts
+    event_lines: list[bytes] = field(default_factory=list)
+    titles: dict[str, str] = field(default_factory=dict)
+
+
+def _keep_cached(env_name: str, environ: Mapping[str, str] | None, catalogue: Catalogue) -> _Kept:
+    """The cached lines ``catalogue`` does not replace, found by their keys alone (no JSON read
+    unless an event is kept, for its title)."""
+    import orjson
+
+    kept = _Kept()
     try:
-        _head, lines = _read(catalogue_path(env_name, environ))
+        data = catalogue_path(env_name, environ).read_bytes()
+        _head(data)
     except (OSError, ValueError):
-        return
-    for line in lines:
-        kind, end = line[:1], line.find(b"\t", 2)
-        if end < 0 or line[1:2] != b"\t" or kind not in (b"M", b"E"):
+        return kept
+    new_markets = {t.encode() for t in catalogue.markets}
+    new_events = {e.encode() for e in catalogue.events}
+    gone: dict[str, str] = {}  # kept market ticker -> its event
+    for line in data.split(b"\n")[1:]:
+        end = line.find(b"\t", 2)
+        if end < 0:
             continue
-        key = line[2:end].decode(errors="replace")
-        if key in (catalogue.markets if kind == b"M" else catalogue.events):
-            continue  # replaced: the body is never parsed
-        entries[(kind, key)] = line + b"\n"
-        if kind == b"M":
-            events_of[key] = line[end + 1 : line.find(b"\t", end + 1)].decode(errors="replace")
-    if not events_of:
-        return
-    try:
-        with tickers_path(env_name, environ).open(encoding="utf-8", errors="replace") as f:
-            for raw in f:
-                ticker = raw.split("\t", 1)[0].strip()
-                if ticker in events_of and ticker not in catalogue.markets:
-                    completions[ticker] = raw if raw.endswith("\n") else raw + "\n"
-    except OSError:
-        pass
-    for ticker in events_of:  # a market line with no completion line left: a plain one
-        completions.setdefault(ticker, f"{ticker}\t\n")
+        kind, key = line[:2], line[2:end]
+        if kind == b"M\t" and key not in new_markets:
+            its_event = line[end + 1 : line.find(b"\t", end + 1)]
+            gone[key.decode(errors="replace")] = its_event.decode(errors="replace")
+            kept.market_lines.append(line + b"\n")
+        elif kind == b"E\t" and key not in new_events:
+            kept.event_lines.append(line + b"\n")
+            with contextlib.suppress(ValueError, IndexError, AttributeError):
+                title = orjson.loads(line.split(b"\t", 3)[3]).get("title")
+                kept.titles[key.decode(errors="replace")] = str(title or "")
+    if not gone:
+        return kept
+    found: dict[str, str] = {}
+    with contextlib.suppress(OSError), tickers_path(env_name, environ).open(encoding="utf-8", errors="replace") as f:
+        for raw in f:
+            ticker = raw.partition("\t")[0].strip()
+            if ticker in gone:
+                found[ticker] = raw if raw.endswith("\n") else raw + "\n"
+    for ticker, event in gone.items():
+        kept.completions.append(found.get(ticker) or f"{ticker}\t\n")
+        kept.events_of.append(event)
+    return kept
 
 
-def _event_lines(events_of: Mapping[str, str], titles: Mapping[str, str], markets: Mapping[str, str]) -> list[str]:
+def _event_lines(events_of: Iterable[str], titles: Mapping[str, str], tickers: Container[str]) -> list[str]:
     """``EVENT<TAB>event: title, N markets`` for every event with a market or an event object."""
     counts: dict[str, int] = {}
-    for event in events_of.values():
+    for event in events_of:
         if event:
             counts[event] = counts.get(event, 0) + 1
     lines = []
     for event in counts.keys() | titles.keys():
-        if event in markets:
+        if event in tickers:
             continue  # a market ticker equal to its event's: the market line says it
         title = " ".join(titles.get(event, "").split())
         n = counts.get(event, 0)
@@ -309,7 +330,15 @@ def _completion(ticker: str, market: Mapping[str, Any]) -> str:
 
 
 def _cut(market: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: market[k] for k in _KEPT if k in market}
+    """``market`` with only the ``KEPT_FIELDS`` (2 µs a market in the usual case)."""
+    try:
+        kept = dict(zip(_USUAL, _get_usual(market), strict=True))
+    except KeyError:  # an older or trimmed object: field by field
+        return {k: market[k] for k in _KEPT if k in market}
+    for k in _OPTIONAL:
+        if k in market:
+            kept[k] = market[k]
+    return kept
 
 
 def _title(market: Mapping[str, Any]) -> str:

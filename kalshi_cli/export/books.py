@@ -25,7 +25,7 @@ from kalshi_cli.export.continuity import Continuity
 from kalshi_cli.export.tables import TableBuffer
 from kalshi_cli.export.values import PRICES, SIZES, scaled
 from kalshi_cli.fixed import CENT, ONE_CONTRACT, ONE_DOLLAR
-from kalshi_cli.protocol import ORDERBOOK_DELTA, ORDERBOOK_SNAPSHOT, channel_of_type
+from kalshi_cli.protocol import ORDERBOOK_DELTA, channel_of_type
 
 __all__ = ["Books"]
 
@@ -39,6 +39,15 @@ _STALE = BookState.STALE
 #: an exchange action being applied: (ticker, clock, ts, recv_ts, seq) of its latest frame, and
 #: whether it is a snapshot (whole by itself, whatever follows).
 Group = tuple[str, Any, int, Any, Any, bool]
+
+
+def _legacy(msg: dict[str, Any], price: int | None, size: int | None) -> tuple[int | None, int | None]:
+    """A pre-2026 delta's integer cents and contract count, where the fixed-point strings are missing."""
+    if price is None and type(msg.get("price")) is int:
+        price = msg["price"] * CENT
+    if size is None and type(msg.get("delta")) is int:
+        size = msg["delta"] * ONE_CONTRACT
+    return price, size
 
 
 class Books:
@@ -167,28 +176,42 @@ class Books:
         if type(sid) is not int:
             sid = None
         clock = msg.get("clock")
-        group = self.groups.get(sid)
-        if group is not None and not (kind == ORDERBOOK_DELTA and group[0] == ticker and group[1] == clock):
+        delta = kind == ORDERBOOK_DELTA
+        groups = self.groups
+        group = groups.get(sid)
+        if group is not None and not (delta and group[0] == ticker and group[1] == clock):
             self._close_group(sid, write=True)
-        if self.deltas is not None:
-            self._delta_rows(kind, msg, ts, recv, sid, obj.get("seq"), clock, ticker)
+        seq = obj.get("seq")
+        deltas = self.deltas
+        if deltas is not None:
+            if delta:  # (inline: the most common row of all)
+                price = PRICES[msg.get("price_dollars")]
+                size = SIZES[msg.get("delta_fp")]
+                if price is None or size is None:
+                    price, size = _legacy(msg, price, size)
+                side, coid = msg.get("side"), msg.get("client_order_id")
+                deltas.append((ts, recv, ticker, sid, seq, clock, "delta", side, price, size, coid))
+            else:
+                self._snapshot_rows(msg, ts, recv, sid, seq, clock, ticker)
         if not self.build:
             return
-        book = self.set.books.get(ticker) if ticker is not None else None
+        books = self.set.books
+        book = books.get(ticker) if ticker is not None else None
         before = book.state if book is not None else None
         applied = self.set.apply(obj)
         if applied is None:
-            book = self.set.books.get(ticker) if ticker is not None else None
+            book = books.get(ticker) if ticker is not None else None
             if book is not None and book.state is _STALE and before is not _STALE:
                 self._close_group(sid, write=False)
                 self.continuity.event(
                     rt, "stale", books=[book.market_ticker], sid=sid, reason=book.stale_reason, source="data"
                 )
             return
-        if kind == ORDERBOOK_SNAPSHOT and before is _STALE:
-            self.continuity.resynced(rt, applied.market_ticker)
-        self.updated[applied.market_ticker] = ts
-        self.groups[sid] = (applied.market_ticker, clock, ts, recv, obj.get("seq"), kind == ORDERBOOK_SNAPSHOT)
+        ticker = applied.market_ticker
+        if not delta and before is _STALE:
+            self.continuity.resynced(rt, ticker)
+        self.updated[ticker] = ts
+        groups[sid] = (ticker, clock, ts, recv, seq, not delta)
 
     def _close_group(self, sid: Any, *, write: bool) -> None:
         """The action on ``sid`` is over: its row, if it changed the top (``write``: it is whole; a
@@ -214,21 +237,11 @@ class Books:
         for sid in list(self.groups):
             self._close_group(sid, write=True)
 
-    def _delta_rows(
-        self, kind: str, msg: dict[str, Any], ts: int, recv: Any, sid: Any, seq: Any, clock: Any, ticker: Any
+    def _snapshot_rows(
+        self, msg: dict[str, Any], ts: int, recv: Any, sid: Any, seq: Any, clock: Any, ticker: Any
     ) -> None:
         table = self.deltas
         assert table is not None
-        if kind == ORDERBOOK_DELTA:
-            price = PRICES[msg.get("price_dollars")]
-            size = SIZES[msg.get("delta_fp")]
-            if price is None and type(msg.get("price")) is int:  # legacy integer cents
-                price = msg["price"] * CENT
-            if size is None and type(msg.get("delta")) is int:
-                size = msg["delta"] * ONE_CONTRACT
-            row = (ts, recv, ticker, sid, seq, clock, "delta", msg.get("side"), price, size, msg.get("client_order_id"))
-            table.append(row)
-            return
         levels = 0
         for side in ("yes", "no"):
             ladder = msg.get(f"{side}_dollars_fp")

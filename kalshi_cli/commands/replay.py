@@ -106,6 +106,8 @@ def replay(
             )
 
         async def main() -> None:
+            if window.start is not None:  # the books are rebuilt up to it before the URL is announced
+                reporter.info("rebuilding the books up to --from")
             server = await serve_replay(
                 recording.paths,
                 speed=rate,

@@ -9,6 +9,7 @@ deltas after it, and nothing recorded after ``--to``.
 
 from __future__ import annotations
 
+import gzip
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -251,3 +252,17 @@ def test_a_recording_without_times_cannot_seek(tmp_path):
     rec = tmp_path / "untimed.ndjson"
     rec.write_bytes(orjson.dumps({"type": "trade", "sid": 1, "seq": 1, "msg": {"market_ticker": "KXA"}}) + b"\n")
     assert_clean_error(run_cli(["replay", str(rec), "--from", "+1s"]), 2, "no times")
+
+
+def test_a_window_over_rotated_gzip_files_is_the_same_as_over_one_file(recorded, tmp_path):
+    raw = recorded.path.read_bytes().splitlines(keepends=True)
+    rotated = tmp_path / "rotated"
+    rotated.mkdir()
+    third = len(raw) // 3
+    for i, part in enumerate((raw[:third], raw[third : 2 * third], raw[2 * third :])):
+        (rotated / f"kalshi-{i:04d}.ndjson.gz").write_bytes(gzip.compress(b"".join(part)))
+    start, end = recorded.moments[1][0], recorded.moments[3][0]
+    window = ["--from", str(start), "--to", str(end)]
+    whole, _ = replay_to_client(recorded.path, recorded.tickers, *window)
+    parts, _ = replay_to_client(rotated, recorded.tickers, *window)
+    assert parts == whole and len(whole) > len(recorded.tickers)

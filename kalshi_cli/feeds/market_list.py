@@ -256,7 +256,13 @@ def run(settings: MarketsSettings, env: Environment) -> None:
             _print_table(shown, settings, env)
         _report(reporter, printed, matched, complete, table and settings.limit is None)
 
-    run_main(main)
+    import gc
+
+    gc.disable()  # pages of plain dicts make no cycles; the collector would only walk them again and again
+    try:
+        run_main(main)
+    finally:
+        gc.enable()
 
 
 def _print_table(shown: list[dict[str, Any]], settings: MarketsSettings, env: Environment) -> None:

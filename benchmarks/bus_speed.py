@@ -209,14 +209,15 @@ def bare_publish_round(nats_url: str, source: str, dest: str) -> float:
     return (n - 1) / span if span else 0.0
 
 
-def timed(argv: list[str]) -> float:
+def timed(argv: list[str]) -> tuple[float, float]:
+    """Run ``argv`` with stdout to /dev/null: (wall seconds, CPU seconds)."""
     started = time.monotonic()
     with open(os.devnull, "wb") as devnull:
         proc = subprocess.Popen(argv, stdout=devnull, stderr=subprocess.DEVNULL, env=env())
-        status, _, _ = reap(proc)
+        status, cpu, _ = reap(proc)
     if status != 0:
         raise SystemExit(f"{argv[:4]} exited {status}")
-    return time.monotonic() - started
+    return time.monotonic() - started, cpu
 
 
 def main() -> None:
@@ -230,7 +231,11 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bus-speed-"))
     server = Nats(tmp / "js")
     load = LoadServer()
-    rec, bare, rec_cpu, tail, pull = [], [], [], [], []
+    rec: list[float] = []
+    bare: list[float] = []
+    tail: list[tuple[float, float]] = []  # (msgs/s, msgs per CPU second)
+    pull: list[tuple[float, float]] = []
+    rec_cpu: list[float] = []
     try:
         for i in range(args.rounds):
             stream = f"REC{i}"
@@ -239,27 +244,16 @@ def main() -> None:
             rec_cpu.append(cpu)
             bare.append(bare_publish_round(server.url, stream, f"BARE{i}"))
             n, _ = stream_state(server.url, stream)
-            source = f"{server.url}/{stream}"
-            tail.append(
-                n
-                / timed(
-                    kalshi(
-                        "tail",
-                        "orderbook_delta",
-                        "ticker",
-                        "trade",
-                        "--from",
-                        source,
-                        "--json",
-                        "--count",
-                        str(n),
-                        "-q",
-                    )
-                )
-            )
-            pull.append(n / timed([PY, __file__, "_consume", server.url, stream, str(n)]))
+            ours = kalshi("tail", "orderbook_delta", "ticker", "trade", "--from", f"{server.url}/{stream}", "--json")
+            ours += ["--count", str(n), "-q"]
+            theirs = [PY, __file__, "_consume", server.url, stream, str(n)]
+            for argv, into in ((ours, tail), (theirs, pull)) if i % 2 == 0 else ((theirs, pull), (ours, tail)):
+                wall, cpu = timed(argv)
+                into.append((n / wall, n / cpu))
             delete_streams(server.url, stream, f"BARE{i}")
-            done = f"record {rec[-1]:,.0f}/s bare {bare[-1]:,.0f}/s; tail {tail[-1]:,.0f}/s pull {pull[-1]:,.0f}/s"
+            done = (
+                f"record {rec[-1]:,.0f}/s bare {bare[-1]:,.0f}/s; tail {tail[-1][0]:,.0f}/s pull {pull[-1][0]:,.0f}/s"
+            )
             print(f"round {i + 1}: {done} ({n:,} messages stored)", file=sys.stderr)
     finally:
         load.stop()
@@ -267,17 +261,20 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
     med = statistics.median
     print(f"## NATS bus ({args.frames:,} load-server frames, median of {args.rounds} alternating rounds)\n")
-    print("| measure | rate | baseline (same run) | ratio |")
+    print("Ratios are the median of each round's own ratio (on a shared box rounds differ more than pairs).\n")
+    print("| measure | ours | baseline (same run) | ratio |")
     print("| --- | ---: | ---: | ---: |")
-    r, b, t, p = med(rec), med(bare), med(tail), med(pull)
+    ratio = med(x / y for x, y in zip(rec, bare, strict=True))
     print(
-        f"| `record --sink nats://` (stored msgs/s) | {r:,.0f}/s | bare nats-py publish_async, acked: {b:,.0f}/s "
-        f"| {r / b:.2f}x |"
+        f"| `record --sink nats://`, stored msgs/s | {med(rec):,.0f} | bare nats-py publish_async, acked: "
+        f"{med(bare):,.0f} | {ratio:.2f}x |"
     )
-    print(
-        f"| `tail --from nats:// --json` (msgs/s, whole process) | {t:,.0f}/s | bare nats-py pull: {p:,.0f}/s "
-        f"| {t / p:.2f}x |"
-    )
+    for k, what in ((0, "msgs/s (whole process)"), (1, "msgs per CPU second")):
+        ratio = med(x[k] / y[k] for x, y in zip(tail, pull, strict=True))
+        print(
+            f"| `tail --from nats:// --json`, {what} | {med(x[k] for x in tail):,.0f} | bare nats-py pull: "
+            f"{med(y[k] for y in pull):,.0f} | {ratio:.2f}x |"
+        )
     print(f"\nrecorder CPU per round: {med(rec_cpu):.2f} s (median)")
 
 

@@ -73,7 +73,7 @@ class BusReader:
         else:
             cfg["deliver_policy"] = api.DeliverPolicy.ALL
         if self.durable is None:
-            cfg.update(ack_policy=api.AckPolicy.NONE, inactive_threshold=300.0, mem_storage=True)
+            cfg.update(ack_policy=api.AckPolicy.NONE, inactive_threshold=30.0, mem_storage=True)
         else:
             cfg.update(ack_policy=api.AckPolicy.ALL, durable_name=self.durable, max_ack_pending=-1)
         return api.ConsumerConfig(**cfg)

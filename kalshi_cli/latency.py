@@ -12,11 +12,12 @@ approximate; keeping every age is exact but grows with the run.) The caller read
 from __future__ import annotations
 
 from array import array
+from collections.abc import Callable
 from typing import IO, Any
 
 from kalshi_cli.protocol import channel_of_type
 
-__all__ = ["HIGH_MS", "LOW_MS", "PERCENTILES", "AgeHistogram", "FrameAges", "write_report"]
+__all__ = ["HIGH_MS", "LOW_MS", "PERCENTILES", "AgeHistogram", "FrameAges", "ReadClock", "write_report"]
 
 LOW_MS = 5_000  # exact down to -5 s: a local clock behind Kalshi's shows as negative ages
 HIGH_MS = 60_000  # exact up to a minute
@@ -101,6 +102,34 @@ class AgeHistogram:
             return f"<-{LOW_MS}"
         value = self.percentile(p)
         return str(value) if value is not None else f">{HIGH_MS - 1}"
+
+
+class ReadClock:
+    """The receive time of the frames being handed over now, read once per turn of the event loop.
+
+    The session hands over every frame of one transport read in one turn, so they share the time
+    the read came in: reading the clock per frame would add the time spent on the frames before
+    it to each frame's age (and cost a clock call per frame).
+    """
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self._ms: int | None = None
+
+    def now_ms(self) -> int:
+        ms = self._ms
+        if ms is None:
+            ms = self._ms = int(self.clock() * 1000)
+            import asyncio  # here: the module stays free of the event loop until a run asks
+
+            try:
+                asyncio.get_running_loop().call_soon(self._forget)
+            except RuntimeError:  # no loop (a test feeding frames by hand): read it every time
+                self._ms = None
+        return ms
+
+    def _forget(self) -> None:
+        self._ms = None
 
 
 class FrameAges:

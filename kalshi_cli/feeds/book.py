@@ -23,7 +23,7 @@ from kalshi_cli.feeds.context import ConnectionArgs, open_context
 from kalshi_cli.feeds.markets import check_tickers, resolve_names
 from kalshi_cli.feeds.own_orders import Marks, follow_own_orders
 from kalshi_cli.feeds.runner import FeedHandler, Tick, finish_on_quit, run_feed, run_main
-from kalshi_cli.latency import FrameAges, write_report
+from kalshi_cli.latency import FrameAges, ReadClock, write_report
 from kalshi_cli.market_stats import MarketStats
 from kalshi_cli.output import OutputClosed
 from kalshi_cli.protocol import ORDERBOOK_DELTA, ORDERBOOK_SNAPSHOT, TICKER, TRADE, Head, parse_frame
@@ -82,6 +82,7 @@ class BookHandler(FeedHandler):
         super().__init__()
         self.tickers = tickers
         self.stats = stats
+        self._read_ms = ReadClock(clock).now_ms  # a frame's receive time: its read's
         self.continuity = BookContinuity(self._write_continuity, self._now_ms) if continuity else None
         self.books = BookSet()
         self.sink = sink if sink is not None else NullSink()
@@ -146,7 +147,7 @@ class BookHandler(FeedHandler):
             self._start_burst()
         obj = head.obj if head.obj is not None else parse_frame(raw)  # the session parsed it (validated)
         if self.stats is not None:
-            self.stats.observe(obj, self._now_ms())
+            self.stats.observe(obj, self._read_ms())
         kind = head.type
         if kind == ORDERBOOK_DELTA or kind == ORDERBOOK_SNAPSHOT:
             book = self.books.apply(obj)

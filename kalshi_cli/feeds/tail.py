@@ -21,7 +21,7 @@ from kalshi_cli.feeds.markets import resolve_markets
 from kalshi_cli.feeds.runner import FeedHandler, run_feed, run_main
 from kalshi_cli.feeds.subscriptions import build_subscriptions, check_channel
 from kalshi_cli.feeds.trades import FetchTrades, TradeGapFiller, trade_fetcher
-from kalshi_cli.latency import FrameAges, write_report
+from kalshi_cli.latency import FrameAges, ReadClock, write_report
 from kalshi_cli.output import Reporter
 from kalshi_cli.protocol import Head
 from kalshi_cli.session import StreamDone, Subscription
@@ -73,6 +73,7 @@ class TailHandler(FeedHandler):
         self.remaining = count
         self.clock = clock
         self.stats = stats
+        self._read_ms = ReadClock(clock).now_ms  # a frame's receive time: its read's
         self.continuity = ContinuityLines(self._write_continuity, self._now_ms) if continuity else None
         self.trades: TradeGapFiller | None = None
         if trades is not None:
@@ -123,7 +124,7 @@ class TailHandler(FeedHandler):
 
     def on_data(self, raw: bytes, head: Head, sub: Subscription) -> None:
         if self.stats is not None and head.obj is not None:
-            self.stats.observe(head.obj, self._now_ms())
+            self.stats.observe(head.obj, self._read_ms())
         if self.trades is not None:
             self.trades.live(raw)
             return

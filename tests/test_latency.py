@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from kalshi_cli.cli import _run
 from kalshi_cli.environment import Environment, using
-from kalshi_cli.latency import HIGH_MS, LOW_MS, AgeHistogram, FrameAges
+from kalshi_cli.latency import HIGH_MS, LOW_MS, AgeHistogram, FrameAges, ReadClock
 from tests.conftest import run_cli, signed_args, spawn_cli
 from tests.test_cli_tail import data_frames, lines_of, stop, subscribed, wait_for
 
@@ -249,3 +249,16 @@ def test_stats_off_leaves_stderr_without_a_summary(keys, sim_factory):
     proc = run_cli(["tail", "ticker", "--json", "--count", "5", *signed_args(keys, sim.url)])
     assert proc.returncode == 0
     assert b"stats" not in proc.stderr
+
+
+def test_the_receive_time_is_read_once_per_turn_of_the_loop():
+    ticks = iter(range(1, 100))
+    clock = ReadClock(lambda: next(ticks))
+
+    async def main() -> list[int]:
+        first_read = [clock.now_ms(), clock.now_ms(), clock.now_ms()]  # the frames of one read
+        await asyncio.sleep(0)  # the loop turns: the next read's frames
+        return [*first_read, clock.now_ms(), clock.now_ms()]
+
+    assert asyncio.run(main()) == [1000, 1000, 1000, 2000, 2000]
+    assert [clock.now_ms(), clock.now_ms()] == [3000, 4000]  # no loop: read every time

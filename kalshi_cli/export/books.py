@@ -74,7 +74,8 @@ class Books:
         self.depth = depth
         self.every_ms = every_ms
         self.only = markets
-        self.seq: dict[int, int] = {}  # sid -> last seq, this connection
+        #: sid -> last seq, this connection (the run loop reads and updates it in place: never rebound)
+        self.seq: dict[int, int] = {}
         self.groups: dict[Any, Group] = {}  # sid -> the action being applied on it
         self.last_top: dict[str, tuple[Any, ...]] = {}
         self.updated: dict[str, int] = {}  # ticker -> exchange time of its last applied frame
@@ -97,7 +98,8 @@ class Books:
             channel = self.subs.get(sid, (channel_of_type(kind), []))[0]
             self._gap(rt, channel, sid, seq - last - 1, f"seq {seq} after {last}", "data")
         else:
-            self.seq = {sid: seq}
+            self.seq.clear()
+            self.seq[sid] = seq
             self._all_stale(rt, "reconnect", f"seq went back from {last} to {seq}", "data")
 
     def meta(self, obj: dict[str, Any], rt: int) -> None:

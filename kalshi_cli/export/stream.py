@@ -129,6 +129,7 @@ def _stream(
     want_grid = books.snapshots is not None
     frame = books.frame
     check_seq = books.check_seq
+    seqs: dict[Any, int] = books.seq
     next_grid = -(2**62)
     last = 0
     lines = 0
@@ -160,7 +161,11 @@ def _stream(
             books.grid(ts)
             next_grid = books.next_grid or next_grid
         if building and (seq := obj.get("seq")) is not None:
-            check_seq(kind, obj.get("sid"), seq, rt)
+            sid = obj.get("sid")
+            if type(seq) is int and seqs.get(sid, -2) == seq - 1:  # in order: the common case, inline
+                seqs[sid] = seq
+            else:
+                check_seq(kind, sid, seq, rt)
         try:
             if kind in book_kinds:
                 if want_books:

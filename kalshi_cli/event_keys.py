@@ -54,15 +54,60 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-__all__ = ["SNAPSHOT_POS", "EventKeyer", "encode_field"]
+__all__ = [
+    "SNAPSHOT_POS",
+    "EventKeyer",
+    "delta_position",
+    "encode_field",
+    "mark_lost",
+    "after_snapshot",
+    "unknown_group",
+]
 
 _UNSAFE: Final = re.compile(r"[^A-Za-z0-9._-]")
-#: ``EventKeyer.position``'s second half for a snapshot: it holds every delta of its clock.
+#: The second half of a snapshot's position (``EventKeyer.place``): it holds every delta of its clock.
 SNAPSHOT_POS: Final = 1 << 62
-# ``pos`` values besides a delta's position within its clock group:
+# A market's clock group on one connection is ``[clock, pos]``; ``pos`` is the position of the
+# last delta within the group at ``clock``, or one of these marks:
 _AFTER_SNAPSHOT: Final = -1  # right after a snapshot: no delta at its clock is valid
 _UNSURE: Final = -2  # the group at ``clock`` may have lost deltas; a higher clock is sure
 _LOST: Final = -3  # frames may have been lost since: the next delta's group is unsure
+
+
+def unknown_group() -> list[int]:
+    """A market's group state before anything is known (joined mid-stream)."""
+    return [0, _LOST]
+
+
+def after_snapshot(clock: int) -> list[int]:
+    """A market's group state right after a snapshot at ``clock``."""
+    return [clock, _AFTER_SNAPSHOT]
+
+
+def mark_lost(group: list[int]) -> None:
+    """Frames may have been lost (a seq gap): the next delta's group is unsure."""
+    group[1] = _LOST
+
+
+def delta_position(group: list[int], clock: int) -> int | None:
+    """The position of a delta at ``clock`` within its clock's group (advancing ``group``), or
+    ``None`` when it cannot be sure (see the module docstring)."""
+    current, pos = group
+    if clock > current:
+        if pos == _LOST:  # this clock's group may have begun unseen
+            group[0] = clock
+            group[1] = _UNSURE
+            return None
+        group[0] = clock
+        group[1] = 0
+        return 0
+    if clock == current and pos >= 0:
+        group[1] = pos = pos + 1
+        return pos
+    if pos == _LOST or (clock < current and pos != _AFTER_SNAPSHOT):
+        group[0] = clock  # frames lost, or maintenance lowered the clock: unsure until it moves on
+        group[1] = _UNSURE
+    return None  # at or below the snapshot's clock (a fault), or the unsure group
 
 
 def encode_field(value: object) -> str:
@@ -143,40 +188,63 @@ class EventKeyer:
 
     Stateful only for book deltas: per market the current ``clock`` and the position of the
     last delta within it, and per sid the last ``seq`` (a gap makes that sid's markets unsure).
-    Memory is one entry per market and sid subscribed. After a book frame, ``position`` is
-    where it stands in its market: ``(clock, n)`` for the n-th delta of a clock, ``(clock,
-    SNAPSHOT_POS)`` for a snapshot (after every delta of its clock), ``None`` when unsure.
+    Memory is one entry per market and sid subscribed. ``place`` is ``key`` for a merge of
+    book frames: the market and the frame's position in its clock, no string built.
     """
 
-    __slots__ = ("_books", "_market_sid", "_seqs", "position")
+    __slots__ = ("_books", "_market_sid", "_seqs")
 
     def __init__(self) -> None:
         self._books: dict[str, list[int]] = {}  # ticker -> [clock, pos]
         self._market_sid: dict[str, object] = {}
         self._seqs: dict[object, int] = {}
-        self.position: tuple[int, int] | None = None
 
     def key(self, frame: Mapping[str, Any]) -> str | None:
         """The key of ``frame`` (a parsed server envelope), or ``None`` when it has none."""
         kind = frame.get("type")
         msg = frame.get("msg")
-        if not isinstance(kind, str) or not isinstance(msg, Mapping):
+        if type(kind) is not str or (type(msg) is not dict and not isinstance(msg, Mapping)):
             return None
         sid = frame.get("sid")
         seq = frame.get("seq")
         if type(seq) is int and sid is not None:
             self._observe_seq(sid, seq)
-        if kind == "orderbook_delta":
-            return self._delta(sid, msg)
-        if kind == "orderbook_snapshot":
-            return self._snapshot(sid, msg)
+        if kind == "trade":  # the busiest keyed type: its fast path
+            trade_id = msg.get("trade_id")
+            if type(trade_id) is str and _UNSAFE.search(trade_id) is None:
+                return "t:" + trade_id
+        elif kind == "orderbook_delta" or kind == "orderbook_snapshot":
+            placed = self._place(kind, sid, msg)
+            if placed is None:
+                return None
+            ticker, (clock, pos) = placed
+            if pos == SNAPSHOT_POS:
+                return f"s:{encode_field(ticker)}:{clock}"
+            return f"d:{encode_field(ticker)}:{clock}:{pos}"
         keyer = _STATELESS.get(kind)
         return keyer(kind, msg) if keyer is not None else None
 
+    def place(self, frame: Mapping[str, Any]) -> tuple[str, tuple[int, int]] | None:
+        """For a book frame: its market and position, ``(clock, n)`` for the n-th delta of a clock,
+        ``(clock, SNAPSHOT_POS)`` for a snapshot (it holds every delta of its clock); ``None``
+        when unsure (or not a book frame with a clock). Keeps the same state as ``key``."""
+        msg = frame.get("msg")
+        if type(msg) is not dict and not isinstance(msg, Mapping):
+            return None
+        sid = frame.get("sid")
+        seq = frame.get("seq")
+        if type(seq) is int and sid is not None:
+            last = self._seqs.get(sid)
+            if last is not None and seq == last + 1:
+                self._seqs[sid] = seq
+            else:
+                self._observe_seq(sid, seq)
+        return self._place(frame.get("type"), sid, msg)
+
     def reset(self) -> None:
         """Forget every group position (the connection was replaced): deltas wait for snapshots."""
-        for state in self._books.values():
-            state[1] = _LOST
+        for group in self._books.values():
+            mark_lost(group)
         self._seqs.clear()
 
     def _observe_seq(self, sid: object, seq: int) -> None:
@@ -187,41 +255,22 @@ class EventKeyer:
         # a gap, a repeat or a restart: any market of this sid may have lost part of a group
         for ticker, owner in self._market_sid.items():
             if owner == sid:
-                self._books[ticker][1] = _LOST
+                mark_lost(self._books[ticker])
 
-    def _snapshot(self, sid: object, msg: Mapping[str, Any]) -> str | None:
+    def _place(self, kind: object, sid: object, msg: Mapping[str, Any]) -> tuple[str, tuple[int, int]] | None:
         ticker = msg.get("market_ticker")
         clock = msg.get("clock")
-        self.position = None
         if type(ticker) is not str or type(clock) is not int:
             return None
-        self._books[ticker] = [clock, _AFTER_SNAPSHOT]
-        self._market_sid[ticker] = sid
-        self.position = (clock, SNAPSHOT_POS)
-        return f"s:{encode_field(ticker)}:{clock}"
-
-    def _delta(self, sid: object, msg: Mapping[str, Any]) -> str | None:
-        ticker = msg.get("market_ticker")
-        clock = msg.get("clock")
-        self.position = None
-        if type(ticker) is not str or type(clock) is not int:
+        if self._market_sid.get(ticker) != sid:
+            self._market_sid[ticker] = sid
+        if kind == "orderbook_snapshot":
+            self._books[ticker] = after_snapshot(clock)
+            return ticker, (clock, SNAPSHOT_POS)
+        if kind != "orderbook_delta":
             return None
-        self._market_sid[ticker] = sid
-        state = self._books.get(ticker)
-        if state is None or state[1] == _LOST:
-            # joined mid-stream or frames lost: this clock's group may have begun unseen
-            self._books[ticker] = [clock, _UNSURE]
-            return None
-        current, pos = state
-        if clock > current:
-            state[0] = clock
-            state[1] = pos = 0
-        elif clock == current and pos >= 0:
-            state[1] = pos = pos + 1
-        else:
-            if clock < current and pos != _AFTER_SNAPSHOT:
-                state[0] = clock  # maintenance lowered the clock: unsure until it moves on
-                state[1] = _UNSURE
-            return None  # at or below the snapshot's clock (a fault), or the unsure group
-        self.position = (clock, pos)
-        return f"d:{encode_field(ticker)}:{clock}:{pos}"
+        group = self._books.get(ticker)
+        if group is None:
+            group = self._books[ticker] = unknown_group()
+        pos = delta_position(group, clock)
+        return None if pos is None else (ticker, (clock, pos))

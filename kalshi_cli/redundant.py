@@ -62,6 +62,7 @@ class _Connection(StreamHandler):
         self.owner = owner
         self.conn = conn
         self.index = {id(sub): i for i, sub in enumerate(subs)}
+        self.merge_frame = owner.merger.frame
 
     def on_connected(self, url: str) -> None:
         self.owner.connected(self.conn)
@@ -71,7 +72,7 @@ class _Connection(StreamHandler):
 
     def on_data(self, raw: bytes, head: Head, sub: Subscription) -> None:
         obj = head.obj if head.obj is not None else orjson.loads(raw)
-        self.owner.merger.frame(self.conn, self.index[id(sub)], obj)
+        self.merge_frame(self.conn, self.index[id(sub)], obj, raw)
 
     def on_gap(self, sub: Subscription, missing: int, head: Head) -> None:
         self.session.reporter.warn(f"seq gap on {sub.label()}: {missing} frame(s) missing before seq {head.seq}")
@@ -210,20 +211,26 @@ class RedundantSession:
 
     # --- the merged stream (redundant_merge.Emitter) ------------------------------------------
 
-    def deliver(self, sub: int, frame: dict[str, Any]) -> None:
-        logical = self.subscriptions[sub]
-        sid = frame["sid"] = sub + 1
-        seq = None
-        if "seq" in frame:
-            seq = self._seq[sub] = self._seq[sub] + 1
-            frame["seq"] = seq
+    def deliver(self, sub: int, item: tuple[dict[str, Any], bytes | None]) -> None:
+        frame, raw = item
+        sid = sub + 1
+        seq = frame.get("seq")
+        if seq is not None:
+            expected = self._seq[sub] = self._seq[sub] + 1
+            if seq != expected:
+                frame["seq"] = seq = expected
+                raw = None
+        if frame.get("sid") != sid:
+            frame["sid"] = sid
+            raw = None
+        if raw is None:  # stamped with the merged stream's numbers (unchanged bytes otherwise)
+            raw = orjson.dumps(frame)
         self.frames += 1
-        raw = orjson.dumps(frame)
         handler = self.handler
         if handler.passthrough is not None:
             handler.passthrough(raw)
         else:
-            handler.on_data(raw, Head(frame["type"], sid, seq, None, frame), logical)
+            handler.on_data(raw, Head(frame["type"], sid, seq, None, frame), self.subscriptions[sub])
 
     def gap(self, sub: int, missing: int) -> None:
         self.gaps += 1

@@ -22,32 +22,37 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Final
 
-from kalshi_cli.event_keys import SNAPSHOT_POS
+from kalshi_cli.event_keys import SNAPSHOT_POS, after_snapshot, delta_position, mark_lost, unknown_group
 
-__all__ = ["HELD_KEPT", "BookMerge", "Position"]
+__all__ = ["HELD_KEPT", "BookMerge", "Item", "Position"]
 
 HELD_KEPT: Final = 10_000  # frames one connection may hold ahead of the chain, per market
 _START: Final = (-1, SNAPSHOT_POS)  # below every real position
 
 Position = tuple[int, int]
+#: A frame as the merge carries it: its parse, and its bytes as received (None: not kept).
+Item = tuple[dict[str, Any], bytes | None]
 
 
 class _Chain:
-    __slots__ = ("needs", "pos")
+    __slots__ = ("held", "needs", "pos")
 
     def __init__(self) -> None:
         self.pos: Position = _START
         self.needs = True  # waiting for a snapshot, whatever its clock (start, or after a gap)
+        self.held = False  # a connection may hold frames of this market beyond the chain
 
 
 class _Track:
-    """One connection on one market: its place at or below the chain, and its frames beyond."""
+    """One connection on one market: its place at or below the chain, its frames beyond, and
+    its clock group (``event_keys``: which delta of its clock a frame is)."""
 
-    __slots__ = ("anchor", "held")
+    __slots__ = ("anchor", "group", "held")
 
     def __init__(self) -> None:
         self.anchor: Position | None = None
-        self.held: deque[tuple[Position, dict[str, Any]]] = deque()
+        self.held: deque[tuple[Position, Item]] = deque()
+        self.group = unknown_group()
 
     def holds_snapshot(self) -> bool:
         return bool(self.held) and self.held[0][0][1] == SNAPSHOT_POS
@@ -69,58 +74,78 @@ class BookMerge:
     caller's live sets; ``deliver`` takes each frame of the merged stream.
     """
 
-    def __init__(
-        self, connections: int, on: set[int], streaming: set[int], deliver: Callable[[dict[str, Any]], None]
-    ) -> None:
+    def __init__(self, connections: int, on: set[int], streaming: set[int], deliver: Callable[[Item], None]) -> None:
         self.on = on
         self.streaming = streaming
         self.deliver = deliver
         self.chains: dict[str, _Chain] = {}
         self.tracks: list[dict[str, _Track]] = [{} for _ in range(connections)]
         self.dropped = 0
+        self.news = False
 
-    def frame(self, conn: int, ticker: str, position: Position, obj: dict[str, Any]) -> None:
-        """A book frame from ``conn`` at ``position`` in ``ticker``'s clock."""
-        chain = self.chains.get(ticker)
-        if chain is None:
-            chain = self.chains[ticker] = _Chain()
+    def frame(self, conn: int, snapshot: bool, ticker: str, clock: int, obj: Item) -> bool:
+        """A book frame from ``conn`` (in its order, seq checked); False if the merge became uncovered.
+        ``news`` says afterwards whether the frame went out (its connection leads the stream)."""
+        self.news = False
         track = self.tracks[conn].get(ticker)
         if track is None:
             track = self.tracks[conn][ticker] = _Track()
-        snapshot = position[1] == SNAPSHOT_POS
+        chain = self.chains.get(ticker)
+        if chain is None:
+            chain = self.chains[ticker] = _Chain()
         if snapshot:
-            track.held.clear()  # a snapshot supersedes what this connection held before it
-        if chain.needs and snapshot and position >= chain.pos:
+            track.group = after_snapshot(clock)
+            self._snapshot(ticker, chain, track, (clock, SNAPSHOT_POS), obj)
+            return True
+        pos = delta_position(track.group, clock)
+        if pos is None:  # it cannot place this delta: it stops helping until it can
+            if track.anchor is None and not track.held:
+                return True
+            track.anchor = None
+            track.held.clear()
+            return self.settle()
+        position = (clock, pos)
+        at = chain.pos
+        if position <= at or chain.needs:  # a copy (or no book yet): it only marks the place
+            track.anchor = position
+            self.dropped += 1
+        elif not track.held and (track.anchor == at or _follows(track.anchor, at, position)):
+            chain.pos = track.anchor = position
+            self.news = True
+            self.deliver(obj)
+            if chain.held:
+                self._catch_up(ticker, chain)
+        else:
+            self._hold(track, chain, position, obj)
+        return True
+
+    def _snapshot(self, ticker: str, chain: _Chain, track: _Track, position: Position, obj: Item) -> None:
+        track.held.clear()  # a snapshot supersedes what this connection held before it
+        if chain.needs and position >= chain.pos:
+            self.news = True
             self._extend(ticker, chain, track, position, obj)
         elif position <= chain.pos or chain.needs:
             track.anchor = position
             self.dropped += 1
-        elif not track.held and _follows(track.anchor, chain.pos, position):
-            self._extend(ticker, chain, track, position, obj)
         else:
-            if snapshot:
-                track.anchor = None
-            track.held.append((position, obj))
-            if len(track.held) > HELD_KEPT:  # too far ahead: it finds its place again later
-                track.held.clear()
-                track.anchor = None
-            if snapshot and not self._helped(ticker, chain):
+            track.anchor = None
+            self._hold(track, chain, position, obj)
+            if not self._helped(ticker, chain):
                 self._resume(ticker, chain, track)
 
-    def unsure(self, conn: int, ticker: str) -> bool:
-        """``conn`` cannot place its frames of ``ticker`` (frames lost); False if uncovered."""
-        track = self.tracks[conn].get(ticker)
-        if track is None or (track.anchor is None and not track.held):
-            return True
-        track.anchor = None
-        track.held.clear()
-        return self.settle()
+    def _hold(self, track: _Track, chain: _Chain, position: Position, obj: Item) -> None:
+        track.held.append((position, obj))
+        chain.held = True
+        if len(track.held) > HELD_KEPT:  # too far ahead: it finds its place again later
+            track.held.clear()
+            track.anchor = None
 
     def lost_place(self, conn: int) -> None:
         """``conn`` lost frames on this subscription (a seq gap): none of its places holds."""
         for track in self.tracks[conn].values():
             track.anchor = None
             track.held.clear()
+            mark_lost(track.group)
 
     def forget(self, conn: int) -> None:
         """``conn`` left, or subscribed afresh (its snapshots are on the way)."""
@@ -153,7 +178,7 @@ class BookMerge:
 
     # --- inside -----------------------------------------------------------------------------
 
-    def _extend(self, ticker: str, chain: _Chain, track: _Track, position: Position, obj: dict[str, Any]) -> None:
+    def _extend(self, ticker: str, chain: _Chain, track: _Track, position: Position, obj: Item) -> None:
         chain.pos = track.anchor = position
         chain.needs = False
         self.deliver(obj)
@@ -165,10 +190,12 @@ class BookMerge:
         moved = True
         while moved:
             moved = False
+            holding = False
             for conn in self.on:
                 track = self.tracks[conn].get(ticker)
                 if track is None or not track.held:
                     continue
+                holding = True
                 held = track.held
                 while held and held[0][0] <= chain.pos:
                     track.anchor = held.popleft()[0]
@@ -178,6 +205,7 @@ class BookMerge:
                     chain.pos = track.anchor = position
                     self.deliver(obj)
                     moved = True
+            chain.held = holding
 
     def _helped(self, ticker: str, chain: _Chain) -> bool:
         """Will a connection bring the chain's next frame (it is in line, at or behind it)?"""

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from typing import Any, Final, Protocol
 
 from kalshi_cli.event_keys import EventKeyer
-from kalshi_cli.redundant_books import HELD_KEPT, BookMerge
+from kalshi_cli.redundant_books import HELD_KEPT, BookMerge, Item
 
 __all__ = ["HELD_KEPT", "SEEN_KEPT", "Emitter", "Merger"]
 
@@ -42,7 +42,7 @@ SEEN_KEPT: Final = 10_000  # event keys remembered per subscription (far above t
 class Emitter(Protocol):
     """Where the merged stream goes (``redundant.RedundantSession`` turns it into handler calls)."""
 
-    def deliver(self, sub: int, frame: dict[str, Any]) -> None: ...
+    def deliver(self, sub: int, item: Item) -> None: ...
     def gap(self, sub: int, missing: int) -> None: ...
     def up(self, conn: int) -> None: ...
     def down(self, conn: int, reason: str) -> None: ...
@@ -57,7 +57,7 @@ class _Join:
     __slots__ = ("held", "missing", "past")
 
     def __init__(self, missing: int) -> None:
-        self.held: dict[str, dict[str, Any]] = {}
+        self.held: dict[str, Item] = {}
         self.missing = missing
         self.past = False
 
@@ -68,7 +68,7 @@ class _TakeOver:
 
     __slots__ = ("conn", "gap", "held")
 
-    def __init__(self, conn: int, held: list[tuple[str, dict[str, Any]]], gap: int) -> None:
+    def __init__(self, conn: int, held: list[tuple[str, Item]], gap: int) -> None:
         self.conn = conn
         self.held = held
         self.gap = gap
@@ -97,10 +97,16 @@ class Merger:
         self.seen: list[dict[str, int]] = [{} for _ in range(n)]  # key -> the era it was delivered in
         self.seen_order: list[deque[str]] = [deque() for _ in range(n)]
         self.dropped = 0  # copies dropped (keyed; the books count their own)
+        #: per subscription, the connection whose frames without a key go out, and whether it is
+        #: ready (a new source waits until a frame of its own is news: it is then at the front)
+        self.source: list[int | None] = [None] * n
+        self.ready = [True] * n
+        self.waiting = 0  # subscriptions whose source is not ready
+        self.placed = any(books)  # does a placed (book or keyed) frame flow at all
 
     def _deliverer(self, sub: int) -> Any:
         emit = self.emit
-        return lambda obj: emit.deliver(sub, obj)
+        return lambda item: emit.deliver(sub, item)
 
     # --- what a connection saw --------------------------------------------------------------
 
@@ -130,6 +136,9 @@ class Merger:
 
     def subscribed(self, conn: int, sub: int) -> None:
         self.on[sub].add(conn)
+        if self.source[sub] is None:
+            self.source[sub] = conn
+            self._set_ready(sub, True)
         if not self.merged_on[sub]:
             self.merged_on[sub] = True
             self.emit.subscribed(sub)
@@ -182,28 +191,30 @@ class Merger:
         if not anchored:
             self._orphaned(sub, missing)
 
-    def frame(self, conn: int, sub: int, obj: dict[str, Any]) -> None:
-        """A data frame ``conn`` received on subscription ``sub`` (in order, seq checked)."""
-        keyer = self.keyers[conn]
-        key = keyer.key(obj)
+    def frame(self, conn: int, sub: int, parsed: dict[str, Any], raw: bytes | None = None) -> None:
+        """A data frame ``conn`` received on subscription ``sub`` (in order, seq checked): its
+        parse, and (to pass on unchanged where it can) its bytes."""
+        item = (parsed, raw)
         book = self.books[sub]
         if book is not None:
-            msg = obj.get("msg")
-            if isinstance(msg, dict) and "clock" in msg:
-                if conn not in self.on[sub]:
-                    return
-                position = keyer.position
+            msg = parsed.get("msg")
+            if type(msg) is dict and type(clock := msg.get("clock")) is int:
                 ticker = msg.get("market_ticker")
-                if position is not None:
-                    book.frame(conn, msg["market_ticker"], position, obj)
-                elif isinstance(ticker, str) and not book.unsure(conn, ticker):
-                    self._uncovered(sub, book, 1)
+                if type(ticker) is str and conn in self.on[sub]:
+                    snapshot = parsed.get("type") == "orderbook_snapshot"
+                    if not book.frame(conn, snapshot, ticker, clock, item):
+                        self._uncovered(sub, book, 1)
+                    if book.news and self.waiting:
+                        self._news(conn)
                 return
-        if key is None:  # no identity (or a book from before the clock): the primary's frames
-            on = self.on[sub]
-            if on and conn == min(on):
-                self.emit.deliver(sub, obj)
+            key = None  # a book from before the clock
+        else:
+            key = self.keyers[conn].key(parsed)
+        if key is None:  # no identity: from the subscription's source connection only
+            if conn == self.source[sub] and self.ready[sub]:
+                self.emit.deliver(sub, item)
             return
+        self.placed = True
         era = self.seen[sub].get(key)
         if era is not None:
             self.dropped += 1
@@ -230,19 +241,39 @@ class Merger:
                         self._deliver_keyed(sub, held_key, held)
                 if key in self.seen[sub]:  # a connection lining up on those delivered it
                     return
-            self._deliver_keyed(sub, key, obj)
+            self._deliver_keyed(sub, key, item)
+            if self.waiting:
+                self._news(conn)
             return
         join = self.joining[sub].get(conn)
         if join is None or join.past:  # not subscribed, or behind a break already reported
             self.dropped += join is not None
             return
-        join.held[key] = obj
+        join.held[key] = item
         if len(join.held) > HELD_KEPT:  # the others carry the oldest
             del join.held[next(iter(join.held))]
 
+    def _news(self, conn: int) -> None:
+        """``conn`` delivered a frame first: it is at the front, so a source waiting on it is ready."""
+        for sub, source in enumerate(self.source):
+            if source == conn and not self.ready[sub]:
+                self.ready[sub] = True
+                self.waiting -= 1
+
+    def _new_source(self, sub: int) -> None:
+        """The source left: the lowest-numbered other connection subscribed takes over, ready once
+        it leads (its frames without a key until then were the old source's already)."""
+        on = self.on[sub]
+        self.source[sub] = min(on) if on else None
+        self._set_ready(sub, not on or not self.placed)
+
+    def _set_ready(self, sub: int, ready: bool) -> None:
+        self.waiting += (not ready) - (not self.ready[sub])
+        self.ready[sub] = ready
+
     # --- keyed subscriptions ------------------------------------------------------------------
 
-    def _deliver_keyed(self, sub: int, key: str, obj: dict[str, Any]) -> None:
+    def _deliver_keyed(self, sub: int, key: str, obj: Item) -> None:
         seen, order = self.seen[sub], self.seen_order[sub]
         seen[key] = self.last_era[sub] = self.era[sub]
         order.append(key)
@@ -302,6 +333,8 @@ class Merger:
 
     def _leave(self, conn: int, sub: int, *, settle: bool) -> None:
         self.on[sub].discard(conn)
+        if self.source[sub] == conn:
+            self._new_source(sub)
         self.joining[sub].pop(conn, None)
         was_anchored = conn in self.anchored[sub]
         self.anchored[sub].discard(conn)

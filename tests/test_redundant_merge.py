@@ -22,7 +22,7 @@ from kalshi_cli.event_keys import SNAPSHOT_POS
 from kalshi_cli.redundant_merge import Merger
 
 MARKETS = ("M1", "M2")
-BOOK, TRADES = 0, 1
+BOOK, TRADES, TICKER = 0, 1, 2
 LAG = 3  # story steps a connection's events may lag behind the exchange
 
 
@@ -51,10 +51,8 @@ def stories(draw: st.DrawFn) -> Story:
     actions = []
     for _ in range(draw(st.integers(4, 45))):
         ticker = draw(st.sampled_from(MARKETS))
-        if draw(st.booleans()):
-            actions.append(("book", ticker, draw(st.integers(1, 3))))
-        else:
-            actions.append(("trade", ticker, 0))
+        what = draw(st.sampled_from(["book", "book", "trade", "trade", "ticker"]))
+        actions.append((what, ticker, draw(st.integers(1, 3)) if what == "book" else 0))
     return Story(actions)
 
 
@@ -65,8 +63,9 @@ def episode(story: Story, conn: int, join: int, leave: int, losses: set[int], la
     """One connection from ``join`` to ``leave`` (story indices): what its client reports."""
     out: list[tuple[int, tuple[Any, ...]]] = [(join, ("connected",)), (join, ("subscribed", BOOK))]
     out.append((join, ("subscribed", TRADES)))
-    seqs = {BOOK: 0, TRADES: 0}
-    pending = {BOOK: 0, TRADES: 0}
+    out.append((join, ("subscribed", TICKER)))
+    seqs = {BOOK: 0, TRADES: 0, TICKER: 0}
+    pending = {BOOK: 0, TRADES: 0, TICKER: 0}
     frame_no = 0
 
     def send(t: int, sub: int, kind: str, msg: dict[str, Any]) -> None:
@@ -79,7 +78,10 @@ def episode(story: Story, conn: int, join: int, leave: int, losses: set[int], la
         if pending[sub]:
             out.append((t, ("gap", sub, pending[sub])))
             pending[sub] = 0
-        out.append((t, ("frame", sub, {"type": kind, "sid": sub + 1, "seq": seqs[sub], "msg": msg})))
+        frame = {"type": kind, "sid": sub + 1, "seq": seqs[sub], "msg": msg}
+        if sub == TICKER:  # not sequenced
+            del frame["seq"]
+        out.append((t, ("frame", sub, frame)))
 
     for m in MARKETS:
         send(join, BOOK, "orderbook_snapshot", {"market_ticker": m, "clock": story.clocks[join][m]})
@@ -89,8 +91,10 @@ def episode(story: Story, conn: int, join: int, leave: int, losses: set[int], la
             clock = story.clocks[i + 1][ticker]
             for p in range(n):
                 send(i, BOOK, "orderbook_delta", {"market_ticker": ticker, "clock": clock, "p": p})
-        else:
+        elif what == "trade":
             send(i, TRADES, "trade", {"trade_id": f"t{i}", "market_ticker": ticker, "i": i})
+        else:
+            send(i, TICKER, "ticker", {"market_ticker": ticker, "i": i})
     if leave < len(story.actions):
         out.append((leave, ("disconnected", "dropped")))
     events: list[Event] = []
@@ -107,8 +111,8 @@ class Log:
     def __init__(self) -> None:
         self.events: list[tuple[Any, ...]] = []
 
-    def deliver(self, sub: int, frame: dict[str, Any]) -> None:
-        self.events.append(("deliver", sub, frame))
+    def deliver(self, sub: int, item: tuple[dict[str, Any], bytes | None]) -> None:
+        self.events.append(("deliver", sub, item[0]))
 
     def gap(self, sub: int, missing: int) -> None:
         self.events.append(("gap", sub, missing))
@@ -138,7 +142,7 @@ def in_order(events: list[Event]) -> list[Event]:
 
 def run(events: list[Event]) -> Log:
     log = Log()
-    merger = Merger(2, [True, False], log)
+    merger = Merger(2, [True, False, False], log)
     for _, conn, what in sorted(events, key=lambda e: (e[0], e[1])):
         if what[0] == "connected":
             merger.connected(conn)
@@ -204,6 +208,11 @@ def check_exact(story: Story, log: Log) -> None:
     trades = [e[2]["msg"]["i"] for e in log.events if e[0] == "deliver" and e[1] == TRADES]
     if trades:
         assert trades == [t for t in story.trades() if t >= trades[0]]
+    tickers = [e[2]["msg"]["i"] for e in log.events if e[0] == "deliver" and e[1] == TICKER]
+    if tickers:  # no identity: from one source connection; a hand-over may skip a few, never doubles
+        assert tickers == sorted(set(tickers)), f"tickers twice or out of order: {tickers}"
+        truth = [i for i, a in enumerate(story.actions) if a[0] == "ticker" and i >= tickers[0]]
+        assert len(truth) - len(tickers) <= 2 * len([e for e in log.events if e[0] == "subscribed"])
     final: dict[str, tuple[int, int]] = {}
     for event in log.events:
         if event[0] == "deliver" and event[1] == BOOK:

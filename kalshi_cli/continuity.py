@@ -33,6 +33,7 @@ import orjson
 
 from kalshi_cli.book import BookState, OrderBook
 from kalshi_cli.events import Subscription
+from kalshi_cli.output import OutputClosed
 from kalshi_cli.recording import META, RECV_TS
 
 __all__ = [
@@ -103,16 +104,16 @@ class ContinuityLines:
     """The continuity lines of one live run, from the session's callbacks, handed to ``write``.
 
     The caller writes each line where its data goes, so a line sits among the data frames at
-    the point of the stream where its event happened.
+    the point of the stream where its event happened; ``clock`` is the run's (Unix seconds).
     """
 
-    def __init__(self, write: Callable[[bytes], None], now_ms: Callable[[], int]) -> None:
+    def __init__(self, write: Callable[[bytes], None], clock: Callable[[], float]) -> None:
         self.write = write
-        self.now_ms = now_ms
+        self.clock = clock
         self.connects = 0
 
     def emit(self, event: str, **fields: Any) -> None:
-        self.write(continuity_line(event, self.now_ms(), **fields))
+        self.write(continuity_line(event, int(self.clock() * 1000), **fields))
 
     def connected(self, url: str) -> None:
         self.connects += 1
@@ -137,11 +138,21 @@ class ContinuityLines:
 
 class BookContinuity(ContinuityLines):
     """``book``'s lines: also which books went stale (``check`` after anything that can do it) and
-    which a snapshot made exact again, each market said once per change."""
+    which a snapshot made exact again, each market said once per change.
 
-    def __init__(self, write: Callable[[bytes], None], now_ms: Callable[[], int]) -> None:
-        super().__init__(write, now_ms)
+    Written at once, before the burst's book lines (a stale book's line never follows its stale
+    line); a closed pipe is left for the next burst to end the stream.
+    """
+
+    def __init__(self, write: Callable[[bytes], None], clock: Callable[[], float]) -> None:
+        super().__init__(write, clock)
         self.untrusted: set[str] = set()  # said to be stale, not yet fresh
+
+    def emit(self, event: str, **fields: Any) -> None:
+        try:
+            super().emit(event, **fields)
+        except OutputClosed:
+            pass
 
     def check(self, books: Mapping[str, OrderBook]) -> None:
         """A ``stale`` line (one per reason) for the books that went stale since the last check."""

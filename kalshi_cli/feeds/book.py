@@ -83,9 +83,9 @@ class BookHandler(FeedHandler):
         self.tickers = tickers
         self.stats = stats
         self._read_ms = ReadClock(clock).now_ms  # a frame's receive time: its read's
-        self.continuity = BookContinuity(self._write_continuity, self._now_ms) if continuity else None
         self.books = BookSet()
         self.sink = sink if sink is not None else NullSink()
+        self.continuity = BookContinuity(self.sink.frame, clock) if continuity else None
         self.depth = depth
         self.once = once
         self.clock = clock
@@ -166,18 +166,6 @@ class BookHandler(FeedHandler):
                 self._on_change(book, obj)
         elif kind == TRADE or kind == TICKER:
             self._stats(kind, obj.get("msg"))
-
-    # --- continuity ---------------------------------------------------------------------------
-
-    def _now_ms(self) -> int:
-        return int(self.clock() * 1000)
-
-    def _write_continuity(self, line: bytes) -> None:
-        """Now, before this burst's book lines: a stale book's line never follows its stale line."""
-        try:
-            self.sink.frame(line)
-        except OutputClosed:
-            pass  # the sink stays closed: the next burst ends the stream
 
     def _stats(self, kind: str, msg: Any) -> None:
         if not isinstance(msg, dict):

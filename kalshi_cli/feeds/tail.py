@@ -74,7 +74,7 @@ class TailHandler(FeedHandler):
         self.clock = clock
         self.stats = stats
         self._read_ms = ReadClock(clock).now_ms  # a frame's receive time: its read's
-        self.continuity = ContinuityLines(self._write_continuity, self._now_ms) if continuity else None
+        self.continuity = ContinuityLines(self._write_continuity, clock) if continuity else None
         self.trades: TradeGapFiller | None = None
         if trades is not None:
             self.trades = TradeGapFiller(
@@ -100,9 +100,6 @@ class TailHandler(FeedHandler):
         self.sink.frame(raw)
         if stamp != _NOT_A_FRAME:
             self._count()
-
-    def _now_ms(self) -> int:
-        return int(self.clock() * 1000)
 
     def _write_continuity(self, line: bytes) -> None:
         """Where the frames go, so the line keeps its place among them (held with them while a

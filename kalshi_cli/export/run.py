@@ -74,6 +74,14 @@ def run_export(settings: ExportSettings, reporter: Reporter) -> Summary:
         require_pyarrow()
     files = check_files(settings.paths, reporter.warn)  # before anything is written
     prepare_output(settings.out, settings.overwrite)
+    try:
+        return _run(files, settings, reporter, started)
+    except (KeyboardInterrupt, SystemExit):
+        reporter.warn(f"export interrupted: the files under {settings.out} are complete but hold only what was read")
+        raise
+
+
+def _run(files: list[Path], settings: ExportSettings, reporter: Reporter, started: float) -> Summary:
     here = [t for t in settings.tables if t in BOOK_TABLES]
     there = [t for t in settings.tables if t not in BOOK_TABLES]
     if not here or not there:
@@ -88,7 +96,10 @@ def run_export(settings: ExportSettings, reporter: Reporter) -> Summary:
         except ExportError as exc:
             done, mine = Pass(), exc
         except KeyboardInterrupt:
-            _interrupt(worker)
+            _interrupt(worker, signal.SIGINT)
+            raise
+        except SystemExit:  # SIGTERM
+            _interrupt(worker, signal.SIGTERM)
             raise
         except BaseException:
             worker.kill()
@@ -138,14 +149,15 @@ def _finish_worker(proc: subprocess.Popen[bytes], errors: IO[bytes], reporter: R
     return Pass(result["lines"], result["rows"], [Path(p) for p in result["finished"]], result["refused"])
 
 
-def _interrupt(worker: subprocess.Popen[bytes]) -> None:
-    """Ctrl-C: the worker (in the same process group) got it too and is closing its files; one
-    interrupt of its own if it did not (a SIGINT sent to this process alone), a kill if it hangs."""
+def _interrupt(worker: subprocess.Popen[bytes], signum: int) -> None:
+    """Ctrl-C or SIGTERM: the worker closes its files too. After Ctrl-C at a terminal it got the
+    signal already (same process group); if it is still busy a second later, it gets ``signum``
+    of its own; a kill only if it hangs."""
     try:
-        worker.wait(timeout=1)
+        worker.wait(timeout=1 if signum == signal.SIGINT else 0.01)
         return
     except subprocess.TimeoutExpired:
-        worker.send_signal(signal.SIGINT)
+        worker.send_signal(signum)
     try:
         worker.wait(timeout=10)
     except subprocess.TimeoutExpired:

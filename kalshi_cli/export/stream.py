@@ -95,7 +95,7 @@ def export_tables(files: list[Path], settings: ExportSettings, tables: list[str]
     seen = [0]
     try:
         _stream(files, warn, books, continuity, rows, list(buffers.values()), skip, building, seen)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit):  # Ctrl-C, or SIGTERM (startup's handler raises SystemExit)
         with contextlib.suppress(Exception):
             output.close()  # what was written so far stays readable
         raise

@@ -8,6 +8,7 @@ Source warnings (a torn line...) are the parent's to give, once: this pass keeps
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,12 @@ from kalshi_cli.export.tables import ExportError
 __all__ = ["main"]
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM from the parent: close the files, as after Ctrl-C
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _stop)
     job: dict[str, Any] = orjson.loads(sys.stdin.buffer.read())
     job["paths"] = [Path(p) for p in job["paths"]]
     job["out"] = Path(job["out"])

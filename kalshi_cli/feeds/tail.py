@@ -71,7 +71,6 @@ class TailHandler(FeedHandler):
         super().__init__()
         self.sink = sink
         self.remaining = count
-        self.clock = clock
         self.stats = stats
         self._read_ms = ReadClock(clock).now_ms  # a frame's receive time: its read's
         self.continuity = ContinuityLines(self._write_continuity, clock) if continuity else None

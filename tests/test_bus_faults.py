@@ -118,3 +118,32 @@ def test_a_reader_follows_the_stream_across_a_server_restart(tmp_path):
     got = [line.split(b'"trade_id":"t')[1].split(b'"')[0] for line in out.read_bytes().splitlines()]
     assert got == [str(i).encode() for i in range(150)]  # each once, in order
     assert b"reconnected" in err and err.count(b"Connect call failed") <= 1
+
+
+def test_messages_that_are_not_frames_are_skipped_with_one_warning(tmp_path):
+    import asyncio
+
+    import nats
+
+    from tests.conftest import run_cli
+
+    server = NatsServer(tmp_path).start()
+
+    async def publish() -> None:
+        nc = await nats.connect(server.url)
+        js = nc.jetstream()
+        await js.add_stream(name="K", subjects=["kalshi.>"])
+        for i, data in enumerate([b"not json", b'{"type":"trade","msg":{"trade_id":"a"}}', b"[1]", b'{"x":1}'] * 3):
+            await js.publish("kalshi.custom.trade.M", data.replace(b'"a"', b'"a%d"' % i))
+        await nc.close()
+
+    try:
+        asyncio.run(publish())
+        got = run_cli(["tail", "trade", "--from", f"{server.url}/K", "--json", "--count", "3"])
+    finally:
+        server.stop()
+    assert got.returncode == 0, got.stderr
+    import orjson
+
+    assert [orjson.loads(line)["msg"]["trade_id"] for line in got.stdout.splitlines()] == ["a1", "a5", "a9"]
+    assert got.stderr.count(b"not Kalshi data frames") == 1

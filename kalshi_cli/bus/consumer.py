@@ -115,7 +115,7 @@ class BusReader:
         while True:
             try:
                 msgs = await sub.fetch(BATCH, timeout=1.0)
-            except nats.errors.TimeoutError:
+            except TimeoutError:  # nats-py raises its own (a subclass) or the builtin one when idle
                 continue
             except (js_errors.NotFoundError, js_errors.ServiceUnavailableError, nats.errors.Error) as exc:
                 # the consumer vanished, or the server is away: make it again from where we are

@@ -14,6 +14,8 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import orjson
+
 from kalshi_cli.bus.connect import import_nats
 from kalshi_cli.bus.consumer import BusReader
 from kalshi_cli.bus.subjects import filter_subjects
@@ -21,7 +23,7 @@ from kalshi_cli.bus.target import BusTarget, parse_target
 from kalshi_cli.errors import UsageError
 from kalshi_cli.events import SessionState, Subscription
 from kalshi_cli.output import Reporter
-from kalshi_cli.protocol import ORDERBOOK_DELTA, TICKER, TRADE, read_head
+from kalshi_cli.protocol import DATA_TYPES, ORDERBOOK_DELTA, TICKER, TRADE, Head
 
 __all__ = ["BusSession", "check_bus_flags", "follow_bus"]
 
@@ -114,14 +116,27 @@ async def follow_bus(
     passthrough = handler.passthrough
     on_data = handler.on_data
 
+    loads = orjson.loads
+    skipped = [0]
+
     def emit(raw: bytes) -> None:
+        # Every message is checked as a live frame is (a JSON object with a data type): the bus
+        # may carry other publishers' messages; one that is not a frame is skipped with a warning.
+        try:
+            obj = loads(raw)
+            kind = obj.get("type") if type(obj) is dict else None
+        except orjson.JSONDecodeError:
+            kind = None
+        if kind not in DATA_TYPES:
+            skipped[0] += 1
+            reporter.warn_once("bus-not-a-frame", "skipping bus messages that are not Kalshi data frames")
+            return
         if session.state is not SessionState.STREAMING:
             session.state = SessionState.STREAMING
         if passthrough is not None:
             passthrough(raw)
             return
-        head = read_head(raw)
-        on_data(raw, head, subs.get(head.type, sub))
+        on_data(raw, Head(kind, obj.get("sid"), obj.get("seq"), None, obj), subs.get(kind, sub))
 
     async def every(seconds: float, call: Callable[[], None]) -> None:
         while True:

@@ -4,8 +4,8 @@ Two connections carrying the same subscriptions deliver the same exchange events
 different ``sid``/``seq`` numbers; a key names the event itself, so a merge of redundant
 connections (``redundant``) and a de-duplicating bus (``Nats-Msg-Id``) keep each event once.
 A key is built only from identifiers the exchange stamps (KALSHI_WS.md §6); where a message has
-none, ``key`` returns ``None`` and the frame is never de-duplicated (a consumer sees it from
-one connection only, see ``redundant``).
+none, ``key`` returns ``None`` and the frame is never de-duplicated (a merge takes such frames
+from one connection only, see ``redundant_merge``).
 
 | type | key |
 |---|---|

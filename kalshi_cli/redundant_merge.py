@@ -13,11 +13,16 @@ once and in order:
   its frames until they line up with the stream: one of them was delivered already, or is
   delivered by another connection (then what it holds after that one comes next). So the order
   stays the exchange's and a joining connection that is ahead adds nothing twice.
-* Frames without a key (``ticker``, ``market_position``, ...) come from one primary connection
-  per subscription, the lowest-numbered one subscribed; when it drops the next one is primary
-  (a frame sent in that moment may be lost or doubled: such channels are full-state messages).
+* Frames without a key (``ticker``, ``market_position``, ...) come from one source connection
+  per subscription, the first subscribed. When it leaves, the lowest-numbered other one takes
+  over once a frame of its own (book or keyed) is news, i.e. it is at the front: the frames
+  without a key it shows while still behind were the old source's already. None is doubled;
+  those sent between its last copy and its first news are lost (full-state messages: the next
+  one carries the whole state). With no book or keyed frame flowing, it takes over at once.
 
-The stream sees a gap only when no connection can cover the loss: a seq gap on the last
+Order across a break: a connection lagging the others by more than a reconnect takes can, after
+the stream reported a gap or went down, bring older frames than the last delivered (as a REST
+backfill would). The stream sees a gap only when no connection can cover the loss: a seq gap on the last
 connection in line, or a hand-over to a joining connection that lost frames itself or is
 ahead of the one that left (frames may lie between). A connection taking over with nothing
 to show yet is judged by its first frame: a copy proves continuity, anything else is a gap.

@@ -173,3 +173,63 @@ def test_redundant_refuses_a_replay(tmp_path):
     rec = tmp_path / "rec.ndjson"
     rec.write_bytes(b'{"type":"trade","sid":1,"seq":1,"msg":{"trade_id":"a","market_ticker":"M"},"recv_ts_ms":1}\n')
     assert_clean_error(run_inprocess(["tail", "trade", "--replay", str(rec), "--redundant", "2"]), 2, "--redundant")
+
+
+def test_record_with_one_connection_dropped_in_turn_records_each_event_once(keys, sim_factory, tmp_path):
+    from tests.test_cli_record_replay import meta_events, on_disk
+
+    sim = sim_factory(rate=0, markets=3)
+    rec = tmp_path / "rec"
+    markets = sum((["-m", t] for t in sim.tickers), [])
+    args = [
+        "record",
+        "trade",
+        "orderbook_delta",
+        *markets,
+        "-o",
+        str(rec),
+        "--redundant",
+        "2",
+        *signed_args(keys, sim.url),
+    ]
+
+    def recorded() -> list[dict]:
+        return [orjson.loads(line) for line in on_disk(rec)]
+
+    def caught_up(events) -> bool:
+        return sum(f["type"] == "trade" for f in recorded()) >= len(truth_of(events)[0])
+
+    proc = spawn_cli(args)
+    try:
+        events = run_with_drops(sim, proc, rec, subs=2, caught_up=caught_up)
+        truth_books = {t: sim.true_book(t) for t in sim.tickers}
+    finally:
+        code, err = stop(proc)
+    assert code == 0, err
+    got = recorded()
+    trades, deltas = truth_of(events)
+    assert [f["msg"]["trade_id"] for f in got if f["type"] == "trade"] == trades
+    for ticker, true in deltas.items():
+        mine = [f["msg"] for f in got if f["type"] == "orderbook_delta" and f["msg"]["market_ticker"] == ticker]
+        assert [(m["clock"], m["side"], m["price_dollars"], m["delta_fp"]) for m in mine] == true, ticker
+    meta = meta_events(rec)
+    assert meta.count("connect") == 1 and "gap" not in meta and "disconnect" not in meta, meta  # one stream
+    from kalshi_cli.book import OrderBook
+    from kalshi_cli.encoders import book_json_bytes
+
+    for ticker in sim.tickers:  # the recording rebuilds the true books
+        book = OrderBook(ticker)
+        for f in got:
+            if f["msg"].get("market_ticker") != ticker:
+                continue
+            if f["type"] == "orderbook_snapshot":
+                book.apply_snapshot(f["msg"])
+            elif f["type"] == "orderbook_delta":
+                book.apply_delta(f["msg"])
+        line = orjson.loads(book_json_bytes(book, None, 0))
+        truth = truth_books[ticker]
+        assert (line["yes_dollars_fp"], line["no_dollars_fp"], line["clock"]) == (
+            truth.get("yes_dollars_fp", []),
+            truth.get("no_dollars_fp", []),
+            truth["clock"],
+        )

@@ -154,8 +154,18 @@ class BookContinuity(ContinuityLines):
         except OutputClosed:
             pass
 
-    def check(self, books: Mapping[str, OrderBook]) -> None:
-        """A ``stale`` line (one per reason) for the books that went stale since the last check."""
+    def check(self, books: Mapping[str, OrderBook], frame: dict[str, Any] | None = None) -> None:
+        """A ``stale`` line (one per reason) for the books that went stale since the last check.
+
+        Given the ``frame`` that did it, only its market's book is looked at (when it names one):
+        while books wait for snapshots every delta lands here, and markets can be thousands.
+        """
+        msg = frame.get("msg") if frame is not None else None
+        ticker = msg.get("market_ticker") if isinstance(msg, dict) else None
+        if isinstance(ticker, str):
+            if ticker in self.untrusted or (book := books.get(ticker)) is None:
+                return
+            books = {ticker: book}
         by_reason: dict[str, list[str]] = {}
         for ticker, book in books.items():
             if book.state is BookState.STALE and ticker not in self.untrusted:

@@ -153,7 +153,7 @@ class BookHandler(FeedHandler):
             book = self.books.apply(obj)
             if book is None:
                 if self.continuity is not None:
-                    self.continuity.check(self.books.books)
+                    self.continuity.check(self.books.books, obj)
                 self._not_applied(obj, sub)
                 return
             if kind == ORDERBOOK_SNAPSHOT:

@@ -187,3 +187,23 @@ def test_a_durable_consumer_resumes_and_since_starts_at_a_time(keys, sim_factory
     since = run_cli(["tail", "trade", "--from", sink, "--since", str(later), "--json", "--count", str(len(want))])
     assert since.returncode == 0, since.stderr
     assert trade_ids(since.stdout.splitlines()) == want
+
+
+def test_with_o_and_sink_the_bus_holds_the_recorded_lines_byte_for_byte(keys, sim_factory, tmp_path, nats_server):
+    from tests.test_cli_record_replay import recorded_data
+
+    sim = sim_factory(rate=0, markets=2)
+    out = tmp_path / "rec"
+    rec = recorder(keys, sim, f"{nats_server.url}/KALSHI", tmp_path / "s", "-o", str(out))
+    try:
+        wait_for(lambda: subscribed(sim) >= 2, what="subs")
+        sim.step(30)
+        sent = data_frames(sim.sent_frames(0))
+        wait_for(lambda: len(stream_messages(nats_server.url, "KALSHI")) >= len(sent), what="every frame")
+    finally:
+        code, err = stop(rec)
+    assert code == 0, err
+    on_disk = recorded_data(out)
+    assert len(on_disk) == len(sent)
+    assert [p for _, _, p in stream_messages(nats_server.url, "KALSHI")] == on_disk
+    assert not (out / ".spool").exists()  # drained and removed: nothing left behind

@@ -75,7 +75,8 @@ class BusReader:
         if self.durable is None:
             cfg.update(ack_policy=api.AckPolicy.NONE, inactive_threshold=30.0, mem_storage=True)
         else:
-            cfg.update(ack_policy=api.AckPolicy.ALL, durable_name=self.durable, max_ack_pending=-1)
+            # ack_wait: how long a batch a killed reader had taken waits before it is delivered again
+            cfg.update(ack_policy=api.AckPolicy.ALL, durable_name=self.durable, max_ack_pending=-1, ack_wait=10.0)
         return api.ConsumerConfig(**cfg)
 
     async def _subscribe(self, js: Any) -> Any:
@@ -136,6 +137,8 @@ class BusReader:
                     handed += 1
                     if msg.headers and msg.headers.get("Status"):
                         continue  # a status message (heartbeat, 408), not data
+                    if ack_all and msg.metadata.sequence.stream <= self.last_seq:
+                        continue  # redelivered after a late acknowledgement: handed over already
                     self.messages += 1
                     emit(msg.data)
             finally:  # also when emit ends the run (--count): the position is what was handed over

@@ -82,6 +82,15 @@ def _label(market: Mapping[str, Any]) -> str:
     return title or strike
 
 
+def _fit_label(label: str, width: int) -> str:
+    """The market text in ``width`` cells, whole words; the strike whole rather than cut short."""
+    if len(label) <= width:
+        return label
+    clipped = clip_words(label, width)
+    strike = label.split(" · ", 1)[0]
+    return strike if " · " in label and len(clipped) - 2 < len(strike) <= width else clipped
+
+
 def _cells(market: Mapping[str, Any], now: float) -> dict[str, Cell]:
     return {
         "ticker": (str(market.get("ticker") or "?"), "bold"),
@@ -133,6 +142,6 @@ def markets_table(markets: Sequence[Mapping[str, Any]], width: int, now: float) 
         cells = [r[k] for k in keys]
         if show_label:
             text, st = r["market"]
-            cells[keys.index("market")] = (clip_words(text, label_cols), st)
+            cells[keys.index("market")] = (_fit_label(text, label_cols), st)
         table.append(cells)
     return fit_table(columns, table, width, gap=_GAP)

@@ -13,6 +13,7 @@ each a pass of their own, in two processes); a pass skips, unparsed, the lines i
 from __future__ import annotations
 
 import contextlib
+import gc
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,12 +94,20 @@ def export_tables(files: list[Path], settings: ExportSettings, tables: list[str]
         skip += _BOOK_FRAME
     done = Pass()
     seen = [0]
+    # The cyclic GC would walk every buffered row and book at each pass over the old generation,
+    # for nothing: rows, frames and ladders hold no cycles (refcounting frees them). Off while
+    # streaming, back on after.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         _stream(files, warn, books, continuity, rows, list(buffers.values()), skip, building, seen)
     except (KeyboardInterrupt, SystemExit):  # Ctrl-C, or SIGTERM (startup's handler raises SystemExit)
         with contextlib.suppress(Exception):
             output.close()  # what was written so far stays readable
         raise
+    finally:
+        if collecting:
+            gc.enable()
     books.close_groups()
     continuity.close()
     for buffer in buffers.values():

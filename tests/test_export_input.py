@@ -27,7 +27,16 @@ from kalshi_cli.sim.market import Exchange
 from tests.conftest import ROOT, assert_clean_error, cli_env, run_cli
 from tests.inprocess import run_inprocess
 
-SIDS = {"orderbook_delta": 1, "trade": 2, "ticker": 3, "fill": 4, "user_orders": 5, "market_positions": 6}
+T0 = 1_795_615_200_000
+SIDS = {
+    "orderbook_delta": 1,
+    "trade": 2,
+    "ticker": 3,
+    "fill": 4,
+    "user_orders": 5,
+    "market_positions": 6,
+    "market_lifecycle_v2": 7,
+}
 
 
 def recording_lines(steps: int = 300, seed: int = 3, markets: int = 3) -> list[bytes]:
@@ -85,7 +94,8 @@ def test_plain_gzip_and_rotated_sets_give_the_same_tables(tmp_path):
     assert export(str(plain), "-o", str(a)).returncode == 0
     done = export(str(rotated), "-o", str(b))
     assert done.returncode == 0, done.stderr
-    for name in ("trades", "book_top", "book_snapshots", "deltas", "tickers", "fills", "orders", "positions"):
+    tables = ("trades", "book_top", "book_snapshots", "deltas", "tickers", "lifecycle", "fills", "orders", "positions")
+    for name in tables:
         q = "SELECT * EXCLUDE (date) FROM {} ORDER BY ALL"
         assert duckdb.sql(q.format(parquet(a, name))).fetchall() == duckdb.sql(q.format(parquet(b, name))).fetchall()
         assert duckdb.sql(f"SELECT count(*) FROM {parquet(a, name)}").fetchall()[0][0] > 0, name
@@ -345,3 +355,41 @@ def test_a_signal_mid_export_leaves_only_complete_files(tmp_path, sig):
     else:
         assert proc.returncode == 0, text
     assert _check_left_complete(out) >= 1
+
+
+def test_a_book_the_data_makes_stale_writes_nothing_until_its_next_snapshot(tmp_path):
+    """A delta that drives a level below zero: a 'stale' row, no book_top until the snapshot, a 'resync' row."""
+
+    def delta(seq: int, clock: int, price: str, size: str) -> dict:
+        msg = {"market_ticker": "KXA-1", "market_id": "m", "clock": clock, "price_dollars": price}
+        msg |= {"delta_fp": size, "side": "yes", "ts_ms": T0 + seq}
+        return {"type": "orderbook_delta", "sid": 1, "seq": seq, "msg": msg, "recv_ts_ms": T0 + seq}
+
+    def snapshot(seq: int, clock: int, yes: list) -> dict:
+        msg = {"market_ticker": "KXA-1", "market_id": "m", "clock": clock, "yes_dollars_fp": yes}
+        return {"type": "orderbook_snapshot", "sid": 1, "seq": seq, "msg": msg, "recv_ts_ms": T0 + seq}
+
+    frames = [
+        snapshot(1, 10, [["0.4000", "100.00"]]),
+        delta(2, 11, "0.4100", "5.00"),  # a new best bid
+        delta(3, 12, "0.4000", "-150.00"),  # below zero: the book is not what the exchange has
+        delta(4, 13, "0.4200", "7.00"),  # ignored: the book is stale
+        snapshot(5, 14, [["0.4000", "100.00"], ["0.4300", "1.00"]]),
+        delta(6, 15, "0.4300", "1.00"),
+    ]
+    rec = write(tmp_path / "rec.ndjson", [orjson.dumps(f) for f in frames])
+    out = tmp_path / "out"
+    assert export(str(rec), "-o", str(out), "--tables", "book_top,continuity").returncode == 0
+    tops = duckdb.sql(f"SELECT clock, bid, bid_size FROM {parquet(out, 'book_top')} ORDER BY clock").fetchall()
+    assert tops == [
+        (10, Decimal("0.4"), Decimal("100")),
+        (11, Decimal("0.41"), Decimal("5")),
+        (14, Decimal("0.43"), Decimal("1")),
+        (15, Decimal("0.43"), Decimal("2")),
+    ]
+    rows = duckdb.sql(
+        "SELECT event, markets, source, epoch_ms(from_ts), epoch_ms(until_ts), reason "
+        f"FROM {parquet(out, 'continuity')} ORDER BY ts"
+    ).fetchall()
+    assert [r[:3] for r in rows] == [("stale", ["KXA-1"], "data"), ("resync", ["KXA-1"], "data")]
+    assert rows[0][4] == rows[1][4] == T0 + 5 and "below zero" in rows[0][5]

@@ -91,8 +91,8 @@ def read_lines(
             for line in iter_lines(path, warn):
                 n += 1
                 count[0] += 1
-                if line.startswith(skip):
-                    continue
+                if line.startswith(skip) and line.endswith(b"}\n"):
+                    continue  # (a torn line is parsed, so that it is reported)
                 try:
                     obj = loads(line)
                 except decode_error:

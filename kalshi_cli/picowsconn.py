@@ -31,13 +31,12 @@ from typing import Any
 
 from picows import WSCloseCode, WSListener, WSMsgType, WSTransport
 from picows.picows import WSAutoPingStrategy, WSProtocol  # type: ignore[attr-defined]  # not in its stubs
-from websockets.client import ClientProtocol
 from websockets.datastructures import Headers
-from websockets.http11 import Request, Response
-from websockets.protocol import State
+from websockets.http11 import Response
 
 from kalshi_cli import wsconn
-from kalshi_cli.transport import Connection, HandshakeFailed, TransportClosed
+from kalshi_cli.transport import Connection, TransportClosed
+from kalshi_cli.wshandshake import Handshake
 
 __all__ = ["PicowsConnection", "connect"]
 
@@ -94,11 +93,11 @@ async def _open(
     conn = PicowsConnection(max_size, close_timeout)
     tls: dict[str, Any] = {"ssl": True, "server_hostname": uri.host} if uri.secure else {}
     loop = asyncio.get_running_loop()
-    shake: _Handshake | None = None
+    shake: Handshake | None = None
     try:
         async with asyncio.timeout(open_timeout):
             _, shake = await loop.create_connection(
-                lambda: _Handshake(protocol, conn.take_over), uri.host, uri.port, **tls
+                lambda: Handshake(protocol, conn.take_over), uri.host, uri.port, **tls
             )
             shake.send(request)
             await shake.done
@@ -107,90 +106,6 @@ async def _open(
             shake.transport.abort()
         raise
     return conn
-
-
-class _Handshake(asyncio.Protocol):
-    """Reads the answer to the opening request with websockets' protocol, until a verdict.
-
-    A 101 hands the transport over (``opened``) at the end of its head, in the same callback;
-    any other answer is read whole (its body to its length or to the close) and refused.
-    """
-
-    def __init__(self, protocol: ClientProtocol, opened: Callable[[asyncio.Transport, bytes, Response], None]) -> None:
-        self.protocol = protocol
-        self.opened = opened
-        self.transport: asyncio.Transport | None = None
-        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._head = b""
-        self._head_read = False
-
-    def send(self, request: Request) -> None:
-        self.protocol.send_request(request)
-        self._write_pending()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        if self._head_read:
-            self._reads(data)
-            return
-        self._head += data
-        end = self._head.find(b"\r\n\r\n")
-        if end < 0:
-            if len(self._head) > wsconn.HEAD_LIMIT:  # websockets refuses a head that never ends
-                self._head_read = True
-                held, self._head = self._head, b""
-                self._reads(held)
-            return
-        head, rest = self._head[: end + 4], self._head[end + 4 :]
-        self._head, self._head_read = b"", True
-        response = self._reads(head)
-        if self.protocol.state is State.OPEN and response is not None and self.transport is not None:
-            self.opened(self.transport, rest, response)
-            self.done.set_result(None)
-        elif rest:
-            self._reads(rest)
-
-    def _reads(self, data: bytes) -> Response | None:
-        self.protocol.receive_data(data)
-        self._write_pending()
-        return self._verdict()
-
-    def _verdict(self) -> Response | None:
-        response = None
-        for event in self.protocol.events_received():
-            if isinstance(event, Response):
-                response = event
-        exc = self.protocol.handshake_exc
-        if exc is not None and not self.done.done():
-            self.done.set_exception(wsconn.neutral_error(exc))
-            if self.transport is not None:
-                self.transport.abort()
-        return response
-
-    def eof_received(self) -> None:
-        # A refusal without Content-Length ends at the close: the answer is complete only now.
-        if self._head:
-            held, self._head = self._head, b""
-            self.protocol.receive_data(held)
-        self.protocol.receive_eof()
-        self._verdict()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.done.done():
-            self.done.set_exception(exc or HandshakeFailed("connection closed during the handshake"))
-            self.done.exception()  # retrieved: not reported as "never retrieved"
-
-    def _write_pending(self) -> None:
-        transport = self.transport
-        if transport is None:
-            return
-        for data in self.protocol.data_to_send():
-            if data:
-                transport.write(data)
-            elif transport.can_write_eof():
-                transport.write_eof()
 
 
 class _Quiet:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import orjson
 
-SIDS = {"orderbook_delta": 1, "ticker": 2, "trade": 3}
+SIDS = {"orderbook_delta": 1, "ticker": 2, "trade": 3, "fill": 4}
 SEQUENCED = {1, 3}
 CLOCK_BASE = 10_000_000  # 8 digits for the first 90M frames: clock slots keep their width
 TS_MS = 1787925912345
@@ -110,8 +110,11 @@ def build_cycle(
 ) -> tuple[list[Template], dict[str, int]]:
     """One repeatable cycle of frames for the subscribed ``channels``.
 
-    Returns the templates and how much each counter advances per cycle.
+    Returns the templates and how much each counter advances per cycle. ``fill`` (a private
+    channel, alone) gives a feed of fills instead: see ``fill_cycle``.
     """
+    if "fill" in channels:
+        return fill_cycle(markets, seed=seed, frames=deltas_per_market * markets)
     rng = random.Random(seed)
     names = tickers(markets)
     books = initial_books(markets)
@@ -200,6 +203,39 @@ def build_cycle(
             counters["seq3"] += 1
         templates.append(Template(body, slots))
     return templates, counters
+
+
+def fill_cycle(markets: int, *, seed: int = 11, frames: int = 1400) -> tuple[list[Template], dict[str, int]]:
+    """Your fills (``fill``, no seq), each with its own trade and order id (consumers dedupe by them)."""
+    rng = random.Random(seed)
+    names = tickers(markets)
+    templates = []
+    for i in range(frames):
+        t = rng.choice(names)
+        side = rng.choice(("yes", "no"))
+        msg = {
+            "trade_id": "TRADE-ID-SLOT",
+            "order_id": "ORDER-ID-SLOT",
+            "client_order_id": f"bench-{i % 97}",
+            "market_ticker": t,
+            "exchange_index": 0,
+            "is_taker": bool(i % 2),
+            "side": side,
+            "yes_price_dollars": "0.4400",
+            "count_fp": f"{1 + i % 50}.00",
+            "fee_cost": "0.181104",
+            "action": rng.choice(("buy", "sell")),
+            "ts": TS_MS // 1000,
+            "ts_ms": TS_MS,
+            "post_position_fp": "142.00",
+            "purchased_side": side,
+            "outcome_side": side,
+            "book_side": "bid",
+        }
+        body = orjson.dumps({"type": "fill", "sid": 4, "msg": msg}).replace(b"%", b"%%")
+        body = body.replace(b"TRADE-ID-SLOT", b"bench-fill-%d").replace(b"ORDER-ID-SLOT", b"bench-order-%d")
+        templates.append(Template(body, [("seq3", i), ("seq3", i)]))
+    return templates, {"seq1": 0, "seq3": frames, "clock": 0}
 
 
 def ws_header(length: int) -> bytes:

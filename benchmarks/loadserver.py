@@ -2,8 +2,9 @@
 
 Run as its own process by ``benchmarks/run.py``. It speaks just enough of the protocol: any
 handshake is accepted (signed or not, headers are not checked), no extension is negotiated
-(so no permessage-deflate), ``subscribe`` commands are answered with ``subscribed`` (one sid per
-channel: orderbook_delta 1, ticker 2, trade 3) and, for the order book, snapshots of every
+(so no permessage-deflate), a plain HTTP request (a REST call) gets a 404, ``subscribe`` commands
+are answered with ``subscribed`` (one sid per channel: orderbook_delta 1, ticker 2, trade 3,
+fill 4) and, for the order book, snapshots of every
 market. Once the channels named by the current job are all subscribed, it streams the job's
 frames from ``feed.py`` as pre-encoded blocks (one ``sendall`` per ~2,000 frames), then a close
 frame.
@@ -67,6 +68,19 @@ class Conn:
         out, self.buf = self.buf[:n], self.buf[n:]
         return out
 
+    def gone(self) -> bool:
+        """Whether the peer closed: what it sent meanwhile is kept, an end of stream seen."""
+        try:
+            while True:
+                chunk = self.sock.recv(65536, socket.MSG_DONTWAIT)
+                if not chunk:
+                    return True
+                self.buf += chunk
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+
     def handshake(self) -> None:
         while b"\r\n\r\n" not in self.buf:
             chunk = self.sock.recv(65536)
@@ -75,10 +89,15 @@ class Conn:
             self.buf += chunk
         head, self.buf = self.buf.split(b"\r\n\r\n", 1)
         key = b""
+        upgrade = False
         for line in head.split(b"\r\n")[1:]:
             name, _, value = line.partition(b":")
             if name.strip().lower() == b"sec-websocket-key":
                 key = value.strip()
+            upgrade |= name.strip().lower() == b"upgrade" and value.strip().lower() == b"websocket"
+        if not upgrade:  # a REST call (fills' backfill): there is no REST API here
+            self.sock.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            raise ConnectionError("not a WebSocket request")
         accept = base64.b64encode(hashlib.sha1(key + GUID).digest())
         self.sock.sendall(
             b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -127,6 +146,8 @@ class Server:
             conn.handshake()
             first = conn.read_frame()  # a client that reconnects and is killed never gets this far
             job = self.take_job()
+            if conn.gone():  # a client killed while it waited for a job: the job is the next one's
+                raise ConnectionError("client gone before its job")
             self.stream(conn, job, first, started)
         except (ConnectionError, OSError):
             if job is not None and not started[0]:
@@ -145,8 +166,8 @@ class Server:
         pending = [first]
         while not job.channels <= subscribed:
             op, data = pending.pop() if pending else conn.read_frame()
-            if op == 8:
-                return
+            if op == 8:  # a client closing (e.g. one killed while it reconnected): the job is not used up
+                raise ConnectionError("closed before subscribing")
             if op != 1:
                 continue
             cmd = orjson.loads(data)

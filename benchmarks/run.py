@@ -7,11 +7,13 @@ Runs, in one go, against a loopback load server in its own process (``loadserver
     plus a delivery check per client (every frame delivered once, in order);
   * the order book: deltas applied per second by ``kalshi_cli.book`` alone, ``kalshi book
     --json`` frames/s end to end, and the live view's CPU share and lag at 50k frames/s;
-  * latency at 1k frames/s (frame sent -> line read from the client's stdout pipe);
+  * both transports side by side (``transport_section.py``): the floors, every feed's rate and
+    CPU per million frames per transport, and latency at 1k frames/s against a bare socket;
   * startup (``kalshi --help``, ``kalshi sign``) against the floors under them (python, typer,
     cryptography) in the same run, and RSS over a long run.
 Writes a markdown report to stdout and ``benchmarks/RESULTS.md``. ``--only book`` runs just the
-order book section (with the floor its ratios refer to) and prints it, writing nothing.
+order book section (with the floor its ratios refer to) and prints it, writing nothing;
+``--only transport`` the transports section.
 """
 
 from __future__ import annotations
@@ -175,7 +177,7 @@ class ClientSpec:
     delivered: str = ""
 
 
-def tail_argv(server: LoadServer, key: list[str], total: int) -> list[str]:
+def tail_argv(server: LoadServer, key: list[str], total: int, transport: str = "auto") -> list[str]:
     ms = sum((["-m", t] for t in tickers(MARKETS)), [])
     return [
         *KALSHI,
@@ -191,14 +193,22 @@ def tail_argv(server: LoadServer, key: list[str], total: int) -> list[str]:
         "--url",
         server.url,
         *key,
+        "--transport",
+        transport,
     ]
 
 
 def clients(server: LoadServer, key: list[str], total: int) -> list[ClientSpec]:
     names = tickers(MARKETS)
-    specs = [
-        ClientSpec("kalshi tail --json > /dev/null", tail_argv(server, key, total)),
-        ClientSpec("kalshi tail --json | cat > /dev/null", tail_argv(server, key, total), pipe_to_cat=True),
+    from transport_section import transports_here
+
+    specs = []
+    for t in transports_here():
+        specs.append(ClientSpec(f"kalshi tail --json > /dev/null [{t}]", tail_argv(server, key, total, t)))
+    specs.append(
+        ClientSpec("kalshi tail --json | cat > /dev/null [auto]", tail_argv(server, key, total), pipe_to_cat=True)
+    )
+    specs += [
         ClientSpec(
             "seed-style (websockets + json.loads + print)",
             [PY, str(HERE / "clients.py"), "seed", server.url, *names],
@@ -211,6 +221,14 @@ def clients(server: LoadServer, key: list[str], total: int) -> list[ClientSpec]:
             extra_lines=3,
         ),
     ]
+    if "picows" in transports_here():
+        specs.append(
+            ClientSpec(
+                "picows bare pass-through (floor)",
+                [PY, str(HERE / "clients.py"), "picows", server.url, *names],
+                extra_lines=3,
+            )
+        )
     websocat = shutil.which("websocat")
     if websocat:
         sub = orjson.dumps(
@@ -479,7 +497,7 @@ def book_only(args: argparse.Namespace) -> None:
     began = time.monotonic()
     with load_server_and_key() as (server, key, tmp):
         print("floor...", file=sys.stderr)
-        floor = next(spec for spec in clients(server, key, args.frames) if "floor" in spec.name)
+        floor = next(spec for spec in clients(server, key, args.frames) if spec.name.startswith("websockets pass"))
         with open(os.devnull, "wb") as devnull:
             for r in range(args.rounds):
                 sample, _ = run_client(server, floor, args.frames, devnull)
@@ -494,6 +512,31 @@ def book_only(args: argparse.Namespace) -> None:
         f"of the mixed feed, median of {args.rounds}): {floor_fps:,.0f} frames/s."
     )
     print(book_section(args, book, book_e2e, view, floor_fps))
+
+
+def transport_sections(args: argparse.Namespace, server: LoadServer, key: list[str], tmp: Path) -> str:
+    """Both transports side by side: every feed's rate and CPU, the floors, latency (transport_section.py)."""
+    import transport_section
+
+    frames = args.frames // 3
+    rounds = 3 if args.quick else args.rounds
+    print("transports...", file=sys.stderr)
+    measured = transport_section.throughput(server, key, frames, rounds, tmp, env)
+    print("latency...", file=sys.stderr)
+    lat = transport_section.latency(server, key, 2000 if args.quick else 5000, rounds, tmp, env)
+    return transport_section.section(frames, rounds, measured, lat)
+
+
+def transport_only(args: argparse.Namespace) -> None:
+    """``--only transport``: the transports section alone, printed (RESULTS.md is left as it is)."""
+    began = time.monotonic()
+    with load_server_and_key() as (server, key, tmp):
+        text = transport_sections(args, server, key, tmp)
+    print(
+        f"# Benchmark results: the transports\n\n`python benchmarks/run.py --only transport"
+        f"{' --quick' if args.quick else ''}` on {machine()}; {time.strftime('%Y-%m-%d')}; took "
+        f"{(time.monotonic() - began) / 60:.1f} min.\n{text}"
+    )
 
 
 def live_view(seconds: float, rate: int, fps: float = 10.0) -> dict[str, float]:
@@ -584,37 +627,6 @@ def live_view(seconds: float, rate: int, fps: float = 10.0) -> dict[str, float]:
         }
 
     return asyncio.run(main())
-
-
-# --- latency ----------------------------------------------------------------------------------------
-
-
-def latency(server: LoadServer, key: list[str], frames: int, tmp: Path) -> dict[str, dict[str, float]]:
-    out: dict[str, dict[str, float]] = {}
-    specs = {
-        "kalshi tail --json": tail_argv(server, key, frames),
-        "websockets pass-through (64 KiB buffer, never flushed while idle)": [
-            PY,
-            str(HERE / "clients.py"),
-            "floor",
-            server.url,
-            *tickers(MARKETS),
-        ],
-    }
-    for name, argv in specs.items():
-        times = tmp / "times.txt"
-        server.job(frames=frames, channels="orderbook_delta,ticker,trade", markets=MARKETS, rate=1000, times=times)
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env())
-        arrivals: list[tuple[int, bytes]] = []
-        for line in proc.stdout:
-            arrivals.append((time.monotonic_ns(), line))
-        reap(proc)
-        server.expect("done")
-        sent = [int(x) for x in times.read_text().split()]
-        data = [t for t, line in arrivals if b'"type":"subscribed"' not in line]
-        lat = sorted((a - s) / 1e3 for a, s in zip(data, sent, strict=False))
-        out[name] = {"p50": lat[len(lat) // 2], "p99": lat[int(len(lat) * 0.99)], "n": len(lat)}
-    return out
 
 
 # --- startup and memory ---------------------------------------------------------------------------
@@ -732,9 +744,13 @@ def machine() -> str:
                 break
     import websockets
 
+    try:
+        from picows.version import __version__ as picows_version
+    except ImportError:
+        picows_version = "not installed"
     return (
         f"{cpu}, {os.cpu_count()} cores, Linux {platform.release()}, Python {platform.python_version()}, "
-        f"websockets {websockets.__version__}, orjson {orjson.__version__}"
+        f"websockets {websockets.__version__}, picows {picows_version}, orjson {orjson.__version__}"
     )
 
 
@@ -744,7 +760,7 @@ def report(
     book: dict,
     book_e2e: dict,
     view: dict,
-    lat: dict,
+    transport_text: str,
     start: dict,
     mem: dict,
     elapsed: float,
@@ -756,7 +772,7 @@ def report(
         for s in specs
     }
     seed = next(v.fps for k, v in med.items() if k.startswith("seed"))
-    floor = next(v.fps for k, v in med.items() if "floor" in k)
+    floor = next(v.fps for k, v in med.items() if k.startswith("websockets pass-through"))
     out = io.StringIO()
     w = out.write
     w(
@@ -778,10 +794,7 @@ def report(
     if not shutil.which("websocat"):
         w("\nwebsocat: not installed, skipped.\n")
     w(book_section(args, book, book_e2e, view, floor))
-    w("\n## Latency at 1,000 frames/s (frame sent -> line read from the client's stdout pipe)\n\n")
-    w("| client | p50 µs | p99 µs | frames |\n| --- | ---: | ---: | ---: |\n")
-    for name, v in lat.items():
-        w(f"| {name} | {v['p50']:,.0f} | {v['p99']:,.0f} | {v['n']:,} |\n")
+    w(transport_text)
     w(startup_table(start))
     w(f"\n## Memory: `kalshi tail --json > /dev/null` over {mem['frames']:,} frames ({mem['seconds']:.0f} s)\n\n")
     w("| RSS first 10% | RSS last 10% | RSS max |\n| ---: | ---: | ---: |\n")
@@ -795,12 +808,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--frames", type=int, default=None)
     parser.add_argument("--no-write", action="store_true", help="Do not write benchmarks/RESULTS.md.")
-    parser.add_argument("--only", choices=["book"], help="Run just this section and print it (writes nothing).")
+    parser.add_argument(
+        "--only", choices=["book", "transport"], help="Run just this section and print it (writes nothing)."
+    )
     args = parser.parse_args()
     args.rounds = args.rounds or 5
     args.frames = args.frames or (300_000 if args.quick else 1_000_000)
     if args.only == "book":
         book_only(args)
+        return
+    if args.only == "transport":
+        transport_only(args)
         return
     mem_frames = 2_000_000 if args.quick else 10_000_000
     began = time.monotonic()
@@ -809,13 +827,12 @@ def main() -> None:
         print("throughput...", file=sys.stderr)
         specs = throughput(server, key, args.frames, args.rounds, min(args.frames, 200_000), tmp)
         book, book_e2e, view = book_sections(args, server, key, tmp)
-        print("latency...", file=sys.stderr)
-        lat = latency(server, key, 2000 if args.quick else 5000, tmp)
+        transport_text = transport_sections(args, server, key, tmp)
         print("startup...", file=sys.stderr)
         start = startup(key, 11 if args.quick else 15)  # 12 cases a round: medians of 7 were too noisy
         print("memory...", file=sys.stderr)
         mem = memory(server, key, mem_frames)
-    text = report(args, specs, book, book_e2e, view, lat, start, mem, time.monotonic() - began)
+    text = report(args, specs, book, book_e2e, view, transport_text, start, mem, time.monotonic() - began)
     print(text)
     if not args.no_write:
         (HERE / "RESULTS.md").write_text(text)

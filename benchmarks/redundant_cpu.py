@@ -93,7 +93,12 @@ def check(server: LoadServer, key: list[str], command: str, frames: int, tmp: Pa
         def keyed(lines: list[bytes]) -> list[bytes]:
             return sorted(line for line in lines if not line.startswith(b'{"type":"ticker"'))
 
-        same = keyed(one) == keyed(two) and len(set(two)) == len(two)
+        same = keyed(one) == keyed(two) and len(set(keyed(two))) == len(keyed(two))
+        if not same:  # say how, on stderr
+            a, b = set(keyed(one)), set(keyed(two))
+            print(f"check: {len(a - b)} lines only with one connection, {len(b - a)} only with two", file=sys.stderr)
+            for line in sorted(a - b)[:3] + sorted(b - a)[:3]:
+                print(f"  {line[:200]!r}", file=sys.stderr)
         missed = len(one) - len(two)
         return (
             f"{len(two):,} lines for {frames:,} frames a connection: book and trade frames "

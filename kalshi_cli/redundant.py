@@ -62,7 +62,7 @@ class _Connection(StreamHandler):
         self.owner = owner
         self.conn = conn
         self.index = {id(sub): i for i, sub in enumerate(subs)}
-        self.merge_frame = owner.merger.frame
+        self.routes = {id(sub): owner.merger.route(i) for i, sub in enumerate(subs)}
 
     def on_connected(self, url: str) -> None:
         self.owner.connected(self.conn)
@@ -71,8 +71,7 @@ class _Connection(StreamHandler):
         self.owner.merger.subscribed(self.conn, self.index[id(sub)])
 
     def on_data(self, raw: bytes, head: Head, sub: Subscription) -> None:
-        obj = head.obj if head.obj is not None else orjson.loads(raw)
-        self.merge_frame(self.conn, self.index[id(sub)], obj, raw)
+        self.routes[id(sub)](self.conn, head.obj if head.obj is not None else orjson.loads(raw), raw)
 
     def on_gap(self, sub: Subscription, missing: int, head: Head) -> None:
         self.session.reporter.warn(f"seq gap on {sub.label()}: {missing} frame(s) missing before seq {head.seq}")

@@ -33,7 +33,7 @@ first to reconnect, as one connection's stream would be.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final, Protocol
 
 from kalshi_cli.event_keys import EventKeyer
@@ -257,6 +257,31 @@ class Merger:
         join.held[key] = item
         if len(join.held) > HELD_KEPT:  # the others carry the oldest
             del join.held[next(iter(join.held))]
+
+    def route(self, sub: int) -> Callable[[int, dict[str, Any], bytes | None], None]:
+        """``frame`` for subscription ``sub``, specialised (a book subscription's hot path inline)."""
+        book = self.books[sub]
+        frame = self.frame
+        if book is None:
+            return lambda conn, parsed, raw: frame(conn, sub, parsed, raw)
+        on, book_frame = self.on[sub], book.frame
+
+        def book_route(conn: int, parsed: dict[str, Any], raw: bytes | None) -> None:
+            msg = parsed.get("msg")
+            if type(msg) is dict:
+                clock = msg.get("clock")
+                ticker = msg.get("market_ticker")
+                if type(clock) is int and type(ticker) is str:
+                    if conn in on:
+                        snapshot = parsed.get("type") == "orderbook_snapshot"
+                        if not book_frame(conn, snapshot, ticker, clock, (parsed, raw)):
+                            self._uncovered(sub, book, 1)
+                        if self.waiting and book.news:
+                            self._news(conn)
+                    return
+            frame(conn, sub, parsed, raw)
+
+        return book_route
 
     def _news(self, conn: int) -> None:
         """``conn`` delivered a frame first: it is at the front, so a source waiting on it is ready."""

@@ -163,7 +163,8 @@ def test_the_same_gap_on_both_connections_is_the_normal_gap_and_resync(keys, sim
     assert code == 0, err
     assert "Traceback" not in err
     assert "re-snapshotting" in err, err  # the book feed's own recovery ran
-    assert "all 2 connections down" not in err or "connection 1 down" in err
+    assert "connection 1 down" in err and "connection 2 down" in err, err
+    assert "1 of 2 still streaming" in err and "0 of 2 still streaming" in err, err  # then both were down
 
 
 def test_redundant_refuses_a_replay(tmp_path):

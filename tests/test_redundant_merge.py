@@ -143,6 +143,7 @@ def in_order(events: list[Event]) -> list[Event]:
 def run(events: list[Event]) -> Log:
     log = Log()
     merger = Merger(2, [True, False, False], log)
+    routes = [merger.route(sub) for sub in (BOOK, TRADES, TICKER)]  # frames go the way the session sends them
     for _, conn, what in sorted(events, key=lambda e: (e[0], e[1])):
         if what[0] == "connected":
             merger.connected(conn)
@@ -151,7 +152,7 @@ def run(events: list[Event]) -> Log:
         elif what[0] == "gap":
             merger.gap(conn, what[1], what[2])
         elif what[0] == "frame":
-            merger.frame(conn, what[1], dict(what[2]))
+            routes[what[1]](conn, dict(what[2]), None)
         else:
             merger.disconnected(conn, what[1])
     return log

@@ -1,12 +1,12 @@
 """Reading a bus stream back, in stream order: each payload exactly as ``record --sink`` published it.
 
-A pull consumer over the stream, filtered to the subjects asked for (``subjects.filter_subjects``).
-Without ``--durable`` it is ephemeral and starts at the beginning (or at ``--since``); if it
-vanishes (the server restarted, or a drop outlived its inactivity limit) it is made again from the
-next stream sequence, so nothing is skipped or repeated. With ``--durable NAME`` the server keeps
-the position: each batch is acknowledged (ack-all) once handed over, so the next run resumes after
-it. The reader follows the stream until stopped; ``--count`` (the feed) ends it.
-"""
+Filtered to the subjects asked for (``subjects.filter_subjects``). Without ``--durable``: nats-py's
+ordered push consumer (ephemeral, from the beginning or ``--since``), which restarts itself after
+the last message it delivered when anything goes wrong (a gap, missed heartbeats, a restarted
+server), so nothing is skipped or repeated. With ``--durable NAME``: a pull consumer the server
+keeps; each batch is acknowledged (ack-all) once handed over and the unread rest of a batch is
+given back, so the next run resumes right after the last message printed. Both follow the stream
+until stopped; ``--count`` (the feed) ends them."""
 
 from __future__ import annotations
 
@@ -111,6 +111,9 @@ class BusReader:
         self.nc = await open_bus(self.target, tries=self.tries, on_event=self.on_event)
         js = self.nc.jetstream()
         await stream_info(js, self.target)
+        if self.durable is None:
+            await self._run_ordered(js, emit)
+            return
         sub = await self._subscribe(js)
         ack_all = self.durable is not None
         while True:
@@ -143,6 +146,41 @@ class BusReader:
                     emit(msg.data)
             finally:  # also when emit ends the run (--count): the position is what was handed over
                 await self._settle(msgs[:handed], msgs[handed:], ack_all)
+
+    async def _run_ordered(self, js: Any, emit: Callable[[bytes], None]) -> None:
+        """Without ``--durable``: nats-py's ordered push consumer, which keeps the order itself (a
+        gap, a missed heartbeat or a server restart makes it start again after the last message it
+        delivered) and, with flow control, never lets the server run ahead of us. Several times
+        cheaper per message than ``fetch``, which waits on a timer for every message."""
+        finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        async def on_message(msg: Any) -> None:
+            if finished.done():
+                return
+            if msg.headers and msg.headers.get("Status"):
+                return  # heartbeat or flow control: nats-py answers those
+            try:
+                self.messages += 1
+                emit(msg.data)
+            except BaseException as exc:  # --count reached, a closed pipe: the end of the run
+                finished.set_exception(exc)
+
+        config = self._config()
+        sub = await js.subscribe(
+            self.filters[0],
+            stream=self.target.stream,
+            config=config,
+            ordered_consumer=True,
+            idle_heartbeat=1.0,  # two missed (a server restarted) and it starts again: ~2 s, not 10
+            cb=on_message,
+        )
+        try:
+            await finished
+        finally:
+            import contextlib
+
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
 
     async def _settle(self, handed: list[Any], rest: list[Any], ack_all: bool) -> None:
         """Note the position; a durable acknowledges what was handed over and gives the rest back

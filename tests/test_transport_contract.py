@@ -284,6 +284,40 @@ def test_any_split_of_the_byte_stream_gives_the_same_messages(connect: Connector
     assert got == messages and closed.code == 1000
 
 
+def test_a_consumer_that_stalls_loses_nothing(connect: Connector) -> None:
+    """Reading pauses while too much waits to be taken (wsconn.PAUSE_AT) and resumes: all arrive, in order."""
+    from kalshi_cli.wsconn import PAUSE_AT
+
+    total = PAUSE_AT * 3
+
+    async def script(conn: HostileConn) -> None:
+        await conn.handshake()
+        for start in range(0, total, 5000):
+            conn.writer.write(b"".join(encode_frame(TEXT, b"%099d" % i) for i in range(start, start + 5000)))
+            await conn.writer.drain()
+        await conn.send_close(1000)
+
+    with HostileServer(script) as srv:
+
+        async def main() -> tuple[list[bytes], TransportClosed, int]:
+            async with opener(connect, srv.url) as conn:
+                first = await conn.recv_batch()
+                await asyncio.sleep(0.5)  # the consumer stalls: the connection stops reading
+                biggest = 0
+                got = list(first)
+                while True:
+                    try:
+                        batch = await conn.recv_batch()
+                    except TransportClosed as exc:
+                        return got, exc, biggest
+                    biggest = max(biggest, len(batch))
+                    got.extend(batch)
+
+        got, closed, biggest = run(main())
+    assert got == [b"%099d" % i for i in range(total)] and closed.code == 1000
+    assert biggest < 2 * PAUSE_AT  # it stopped reading: the stall did not pile everything up
+
+
 def test_sent_messages_are_text_frames(connect: Connector) -> None:
     seen: list[tuple[int, bytes]] = []
 

@@ -9,8 +9,9 @@ the same run):
   payloads) with ``publish_async`` and acknowledgements (the same 1,024 in flight). The rate is the
   stream's own: stored messages over the time between the first and the last one stored.
 - ``tail --from``: ``kalshi tail --from ... --count N --json > /dev/null`` against a bare nats-py
-  pull consumer (fetch 512 at a time, each payload written through a 64 KiB buffer), both whole
-  processes from start to exit, reading the same stream.
+  pull consumer (fetch 512 at a time, each payload written through a 64 KiB buffer) and a bare
+  ordered push consumer (what ``tail --from`` uses underneath), whole processes from start to
+  exit, reading the same stream.
 
 A nats-server with JetStream (from the [test] extra, next to the interpreter) runs in a temp dir.
 """
@@ -170,6 +171,30 @@ async def bare_consume(url: str, stream: str, count: int) -> None:
     await nc.close()
 
 
+async def bare_push(url: str, stream: str, count: int) -> None:
+    """The tougher floor: nats-py's ordered push consumer, each payload written through a 64 KiB buffer."""
+    import nats
+
+    out = open(sys.stdout.fileno(), "wb", buffering=65536, closefd=False)  # noqa: SIM115, ASYNC230
+    nc = await nats.connect(url)
+    done = asyncio.Event()
+    n = 0
+    write = out.write
+
+    async def cb(msg: object) -> None:
+        nonlocal n
+        write(msg.data)  # type: ignore[attr-defined]
+        write(b"\n")
+        n += 1
+        if n >= count:
+            done.set()
+
+    await nc.jetstream().subscribe(">", stream=stream, ordered_consumer=True, cb=cb)
+    await done.wait()
+    out.flush()
+    await nc.close()
+
+
 # --- the rounds --------------------------------------------------------------------------------------
 
 
@@ -235,6 +260,7 @@ def main() -> None:
     bare: list[float] = []
     tail: list[tuple[float, float]] = []  # (msgs/s, msgs per CPU second)
     pull: list[tuple[float, float]] = []
+    push: list[tuple[float, float]] = []
     rec_cpu: list[float] = []
     try:
         for i in range(args.rounds):
@@ -247,7 +273,9 @@ def main() -> None:
             ours = kalshi("tail", "orderbook_delta", "ticker", "trade", "--from", f"{server.url}/{stream}", "--json")
             ours += ["--count", str(n), "-q"]
             theirs = [PY, __file__, "_consume", server.url, stream, str(n)]
-            for argv, into in ((ours, tail), (theirs, pull)) if i % 2 == 0 else ((theirs, pull), (ours, tail)):
+            pushed = [PY, __file__, "_push", server.url, stream, str(n)]
+            runs = [(ours, tail), (theirs, pull), (pushed, push)]
+            for argv, into in runs if i % 2 == 0 else runs[::-1]:
                 wall, cpu = timed(argv)
                 into.append((n / wall, n / cpu))
             delete_streams(server.url, stream, f"BARE{i}")
@@ -269,18 +297,21 @@ def main() -> None:
         f"| `record --sink nats://`, stored msgs/s | {med(rec):,.0f} | bare nats-py publish_async, acked: "
         f"{med(bare):,.0f} | {ratio:.2f}x |"
     )
-    for k, what in ((0, "msgs/s (whole process)"), (1, "msgs per CPU second")):
-        ratio = med(x[k] / y[k] for x, y in zip(tail, pull, strict=True))
-        print(
-            f"| `tail --from nats:// --json`, {what} | {med(x[k] for x in tail):,.0f} | bare nats-py pull: "
-            f"{med(y[k] for y in pull):,.0f} | {ratio:.2f}x |"
-        )
+    for base, name in ((pull, "pull consumer (fetch 512)"), (push, "ordered push consumer")):
+        for k, what in ((0, "msgs/s (whole process)"), (1, "msgs per CPU second")):
+            ratio = med(x[k] / y[k] for x, y in zip(tail, base, strict=True))
+            print(
+                f"| `tail --from nats:// --json`, {what} | {med(x[k] for x in tail):,.0f} | bare nats-py {name}: "
+                f"{med(y[k] for y in base):,.0f} | {ratio:.2f}x |"
+            )
     print(f"\nrecorder CPU per round: {med(rec_cpu):.2f} s (median)")
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "_publish":
         asyncio.run(bare_publish(*sys.argv[2:5]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "_push":
+        asyncio.run(bare_push(sys.argv[2], sys.argv[3], int(sys.argv[4])))
     elif len(sys.argv) > 1 and sys.argv[1] == "_consume":
         asyncio.run(bare_consume(sys.argv[2], sys.argv[3], int(sys.argv[4])))
     else:

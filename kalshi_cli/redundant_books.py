@@ -24,10 +24,11 @@ from typing import Any, Final
 
 from kalshi_cli.event_keys import SNAPSHOT_POS, after_snapshot, delta_position, mark_lost, unknown_group
 
-__all__ = ["HELD_KEPT", "BookMerge", "Item", "Position"]
+__all__ = ["HELD_KEPT", "NEWS", "TAKEN", "UNCOVERED", "BookMerge", "Item", "Position"]
 
 HELD_KEPT: Final = 10_000  # frames one connection may hold ahead of the chain, per market
 _START: Final = (-1, SNAPSHOT_POS)  # below every real position
+UNCOVERED, TAKEN, NEWS = 0, 1, 2  # what ``BookMerge.frame`` made of a frame
 
 Position = tuple[int, int]
 #: A frame as the merge carries it: its parse, and its bytes as received (None: not kept).
@@ -47,9 +48,10 @@ class _Track:
     """One connection on one market: its place at or below the chain, its frames beyond, and
     its clock group (``event_keys``: which delta of its clock a frame is)."""
 
-    __slots__ = ("anchor", "group", "held")
+    __slots__ = ("anchor", "chain", "group", "held")
 
-    def __init__(self) -> None:
+    def __init__(self, chain: _Chain) -> None:
+        self.chain = chain
         self.anchor: Position | None = None
         self.held: deque[tuple[Position, Item]] = deque()
         self.group = unknown_group()
@@ -80,44 +82,43 @@ class BookMerge:
         self.deliver = deliver
         self.chains: dict[str, _Chain] = {}
         self.tracks: list[dict[str, _Track]] = [{} for _ in range(connections)]
-        self.dropped = 0
-        self.news = False
+        self.news = False  # did the snapshot being placed go out
 
-    def frame(self, conn: int, snapshot: bool, ticker: str, clock: int, obj: Item) -> bool:
-        """A book frame from ``conn`` (in its order, seq checked); False if the merge became uncovered.
-        ``news`` says afterwards whether the frame went out (its connection leads the stream)."""
-        self.news = False
+    def frame(self, conn: int, snapshot: bool, ticker: str, clock: int, obj: Item) -> int:
+        """A book frame from ``conn`` (in its order, seq checked): ``NEWS`` if it went out (its
+        connection is at the front), ``TAKEN`` if not, ``UNCOVERED`` if the merge became so."""
         track = self.tracks[conn].get(ticker)
         if track is None:
-            track = self.tracks[conn][ticker] = _Track()
-        chain = self.chains.get(ticker)
-        if chain is None:
-            chain = self.chains[ticker] = _Chain()
+            chain = self.chains.get(ticker)
+            if chain is None:
+                chain = self.chains[ticker] = _Chain()
+            track = self.tracks[conn][ticker] = _Track(chain)
+        chain = track.chain
         if snapshot:
+            self.news = False
             track.group = after_snapshot(clock)
             self._snapshot(ticker, chain, track, (clock, SNAPSHOT_POS), obj)
-            return True
+            return NEWS if self.news else TAKEN
         pos = delta_position(track.group, clock)
         if pos is None:  # it cannot place this delta: it stops helping until it can
             if track.anchor is None and not track.held:
-                return True
+                return TAKEN
             track.anchor = None
             track.held.clear()
-            return self.settle()
+            return TAKEN if self.settle() else UNCOVERED
         position = (clock, pos)
         at = chain.pos
         if position <= at or chain.needs:  # a copy (or no book yet): it only marks the place
             track.anchor = position
-            self.dropped += 1
-        elif not track.held and (track.anchor == at or _follows(track.anchor, at, position)):
+            return TAKEN
+        if not track.held and (track.anchor == at or _follows(track.anchor, at, position)):
             chain.pos = track.anchor = position
-            self.news = True
             self.deliver(obj)
             if chain.held:
                 self._catch_up(ticker, chain)
-        else:
-            self._hold(track, chain, position, obj)
-        return True
+            return NEWS
+        self._hold(track, chain, position, obj)
+        return TAKEN
 
     def _snapshot(self, ticker: str, chain: _Chain, track: _Track, position: Position, obj: Item) -> None:
         track.held.clear()  # a snapshot supersedes what this connection held before it
@@ -126,7 +127,6 @@ class BookMerge:
             self._extend(ticker, chain, track, position, obj)
         elif position <= chain.pos or chain.needs:
             track.anchor = position
-            self.dropped += 1
         else:
             track.anchor = None
             self._hold(track, chain, position, obj)
@@ -199,7 +199,6 @@ class BookMerge:
                 held = track.held
                 while held and held[0][0] <= chain.pos:
                     track.anchor = held.popleft()[0]
-                    self.dropped += 1
                 while held and _follows(track.anchor, chain.pos, held[0][0]):
                     position, obj = held.popleft()
                     chain.pos = track.anchor = position

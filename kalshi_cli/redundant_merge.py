@@ -1,9 +1,9 @@
 """N redundant connections merged into one stream of exchange events, with no I/O.
 
 Every connection carries the same subscriptions and checks its own ``seq`` (its client); this
-merger is told what each one saw (``connected``, ``subscribed``, ``frame``, ``gap``, ``lost``,
-``disconnected``) and hands an ``Emitter`` one stream in which each exchange event appears
-once and in order:
+merger is told what each one saw (``connected``, ``subscribed``, ``frame`` through ``route``,
+``gap``, ``lost``, ``disconnected``) and hands an ``Emitter`` one stream in which each exchange
+event appears once and in order:
 
 * Book frames (``orderbook_delta`` subscriptions): per market by exchange clock, see
   ``redundant_books``.
@@ -32,12 +32,13 @@ first to reconnect, as one connection's stream would be.
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, Final, Protocol
 
 from kalshi_cli.event_keys import EventKeyer
-from kalshi_cli.redundant_books import HELD_KEPT, BookMerge, Item
+from kalshi_cli.redundant_books import HELD_KEPT, NEWS, TAKEN, UNCOVERED, BookMerge, Item
 
 __all__ = ["HELD_KEPT", "SEEN_KEPT", "Emitter", "Merger"]
 
@@ -101,7 +102,6 @@ class Merger:
         self.last_era = [0] * n  # the era of the latest frame delivered
         self.seen: list[dict[str, int]] = [{} for _ in range(n)]  # key -> the era it was delivered in
         self.seen_order: list[deque[str]] = [deque() for _ in range(n)]
-        self.dropped = 0  # copies dropped (keyed; the books count their own)
         #: per subscription, the connection whose frames without a key go out, and whether it is
         #: ready (a new source waits until a frame of its own is news: it is then at the front)
         self.source: list[int | None] = [None] * n
@@ -196,9 +196,9 @@ class Merger:
         if not anchored:
             self._orphaned(sub, missing)
 
-    def frame(self, conn: int, sub: int, parsed: dict[str, Any], raw: bytes | None = None) -> None:
+    def frame(self, sub: int, conn: int, parsed: dict[str, Any], raw: bytes | None = None) -> None:
         """A data frame ``conn`` received on subscription ``sub`` (in order, seq checked): its
-        parse, and (to pass on unchanged where it can) its bytes."""
+        parse, and (to pass on unchanged where it can) its bytes. ``route`` is the fast way in."""
         item = (parsed, raw)
         book = self.books[sub]
         if book is not None:
@@ -207,9 +207,10 @@ class Merger:
                 ticker = msg.get("market_ticker")
                 if type(ticker) is str and conn in self.on[sub]:
                     snapshot = parsed.get("type") == "orderbook_snapshot"
-                    if not book.frame(conn, snapshot, ticker, clock, item):
+                    taken = book.frame(conn, snapshot, ticker, clock, item)
+                    if taken == UNCOVERED:
                         self._uncovered(sub, book, 1)
-                    if book.news and self.waiting:
+                    elif taken == NEWS and self.waiting:
                         self._news(conn)
                 return
             key = None  # a book from before the clock
@@ -222,7 +223,6 @@ class Merger:
         self.placed = True
         era = self.seen[sub].get(key)
         if era is not None:
-            self.dropped += 1
             join = self.joining[sub].get(conn)
             if join is not None:
                 if era >= self.last_era[sub]:  # the stream is past it: in line
@@ -252,7 +252,6 @@ class Merger:
             return
         join = self.joining[sub].get(conn)
         if join is None or join.past:  # not subscribed, or behind a break already reported
-            self.dropped += join is not None
             return
         join.held[key] = item
         if len(join.held) > HELD_KEPT:  # the others carry the oldest
@@ -263,7 +262,7 @@ class Merger:
         book = self.books[sub]
         frame = self.frame
         if book is None:
-            return lambda conn, parsed, raw: frame(conn, sub, parsed, raw)
+            return functools.partial(frame, sub)
         on, book_frame = self.on[sub], book.frame
 
         def book_route(conn: int, parsed: dict[str, Any], raw: bytes | None) -> None:
@@ -274,12 +273,14 @@ class Merger:
                 if type(clock) is int and type(ticker) is str:
                     if conn in on:
                         snapshot = parsed.get("type") == "orderbook_snapshot"
-                        if not book_frame(conn, snapshot, ticker, clock, (parsed, raw)):
-                            self._uncovered(sub, book, 1)
-                        if self.waiting and book.news:
-                            self._news(conn)
+                        taken = book_frame(conn, snapshot, ticker, clock, (parsed, raw))
+                        if taken != TAKEN:
+                            if taken == UNCOVERED:
+                                self._uncovered(sub, book, 1)
+                            elif self.waiting:
+                                self._news(conn)
                     return
-            frame(conn, sub, parsed, raw)
+            frame(sub, conn, parsed, raw)
 
         return book_route
 

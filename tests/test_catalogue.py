@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kalshi_cli.catalogue import (
@@ -140,3 +140,39 @@ def test_markets_set_by_hand_are_saved_too(tmp_path: Path) -> None:
     save_catalogue("prod", cat, environ=env)
     back = load_catalogue("prod", environ=env)
     assert back.markets["KXA-1-T1"]["status"] == "finalized" and "rules_primary" not in back.markets["KXA-1-T9"]
+
+
+saves = st.lists(
+    st.tuples(
+        st.lists(st.tuples(tickers, st.sampled_from(["active", "closed", "finalized"])), max_size=6),
+        st.lists(st.sampled_from(["KXA-1", "KXB-2", "KXC-3"]), max_size=2),
+        st.booleans(),
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(saves)
+def test_merging_and_replacing_saves_agree_with_a_model(tmp_path_factory, runs) -> None:
+    """Whatever order of partial (merging) and full (replacing) saves, the cache reads back as the
+    model says: each market's last status, events likewise, and a completion line per market."""
+    env = {"XDG_CACHE_HOME": str(tmp_path_factory.mktemp("cache"))}
+    markets: dict[str, str] = {}
+    events: set[str] = set()
+    for seen, seen_events, merge in runs:
+        cat = Catalogue()
+        cat.remember_markets([market(t, status=s) for t, s in seen])
+        cat.remember_events([{"event_ticker": e, "title": e.lower()} for e in seen_events])
+        save_catalogue("prod", cat, environ=env, merge=merge)
+        latest = dict(seen)
+        markets = {**markets, **latest} if merge else latest
+        events = events | set(seen_events) if merge else set(seen_events)
+    back = load_catalogue("prod", environ=env)
+    assert back is not None
+    assert {t: m["status"] for t, m in back.markets.items()} == markets
+    assert set(back.events) == events
+    listed = [line.split("\t")[0] for line in tickers_path("prod", env).read_text().splitlines()[1:]]
+    assert sorted(t for t in listed if t.count("-") == 2) == sorted(markets)
+    assert listed == sorted(listed)

@@ -393,3 +393,16 @@ def test_a_book_the_data_makes_stale_writes_nothing_until_its_next_snapshot(tmp_
     ).fetchall()
     assert [r[:3] for r in rows] == [("stale", ["KXA-1"], "data"), ("resync", ["KXA-1"], "data")]
     assert rows[0][4] == rows[1][4] == T0 + 5 and "below zero" in rows[0][5]
+
+
+def test_each_bad_line_is_reported_once_whichever_pass_reads_it(tmp_path):
+    """The book pass skips ticker lines unread and the other pass reads them: each bad line is one warning."""
+    lines = recording_lines(100)
+    bad_ticker = b'{"type":"ticker","sid":3,"msg":{"market_ticker":oops}}'  # whole, but not JSON
+    bad_trade = b'{"type":"trade","sid":2,"seq":1,"msg":{"trade_id":]}}'
+    rec = write(tmp_path / "rec.ndjson", [*lines[:50], bad_ticker, *lines[50:80], bad_trade, *lines[80:]])
+    done = export(str(rec), "-o", str(tmp_path / "out"))
+    err = done.stderr.decode()
+    assert done.returncode == 0, err
+    assert err.count("not a JSON line") == 2, err
+    assert "rec.ndjson:51: " in err and "rec.ndjson:82: " in err, err  # (line numbers from 1)

@@ -74,12 +74,18 @@ def _first_line(path: Path) -> tuple[int, bytes] | None:
 
 
 def read_lines(
-    paths: list[Path], warn: Warn, skip: tuple[bytes, ...] = (), seen: list[int] | None = None
+    paths: list[Path],
+    warn: Warn,
+    skip: tuple[bytes, ...] = (),
+    seen: list[int] | None = None,
+    report: tuple[bytes, ...] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Every JSON object line of ``paths``, in order; what cannot be read is warned about and skipped.
 
-    Lines starting with one of ``skip`` are passed over unparsed (a pass that has no use for them);
-    ``seen[0]`` counts every line read, those included.
+    Lines starting with one of ``skip`` are passed over unparsed (a pass that has no use for them)
+    unless they look torn; ``seen[0]`` counts every line read, those included. With ``report``,
+    the pass is the second over the same files: only the bad lines the first pass skipped unread
+    (whole lines starting with one of ``report``) are its to warn about.
     """
     count = seen if seen is not None else [0]
     loads = orjson.loads
@@ -87,8 +93,12 @@ def read_lines(
     for path in paths:
         bad: int | None = None
         n = 0
+
+        def tell(line_no: int, text: str, path: Path = path) -> None:
+            warn(f"{path}:{line_no}: {text}")
+
         try:
-            for line in iter_lines(path, warn):
+            for line in iter_lines(path, warn if report is None else None):
                 n += 1
                 count[0] += 1
                 if line.startswith(skip) and line.endswith(b"}\n"):
@@ -99,15 +109,16 @@ def read_lines(
                     if not line.strip():
                         continue
                     if bad is not None:
-                        warn(f"{path}:{bad}: not a JSON line; skipped")
-                    bad = n
+                        tell(bad, "not a JSON line; skipped")
+                    mine = report is None or (line.startswith(report) and line.endswith(b"}\n"))
+                    bad = n if mine else None
                     continue
                 if bad is not None:
-                    warn(f"{path}:{bad}: not a JSON line; skipped")
+                    tell(bad, "not a JSON line; skipped")
                     bad = None
                 if type(obj) is dict:
                     yield obj
         except OSError as exc:
             raise UsageError(f"cannot read recording {path}: {exc.strerror or exc}") from None
         if bad is not None:
-            warn(f"{path}:{bad}: last line is incomplete (a killed writer?); skipped")
+            tell(bad, "last line is incomplete (a killed writer?); skipped")

@@ -60,8 +60,13 @@ def opener(fmt: str) -> tuple[OpenPart, str]:
     return ParquetPart, "parquet"
 
 
-def export_tables(files: list[Path], settings: ExportSettings, tables: list[str], warn: Warn) -> Pass:
+def export_tables(
+    files: list[Path], settings: ExportSettings, tables: list[str], warn: Warn, *, second: bool = False
+) -> Pass:
     """Write ``tables`` from ``files`` (already checked) under ``settings.out``.
+
+    ``second``: another pass (the book pass) reads the same files and reports their bad lines;
+    this one reports only those that pass skips unread (whole ticker lines).
 
     Raises:
         ExportError: the disk failed (what was finished before is complete and readable).
@@ -100,7 +105,8 @@ def export_tables(files: list[Path], settings: ExportSettings, tables: list[str]
     collecting = gc.isenabled()
     gc.disable()
     try:
-        _stream(files, warn, books, continuity, rows, list(buffers.values()), skip, building, seen)
+        report = _TICKER_LINE if second else None
+        _stream(files, warn, books, continuity, rows, list(buffers.values()), skip, building, seen, report)
     except (KeyboardInterrupt, SystemExit):  # Ctrl-C, or SIGTERM (startup's handler raises SystemExit)
         with contextlib.suppress(Exception):
             output.close()  # what was written so far stays readable
@@ -130,6 +136,7 @@ def _stream(
     skip: tuple[bytes, ...],
     building: bool,
     seen: list[int],
+    report: tuple[bytes, ...] | None,
 ) -> None:
     """The hot loop: every line once, to the books and the frame tables."""
     handlers = rows.handlers()
@@ -142,7 +149,7 @@ def _stream(
     next_grid = -(2**62)
     last = 0
     lines = 0
-    for obj in read_lines(files, warn, skip, seen):
+    for obj in read_lines(files, warn, skip, seen, report):
         lines += 1
         if not lines & 4095:
             for buffer in buffers:

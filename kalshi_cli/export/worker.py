@@ -3,7 +3,8 @@
 Reads one job (the settings, as JSON) on stdin, writes its tables with ``stream.export_tables``
 and answers one JSON object on stdout: rows, finished files, refused values, or ``error``
 (the one line the parent reports). Its warnings go to stderr, which the parent passes on.
-Source warnings (a torn line...) are the parent's to give, once: this pass keeps quiet on those.
+The input's faults (a torn line...) are the parent's to report, once: this pass reports only the
+bad lines the parent's pass skipped unread.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ from kalshi_cli.export.tables import ExportError
 __all__ = ["main"]
 
 
+def _warn(text: str) -> None:
+    sys.stderr.write(f"kalshi: warning: {text}\n")  # the parent passes these on
+
+
 def _stop(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # SIGTERM from the parent: close the files, as after Ctrl-C
 
@@ -34,7 +39,7 @@ def main() -> int:
     settings = ExportSettings(**job)
     answer: dict[str, Any]
     try:
-        done = export_tables(settings.paths, settings, settings.tables, lambda text: None)
+        done = export_tables(settings.paths, settings, settings.tables, _warn, second=True)
         answer = {
             "lines": done.lines,
             "rows": done.rows,

@@ -86,7 +86,10 @@ class ParquetPart:
         self.spec = spec
         self.schema = arrow_schema(spec)
         self._kinds = [c.kind for c in spec.columns]
-        self._writer: Any = pq.ParquetWriter(str(path), self.schema, compression="snappy")
+        # Dictionary pages for the repetitive text (tickers, sides, types), not for ids, numbers or
+        # JSON: there they cost time and save nothing.
+        repeated = [c.name for c in spec.columns if c.kind == "str" and not c.name.endswith("_id")]
+        self._writer: Any = pq.ParquetWriter(str(path), self.schema, compression="snappy", use_dictionary=repeated)
 
     def write(self, rows: list[tuple[Any, ...]]) -> None:
         import pyarrow as pa

@@ -148,6 +148,8 @@ class Merger:
             self.merged_on[sub] = True
             self.emit.subscribed(sub)
         book = self.books[sub]
+        self.anchored[sub].discard(conn)  # subscribed again (a resync): it lines up afresh
+        self.joining[sub].pop(conn, None)
         if book is not None:
             book.forget(conn)  # its snapshots are on the way
         elif self.anchored[sub]:

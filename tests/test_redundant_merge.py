@@ -295,3 +295,29 @@ def test_the_same_loss_on_both_is_a_gap() -> None:
     assert ("gap", TRADES, 1) in log.events
     trades = [e[2]["msg"]["i"] for e in log.events if e[0] == "deliver" and e[1] == TRADES]
     assert trades == [0, 3]
+
+
+def test_a_subscription_lost_on_one_connection_is_carried_by_the_other() -> None:
+    log = Log()
+    merger = Merger(2, [True, False, False], log)
+    trades = merger.route(TRADES)
+
+    def trade(conn: int, seq: int, i: int) -> None:
+        trades(conn, {"type": "trade", "sid": 2, "seq": seq, "msg": {"trade_id": f"t{i}", "i": i}}, None)
+
+    for conn in (0, 1):
+        merger.connected(conn)
+        merger.subscribed(conn, TRADES)
+    for i in range(2):
+        trade(0, i + 1, i)
+        trade(1, i + 1, i)
+    merger.lost(0, TRADES, "error 25")  # connection 0 resubscribes; 1 carries on
+    trade(1, 3, 2)
+    merger.subscribed(0, TRADES)
+    trade(0, 1, 3)  # ahead of connection 1: held until 1 shows where it stands
+    trade(1, 4, 3)
+    trade(1, 5, 4)
+    trade(0, 2, 4)
+    delivered = [e[2]["msg"]["i"] for e in log.events if e[0] == "deliver"]
+    assert delivered == [0, 1, 2, 3, 4]
+    assert not [e for e in log.events if e[0] in ("gap", "lost", "down")]

@@ -406,3 +406,22 @@ def test_each_bad_line_is_reported_once_whichever_pass_reads_it(tmp_path):
     assert done.returncode == 0, err
     assert err.count("not a JSON line") == 2, err
     assert "rec.ndjson:51: " in err and "rec.ndjson:82: " in err, err  # (line numbers from 1)
+
+
+def test_one_market_alone_gets_the_rows_it_gets_among_all_through_a_gap(tmp_path):
+    lines = recording_lines(400)
+    deltas = [i for i, line in enumerate(lines) if line.startswith(b'{"type":"orderbook_delta"')]
+    del lines[deltas[len(deltas) // 2]]  # a frame lost: a seq gap on the book sid
+    rec = write(tmp_path / "rec.ndjson", lines)
+    whole = tmp_path / "whole"
+    assert export(str(rec), "-o", str(whole), "--tables", "book_top,continuity").returncode == 0
+    gaps = duckdb.sql(f"SELECT count(*) FROM {parquet(whole, 'continuity')} WHERE event = 'gap'").fetchall()[0][0]
+    assert gaps == 1
+    for (ticker,) in duckdb.sql(f"SELECT DISTINCT market FROM {parquet(whole, 'book_top')}").fetchall():
+        alone = tmp_path / ticker
+        assert export(str(rec), "-o", str(alone), "--tables", "book_top", "-m", ticker).returncode == 0
+        q = "SELECT * EXCLUDE (date) FROM {} WHERE market = '{}' ORDER BY ALL"
+        assert (
+            duckdb.sql(q.format(parquet(alone, "book_top"), ticker)).fetchall()
+            == duckdb.sql(q.format(parquet(whole, "book_top"), ticker)).fetchall()
+        )

@@ -172,8 +172,6 @@ class Books:
         ticker = msg.get("market_ticker")
         if type(ticker) is not str:
             ticker = None  # BookSet marks the sid's books stale for it
-        elif self.only is not None and ticker not in self.only:
-            return
         sid = obj.get("sid")
         if type(sid) is not int:
             sid = None
@@ -182,7 +180,9 @@ class Books:
         groups = self.groups
         group = groups.get(sid)
         if group is not None and not (delta and group[0] == ticker and group[1] == clock):
-            self._close_group(sid, write=True)
+            self._close_group(sid, write=True)  # (before -m: another market's frame ends the action too)
+        if self.only is not None and ticker not in self.only and ticker is not None:
+            return
         seq = obj.get("seq")
         deltas = self.deltas
         if deltas is not None:

@@ -256,3 +256,57 @@ def test_recorders_reaching_kalshi_by_url_or_env_share_subjects():
     assert env("wss://api.elections.kalshi.com/trade-api/ws/v2", "custom") == "prod"
     assert env("wss://external-api-ws.demo.kalshi.co/trade-api/ws/v2", "demo") == "demo"
     assert env("ws://127.0.0.1:9/trade-api/ws/v2", "custom") == "custom"
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["append", "take", "ack", "restart"]), st.integers(1, 9), st.randoms()),
+        max_size=40,
+    )
+)
+def test_the_spool_loses_nothing_and_keeps_order_across_any_story(tmp_path_factory, story):
+    """Random appends, takes, acknowledgements (any subset) and restarts: every item comes out, first
+    times in append order; an item comes out again only if it was not acknowledged before a restart."""
+    directory = tmp_path_factory.mktemp("spool")
+    spool = Spool(directory)
+    spool_bytes = pytest.MonkeyPatch()
+    spool_bytes.setattr("kalshi_cli.bus.spool.SPOOL_FILE_BYTES", 150)  # several files per story
+    appended = 0
+    taken: list[int] = []
+    outstanding: list[Item] = []  # taken, not acknowledged, in take order
+    acked: set[int] = set()
+    repeats_allowed: set[int] = set()
+
+    def number(item: Item) -> int:
+        return int(orjson.loads(item.payload)["n"])
+
+    for op, n, rnd in story:
+        if op == "append":
+            for item in make_items(n, start=appended):
+                spool.append(item)
+            appended += n
+        elif op == "take":
+            got = spool.take(n)
+            taken += [number(i) for i in got]
+            outstanding += got
+        elif op == "ack":
+            for item in [i for i in outstanding if rnd.random() < 0.5]:
+                spool.acked(item)
+                acked.add(number(item))
+                outstanding.remove(item)
+        else:
+            repeats_allowed |= {number(i) for i in outstanding}
+            spool.close(outstanding)
+            spool, outstanding = Spool(directory), []
+    while len(spool):  # drain
+        got = spool.take(7)
+        taken += [number(i) for i in got]
+        for item in got:
+            spool.acked(item)
+    spool.close()
+    spool_bytes.undo()
+    first_times = list(dict.fromkeys(taken))
+    assert first_times == list(range(appended))
+    repeated = {i for i in taken if taken.count(i) > 1}
+    assert repeated <= repeats_allowed
+    assert not directory.exists() or not list(directory.glob("spool-*"))

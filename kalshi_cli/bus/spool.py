@@ -87,6 +87,9 @@ class Spool:
         )
         self.count = sum(_count_lines(p) for p in self._sealed)  # items not yet taken
         self.leftover = self.count  # found on disk at the start (a previous run's)
+        # Each writer's files are named spool-NNNNNNNN-<time>-<n>: NNNNNNNN grows with every writer,
+        # so names sort in write order even when two writers start in the same millisecond.
+        self._next_writer = 1 + max((_writer_number(p) for p in self._sealed), default=0)
         self._writer: RecordWriter | None = None
         self._reading: Iterator[bytes] | None = None
         self._reading_path: Path | None = None
@@ -98,7 +101,9 @@ class Spool:
 
     def append(self, item: Item) -> None:
         if self._writer is None:
-            self._writer = RecordWriter(self.directory, prefix=_PREFIX, rotate_bytes=SPOOL_FILE_BYTES)
+            prefix = f"{_PREFIX}-{self._next_writer:08d}"
+            self._next_writer += 1
+            self._writer = RecordWriter(self.directory, prefix=prefix, rotate_bytes=SPOOL_FILE_BYTES)
         self._writer.write(encode_line(item))
         self.count += 1
 
@@ -166,8 +171,11 @@ class Spool:
         self._seal()
         rest = list(self._reading) if self._reading is not None else []
         if pending or rest:
-            # newer runs get smaller numbers: a run's leftovers come before the older files it had not read
-            name = f"{_PREFIX}-0-{10**13 - time.time_ns() // 1_000_000:013d}.ndjson"
+            # sorts before spool-NNNNNNNN-... ('-' < '0'), and newer runs get smaller numbers: a run's
+            # leftovers come before the older files it had not read
+            firsts = [p.name[len(_PREFIX) + 3 : -len(".ndjson")] for p in self.directory.glob(f"{_PREFIX}-0-*.ndjson")]
+            number = min([10**13 - time.time_ns() // 1_000_000] + [int(f) - 1 for f in firsts if f.isdigit()])
+            name = f"{_PREFIX}-0-{number:013d}.ndjson"
             data = b"".join(encode_line(i) + b"\n" for i in pending) + b"".join(
                 line if line.endswith(b"\n") else line + b"\n" for line in rest
             )
@@ -191,6 +199,12 @@ class Spool:
             if not any(p.name.startswith(_PREFIX) for p in self.directory.iterdir()):
                 (self.directory / ".lock").unlink()
                 self.directory.rmdir()
+
+
+def _writer_number(path: Path) -> int:
+    """NNNNNNNN of ``spool-NNNNNNNN-...`` (0 for the ``spool-0-...`` file a stopped run left first)."""
+    field = path.name.split("-")[1] if path.name.count("-") >= 2 else ""
+    return int(field) if field.isdigit() and len(field) == 8 else 0
 
 
 def _lines(path: Path) -> Iterator[bytes]:

@@ -43,7 +43,8 @@ __all__ = ["PicowsConnection", "connect"]
 _TEXT, _BINARY, _CONT = WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CONTINUATION
 _PING, _CLOSE = WSMsgType.PING, WSMsgType.CLOSE
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-_READ_BUFFER = 256 * 1024  # picows' receive buffer to start with (it grows for larger frames)
+_READ_BUFFER = 512 * 1024  # picows' receive buffer to start with (it grows for larger frames)
+_READ_AT_MOST = 256 * 1024  # bytes taken from the socket per read
 _NO_STATUS = 1005  # a close frame without a code (RFC 6455 7.1.5)
 
 # picows logs protocol errors itself; the session reports them, so its records go nowhere.
@@ -130,6 +131,13 @@ class _Protocol(WSProtocol):  # type: ignore[misc]
     """picows' protocol, telling the connection after each read (its clock, its waiter)."""
 
     conn: PicowsConnection
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        # At most a read of asyncio's own size (256 KiB) at a time: picows doubles its buffer after
+        # every read that fills it, so a fast sender would otherwise grow it (and each batch) to
+        # the socket's whole receive buffer, several MB, for good.
+        buffer: memoryview = super().get_buffer(sizehint)
+        return buffer[:_READ_AT_MOST]
 
     def buffer_updated(self, nbytes: int) -> None:
         conn = self.conn

@@ -425,3 +425,19 @@ def test_one_market_alone_gets_the_rows_it_gets_among_all_through_a_gap(tmp_path
             duckdb.sql(q.format(parquet(alone, "book_top"), ticker)).fetchall()
             == duckdb.sql(q.format(parquet(whole, "book_top"), ticker)).fetchall()
         )
+
+
+def test_rows_go_to_the_utc_day_of_their_exchange_time(tmp_path):
+    day = 86_400_000
+    frames = [
+        {"type": "trade", "sid": 2, "seq": i + 1, "msg": {"trade_id": f"t{i}", "market_ticker": "KXA-1", "ts_ms": ts}}
+        for i, ts in enumerate((T0, T0 + day - T0 % day - 1, T0 + 3 * day, T0 + day))  # the last one comes late
+    ]
+    rec = write(tmp_path / "rec.ndjson", [orjson.dumps(f) for f in frames])
+    out = tmp_path / "out"
+    assert export(str(rec), "-o", str(out), "--tables", "trades").returncode == 0
+    days = sorted(p.name for p in (out / "trades").iterdir())
+    assert days == ["date=2026-11-25", "date=2026-11-26", "date=2026-11-28"]
+    utc_day = "strftime(make_timestamp(epoch_ms(ts) * 1000), '%Y-%m-%d')"  # (not ts::DATE: the session's zone)
+    got = duckdb.sql(f"SELECT trade_id, date::VARCHAR, {utc_day} FROM {parquet(out, 'trades')}").fetchall()
+    assert all(d == ts_day for _, d, ts_day in got) and len(got) == 4

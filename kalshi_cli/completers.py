@@ -30,6 +30,8 @@ __all__ = [
     "complete_channel",
     "complete_color",
     "complete_env",
+    "complete_event",
+    "complete_series",
     "complete_ticker",
     "markets_cache_path",
 ]
@@ -91,6 +93,19 @@ def complete_ticker(incomplete: str, ctx: Any = None) -> list[tuple[str, str]]:
     """
     params = getattr(ctx, "params", None) or {}
     return cached_tickers_of(_env_in_use(params, os.environ), incomplete, os.environ)
+
+
+def complete_event(incomplete: str, ctx: Any = None) -> list[tuple[str, str]]:
+    """Event tickers from the local cache (``kalshi markets --event KXHIGHNY-<TAB>``)."""
+    return [(t, text) for t, text in complete_ticker(incomplete, ctx) if text.startswith("event:")]
+
+
+def complete_series(incomplete: str, ctx: Any = None) -> list[tuple[str, str]]:
+    """Series tickers, the first part of the cached event tickers (``--series KXH<TAB>``)."""
+    params = getattr(ctx, "params", None) or {}
+    found = cached_tickers_of(_env_in_use(params, os.environ), incomplete, os.environ)
+    series = dict.fromkeys(t.split("-", 1)[0] for t, text in found if text.startswith("event:"))
+    return [(name, "series") for name in series]
 
 
 def _env_in_use(params: Mapping[str, Any], environ: Mapping[str, str]) -> str:

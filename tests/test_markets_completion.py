@@ -33,6 +33,9 @@ def test_tickers_listed_by_kalshi_markets_complete_without_a_network(tmp_path: P
     # without --sim, the env in use (prod) has no cache: the other cached environments still complete
     assert complete("kalshi tail trade -m KXBTCD", env) == sorted(events + btc)
     assert complete("kalshi record trade -m NOPE", env) == []
+    assert complete("kalshi markets --sim --event KXBTCD", env) == events  # events only
+    series = sorted({t.split("-")[0] for t in sim_tickers})
+    assert complete("kalshi markets --sim --series KX", env) == series
 
 
 def test_the_environment_in_use_comes_first(tmp_path: Path) -> None:

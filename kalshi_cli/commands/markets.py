@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from kalshi_cli.feeds.context import ConnectionArgs
 
 from kalshi_cli.commands.common import connection_options
+from kalshi_cli.completers import complete_event, complete_series
 
 __all__ = ["markets"]
 
@@ -21,10 +22,16 @@ def markets(
         typer.Argument(help="Words every listed market must contain (ticker, title or strike).", show_default=False),
     ] = None,
     series: Annotated[
-        str | None, typer.Option("--series", metavar="SERIES", help="Only this series (e.g. KXHIGHNY).")
+        str | None,
+        typer.Option(
+            "--series", metavar="SERIES", help="Only this series (e.g. KXHIGHNY).", autocompletion=complete_series
+        ),
     ] = None,
     event: Annotated[
-        str | None, typer.Option("--event", metavar="EVENT", help="Only this event (e.g. KXHIGHNY-26DEC05).")
+        str | None,
+        typer.Option(
+            "--event", metavar="EVENT", help="Only this event (e.g. KXHIGHNY-26DEC05).", autocompletion=complete_event
+        ),
     ] = None,
     status: Annotated[
         str,

@@ -55,6 +55,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 __all__ = [
+    "KEYED_TYPES",
     "SNAPSHOT_POS",
     "EventKeyer",
     "delta_position",
@@ -205,15 +206,15 @@ class EventKeyer:
         msg = frame.get("msg")
         if type(kind) is not str or (type(msg) is not dict and not isinstance(msg, Mapping)):
             return None
-        sid = frame.get("sid")
-        seq = frame.get("seq")
-        if type(seq) is int and sid is not None:
-            self._observe_seq(sid, seq)
         if kind == "trade":  # the busiest keyed type: its fast path
             trade_id = msg.get("trade_id")
             if type(trade_id) is str and _UNSAFE.search(trade_id) is None:
                 return "t:" + trade_id
         elif kind == "orderbook_delta" or kind == "orderbook_snapshot":
+            sid = frame.get("sid")
+            seq = frame.get("seq")  # seq matters only to the delta groups of a book sid
+            if type(seq) is int and sid is not None:
+                self._observe_seq(sid, seq)
             placed = self._place(kind, sid, msg)
             if placed is None:
                 return None
@@ -274,3 +275,7 @@ class EventKeyer:
             group = self._books[ticker] = unknown_group()
         pos = delta_position(group, clock)
         return None if pos is None else (ticker, (clock, pos))
+
+
+#: The message types that can have a key (a type not here never has one).
+KEYED_TYPES: Final = frozenset((*_STATELESS, "orderbook_delta", "orderbook_snapshot"))

@@ -26,8 +26,8 @@ import orjson
 
 from kalshi_cli.events import SessionState, Subscription
 from kalshi_cli.output import Reporter
-from kalshi_cli.protocol import ORDERBOOK_DELTA, Head
-from kalshi_cli.redundant_merge import Merger
+from kalshi_cli.protocol import CHANNELS, ORDERBOOK_DELTA, Head
+from kalshi_cli.redundant_merge import Merger, kind_of
 from kalshi_cli.session import Session, StreamHandler
 from kalshi_cli.transport import Connector
 
@@ -114,7 +114,8 @@ class RedundantSession:
         self.handler = handler
         handler.session = self  # type: ignore[assignment]  # it calls what a Session offers
         self.reporter = reporter
-        self.merger = Merger(connections, [s.channel == ORDERBOOK_DELTA for s in subscriptions], self)
+        kinds = [kind_of(s.channel, CHANNELS[s.channel].types if s.channel in CHANNELS else ()) for s in subscriptions]
+        self.merger = Merger(connections, kinds, self)
         self.sessions: list[Session] = []
         for conn in range(connections):
             subs = [Subscription(s.channel, copy.deepcopy(s.params)) for s in subscriptions]

@@ -37,10 +37,10 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, Final, Protocol
 
-from kalshi_cli.event_keys import EventKeyer
+from kalshi_cli.event_keys import KEYED_TYPES, EventKeyer
 from kalshi_cli.redundant_books import HELD_KEPT, NEWS, TAKEN, UNCOVERED, BookMerge, Item
 
-__all__ = ["HELD_KEPT", "SEEN_KEPT", "Emitter", "Merger"]
+__all__ = ["BOOK", "HELD_KEPT", "KEYED", "KEYLESS", "SEEN_KEPT", "Emitter", "Merger", "kind_of"]
 
 SEEN_KEPT: Final = 10_000  # event keys remembered per subscription (far above the lag between connections)
 
@@ -80,12 +80,24 @@ class _TakeOver:
         self.gap = gap
 
 
-class Merger:
-    """The merge of ``connections`` connections over subscriptions ``books`` (True: a book one)."""
+BOOK, KEYED, KEYLESS = "book", "keyed", "keyless"  # how a subscription's frames are merged
 
-    def __init__(self, connections: int, books: Sequence[bool], emit: Emitter) -> None:
+
+def kind_of(channel: str, types: Sequence[str]) -> str:
+    """How a subscription of ``channel`` (emitting message ``types``) is merged."""
+    if channel == "orderbook_delta":
+        return BOOK
+    return KEYED if any(t in KEYED_TYPES for t in types) else KEYLESS
+
+
+class Merger:
+    """The merge of ``connections`` connections over subscriptions of these ``kinds`` (``kind_of``)."""
+
+    def __init__(self, connections: int, kinds: Sequence[str], emit: Emitter) -> None:
         self.emit = emit
-        n = len(books)
+        self.kinds = list(kinds)
+        books = [kind == BOOK for kind in kinds]
+        n = len(kinds)
         self.keyers = [EventKeyer() for _ in range(connections)]
         self.streaming: set[int] = set()
         self.on: list[set[int]] = [set() for _ in range(n)]  # connections subscribed, per subscription
@@ -107,7 +119,7 @@ class Merger:
         self.source: list[int | None] = [None] * n
         self.ready = [True] * n
         self.waiting = 0  # subscriptions whose source is not ready
-        self.placed = any(books)  # does a placed (book or keyed) frame flow at all
+        self.placed = any(kind != KEYLESS for kind in kinds)  # does a placed (book or keyed) frame flow at all
 
     def _deliverer(self, sub: int) -> Any:
         emit = self.emit
@@ -263,6 +275,14 @@ class Merger:
         """``frame`` for subscription ``sub``, specialised (a book subscription's hot path inline)."""
         book = self.books[sub]
         frame = self.frame
+        if self.kinds[sub] == KEYLESS:
+            emit, source, ready = self.emit.deliver, self.source, self.ready
+
+            def keyless_route(conn: int, parsed: dict[str, Any], raw: bytes | None) -> None:
+                if conn == source[sub] and ready[sub]:
+                    emit(sub, (parsed, raw))
+
+            return keyless_route
         if book is None:
             return functools.partial(frame, sub)
         on, book_frame = self.on[sub], book.frame

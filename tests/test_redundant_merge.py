@@ -19,7 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kalshi_cli.event_keys import SNAPSHOT_POS
-from kalshi_cli.redundant_merge import Merger
+from kalshi_cli.redundant_merge import BOOK as BOOK_KIND
+from kalshi_cli.redundant_merge import KEYED, KEYLESS, Merger
 
 MARKETS = ("M1", "M2")
 BOOK, TRADES, TICKER = 0, 1, 2
@@ -142,7 +143,7 @@ def in_order(events: list[Event]) -> list[Event]:
 
 def run(events: list[Event]) -> Log:
     log = Log()
-    merger = Merger(2, [True, False, False], log)
+    merger = Merger(2, [BOOK_KIND, KEYED, KEYLESS], log)
     routes = [merger.route(sub) for sub in (BOOK, TRADES, TICKER)]  # frames go the way the session sends them
     for _, conn, what in sorted(events, key=lambda e: (e[0], e[1])):
         if what[0] == "connected":
@@ -299,7 +300,7 @@ def test_the_same_loss_on_both_is_a_gap() -> None:
 
 def test_a_subscription_lost_on_one_connection_is_carried_by_the_other() -> None:
     log = Log()
-    merger = Merger(2, [True, False, False], log)
+    merger = Merger(2, [BOOK_KIND, KEYED, KEYLESS], log)
     trades = merger.route(TRADES)
 
     def trade(conn: int, seq: int, i: int) -> None:

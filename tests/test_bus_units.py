@@ -205,7 +205,7 @@ def test_merged_books_skip_what_an_older_snapshot_or_a_lagging_copy_holds():
     books = MergedBookSet()
     assert books.apply(snap("M", 10, [["0.4000", "5.00"]])) is not None
     assert books.apply(delta("M", 11, "0.4000", "1.00", sid=7)) is not None  # another connection's sid
-    assert books.apply(snap("M", 11, [["0.4000", "6.00"]])) is None  # as old as the book: a copy
+    assert books.apply(snap("M", 10, [["0.4000", "6.00"]])) is None  # older than the book: a copy
     assert books.apply(delta("M", 12, "0.4100", "2.00")) is not None
     b = books.apply(snap("M", 20, [["0.4500", "1.00"]]))
     assert b is not None and b.best_yes_bid() == 4500
@@ -310,3 +310,99 @@ def test_the_spool_loses_nothing_and_keeps_order_across_any_story(tmp_path_facto
     repeated = {i for i in taken if taken.count(i) > 1}
     assert repeated <= repeats_allowed
     assert not directory.exists() or not list(directory.glob("spool-*"))
+
+
+@given(st.data())
+def test_merged_books_end_on_the_truth_however_two_connections_interleave(data):
+    """Two connections join a market's story at different points (each with its own snapshot);
+    the bus keeps each event once, first copy wins, in any interleaving: the book ends exact."""
+    groups = data.draw(st.lists(st.lists(st.tuples(st.integers(1, 9), st.integers(1, 5)), min_size=1, max_size=3)))
+    truth: dict[int, int] = {}
+    states = [dict(truth)]  # the book after each group (a snapshot never splits one exchange action)
+    events = []  # (clock, position in group, price, delta)
+    for clock, group in enumerate(groups, start=1):
+        for pos, (price, size) in enumerate(group):
+            delta = -truth[price] if price in truth and data.draw(st.booleans()) else size
+            truth[price] = truth.get(price, 0) + delta
+            if truth[price] == 0:
+                del truth[price]
+            events.append((clock, pos, price, delta))
+        states.append(dict(truth))
+
+    def frames_from(join: int) -> list[tuple[str, dict]]:
+        yes = [[f"0.{p:02d}00", f"{s}.00"] for p, s in sorted(states[join].items())]
+        out = [(f"s:{join}", snap("M", join, yes))]
+        for clock, pos, price, delta in events:
+            if clock > join:
+                out.append((f"d:{clock}:{pos}", delta_frame(clock, price, delta)))
+        return out
+
+    a = frames_from(data.draw(st.integers(0, len(groups))))
+    b = frames_from(data.draw(st.integers(0, len(groups))))
+    merged, seen = [], set()
+    while a or b:
+        source = a if (a and (not b or data.draw(st.booleans()))) else b
+        key, frame = source.pop(0)
+        if key not in seen:
+            seen.add(key)
+            merged.append(frame)
+    books = MergedBookSet()
+    for frame in merged:
+        books.apply(frame)
+    book = books.book("M")
+    assert book is not None and book.is_live
+    assert book.yes == {p * 100: s * 100 for p, s in truth.items()}
+
+
+def delta_frame(clock: int, price: int, delta: int) -> dict:
+    size = f"{delta}.00"
+    return {
+        "type": "orderbook_delta",
+        "sid": 1,
+        "seq": 2,
+        "msg": {
+            "market_ticker": "M",
+            "clock": clock,
+            "price_dollars": f"0.{price:02d}00",
+            "delta_fp": size,
+            "side": "yes",
+        },
+    }
+
+
+class Collect:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str | None, bytes]] = []
+
+    def submit(self, subject: str, msg_id: str | None, payload: bytes) -> None:
+        self.sent.append((subject, msg_id, payload))
+
+
+def test_the_tap_publishes_recorded_lines_with_keys_and_keeps_unsure_deltas_off_the_bus():
+    from kalshi_cli.bus.tap import BusRecordHandler, DiscardWriter
+    from kalshi_cli.events import Subscription
+    from kalshi_cli.protocol import head_of
+
+    bus = Collect()
+    handler = BusRecordHandler(DiscardWriter(), bus, "prod", now_ms=lambda: 7)  # type: ignore[arg-type]
+    book = Subscription("orderbook_delta", {"market_tickers": ["A.B"]}, sid=1)
+    frames = [
+        snap("A.B", 5, [["0.4000", "5.00"]]) | {"seq": 1},
+        delta("A.B", 6, "0.4000", "1.00", sid=1) | {"seq": 2},
+        delta("A.B", 6, "0.4000", "1.00", sid=1) | {"seq": 5},  # a seq gap: this action may be part-lost
+        delta("A.B", 7, "0.4000", "1.00", sid=1) | {"seq": 6},  # a higher clock: sure again
+        {"type": "ticker", "sid": 2, "msg": {"market_ticker": "A.B", "price_dollars": "0.4000"}},
+        {"type": "trade", "sid": 3, "seq": 1, "msg": {"market_ticker": "A.B", "trade_id": "t1"}},
+    ]
+    for frame in frames:
+        raw = orjson.dumps(frame)
+        handler.on_data(raw, head_of(orjson.loads(raw)), book)
+    assert [(s, i) for s, i, _ in bus.sent] == [
+        ("kalshi.prod.orderbook_delta.A%2EB", "prod:s:A.B:5"),
+        ("kalshi.prod.orderbook_delta.A%2EB", "prod:d:A.B:6:0"),
+        ("kalshi.prod.orderbook_delta.A%2EB", "prod:d:A.B:7:0"),
+        ("kalshi.prod.ticker.A%2EB", None),
+        ("kalshi.prod.trade.A%2EB", "prod:t:t1"),
+    ]
+    assert all(p.endswith(b',"recv_ts_ms":7}') for _, _, p in bus.sent)
+    assert handler.unkeyed_deltas == 1 and handler.frames == len(frames)  # all of them still recorded

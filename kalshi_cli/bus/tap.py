@@ -6,7 +6,9 @@ prints exactly the recorded lines) is handed to a ``Publisher`` under the frame'
 ``EventKeyer`` key as ``Nats-Msg-Id`` (prefixed by the environment, so prod and demo never collide).
 Keys are taken in the order the connection delivered the frames, even for frames the trade backfill
 holds back and writes later. Only data frames are published: ``kalshi_cli.meta`` lines describe one
-recorder's connection, and nothing about the Kalshi key or its signatures is ever in a frame.
+recorder's connection, and nothing about the Kalshi key or its signatures is ever in a frame. A
+frame with no key goes without ``Nats-Msg-Id`` (kept once per recorder), except a book delta (see
+``BusRecordHandler._route``).
 ``DiscardWriter`` stands in for the files when there is no ``-o``.
 """
 
@@ -24,7 +26,7 @@ from kalshi_cli.bus.subjects import subject_for
 from kalshi_cli.event_keys import EventKeyer
 from kalshi_cli.feeds.trades import FetchTrades
 from kalshi_cli.output import Reporter
-from kalshi_cli.protocol import Head, parse_frame
+from kalshi_cli.protocol import ORDERBOOK_DELTA, Head, parse_frame
 from kalshi_cli.recorder import RecordHandler, RecordWriter
 from kalshi_cli.recording import with_recv_ts
 from kalshi_cli.session import Subscription
@@ -94,10 +96,22 @@ class BusRecordHandler(RecordHandler):
         self.publisher = publisher
         self.env = env
         self.keyer = EventKeyer()
-        self._routes: dict[int, tuple[str, str | None]] = {}  # id(raw) -> (subject, msg id)
+        self._routes: dict[int, tuple[str, str | None] | None] = {}  # id(raw) -> (subject, msg id)
+        self.unkeyed_deltas = 0  # book deltas kept off the bus (see _route)
 
-    def _route(self, obj: dict[str, Any]) -> tuple[str, str | None]:
+    def _route(self, obj: dict[str, Any]) -> tuple[str, str | None] | None:
+        """(subject, Nats-Msg-Id) of a frame, or None: not published.
+
+        A book delta with no key is one of an exchange action this connection lost part of (a seq
+        gap; the recorder asks for a snapshot): published without an id it could be applied twice
+        by a reader when another recorder published the same delta under its key, so it is kept
+        off the bus (the snapshot that follows repairs the book). Other frames without a key are
+        published without ``Nats-Msg-Id``: kept once per recorder.
+        """
         key = self.keyer.key(obj)
+        if key is None and obj.get("type") == ORDERBOOK_DELTA:
+            self.unkeyed_deltas += 1
+            return None
         return subject_for(self.env, obj), (f"{self.env}:{key}" if key is not None else None)
 
     def on_connected(self, url: str) -> None:
@@ -115,14 +129,15 @@ class BusRecordHandler(RecordHandler):
         line = with_recv_ts(raw, recv_ts_ms)
         self.writer.write(line)
         self.frames += 1
-        route = self._routes.pop(id(raw), None)
-        if route is None:
-            route = self._route(parse_frame(raw))
-        self.publisher.submit(route[0], route[1], line)
+        key = id(raw)
+        route = self._routes.pop(key) if key in self._routes else self._route(parse_frame(raw))
+        if route is not None:
+            self.publisher.submit(route[0], route[1], line)
 
     def _write_backfill(self, frame: dict[str, Any]) -> None:
         line = orjson.dumps({**frame, "recv_ts_ms": self.now_ms()})
         self.writer.write(line)
         self.frames += 1
-        subject, msg_id = self._route(frame)
-        self.publisher.submit(subject, msg_id, line)
+        route = self._route(frame)
+        if route is not None:
+            self.publisher.submit(route[0], route[1], line)

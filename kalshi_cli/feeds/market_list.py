@@ -241,19 +241,19 @@ def run(settings: MarketsSettings, env: Environment) -> None:
                     on_page=read,
                     prefetch=settings.sort is not None or limit is None,
                 )
-            seen.fetched_at = time.time()
-            # a refresh replaces the cache; any other run adds what it read to it
-            save_catalogue(env_name, seen, warn=reporter.warn, merge=not settings.refresh)
-        if settings.sort is not None:
-            shown[:] = sort_markets(shown, settings.sort)[:limit]
-            printed = len(shown)
+            if settings.sort is not None:
+                shown[:] = sort_markets(shown, settings.sort)[:limit]
+                printed = len(shown)
+                if writer is not None:
+                    for m in shown:
+                        writer.write_line(orjson.dumps(m))
             if writer is not None:
-                for m in shown:
-                    writer.write_line(orjson.dumps(m))
-        if writer is not None:
-            writer.flush()
-        if table and shown:
-            _print_table(shown, settings, env)
+                writer.flush()
+            if table and shown:
+                _print_table(shown, settings, env)
+            # the data is out; then the cache: a refresh replaces it, any other run adds what it read
+            seen.fetched_at = time.time()
+            save_catalogue(env_name, seen, warn=reporter.warn, merge=not settings.refresh)
         _report(reporter, printed, matched, complete, table and settings.limit is None)
 
     import gc

@@ -85,9 +85,9 @@ def markets(
 
       kalshi markets --sim --json | jq -r .ticker
 
-      kalshi markets --series KXHIGHNY --sort close
+      kalshi markets --series KXBTCD --sort close
 
-      kalshi markets --event KXHIGHNY-26DEC05 --status all --json
+      kalshi markets --event KXBTCD-26DEC2517 --status all --json
     """
     from kalshi_cli import environment
     from kalshi_cli.errors import UsageError

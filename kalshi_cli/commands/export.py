@@ -44,7 +44,7 @@ def export(
         str,
         typer.Option("--every", metavar="PERIOD", help="book_snapshots: the books every PERIOD of exchange time."),
     ] = "1s",
-    depth: Annotated[int, typer.Option("--depth", min=1, help="book_snapshots: levels per side.")] = 10,
+    depth: Annotated[int, typer.Option("--depth", metavar="N", min=1, help="book_snapshots: levels per side.")] = 10,
     since: Annotated[
         str | None,
         typer.Option(
@@ -75,7 +75,7 @@ def export(
 
       kalshi export data/ -o research/
 
-      kalshi export data/ -o research-csv/ --format csv --tables trades,book_top,continuity
+      kalshi export data/ -o csv/ --format csv --tables trades,book_top,continuity
 
       kalshi export capture.ndjson -o top/ --tables book_top --from 2026-01-01T00:00:00Z
     """

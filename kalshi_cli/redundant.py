@@ -62,16 +62,20 @@ class _Connection(StreamHandler):
         self.owner = owner
         self.conn = conn
         self.index = {id(sub): i for i, sub in enumerate(subs)}
-        self.routes = {id(sub): owner.merger.route(i) for i, sub in enumerate(subs)}
+        routes = {id(sub): owner.merger.route(i) for i, sub in enumerate(subs)}
+        loads = orjson.loads
+
+        def on_data(raw: bytes, head: Head, sub: Subscription) -> None:  # the hot path: no lookups on self
+            obj = head.obj
+            routes[id(sub)](conn, obj if obj is not None else loads(raw), raw)
+
+        self.on_data = on_data  # type: ignore[method-assign]
 
     def on_connected(self, url: str) -> None:
         self.owner.connected(self.conn)
 
     def on_subscribed(self, sub: Subscription) -> None:
         self.owner.merger.subscribed(self.conn, self.index[id(sub)])
-
-    def on_data(self, raw: bytes, head: Head, sub: Subscription) -> None:
-        self.routes[id(sub)](self.conn, head.obj if head.obj is not None else orjson.loads(raw), raw)
 
     def on_gap(self, sub: Subscription, missing: int, head: Head) -> None:
         self.session.reporter.warn(f"seq gap on {sub.label()}: {missing} frame(s) missing before seq {head.seq}")
@@ -133,6 +137,7 @@ class RedundantSession:
             )
         self._index = {id(sub): i for i, sub in enumerate(subscriptions)}
         self._seq = [0] * len(subscriptions)
+        self._passthrough = handler.passthrough  # set by the handler at its birth, before the session
         self._started = [False] * connections
         self.frames = 0  # frames delivered to the handler
         self.gaps = 0  # gaps the handler was told of
@@ -226,11 +231,10 @@ class RedundantSession:
         if raw is None:  # stamped with the merged stream's numbers (unchanged bytes otherwise)
             raw = orjson.dumps(frame)
         self.frames += 1
-        handler = self.handler
-        if handler.passthrough is not None:
-            handler.passthrough(raw)
+        if self._passthrough is not None:
+            self._passthrough(raw)
         else:
-            handler.on_data(raw, Head(frame["type"], sid, seq, None, frame), self.subscriptions[sub])
+            self.handler.on_data(raw, Head(frame["type"], sid, seq, None, frame), self.subscriptions[sub])
 
     def gap(self, sub: int, missing: int) -> None:
         self.gaps += 1

@@ -77,7 +77,7 @@ def export(
 
       kalshi export data/ -o csv/ --format csv --tables trades,book_top,continuity
 
-      kalshi export capture.ndjson -o top/ --tables book_top --from 2026-01-01T00:00:00Z
+      kalshi export capture.ndjson -o trades/ --tables trades --from 1795615200000
     """
     from kalshi_cli.errors import UsageError
     from kalshi_cli.export import ExportSettings, run_export

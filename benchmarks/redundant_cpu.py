@@ -1,14 +1,16 @@
 """CPU of ``--redundant 2`` against one connection, in the same run (never part of the test suite).
 
-    python benchmarks/redundant_cpu.py [--frames N] [--rounds R]
+    python benchmarks/redundant_cpu.py [--frames N] [--rounds R] [--rate FRAMES_PER_S]
 
 Against the loopback load server of ``run.py`` (``loadserver.py``, its own process), for
 ``kalshi tail --json`` (order book, ticker and trade frames) and ``kalshi book --json`` (order
 book frames), one connection and then two (or the other way round, alternating by round): the
 client's CPU seconds from the first frame streamed until every connection has read its whole
 stream (each ends with a close, and the client says "reconnecting in"), per million frames one
-connection carries. Prints a markdown section: medians, and the ratio two / one (the issue's
-target: at most 2.2x). A last run per command checks the merged output against one connection's: the same book and
+connection carries. ``--rate`` paces each connection's stream (both then carry every frame at
+about the same time, as two live connections would); by default they stream as fast as read.
+Prints a markdown section: medians, and the ratio two / one (the issue's target: at most 2.2x).
+A last run per command checks the merged output against one connection's: the same book and
 trade frames, each once (ticker frames, which have no identity, are counted), and books
 ending where one connection's end.
 """
@@ -46,18 +48,18 @@ def argv(command: str, server: LoadServer, key: list[str], connections: int) -> 
 
 
 def run_once(
-    server: LoadServer, key: list[str], command: str, connections: int, frames: int, out: Path | None
+    server: LoadServer, key: list[str], command: str, connections: int, frames: int, out: Path | None, rate: float = 0
 ) -> float:
     """CPU seconds of the client while ``connections`` connections stream ``frames`` frames each."""
     channels = COMMANDS[command][1]
-    server.job(frames=frames, channels=channels, markets=MARKETS)
+    server.job(frames=frames, channels=channels, markets=MARKETS, rate=rate)
     sink = out.open("wb") if out is not None else subprocess.DEVNULL
     proc = subprocess.Popen(argv(command, server, key, connections), stdout=sink, stderr=subprocess.PIPE, env=env())
     try:
         server.expect("start")
         cpu0 = proc_cpu(proc.pid)
         for _ in range(connections - 1):  # each connection takes its own copy of the job
-            server.job(frames=frames, channels=channels, markets=MARKETS)
+            server.job(frames=frames, channels=channels, markets=MARKETS, rate=rate)
             server.expect("start")
         ended = 0
         while ended < connections:
@@ -121,6 +123,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=300_000, help="frames each connection streams")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--rate", type=float, default=0, help="frames/s each connection is paced at (0: as fast as it reads)"
+    )
     args = parser.parse_args()
     server = LoadServer()
     try:
@@ -132,11 +137,13 @@ def main() -> None:
                 for command in COMMANDS:
                     for n in (1, 2) if r % 2 == 0 else (2, 1):
                         print(f"round {r + 1}: {command} x{n}...", file=sys.stderr)
-                        cpu[command, n].append(run_once(server, key, command, n, args.frames, None))
+                        cpu[command, n].append(run_once(server, key, command, n, args.frames, None, args.rate))
             checks = {c: check(server, key, c, min(args.frames, 100_000), tmp) for c in COMMANDS}
     finally:
         server.stop()
-    print(f"## --redundant 2: CPU against one connection ({args.frames:,} frames a connection, {args.rounds} rounds)\n")
+    pace = f"paced at {args.rate:,.0f} frames/s" if args.rate else "as fast as they are read"
+    print(f"## --redundant 2: CPU against one connection ({args.frames:,} frames a connection, {pace}, ", end="")
+    print(f"{args.rounds} rounds)\n")
     print("| command | 1 connection, CPU s / 1M frames | 2 connections, CPU s / 1M frames | ratio | check |")
     print("|---|---|---|---|---|")
     for command in COMMANDS:

@@ -309,6 +309,11 @@ def section(frames: int, rounds: int, measured: list[Case], lat: dict[str, dict[
         )
     target("websockets: tail --json >= 0.95x its floor", med["tail --json [websockets]"][0] / ws_floor, 0.95)
     floor = lat["bare socket (floor)"]
+    for t in names:
+        p99 = lat[f"tail --json [{t}]"]["p99"] / floor["p99"]
+        lines.append(
+            f"| {t}: p99 at 1k frames/s within 2x the bare socket's | {p99:.2f}x | {'yes' if p99 <= 2 else 'no'} |\n"
+        )
     lines.append(
         f"\n### Latency at 1,000 frames/s (frame sent -> line read from the client's stdout pipe; medians of "
         f"{rounds} alternating rounds)\n\n"

@@ -1,9 +1,10 @@
 """Which WebSocket transport carries a run: ``--transport auto|websockets|picows``.
 
 websockets is a hard dependency and the reference behaviour; picows comes with the ``[fast]``
-extra and reads frames several times faster. ``auto`` takes picows when it is installed (both
-pass the same transport tests: tests/test_transport_contract.py). Nothing is imported until a
-connector is chosen, so ``--help`` stays light.
+extra and reads frames several times faster (no permessage-deflate: see ``picowsconn``).
+``auto`` takes picows when it is installed: both pass the same transport tests
+(tests/test_transport_contract.py). Nothing is imported until a connector is chosen, so
+``--help`` stays light.
 """
 
 from __future__ import annotations

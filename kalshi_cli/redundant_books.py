@@ -26,7 +26,7 @@ from kalshi_cli.event_keys import SNAPSHOT_POS, after_snapshot, delta_position, 
 
 __all__ = ["HELD_KEPT", "NEWS", "TAKEN", "UNCOVERED", "BookMerge", "Item", "Position"]
 
-HELD_KEPT: Final = 10_000  # frames one connection may hold ahead of the chain, per market
+HELD_KEPT: Final = 2_000  # frames one connection may hold ahead of the chain, per market (seconds of a busy one)
 _START: Final = (-1, SNAPSHOT_POS)  # below every real position
 UNCOVERED, TAKEN, NEWS = 0, 1, 2  # what ``BookMerge.frame`` made of a frame
 

@@ -28,6 +28,10 @@ ahead of the one that left (frames may lie between). A connection taking over wi
 to show yet is judged by its first frame: a copy proves continuity, anything else is a gap.
 When every connection is down the stream is down (``Emitter.down``), and up again with the
 first to reconnect, as one connection's stream would be.
+
+Memory is bounded: ``SEEN_KEPT`` keys per subscription; per connection at most ``JOIN_KEPT``
+frames held per keyed subscription and ``redundant_books.HELD_KEPT`` per market; one place per
+market and connection.
 """
 
 from __future__ import annotations
@@ -38,11 +42,12 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final, Protocol
 
 from kalshi_cli.event_keys import KEYED_TYPES, EventKeyer
-from kalshi_cli.redundant_books import HELD_KEPT, NEWS, TAKEN, UNCOVERED, BookMerge, Item
+from kalshi_cli.redundant_books import NEWS, TAKEN, UNCOVERED, BookMerge, Item
 
-__all__ = ["BOOK", "HELD_KEPT", "KEYED", "KEYLESS", "SEEN_KEPT", "Emitter", "Merger", "kind_of"]
+__all__ = ["BOOK", "JOIN_KEPT", "KEYED", "KEYLESS", "SEEN_KEPT", "Emitter", "Merger", "kind_of"]
 
 SEEN_KEPT: Final = 10_000  # event keys remembered per subscription (far above the lag between connections)
+JOIN_KEPT: Final = 10_000  # frames a joining connection may hold per subscription; the others carry older ones
 
 
 class Emitter(Protocol):
@@ -268,7 +273,7 @@ class Merger:
         if join is None or join.past:  # not subscribed, or behind a break already reported
             return
         join.held[key] = item
-        if len(join.held) > HELD_KEPT:  # the others carry the oldest
+        if len(join.held) > JOIN_KEPT:  # the others carry the oldest
             del join.held[next(iter(join.held))]
 
     def route(self, sub: int) -> Callable[[int, dict[str, Any], bytes | None], None]:

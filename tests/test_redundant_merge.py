@@ -322,3 +322,38 @@ def test_a_subscription_lost_on_one_connection_is_carried_by_the_other() -> None
     delivered = [e[2]["msg"]["i"] for e in log.events if e[0] == "deliver"]
     assert delivered == [0, 1, 2, 3, 4]
     assert not [e for e in log.events if e[0] in ("gap", "lost", "down")]
+
+
+def test_memory_stays_bounded_and_nothing_is_lost_when_one_connection_runs_far_ahead() -> None:
+    from kalshi_cli.redundant_books import HELD_KEPT
+    from kalshi_cli.redundant_merge import SEEN_KEPT
+
+    log = Log()
+    merger = Merger(2, [BOOK_KIND, KEYED], log)
+    books, trades = merger.route(BOOK), merger.route(TRADES)
+    n = HELD_KEPT + 500
+    for conn in (0, 1):
+        merger.connected(conn)
+        merger.subscribed(conn, BOOK)
+        merger.subscribed(conn, TRADES)
+    snapshot = {"type": "orderbook_snapshot", "sid": 1, "msg": {"market_ticker": "M", "clock": 0}}
+    books(0, {**snapshot, "seq": 1}, None)
+    books(1, {**snapshot, "seq": 1}, None)
+
+    def delta(i: int) -> dict[str, Any]:
+        return {"type": "orderbook_delta", "sid": 1, "seq": i + 2, "msg": {"market_ticker": "M", "clock": i + 1}}
+
+    books(1, {"type": "orderbook_snapshot", "sid": 1, "seq": 1, "msg": {"market_ticker": "M", "clock": 9}}, None)
+    for i in range(9, 9 + n):  # connection 1 is far ahead of the chain (its snapshot at clock 9)
+        books(1, delta(i), None)
+        track = merger.books[BOOK].tracks[1]["M"]  # type: ignore[union-attr]
+        assert len(track.held) <= HELD_KEPT
+    for i in range(9 + n):  # connection 0 brings every delta, in order
+        books(0, delta(i), None)
+    clocks = [e[2]["msg"]["clock"] for e in log.events if e[0] == "deliver" and e[1] == BOOK]
+    assert clocks == [0, *range(1, 10 + n)]
+    for i in range(SEEN_KEPT + 100):
+        for conn in (0, 1):
+            trades(conn, {"type": "trade", "sid": 2, "seq": i + 1, "msg": {"trade_id": f"t{i}"}}, None)
+    assert len(merger.seen[TRADES]) <= SEEN_KEPT
+    assert sum(e[0] == "deliver" and e[1] == TRADES for e in log.events) == SEEN_KEPT + 100

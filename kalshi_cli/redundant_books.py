@@ -84,7 +84,9 @@ class BookMerge:
         self.tracks: list[dict[str, _Track]] = [{} for _ in range(connections)]
         self.news = False  # did the snapshot being placed go out
 
-    def frame(self, conn: int, snapshot: bool, ticker: str, clock: int, obj: Item) -> int:
+    def frame(
+        self, conn: int, snapshot: bool, ticker: str, clock: int, parsed: dict[str, Any], raw: bytes | None
+    ) -> int:
         """A book frame from ``conn`` (in its order, seq checked): ``NEWS`` if it went out (its
         connection is at the front), ``TAKEN`` if not, ``UNCOVERED`` if the merge became so."""
         track = self.tracks[conn].get(ticker)
@@ -97,7 +99,7 @@ class BookMerge:
         if snapshot:
             self.news = False
             track.group = after_snapshot(clock)
-            self._snapshot(ticker, chain, track, (clock, SNAPSHOT_POS), obj)
+            self._snapshot(ticker, chain, track, (clock, SNAPSHOT_POS), (parsed, raw))
             return NEWS if self.news else TAKEN
         pos = delta_position(track.group, clock)
         if pos is None:  # it cannot place this delta: it stops helping until it can
@@ -113,11 +115,11 @@ class BookMerge:
             return TAKEN
         if not track.held and (track.anchor == at or _follows(track.anchor, at, position)):
             chain.pos = track.anchor = position
-            self.deliver(obj)
+            self.deliver((parsed, raw))
             if chain.held:
                 self._catch_up(ticker, chain)
             return NEWS
-        self._hold(track, chain, position, obj)
+        self._hold(track, chain, position, (parsed, raw))
         return TAKEN
 
     def _snapshot(self, ticker: str, chain: _Chain, track: _Track, position: Position, obj: Item) -> None:

@@ -126,9 +126,8 @@ class Merger:
         self.waiting = 0  # subscriptions whose source is not ready
         self.placed = any(kind != KEYLESS for kind in kinds)  # does a placed (book or keyed) frame flow at all
 
-    def _deliverer(self, sub: int) -> Any:
-        emit = self.emit
-        return lambda item: emit.deliver(sub, item)
+    def _deliverer(self, sub: int) -> Callable[[Item], None]:
+        return functools.partial(self.emit.deliver, sub)
 
     # --- what a connection saw --------------------------------------------------------------
 
@@ -226,7 +225,7 @@ class Merger:
                 ticker = msg.get("market_ticker")
                 if type(ticker) is str and conn in self.on[sub]:
                     snapshot = parsed.get("type") == "orderbook_snapshot"
-                    taken = book.frame(conn, snapshot, ticker, clock, item)
+                    taken = book.frame(conn, snapshot, ticker, clock, parsed, raw)
                     if taken == UNCOVERED:
                         self._uncovered(sub, book, 1)
                     elif taken == NEWS and self.waiting:
@@ -300,7 +299,7 @@ class Merger:
                 if type(clock) is int and type(ticker) is str:
                     if conn in on:
                         snapshot = parsed.get("type") == "orderbook_snapshot"
-                        taken = book_frame(conn, snapshot, ticker, clock, (parsed, raw))
+                        taken = book_frame(conn, snapshot, ticker, clock, parsed, raw)
                         if taken != TAKEN:
                             if taken == UNCOVERED:
                                 self._uncovered(sub, book, 1)

@@ -7,7 +7,8 @@ checks, the same subscriptions) report to one ``redundant_merge.Merger``, which 
 the handler sees. Each delivered frame is stamped with the merged stream's own ``sid`` (the
 subscription's place, from 1) and, on sequenced channels, a dense ``seq`` of its own (skipping
 on a gap the merge could not cover), so downstream readers check it as they would one
-connection's; the frame is re-encoded for that (the single-connection fast path is untouched).
+connection's: a frame goes on byte for byte when its connection's numbers are the merged ones,
+re-encoded with them otherwise (the single-connection fast path is untouched).
 
 stderr names each connection ("connection 2: ..."): its connects, its drops (with how many are
 still streaming) and the seq gaps the others covered. The handler hears of a drop only when

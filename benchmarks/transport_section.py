@@ -269,7 +269,7 @@ def latency(server, key: list[str], frames: int, rounds: int, tmp: Path, env) ->
     }
 
 
-def section(frames: int, rounds: int, measured: list[Case], lat: dict[str, dict[str, float]]) -> str:
+def section(frames: int, rounds: int, measured: list[Case], lat: dict[str, dict[str, float]], lat_rounds: int) -> str:
     med = {c.name: (statistics.median(c.fps), statistics.median(c.cpu)) for c in measured}
     ws_floor = med["websockets pass-through (floor)"][0]
     pico_floor = med.get("picows bare pass-through (floor)", (0.0, 0.0))[0]
@@ -316,7 +316,7 @@ def section(frames: int, rounds: int, measured: list[Case], lat: dict[str, dict[
         )
     lines.append(
         f"\n### Latency at 1,000 frames/s (frame sent -> line read from the client's stdout pipe; medians of "
-        f"{rounds} alternating rounds)\n\n"
+        f"{lat_rounds} alternating rounds)\n\n"
         "| client | p50 µs | p99 µs | p99 vs floor | frames |\n| --- | ---: | ---: | ---: | ---: |\n"
     )
     for name, v in lat.items():

@@ -11,9 +11,11 @@ activity), then, alternating in the same run, times
     (parse only: no book, no partitions), in a fresh process each round like the export.
 
 Both are subprocesses timed from spawn to exit, peak RSS from wait4 (the largest process: the
-export runs two, DuckDB two threads). Medians of --rounds.
+export runs two, DuckDB two threads). Medians of --rounds. With ``--against REV`` the export of
+every table at that git revision (its ``kalshi_cli`` extracted by ``git archive``) is timed too,
+in the same rounds: a before/after on the same machine load.
 
-    python benchmarks/export_speed.py [--frames 100000] [--markets 20] [--rounds 3]
+    python benchmarks/export_speed.py [--frames 100000] [--markets 20] [--rounds 3] [--against REV]
 """
 
 from __future__ import annotations
@@ -103,10 +105,10 @@ def build(path: Path, frames: int, markets: int) -> dict[str, int]:
     return kinds
 
 
-def timed(argv: list[str]) -> tuple[float, int, bytes]:
-    """Run ``argv``; (wall seconds, peak RSS in KiB, stderr)."""
+def timed(argv: list[str], cwd: Path = ROOT) -> tuple[float, int, bytes]:
+    """Run ``argv`` in ``cwd`` (whose ``kalshi_cli`` ``-m`` runs); (wall seconds, peak RSS in KiB, stderr)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd)
     assert proc.stderr is not None
     err = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -122,6 +124,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=100_000)
     parser.add_argument("--markets", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--against", metavar="REV", help="also time the export at this git revision")
     parser.add_argument("--build", metavar="PATH", help=argparse.SUPPRESS)  # the child that writes the file
     args = parser.parse_args()
     if args.build:
@@ -137,17 +140,30 @@ def main() -> None:
             check=True,
         )
         kinds = orjson.loads(made.stdout)
+        runs_now = dict(RUNS)
+        if args.against:
+            before = Path(tmp) / "before"
+            before.mkdir()
+            archive = subprocess.run(
+                ["git", "archive", args.against, "kalshi_cli"], cwd=ROOT, capture_output=True, check=True
+            )
+            subprocess.run(["tar", "-x", "-C", str(before)], input=archive.stdout, check=True)
+            runs_now = {"before": [], **RUNS}
+            LABELS["before"] = f"`kalshi export FILE -o OUT` at {args.against} (all tables)"
         size_mb = rec.stat().st_size / 1e6
-        runs: dict[str, list[tuple[float, int]]] = {name: [] for name in RUNS}
+        runs: dict[str, list[tuple[float, int]]] = {name: [] for name in runs_now}
         last_err = b""
         for i in range(args.rounds):
-            for name, extra in RUNS.items():
+            for name, extra in runs_now.items():
                 out = Path(tmp) / f"out{i}"
+                cwd = ROOT
                 if name == "duckdb":
                     argv = [sys.executable, "-c", DUCKDB, str(rec)]
                 else:
                     argv = [sys.executable, "-m", "kalshi_cli", "export", str(rec), "-o", str(out), *extra]
-                took, rss, err = timed(argv)
+                    if name == "before":
+                        cwd = Path(tmp) / "before"
+                took, rss, err = timed(argv, cwd)
                 runs[name].append((took, rss))
                 if name == "all":
                     last_err = err
@@ -160,10 +176,15 @@ def main() -> None:
     print(f"Mix: {mix}. Medians of {args.rounds} rounds, alternating, each a fresh process.\n")
     print("| run | median s | frames/s | vs DuckDB | peak RSS MB |")
     print("| --- | ---: | ---: | ---: | ---: |")
-    for name, label in LABELS.items():
+    for name in runs:
+        label = LABELS[name]
         secs = median[name]
         print(f"| {label} | {secs:.2f} | {frames / secs:,.0f} | {median['duckdb'] / secs:.2f}x | {peak[name]:.0f} |")
-    print(f"\nexport (all tables) / DuckDB rate: **{median['duckdb'] / median['all']:.2f}x** (target >= 0.5x)\n")
+    print(f"\nexport (all tables) / DuckDB rate: **{median['duckdb'] / median['all']:.2f}x** (target >= 0.5x)")
+    if "before" in median:
+        then = median["duckdb"] / median["before"]
+        print(f"at {args.against}: {then:.2f}x; now / then: {median['before'] / median['all']:.2f}x as fast")
+    print()
     print(f"Export's own summary: `{last_err.decode().strip().splitlines()[-1]}`")
 
 

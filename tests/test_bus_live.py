@@ -207,3 +207,8 @@ def test_with_o_and_sink_the_bus_holds_the_recorded_lines_byte_for_byte(keys, si
     assert len(on_disk) == len(sent)
     assert [p for _, _, p in stream_messages(nats_server.url, "KALSHI")] == on_disk
     assert not (out / ".spool").exists()  # drained and removed: nothing left behind
+    # tail --from with no channel: every channel of the stream, each recorded line as written, in order
+    every = run_cli(["tail", "--from", f"{nats_server.url}/KALSHI", "--count", str(len(on_disk)), "--json"])
+    assert every.returncode == 0, every.stderr
+    assert every.stdout.splitlines() == on_disk
+    assert {orjson.loads(line)["type"] for line in on_disk} >= {"orderbook_snapshot", "orderbook_delta", "trade"}

@@ -174,7 +174,8 @@ async def follow_bus(
 
 
 def run_tail(settings: Any, env: Any, make_handler: Callable[..., Any]) -> None:
-    """``kalshi tail CHANNEL... --from nats://...``: the stream's messages as recorded, to the sink."""
+    """``kalshi tail [CHANNEL...] --from nats://...``: the stream's messages as recorded (no channel:
+    every channel), to the sink."""
     from kalshi_cli.feeds.runner import run_main
     from kalshi_cli.feeds.subscriptions import check_channel
     from kalshi_cli.sinks import OutputKind, choose, open_sink

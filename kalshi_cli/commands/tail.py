@@ -28,13 +28,13 @@ __all__ = ["tail"]
 @connection_options
 def tail(
     channels: Annotated[
-        list[str],
+        list[str] | None,
         typer.Argument(
             autocompletion=complete_channel,
-            help="Channels: trade, ticker, orderbook_delta, fill, ...",
+            help="Channels: trade, ticker, orderbook_delta, fill, ... (with --from: none is every channel).",
             show_default=False,
         ),
-    ],
+    ] = None,
     market: Annotated[
         list[str] | None,
         market_option("Market ticker filter (repeat for several)."),
@@ -88,8 +88,15 @@ def tail(
     from kalshi_cli.feeds import tail as feed
     from kalshi_cli.feeds.subscriptions import parse_params
 
+    if not channels and source is None and durable is None and since is None:
+        from kalshi_cli.errors import UsageError
+
+        raise UsageError(
+            "missing argument 'CHANNELS...' (usage: kalshi tail [OPTIONS] CHANNELS..., "
+            "or kalshi tail --from nats://HOST:PORT/STREAM [CHANNELS]...)"
+        )
     settings = feed.TailSettings(
-        channels=list(channels),
+        channels=list(channels or []),
         markets=list(market or []),
         params=parse_params(list(param or [])),
         json_out=json_out,

@@ -27,7 +27,8 @@ from one connection only, see ``redundant_merge``).
 | ``cfbenchmarks_value_5hz``, ``pyth_value`` | ``x:TYPE:INDEX_ID_OR_UNDERLYING:SOURCE_TS_MS`` |
 | ``ticker``, ``market_position``, ``event_lifecycle``, ``event_fee_update``, list replies | none (3) |
 
-(1) An order update has no id of its own: its time and the state every update changes.
+(1) An order update has no id of its own: its time (empty when absent, it is optional) and the
+state every update changes; two updates that leave an order in the very same state share a key.
 (2) Only the events that happen once per market (``created``, ``determined``, ``settled``);
 ``close_date_updated`` adds its ``close_ts``; the others (pauses, metadata, price levels) have
 no identifier and get none. (3) Full-state messages with no id or time of their own.
@@ -151,7 +152,7 @@ _STATELESS: Final[dict[str, Callable[[str, Mapping[str, Any]], str | None]]] = {
     "user_order": lambda _k, m: _join(
         "u",
         m.get("order_id"),
-        m.get("last_updated_ts_ms"),
+        m.get("last_updated_ts_ms", ""),
         m.get("status"),
         m.get("fill_count_fp"),
         m.get("remaining_count_fp"),

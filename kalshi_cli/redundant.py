@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from kalshi_cli.errors import UsageError
 from kalshi_cli.events import SessionState, Subscription
 from kalshi_cli.output import Reporter
 from kalshi_cli.protocol import CHANNELS, ORDERBOOK_DELTA, Head
@@ -32,7 +33,9 @@ from kalshi_cli.redundant_merge import Merger, kind_of
 from kalshi_cli.session import Session, StreamHandler
 from kalshi_cli.transport import Connector
 
-__all__ = ["RedundantSession"]
+__all__ = ["MAX_CONNECTIONS", "RedundantSession"]
+
+MAX_CONNECTIONS = 64  # Kalshi caps connections per user (200 by default); the merge numbers them in a byte
 
 
 class _Labelled(Reporter):
@@ -114,6 +117,8 @@ class RedundantSession:
         connect_tries: int | None = 10,
         transport: Connector | None = None,
     ) -> None:
+        if not 1 <= connections <= MAX_CONNECTIONS:
+            raise UsageError(f"--redundant takes 1 to {MAX_CONNECTIONS} connections; got {connections}")
         self.url = url
         self.subscriptions = subscriptions
         self.handler = handler

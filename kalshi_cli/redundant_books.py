@@ -24,11 +24,11 @@ from typing import Any, Final
 
 from kalshi_cli.event_keys import SNAPSHOT_POS, after_snapshot, delta_position, mark_lost, unknown_group
 
-__all__ = ["HELD_KEPT", "NEWS", "TAKEN", "UNCOVERED", "BookMerge", "Item", "Position"]
+__all__ = ["COPY", "HELD_KEPT", "NEWS", "TAKEN", "UNCOVERED", "BookMerge", "Item", "Position"]
 
 HELD_KEPT: Final = 2_000  # frames one connection may hold ahead of the chain, per market (seconds of a busy one)
 _START: Final = (-1, SNAPSHOT_POS)  # below every real position
-UNCOVERED, TAKEN, NEWS = 0, 1, 2  # what ``BookMerge.frame`` made of a frame
+UNCOVERED, TAKEN, NEWS, COPY = 0, 1, 2, 3  # what ``BookMerge.frame`` made of a frame
 
 Position = tuple[int, int]
 #: A frame as the merge carries it: its parse, and its bytes as received (None: not kept).
@@ -36,22 +36,24 @@ Item = tuple[dict[str, Any], bytes | None]
 
 
 class _Chain:
-    __slots__ = ("held", "needs", "pos")
+    __slots__ = ("by", "held", "needs", "pos")
 
     def __init__(self) -> None:
         self.pos: Position = _START
         self.needs = True  # waiting for a snapshot, whatever its clock (start, or after a gap)
         self.held = False  # a connection may hold frames of this market beyond the chain
+        self.by = -1  # the connection that delivered the frame at ``pos``
 
 
 class _Track:
     """One connection on one market: its place at or below the chain, its frames beyond, and
     its clock group (``event_keys``: which delta of its clock a frame is)."""
 
-    __slots__ = ("anchor", "chain", "group", "held")
+    __slots__ = ("anchor", "chain", "conn", "group", "held")
 
-    def __init__(self, chain: _Chain) -> None:
+    def __init__(self, chain: _Chain, conn: int) -> None:
         self.chain = chain
+        self.conn = conn
         self.anchor: Position | None = None
         self.held: deque[tuple[Position, Item]] = deque()
         self.group = unknown_group()
@@ -83,18 +85,20 @@ class BookMerge:
         self.chains: dict[str, _Chain] = {}
         self.tracks: list[dict[str, _Track]] = [{} for _ in range(connections)]
         self.news = False  # did the snapshot being placed go out
+        self.copy_of = -1  # after ``COPY``: the connection that had delivered the frame
 
     def frame(
         self, conn: int, snapshot: bool, ticker: str, clock: int, parsed: dict[str, Any], raw: bytes | None
     ) -> int:
         """A book frame from ``conn`` (in its order, seq checked): ``NEWS`` if it went out (its
-        connection is at the front), ``TAKEN`` if not, ``UNCOVERED`` if the merge became so."""
+        connection is at the front), ``COPY`` if it is the frame the chain stands on (delivered by
+        ``copy_of``), ``TAKEN`` otherwise, ``UNCOVERED`` if the merge became so."""
         track = self.tracks[conn].get(ticker)
         if track is None:
             chain = self.chains.get(ticker)
             if chain is None:
                 chain = self.chains[ticker] = _Chain()
-            track = self.tracks[conn][ticker] = _Track(chain)
+            track = self.tracks[conn][ticker] = _Track(chain, conn)
         chain = track.chain
         if snapshot:
             self.news = False
@@ -112,9 +116,13 @@ class BookMerge:
         at = chain.pos
         if position <= at or chain.needs:  # a copy (or no book yet): it only marks the place
             track.anchor = position
+            if position == at and chain.by != conn:  # right where the one that delivered it stood
+                self.copy_of = chain.by
+                return COPY
             return TAKEN
         if not track.held and (track.anchor == at or _follows(track.anchor, at, position)):
             chain.pos = track.anchor = position
+            chain.by = conn
             self.deliver((parsed, raw))
             if chain.held:
                 self._catch_up(ticker, chain)
@@ -182,6 +190,7 @@ class BookMerge:
 
     def _extend(self, ticker: str, chain: _Chain, track: _Track, position: Position, obj: Item) -> None:
         chain.pos = track.anchor = position
+        chain.by = track.conn
         chain.needs = False
         self.deliver(obj)
         self._catch_up(ticker, chain)
@@ -204,6 +213,7 @@ class BookMerge:
                 while held and _follows(track.anchor, chain.pos, held[0][0]):
                     position, obj = held.popleft()
                     chain.pos = track.anchor = position
+                    chain.by = conn
                     self.deliver(obj)
                     moved = True
             chain.held = holding

@@ -42,7 +42,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final, Protocol
 
 from kalshi_cli.event_keys import KEYED_TYPES, EventKeyer
-from kalshi_cli.redundant_books import NEWS, TAKEN, UNCOVERED, BookMerge, Item
+from kalshi_cli.redundant_books import COPY, NEWS, TAKEN, UNCOVERED, BookMerge, Item
 
 __all__ = ["BOOK", "JOIN_KEPT", "KEYED", "KEYLESS", "SEEN_KEPT", "Emitter", "Merger", "kind_of"]
 
@@ -230,6 +230,8 @@ class Merger:
                         self._uncovered(sub, book, 1)
                     elif taken == NEWS and self.waiting:
                         self._news(conn)
+                    elif taken == COPY and any(self.joining):
+                        self._aligned(conn, book.copy_of)
                 return
             key = None  # a book from before the clock
         else:
@@ -239,8 +241,9 @@ class Merger:
                 self.emit.deliver(sub, item)
             return
         self.placed = True
-        era = self.seen[sub].get(key)
-        if era is not None:
+        seen = self.seen[sub].get(key)
+        if seen is not None:  # a copy
+            era = seen >> 8
             join = self.joining[sub].get(conn)
             if join is not None:
                 if era >= self.last_era[sub]:  # the stream is past it: in line
@@ -252,6 +255,8 @@ class Merger:
                     join.held.clear()
             elif (taking := self.taking_over[sub]) is not None and taking.conn == conn:
                 self._copy_after_take_over(sub, conn, taking, era)
+            if era >= self.last_era[sub] and any(self.joining):
+                self._aligned(conn, seen & 0xFF)
             return
         if conn in self.anchored[sub]:
             taking = self.taking_over[sub]
@@ -261,10 +266,10 @@ class Merger:
                     self._keyed_gap(sub, taking.gap)
                 for held_key, held in taking.held:
                     if held_key not in self.seen[sub]:
-                        self._deliver_keyed(sub, held_key, held)
+                        self._deliver_keyed(sub, held_key, held, conn)
                 if key in self.seen[sub]:  # a connection lining up on those delivered it
                     return
-            self._deliver_keyed(sub, key, item)
+            self._deliver_keyed(sub, key, item, conn)
             if self.waiting:
                 self._news(conn)
             return
@@ -289,7 +294,7 @@ class Merger:
             return keyless_route
         if book is None:
             return functools.partial(frame, sub)
-        on, book_frame = self.on[sub], book.frame
+        on, book_frame, joining = self.on[sub], book.frame, self.joining
 
         def book_route(conn: int, parsed: dict[str, Any], raw: bytes | None) -> None:
             msg = parsed.get("msg")
@@ -301,7 +306,10 @@ class Merger:
                         snapshot = parsed.get("type") == "orderbook_snapshot"
                         taken = book_frame(conn, snapshot, ticker, clock, parsed, raw)
                         if taken != TAKEN:
-                            if taken == UNCOVERED:
+                            if taken == COPY:
+                                if any(joining):
+                                    self._aligned(conn, book.copy_of)
+                            elif taken == UNCOVERED:
                                 self._uncovered(sub, book, 1)
                             elif self.waiting:
                                 self._news(conn)
@@ -330,9 +338,10 @@ class Merger:
 
     # --- keyed subscriptions ------------------------------------------------------------------
 
-    def _deliver_keyed(self, sub: int, key: str, obj: Item) -> None:
+    def _deliver_keyed(self, sub: int, key: str, obj: Item, by: int) -> None:
         seen, order = self.seen[sub], self.seen_order[sub]
-        seen[key] = self.last_era[sub] = self.era[sub]
+        era = self.last_era[sub] = self.era[sub]
+        seen[key] = era << 8 | by
         order.append(key)
         if len(order) > SEEN_KEPT:
             seen.pop(order.popleft(), None)
@@ -354,7 +363,25 @@ class Merger:
                 break
         for held_key, obj in items:
             if held_key not in self.seen[sub]:
-                self._deliver_keyed(sub, held_key, obj)
+                self._deliver_keyed(sub, held_key, obj, conn)
+
+    def _aligned(self, conn: int, by: int) -> None:
+        """``conn`` showed a copy of a frame ``by`` delivered: its socket is where ``by``'s was. On a
+        quiet subscription where ``by`` is the one in line, with no break in the stream yet, and
+        ``conn`` joins holding nothing, every frame before that point came from ``by`` and ``conn``
+        has every one after it (or they are copies): in line, with no traffic of its own needed."""
+        for sub, joining in enumerate(self.joining):
+            join = joining.get(conn)
+            if (
+                join is not None
+                and not join.held
+                and not join.past
+                and self.anchored[sub] == {by}
+                and self.era[sub] == 0
+                and self.taking_over[sub] is None
+            ):
+                del joining[conn]
+                self.anchored[sub].add(conn)
 
     def _orphaned(self, sub: int, missing: int) -> None:
         """No connection is in line any more: a joining one takes over (see the module docstring)."""
@@ -371,7 +398,7 @@ class Merger:
         self._keyed_gap(sub, max(missing, join.missing))  # it lost frames itself: a gap for sure
         for key, obj in join.held.items():
             if key not in self.seen[sub]:
-                self._deliver_keyed(sub, key, obj)
+                self._deliver_keyed(sub, key, obj, conn)
 
     def _copy_after_take_over(self, sub: int, conn: int, taking: _TakeOver, era: int) -> None:
         """The connection that took over shows a copy: what it held lies before a delivered frame."""

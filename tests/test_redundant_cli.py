@@ -27,6 +27,13 @@ def frames(path) -> list[dict]:
     return [orjson.loads(line) for line in lines_of(path)]
 
 
+def private_of(events) -> tuple[list[tuple], list[tuple]]:
+    """The fills and order updates the exchange published, in order."""
+    fills = [(e.msg["trade_id"], e.msg["order_id"]) for e in events if e.type == "fill"]
+    orders = [(e.msg["order_id"], e.msg["status"], e.msg["fill_count_fp"]) for e in events if e.type == "user_order"]
+    return fills, orders
+
+
 def truth_of(events) -> tuple[list[str], dict[str, list[tuple]]]:
     """The trade ids, and per market the book deltas, the exchange published, in order."""
     trades = [e.msg["trade_id"] for e in events if e.type == "trade"]
@@ -57,17 +64,17 @@ def test_tail_json_with_one_connection_dropped_in_turn_is_the_exchange_stream(ke
     sim = sim_factory(rate=0, markets=3)
     out = tmp_path / "out.ndjson"
     markets = sum((["-m", t] for t in sim.tickers), [])
-    args = ["tail", "trade", "orderbook_delta", *markets, "--json", "--redundant", "2", *signed_args(keys, sim.url)]
+    channels = ["trade", "orderbook_delta", "fill", "user_orders"]
+    args = ["tail", *channels, *markets, "--json", "--redundant", "2", *signed_args(keys, sim.url)]
 
     def caught_up(events) -> bool:
-        trades, _ = truth_of(events)
-        got = [f["msg"]["trade_id"] for f in frames(out) if f["type"] == "trade"]
-        return len(got) >= len(trades)
+        wanted = sum(e.type in ("trade", "fill", "user_order") for e in events)
+        return sum(f["type"] in ("trade", "fill", "user_order") for f in frames(out)) >= wanted
 
     with out.open("wb") as fh:
         proc = spawn_cli(args, stdout=fh)
         try:
-            events = run_with_drops(sim, proc, out, subs=2, caught_up=caught_up)
+            events = run_with_drops(sim, proc, out, subs=4, caught_up=caught_up)
         finally:
             code, err = stop(proc)
     assert code == 0, err
@@ -75,11 +82,17 @@ def test_tail_json_with_one_connection_dropped_in_turn_is_the_exchange_stream(ke
     got = frames(out)
     trades, deltas = truth_of(events)
     assert [f["msg"]["trade_id"] for f in got if f["type"] == "trade"] == trades  # each once, in order
+    fills, orders = private_of(events)
+    assert [(f["msg"]["trade_id"], f["msg"]["order_id"]) for f in got if f["type"] == "fill"] == fills
+    mine = [
+        (f["msg"]["order_id"], f["msg"]["status"], f["msg"]["fill_count_fp"]) for f in got if f["type"] == "user_order"
+    ]
+    assert mine == orders
     for ticker, true in deltas.items():
         mine = [f["msg"] for f in got if f["type"] == "orderbook_delta" and f["msg"]["market_ticker"] == ticker]
         assert [(m["clock"], m["side"], m["price_dollars"], m["delta_fp"]) for m in mine] == true, ticker
     assert sorted(f["msg"]["market_ticker"] for f in got if f["type"] == "orderbook_snapshot") == sorted(sim.tickers)
-    for sid in {f["sid"] for f in got}:  # the merged stream numbers its own frames, densely
+    for sid in {f["sid"] for f in got if "seq" in f}:  # the merged stream numbers its own frames, densely
         seqs = [f["seq"] for f in got if f["sid"] == sid]
         assert seqs == list(range(1, len(seqs) + 1)), sid
     assert "connection 1 down" in err and "connection 2 down" in err
@@ -174,6 +187,7 @@ def test_redundant_refuses_a_replay(tmp_path):
     rec = tmp_path / "rec.ndjson"
     rec.write_bytes(b'{"type":"trade","sid":1,"seq":1,"msg":{"trade_id":"a","market_ticker":"M"},"recv_ts_ms":1}\n')
     assert_clean_error(run_inprocess(["tail", "trade", "--replay", str(rec), "--redundant", "2"]), 2, "--redundant")
+    assert_clean_error(run_inprocess(["tail", "trade", "--sim", "--redundant", "65"]), 2, "--redundant takes 1 to 64")
 
 
 def test_record_with_one_connection_dropped_in_turn_records_each_event_once(keys, sim_factory, tmp_path):

@@ -180,7 +180,7 @@ def test_the_same_gap_on_both_connections_is_the_normal_gap_and_resync(keys, sim
     assert "1 of 2 still streaming" in err and "0 of 2 still streaming" in err, err  # then both were down
 
 
-def test_redundant_refuses_a_replay(tmp_path):
+def test_redundant_refuses_a_replay_and_too_many_connections(tmp_path):
     from tests.conftest import assert_clean_error
     from tests.inprocess import run_inprocess
 

@@ -219,3 +219,36 @@ def test_tls_urls_speak_tls_and_check_the_certificate(tmp_path, servers):
     assert_clean_error(trusted, 2, "no stream NOPE", "tls://")  # connected over TLS, signed in
     untrusted = run_cli(["tail", "trade", "--from", f"tls://{hostport(server)}/NOPE", "--connect-tries", "1"])
     assert_clean_error(untrusted, 4, "cannot connect to NATS", "CERTIFICATE_VERIFY_FAILED")
+
+
+@pytest.mark.parametrize(
+    ("extra", "where"),
+    [
+        ([], "is 'kalshi record orderbook_delta ... --sink' recording it"),
+        (["--since", "2020-01-01T00:00:00Z"], "since --since 2020-01-01T00:00:00Z"),
+        (["--durable", "me"], "after where durable consumer me resumed"),
+    ],
+)
+def test_book_from_a_stream_without_that_markets_snapshot_says_so(tmp_path, servers, extra, where):
+    """Not "check the ticker": on the bus the market may be fine, the stream just has no snapshot of it.
+    Frames of other markets (a snapshot, a trade) are in the stream, so the reading has started."""
+    import nats
+
+    server = servers()
+
+    async def publish() -> None:
+        nc = await nats.connect(server.url)
+        js = nc.jetstream()
+        await js.add_stream(name="K", subjects=["kalshi.>"], duplicate_window=120.0)
+        snap = b'{"type":"orderbook_snapshot","sid":1,"seq":1,"msg":{"market_ticker":"OTHER","clock":3,'
+        await js.publish("kalshi.custom.orderbook_delta.OTHER", snap + b'"yes_dollars_fp":[],"no_dollars_fp":[]}}')
+        await nc.close()
+
+    asyncio.run(publish())
+    got = run_cli(["book", "WANTED-1", "OTHER", "--from", f"{server.url}/K", "--json", "--wait", "1", *extra])
+    line = assert_clean_error(got, 2, "no order book for WANTED-1 after 1s: stream K holds no snapshot of it", where)
+    assert "check the ticker" not in line and "OTHER" not in line
+    import orjson
+
+    # the other market's book, rebuilt from its snapshot, was printed meanwhile
+    assert [orjson.loads(x)["market_ticker"] for x in got.stdout.splitlines()] == ["OTHER"]

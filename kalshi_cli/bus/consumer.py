@@ -35,6 +35,7 @@ class BusReader:
         since_ms: start at this time (Unix ms) instead of the beginning (a new consumer only).
         tries: failed first connection attempts before giving up (exit 4).
         on_event: status lines.
+        on_ready: called once the stream is found (the reading starts).
     """
 
     def __init__(
@@ -47,6 +48,7 @@ class BusReader:
         tries: int | None,
         on_event: Callable[[str], None],
         on_warn: Callable[[str], None],
+        on_ready: Callable[[], None] | None = None,
     ) -> None:
         self.target = target
         self.filters = filters
@@ -55,6 +57,7 @@ class BusReader:
         self.tries = tries
         self.on_event = on_event
         self.on_warn = on_warn
+        self.on_ready = on_ready
         self.last_seq = 0  # the stream sequence of the last message handed over
         self.messages = 0
         self.nc: Any = None
@@ -111,6 +114,8 @@ class BusReader:
         self.nc = await open_bus(self.target, tries=self.tries, on_event=self.on_event)
         js = self.nc.jetstream()
         await stream_info(js, self.target)
+        if self.on_ready is not None:
+            self.on_ready()
         if self.durable is None:
             await self._run_ordered(js, emit)
             return

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -67,6 +68,7 @@ class BusSession:
     def __init__(self, reporter: Reporter) -> None:
         self.reporter = reporter
         self.state = SessionState.CONNECTING
+        self.ready_at: float | None = None  # time.monotonic() when the stream was found
 
     def request_snapshot(self, sub: Any, tickers: Any) -> None:
         """Nothing to ask: the recorders re-snapshot."""
@@ -110,6 +112,7 @@ async def follow_bus(
         tries=conn.tries(),
         on_event=reporter.info,
         on_warn=reporter.warn,
+        on_ready=lambda: setattr(session, "ready_at", time.monotonic()),
     )
     sub = book_subscription(markets)
     subs = {name: Subscription(name, {"market_tickers": list(markets)}) for name in (ORDERBOOK_DELTA, TICKER, TRADE)}
@@ -204,6 +207,27 @@ def run_tail(settings: Any, env: Any, make_handler: Callable[..., Any]) -> None:
     run_main(main)
 
 
+def has_book(books: Any, ticker: str) -> bool:
+    """A book was built for ``ticker`` (a stale one counts: it waits for the next snapshot)."""
+    from kalshi_cli.book import BookState
+
+    book = books.book(ticker)
+    return book is not None and not (book.state is BookState.AWAITING_SNAPSHOT and book.clock is None)
+
+
+def no_snapshot_message(missing: list[str], settings: Any, stream: str) -> str:
+    """Why ``book --from`` has no book after ``--wait``: where the reading started had no snapshot."""
+    it = "it" if len(missing) == 1 else "them"
+    if settings.durable is not None:
+        where = f"after where durable consumer {settings.durable} resumed"
+    elif settings.since is not None:
+        where = f"since --since {settings.since}"
+    else:
+        where = "(is 'kalshi record orderbook_delta ... --sink' recording it into this stream?)"
+    names = ", ".join(missing)
+    return f"no order book for {names} after {settings.wait:.0f}s: stream {stream} holds no snapshot of {it} {where}"
+
+
 def run_book(settings: Any, env: Any, make_handler: Callable[..., Any]) -> None:
     """``kalshi book TICKER... --from nats://...``: books rebuilt from the stream, shown as live."""
     from kalshi_cli.bus.books import MergedBookSet
@@ -233,7 +257,20 @@ def run_book(settings: Any, env: Any, make_handler: Callable[..., Any]) -> None:
             clock=env.clock,
         )
         handler.books = MergedBookSet()
-        ticks: list[tuple[float, Callable[[], None]]] = [(1.0, handler.check_health)]
+
+        def check_health() -> None:
+            # --wait counts from the stream being read, and a market without a book is the stream's
+            # (no snapshot recorded where the reading started), not a wrong ticker's as live
+            ready_at = handler.session.ready_at
+            if ready_at is None:
+                return
+            handler.started = max(handler.started, ready_at)
+            missing = [t for t in markets if not has_book(handler.books, t)]
+            if missing and time.monotonic() - ready_at > settings.wait:
+                raise UsageError(no_snapshot_message(missing, settings, target.stream))
+            handler.check_health()
+
+        ticks: list[tuple[float, Callable[[], None]]] = [(1.0, check_health)]
         view = None
         if kind is OutputKind.VIEW:
             from kalshi_cli.render.live import BookLiveView

@@ -22,6 +22,8 @@ Events and their fields:
   to be trusted / are exact again (a fresh snapshot). A stale market's next book line follows
   its ``fresh`` line.
 - ``subscribed``, ``snapshot_requested``: in recordings only (a reader maps sids with them).
+- ``reconnect``: ``export``'s ``continuity`` table only: a seq that went back in the data (a new
+  connection a ``tail --json`` capture does not mark).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ __all__ = [
     "DISCONNECT",
     "FRESH",
     "GAP",
+    "RECONNECT",
     "RESUBSCRIBE",
     "SNAPSHOT_REQUESTED",
     "STALE",
@@ -67,6 +70,7 @@ STALE = "stale"
 FRESH = "fresh"
 SUBSCRIBED = "subscribed"
 SNAPSHOT_REQUESTED = "snapshot_requested"
+RECONNECT = "reconnect"
 
 #: The events after which (some) data is missing or wrong until a later event says otherwise.
 UNTRUSTED = frozenset({DISCONNECT, GAP, RESUBSCRIBE, STALE})

@@ -15,6 +15,7 @@ import duckdb
 import orjson
 import pytest
 
+from kalshi_cli import continuity as live
 from tests.conftest import run_cli, signed_args, spawn_cli
 from tests.test_cli_record_replay import equal_lengths, markets, on_disk, recorded_lines
 from tests.test_cli_tail import data_frames, lines_of, live_and_wanted, stop, subscribed, wait_for
@@ -167,6 +168,9 @@ def test_continuity_rows_at_the_injected_faults(recorded):
         f"SELECT event, channel, markets, from_ts, ts, until_ts, source FROM {table(out, 'continuity')} ORDER BY ts"
     )
     events = [r[0] for r in rows]
+    # the live output's vocabulary (--continuity), no names of the export's own
+    live_names = {live.CONNECT, live.DISCONNECT, live.GAP, live.RESUBSCRIBE, live.RECONNECT, live.STALE, live.FRESH}
+    assert set(events) <= live_names
     assert events.count("connect") == 2
     gaps = [r for r in rows if r[0] == "gap"]
     assert len(gaps) == 1 and gaps[0][1] == "orderbook_delta" and gaps[0][6] == "recorder"
@@ -174,9 +178,9 @@ def test_continuity_rows_at_the_injected_faults(recorded):
     drops = [r for r in rows if r[0] == "disconnect"]
     assert len(drops) == 1 and sorted(drops[0][2]) == sorted(tickers) and drops[0][5] is not None
     assert drops[0][3] <= drops[0][4] <= drops[0][5]
-    assert {m for r in rows if r[0] == "resync" for m in r[2]} == set(tickers)
-    # a market's resync row spans its doubt (from the fault to its fresh snapshot): no book_top row inside
-    spans = [(r[3], r[5], r[2][0]) for r in rows if r[0] == "resync"]
+    assert {m for r in rows if r[0] == "fresh" for m in r[2]} == set(tickers)
+    # a market's fresh row spans its doubt (from the fault to its fresh snapshot): no book_top row inside
+    spans = [(r[3], r[5], r[2][0]) for r in rows if r[0] == "fresh"]
     assert all(start is not None and start <= end for start, end, _ in spans)
     for market, recv in query(f"SELECT market, recv_ts FROM {table(out, 'book_top')}"):
         assert not any(start < recv < end and market == name for start, end, name in spans), (market, recv)

@@ -358,7 +358,7 @@ def test_a_signal_mid_export_leaves_only_complete_files(tmp_path, sig):
 
 
 def test_a_book_the_data_makes_stale_writes_nothing_until_its_next_snapshot(tmp_path):
-    """A delta that drives a level below zero: a 'stale' row, no book_top until the snapshot, a 'resync' row."""
+    """A delta that drives a level below zero: a 'stale' row, no book_top until the snapshot, a 'fresh' row."""
 
     def delta(seq: int, clock: int, price: str, size: str) -> dict:
         msg = {"market_ticker": "KXA-1", "market_id": "m", "clock": clock, "price_dollars": price}
@@ -391,7 +391,7 @@ def test_a_book_the_data_makes_stale_writes_nothing_until_its_next_snapshot(tmp_
         "SELECT event, markets, source, epoch_ms(from_ts), epoch_ms(until_ts), reason "
         f"FROM {parquet(out, 'continuity')} ORDER BY ts"
     ).fetchall()
-    assert [r[:3] for r in rows] == [("stale", ["KXA-1"], "data"), ("resync", ["KXA-1"], "data")]
+    assert [r[:3] for r in rows] == [("stale", ["KXA-1"], "data"), ("fresh", ["KXA-1"], "data")]
     assert rows[0][4] == rows[1][4] == T0 + 5 and "below zero" in rows[0][5]
 
 

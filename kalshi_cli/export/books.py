@@ -21,6 +21,7 @@ from typing import Any
 
 from kalshi_cli.book import BookState
 from kalshi_cli.bookset import BookSet
+from kalshi_cli.continuity import CONNECT, DISCONNECT, GAP, RECONNECT, RESUBSCRIBE, STALE, SUBSCRIBED
 from kalshi_cli.export.continuity import Continuity
 from kalshi_cli.export.tables import TableBuffer
 from kalshi_cli.export.values import PRICES, SIZES, scaled
@@ -100,25 +101,25 @@ class Books:
         else:
             self.seq.clear()
             self.seq[sid] = seq
-            self._all_stale(rt, "reconnect", f"seq went back from {last} to {seq}", "data")
+            self._all_stale(rt, RECONNECT, f"seq went back from {last} to {seq}", "data")
 
     def meta(self, obj: dict[str, Any], rt: int) -> None:
         """A ``kalshi_cli.meta`` line: what the recorder knew about the stream."""
         event = obj.get("event")
         sid = obj.get("sid") if type(obj.get("sid")) is int else None
         channel = _text(obj.get("channel"))
-        if event == "subscribed" and sid is not None and channel is not None:
+        if event == SUBSCRIBED and sid is not None and channel is not None:
             markets = obj.get("markets")
             self.subs[sid] = (channel, [m for m in markets if type(m) is str] if isinstance(markets, list) else [])
-        elif event == "connect":
+        elif event == CONNECT:
             conn = obj.get("connection")
             self.continuity.connection = conn if type(conn) is int else (self.continuity.connection or 0) + 1
             self.seq.clear()
             self.subs.clear()
-            self._all_stale(rt, "connect", _text(obj.get("url")), "recorder")
-        elif event == "disconnect":
-            self._all_stale(rt, "disconnect", _text(obj.get("reason")), "recorder")
-        elif event == "gap" and sid is not None:
+            self._all_stale(rt, CONNECT, _text(obj.get("url")), "recorder")
+        elif event == DISCONNECT:
+            self._all_stale(rt, DISCONNECT, _text(obj.get("reason")), "recorder")
+        elif event == GAP and sid is not None:
             seq = obj.get("seq")
             missing = obj.get("missing") if type(obj.get("missing")) is int else None
             if type(seq) is int:
@@ -126,13 +127,13 @@ class Books:
                     return  # the data showed this gap already
                 self.seq[sid] = seq - 1  # the frame that shows the gap follows: it is in order now
             self._gap(rt, channel, sid, missing, None, "recorder")
-        elif event == "resubscribe" and sid is not None:
+        elif event == RESUBSCRIBE and sid is not None:
             self._close_group(sid, write=False)
             stale = self.set.mark_sid_stale(sid, "resubscribed") if channel == ORDERBOOK_DELTA else []
             markets = self.subs.get(sid, ("", []))[1]
             self.continuity.event(
                 rt,
-                "resubscribe",
+                RESUBSCRIBE,
                 books=stale,
                 markets=markets,
                 channel=channel,
@@ -150,7 +151,7 @@ class Books:
         markets = self.subs.get(sid, ("", []))[1]
         self.continuity.event(
             rt,
-            "gap",
+            GAP,
             books=stale,
             markets=markets,
             channel=channel,
@@ -206,12 +207,12 @@ class Books:
             if book is not None and book.state is _STALE and before is not _STALE:
                 self._close_group(sid, write=False)
                 self.continuity.event(
-                    rt, "stale", books=[book.market_ticker], sid=sid, reason=book.stale_reason, source="data"
+                    rt, STALE, books=[book.market_ticker], sid=sid, reason=book.stale_reason, source="data"
                 )
             return
         ticker = applied.market_ticker
         if not delta and before is _STALE:
-            self.continuity.resynced(rt, ticker)
+            self.continuity.fresh(rt, ticker)
         self.updated[ticker] = ts
         groups[sid] = (ticker, clock, ts, recv, seq, not delta)
 

@@ -1,21 +1,23 @@
 """The ``continuity`` table: when the data may not be trusted, and for which markets.
 
-One row per connect, disconnect, seq gap, resubscribe, book turned stale by the data itself
-(a level below zero, a crossed book, a clock going back...) and resync (a stale book made live
-again by a snapshot). ``from_ts`` is the last data before the event (the doubt starts there),
-``ts`` the event, ``until_ts`` when every market it names had a fresh snapshot again (null: not
-before the recording ends); ``markets`` are the books not to trust in between (for a gap on
-another channel: that subscription's markets, empty meaning all). Times are the recording's
-(``recv_ts_ms``, else the frame's own). A row whose markets still wait is held until they
-resync (there are few such rows at any time), so rows are ordered by when they were settled.
-``source`` says who saw it: ``recorder`` (a ``kalshi_cli.meta`` line) or ``data`` (a seq
-that jumps or goes back in the frames, as in a ``tail --json`` capture).
+One row per connect, disconnect, seq gap, resubscribe, reconnect (seq going back), book turned
+stale by the data itself (a level below zero, a crossed book, a clock going back...) and fresh
+(a stale book made live again by a snapshot): ``kalshi_cli.continuity``'s event names, as in
+live output. ``from_ts`` is the last data before the event (the doubt starts there), ``ts`` the
+event, ``until_ts`` when every market it names had a fresh snapshot again (null: not before the
+recording ends); ``markets`` are the books not to trust in between (for a gap on another
+channel: that subscription's markets, empty meaning all). Times are the recording's
+(``recv_ts_ms``, else the frame's own). A row whose markets still wait is held until they are
+fresh (there are few such rows at any time), so rows are ordered by when they were settled.
+``source`` says who saw it: ``recorder`` (a ``kalshi_cli.meta`` line) or ``data`` (a seq that
+jumps or goes back in the frames, as in a ``tail --json`` capture).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kalshi_cli.continuity import FRESH
 from kalshi_cli.export.tables import TableBuffer
 
 __all__ = ["Continuity"]
@@ -61,7 +63,7 @@ class Continuity:
         reason: str | None = None,
         source: str = "recorder",
     ) -> None:
-        """Note an event; ``books`` went stale with it (the row waits for their resync)."""
+        """Note an event; ``books`` went stale with it (the row waits until they are fresh)."""
         stale = list(books or [])
         for ticker in stale:
             self.stale_since.setdefault(ticker, ts)
@@ -77,14 +79,12 @@ class Continuity:
         else:
             self._emit(row, ts)
 
-    def resynced(self, ts: int, ticker: str) -> None:
-        """A stale book is live again (a snapshot): its resync row, and rows no longer waiting."""
+    def fresh(self, ts: int, ticker: str) -> None:
+        """A stale book is live again (a snapshot): its ``fresh`` row, and rows no longer waiting."""
         since = self.stale_since.pop(ticker, None)
         if since is None:
             return
-        self._emit(
-            _Open(ts, since, "resync", self.connection, "orderbook_delta", None, None, [ticker], None, "data"), ts
-        )
+        self._emit(_Open(ts, since, FRESH, self.connection, "orderbook_delta", None, None, [ticker], None, "data"), ts)
         still: list[_Open] = []
         for row in self.open:
             row.waiting.discard(ticker)

@@ -106,7 +106,7 @@ TABLES: dict[str, TableSpec] = {
         ),
         _spec(
             "continuity",
-            "one row per connect, disconnect, gap, resubscribe, stale book and resync: when not to trust what",
+            "one row per connect, disconnect, gap, resubscribe, reconnect, stale and fresh book: when to doubt what",
             "ts:ts from_ts:ts until_ts:ts event:str connection:int channel:str sid:int missing:int "
             "markets:list reason:str source:str",
         ),

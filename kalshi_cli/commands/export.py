@@ -81,8 +81,9 @@ def export(
     """
     from kalshi_cli.errors import UsageError
     from kalshi_cli.export import ExportSettings, run_export
-    from kalshi_cli.export.settings import FORMATS, parse_every, parse_tables, parse_time
+    from kalshi_cli.export.settings import FORMATS, parse_every, parse_tables
     from kalshi_cli.output import Reporter
+    from kalshi_cli.times import parse_time
 
     if fmt not in FORMATS:
         raise UsageError(f"--format expects parquet or csv; got {fmt!r}")

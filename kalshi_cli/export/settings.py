@@ -1,16 +1,15 @@
-"""What an export was asked for, and the parsing of its flags (times, periods, table names)."""
+"""What an export was asked for, and the parsing of its flags (periods, table names; times: ``times``)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from kalshi_cli.errors import UsageError
 from kalshi_cli.export.schema import TABLES
 
-__all__ = ["FORMATS", "ExportSettings", "parse_every", "parse_tables", "parse_time"]
+__all__ = ["FORMATS", "ExportSettings", "parse_every", "parse_tables"]
 
 FORMATS = ("parquet", "csv")
 _PERIOD = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
@@ -30,22 +29,6 @@ class ExportSettings:
     markets: list[str] = field(default_factory=list)
     overwrite: bool = False
     quiet: bool = False
-
-
-def parse_time(text: str, flag: str) -> int:
-    """``--from``/``--to``: Unix ms (digits), or ISO 8601 (no offset means UTC) -> Unix ms."""
-    value = text.strip()
-    if value.isdigit():
-        return int(value)
-    try:
-        when = datetime.fromisoformat(value.replace("z", "Z"))
-    except ValueError:
-        raise UsageError(
-            f"{flag} expects an ISO 8601 time (2026-12-04T14:00:00Z) or Unix milliseconds; got {text!r}"
-        ) from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return int(when.timestamp() * 1000)
 
 
 def parse_every(text: str) -> int:

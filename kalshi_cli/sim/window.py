@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from kalshi_cli.errors import UsageError
 from kalshi_cli.recording import Recording
+from kalshi_cli.times import parse_time  # the one reader of a user's time
 
 __all__ = ["Window", "check_window", "parse_window"]
 
@@ -51,7 +52,6 @@ def parse_window(start: str | None, end: str | None, recording: Recording) -> Wi
     Raises:
         UsageError: a time that does not parse, or an offset into a recording without times.
     """
-    from kalshi_cli.export.settings import parse_time  # the one reader of a user's time
 
     def one(text: str | None, flag: str) -> int | None:
         if text is None:

@@ -46,7 +46,9 @@ def test_a_subject_gives_back_its_env_channel_and_market(ticker):
     frame = {"type": "orderbook_snapshot", "msg": {"market_ticker": ticker}}
     subject = subject_for("prod", frame)
     assert subject.count(".") == 3
-    assert subject_parts(subject) == ("prod", "orderbook_delta", ticker)
+    assert subject_parts(subject) == ("prod", "orderbook_snapshot", ticker)  # beside its deltas' subject
+    deltas = subject_for("prod", {"type": "orderbook_delta", "msg": {"market_ticker": ticker}})
+    assert subject_parts(deltas) == ("prod", "orderbook_delta", ticker)
 
 
 def test_tickers_with_dots_and_frames_without_a_market():
@@ -58,6 +60,11 @@ def test_tickers_with_dots_and_frames_without_a_market():
     assert subject_parts("kalshi.demo.cfbenchmarks_value.%") == ("demo", "cfbenchmarks_value", None)
     assert filter_subjects(None, ["trade"], ["A.B"]) == ["kalshi.*.trade.A%2EB"]
     assert filter_subjects(None, [], []) == ["kalshi.*.*.*"]
+    assert filter_subjects("sim", ["orderbook_delta", "trade"], ["M"]) == [  # the book channel: both subjects
+        "kalshi.sim.orderbook_delta.M",
+        "kalshi.sim.orderbook_snapshot.M",
+        "kalshi.sim.trade.M",
+    ]
 
 
 @pytest.mark.parametrize("token", ["", "a.b", "%2", "%zz", "%41", "a b", "%C3", ">"])
@@ -398,7 +405,7 @@ def test_the_tap_publishes_recorded_lines_with_keys_and_keeps_unsure_deltas_off_
         raw = orjson.dumps(frame)
         handler.on_data(raw, head_of(orjson.loads(raw)), book)
     assert [(s, i) for s, i, _ in bus.sent] == [
-        ("kalshi.prod.orderbook_delta.A%2EB", "prod:s:A.B:5"),
+        ("kalshi.prod.orderbook_snapshot.A%2EB", "prod:s:A.B:5"),
         ("kalshi.prod.orderbook_delta.A%2EB", "prod:d:A.B:6:0"),
         ("kalshi.prod.orderbook_delta.A%2EB", "prod:d:A.B:7:0"),
         ("kalshi.prod.ticker.A%2EB", None),

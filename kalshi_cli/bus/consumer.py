@@ -6,7 +6,11 @@ the last message it delivered when anything goes wrong (a gap, missed heartbeats
 server), so nothing is skipped or repeated. With ``--durable NAME``: a pull consumer the server
 keeps; each batch is acknowledged (ack-all) once handed over and the unread rest of a batch is
 given back, so the next run resumes right after the last message printed. Both follow the stream
-until stopped; ``--count`` (the feed) ends them."""
+until stopped; ``--count`` (the feed) ends them.
+
+``book_markets`` (``book --from`` without ``--durable``/``--since``): each market's book is read
+from its latest safe snapshot (``bookstart``) instead of the stream's start; the reading starts at
+the earliest of those, and a market's book messages before its own start are skipped."""
 
 from __future__ import annotations
 
@@ -36,6 +40,7 @@ class BusReader:
         tries: failed first connection attempts before giving up (exit 4).
         on_event: status lines.
         on_ready: called once the stream is found (the reading starts).
+        book_markets: markets whose books start at their latest safe snapshot (see above).
     """
 
     def __init__(
@@ -49,6 +54,7 @@ class BusReader:
         on_event: Callable[[str], None],
         on_warn: Callable[[str], None],
         on_ready: Callable[[], None] | None = None,
+        book_markets: list[str] | None = None,
     ) -> None:
         self.target = target
         self.filters = filters
@@ -58,6 +64,11 @@ class BusReader:
         self.on_event = on_event
         self.on_warn = on_warn
         self.on_ready = on_ready
+        self.book_markets = list(book_markets or [])
+        self.start_seq = 0  # where a new consumer starts (0: the stream's start, or --since)
+        self.book_starts: dict[str, int] = {}  # market -> the sequence its book is read from
+        self._skip_below = 0  # no book message at or above this sequence is skipped
+        self._market_of: dict[str, str | None] = {}  # subject -> market, for the book subjects
         self.last_seq = 0  # the stream sequence of the last message handed over
         self.messages = 0
         self.nc: Any = None
@@ -68,8 +79,9 @@ class BusReader:
         cfg: dict[str, Any] = {"filter_subjects": self.filters} if len(self.filters) > 1 else {}
         if len(self.filters) == 1:
             cfg["filter_subject"] = self.filters[0]
-        if self.last_seq:
-            cfg.update(deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=self.last_seq + 1)
+        if self.last_seq or self.start_seq:
+            first = self.last_seq + 1 if self.last_seq else self.start_seq
+            cfg.update(deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=first)
         elif self.since_ms is not None:
             start = datetime.datetime.fromtimestamp(self.since_ms / 1000, tz=datetime.UTC)
             cfg.update(deliver_policy=api.DeliverPolicy.BY_START_TIME, opt_start_time=start)
@@ -113,7 +125,9 @@ class BusReader:
 
         self.nc = await open_bus(self.target, tries=self.tries, on_event=self.on_event)
         js = self.nc.jetstream()
-        await stream_info(js, self.target)
+        info = await stream_info(js, self.target)
+        if self.book_markets and self.durable is None and self.since_ms is None:
+            await self._find_book_starts(info)
         if self.on_ready is not None:
             self.on_ready()
         if self.durable is None:
@@ -165,6 +179,8 @@ class BusReader:
             if msg.headers and msg.headers.get("Status"):
                 return  # heartbeat or flow control: nats-py answers those
             try:
+                if self._skip_below and self._skipped(msg):
+                    return
                 self.messages += 1
                 emit(msg.data)
             except BaseException as exc:  # --count reached, a closed pipe: the end of the run
@@ -186,6 +202,45 @@ class BusReader:
 
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
+
+    async def _find_book_starts(self, info: Any) -> None:
+        """Each book market's start (``bookstart``); the stream's start for any without one."""
+        from kalshi_cli.bus.bookstart import DirectHistory, book_starts
+
+        if not getattr(info.config, "allow_direct", False):
+            self.on_event(f"stream {self.target.stream} has no direct get: books are read from its start")
+            return
+        try:
+            history = DirectHistory(self.nc, self.target.stream)
+            starts = await book_starts(history, self.book_markets, float(info.config.duplicate_window or 0))
+        except Exception as exc:  # a server that cannot say: read from the start, as without it
+            self.on_warn(f"stream {self.target.stream}: latest snapshots not found ({exc or type(exc).__name__})")
+            return
+        self.book_starts = starts
+        if starts:
+            self._skip_below = max(starts.values())
+            if all(m in starts for m in self.book_markets):
+                self.start_seq = min(starts.values())
+
+    def _skipped(self, msg: Any) -> bool:
+        """A book message of a market from before that market's start."""
+        seq = msg.metadata.sequence.stream
+        if seq >= self._skip_below:
+            self._skip_below = 0  # past every market's start: nothing more to skip
+            return False
+        subject = msg.subject
+        market = self._market_of.get(subject, "")
+        if market == "":
+            from kalshi_cli.bus.subjects import BOOK_TOKENS, subject_parts
+
+            try:
+                _, channel, market = subject_parts(subject)
+            except ValueError:
+                channel, market = "", None
+            market = market if channel in BOOK_TOKENS else None
+            self._market_of[subject] = market
+        start = self.book_starts.get(market) if market is not None else None
+        return start is not None and seq < start
 
     async def _settle(self, handed: list[Any], rest: list[Any], ack_all: bool) -> None:
         """Note the position; a durable acknowledges what was handed over and gives the rest back

@@ -3,8 +3,9 @@
 No Kalshi connection is made: ``--sim``, ``--replay`` and an explicit ``--url`` are refused with
 ``--from``, and ``--durable``/``--since`` need it. ``tail`` writes each message as published (the
 recorded line: the frame as received plus ``recv_ts_ms``); ``book`` rebuilds books by clock
-(``books.MergedBookSet``) and prints them as a live run does. Both follow the stream until
-stopped; ``--count`` and ``--once`` end them.
+(``books.MergedBookSet``), each from its market's latest safe snapshot (``bookstart``), and
+prints them as a live run does. Both follow the stream until stopped; ``--count`` and ``--once``
+end them.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ async def follow_bus(
     *,
     channels: list[str],
     markets: list[str],
+    book_markets: list[str] | None = None,
     durable: str | None,
     since: str | None,
     conn: Any,
@@ -113,6 +115,7 @@ async def follow_bus(
         on_event=reporter.info,
         on_warn=reporter.warn,
         on_ready=lambda: setattr(session, "ready_at", time.monotonic()),
+        book_markets=book_markets,
     )
     sub = book_subscription(markets)
     subs = {name: Subscription(name, {"market_tickers": list(markets)}) for name in (ORDERBOOK_DELTA, TICKER, TRADE)}
@@ -291,6 +294,7 @@ def run_book(settings: Any, env: Any, make_handler: Callable[..., Any]) -> None:
             handler,
             channels=[ORDERBOOK_DELTA, *([TICKER, TRADE] if view is not None else [])],
             markets=markets,
+            book_markets=markets,
             durable=settings.durable,
             since=settings.since,
             conn=conn,

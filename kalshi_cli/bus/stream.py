@@ -180,6 +180,7 @@ async def ensure_stream(js: Any, target: BusTarget, spec: StreamSpec, env: str) 
         duplicate_window=spec.duplicate_window,
         max_age=spec.max_age or None,
         storage=api.StorageType.FILE,
+        allow_direct=True,  # book --from finds each market's latest snapshot with direct get (bookstart)
         **spec.extra,
     )
     try:

@@ -5,8 +5,11 @@ Kalshi's tickers contain dots (``KXBTCD-26NOV2517-T97999.99``). A token keeps ``
 and writes every other character as ``%XX`` per UTF-8 byte (``.`` -> ``%2E``, ``%`` -> ``%25``),
 so ``decode_token(encode_token(t)) == t`` and a token never holds a special character. A frame
 with no market (``cfbenchmarks_value``, ``communications``) goes under ``NO_MARKET`` (``%``, a
-lone percent sign no ticker encodes to). The channel token is the frame's channel (snapshots go
-with their deltas under ``orderbook_delta``), so one market's book stays on one subject.
+lone percent sign no ticker encodes to). The channel token is the frame's channel, except that
+a book snapshot goes under ``orderbook_snapshot`` (``SNAPSHOT_TOKEN``) beside its deltas'
+``orderbook_delta``: JetStream then finds a market's latest snapshot by subject (``book --from``
+starts there, ``bookstart``), and a consumer of the ``orderbook_delta`` channel reads both
+subjects, in stream order.
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from kalshi_cli.protocol import channel_of_type
+from kalshi_cli.protocol import ORDERBOOK_DELTA, ORDERBOOK_SNAPSHOT, channel_of_type
 
 __all__ = [
+    "BOOK_TOKENS",
     "NO_MARKET",
     "ROOT",
+    "SNAPSHOT_TOKEN",
     "decode_token",
     "encode_token",
     "filter_subjects",
@@ -29,6 +34,8 @@ __all__ = [
 
 ROOT: Final = "kalshi"
 NO_MARKET: Final = "%"
+SNAPSHOT_TOKEN: Final = ORDERBOOK_SNAPSHOT
+BOOK_TOKENS: Final = (ORDERBOOK_DELTA, SNAPSHOT_TOKEN)  # the channel tokens of the orderbook_delta channel
 _SAFE: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 _HEX: Final = frozenset("0123456789ABCDEF")
 
@@ -88,6 +95,8 @@ def subject_for(env: str, frame: Mapping[str, Any]) -> str:
     """The subject of one parsed data frame in environment ``env`` (``prod``, ``demo``, ``sim``...)."""
     kind = frame.get("type")
     channel = channel_of_type(kind) if isinstance(kind, str) else None
+    if kind == ORDERBOOK_SNAPSHOT:
+        channel = SNAPSHOT_TOKEN
     market = market_of(frame.get("msg"))
     return ".".join(
         (
@@ -112,8 +121,10 @@ def filter_subjects(env: str | None, channels: Iterable[str], markets: Iterable[
     """The subjects a consumer asks for: every env (``*``) or one, given channels and markets.
 
     No channels means every channel; no markets means every market (and the frames without one).
+    The ``orderbook_delta`` channel is its deltas' and its snapshots' subjects.
     """
     env_token = encode_token(env) if env else "*"
-    chans = [encode_token(c) for c in dict.fromkeys(channels)] or ["*"]
+    tokens = [t for c in channels for t in (BOOK_TOKENS if c == ORDERBOOK_DELTA else (c,))]
+    chans = [encode_token(c) for c in dict.fromkeys(tokens)] or ["*"]
     mkts = [encode_token(m) for m in dict.fromkeys(markets)] or ["*"]
     return [f"{ROOT}.{env_token}.{c}.{m}" for c in chans for m in mkts]

@@ -212,3 +212,10 @@ def test_with_o_and_sink_the_bus_holds_the_recorded_lines_byte_for_byte(keys, si
     assert every.returncode == 0, every.stderr
     assert every.stdout.splitlines() == on_disk
     assert {orjson.loads(line)["type"] for line in on_disk} >= {"orderbook_snapshot", "orderbook_delta", "trade"}
+    # the book channel is two subjects (snapshots apart, for book --from): read together, in order
+    book_lines = [line for line in on_disk if orjson.loads(line)["type"].startswith("orderbook_")]
+    books = run_cli(
+        ["tail", "orderbook_delta", "--from", f"{nats_server.url}/KALSHI", "--count", str(len(book_lines)), "--json"]
+    )
+    assert books.returncode == 0, books.stderr
+    assert books.stdout.splitlines() == book_lines

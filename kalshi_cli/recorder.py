@@ -7,6 +7,13 @@ rotation and close: a killed recorder loses at most the lines of its last flush 
 never leaves half a line. With gzip every flush closes a gzip member, so whatever was
 flushed is a complete, readable gzip stream (``zcat`` reads concatenated members).
 
+Compression (about 2 µs a frame at level 6, as much as the rest of the recorder) runs in a
+worker thread: each batch of lines becomes one whole member in a single ``zlib.compress`` call,
+which releases the GIL, so a second core compresses while the event loop keeps reading. The
+members are written in order by the loop's thread, so a full disk is still raised where it
+was. ``tick`` does not wait for the batch it has just handed over (it goes out on the next
+tick): with gzip a killed recorder loses at most its last two flush intervals (about a second).
+
 ``RecordHandler`` is the session side: every data frame as received plus ``recv_ts_ms``,
 spliced in without re-encoding the frame, and ``kalshi_cli.meta`` lines for what a reader
 must know (connect, subscribed, disconnect, resubscribe, gap, snapshot_requested: the
@@ -20,7 +27,9 @@ import contextlib
 import os
 import time
 import zlib
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +58,8 @@ __all__ = ["META", "RecordError", "RecordHandler", "RecordWriter", "parse_rotate
 
 BUFFER = 64 * 1024  # bytes of whole lines held before a write
 GZIP_MEMBER = 1024 * 1024  # uncompressed bytes after which a gzip member is closed anyway
+GZIP_LEVEL = 6  # zlib's default: about 2 µs a frame; 1 is about three times quicker, files ~1.4x larger
+IN_FLIGHT = 4  # members being compressed at once before ``write`` waits for the oldest (bounds memory)
 
 _SIZE_UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "kib": 1024, "mib": 1024**2, "gib": 1024**3}
 _TIME_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -85,6 +96,7 @@ class RecordWriter:
     Args:
         directory: where files go (created if missing).
         gzip: write gzip members instead of plain text.
+        gzip_level: zlib's level, 1 (quickest) to 9 (smallest).
         rotate_seconds: start a new file when this period (aligned to the epoch) changes.
         rotate_bytes: start a new file once one holds this many bytes on disk.
         clock: seconds since the epoch (injected by tests).
@@ -96,6 +108,7 @@ class RecordWriter:
         directory: Path,
         *,
         gzip: bool = False,
+        gzip_level: int = GZIP_LEVEL,
         rotate_seconds: float | None = None,
         rotate_bytes: int | None = None,
         prefix: str = "kalshi",
@@ -116,9 +129,13 @@ class RecordWriter:
         self._fd: int | None = None
         self._file_bytes = 0  # on disk in the current file
         self._period: int | None = None
-        self._buf = bytearray()
-        self._comp: Any = None
-        self._member_in = 0
+        self._period_span = (float("-inf"), float("inf"))  # the current period's [start, end) in seconds
+        self._buf = bytearray()  # what goes to disk next: whole lines, or whole gzip members
+        self.gzip_level = gzip_level
+        self._lines = bytearray() if gzip else self._buf  # gzip: lines not yet handed to the compressor
+        self._limit = GZIP_MEMBER if gzip else BUFFER
+        self._members: deque[Future[bytes]] = deque()  # being compressed, oldest first
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="kalshi-gzip") if gzip else None
         self.closed = False
 
     @property
@@ -133,47 +150,66 @@ class RecordWriter:
             return
         if self._fd is None or self._due():
             self._rotate()
-        data = line + b"\n"
+        lines = self._lines
+        lines += line
+        lines += b"\n"
         self.lines += 1
-        self.bytes_in += len(data)
-        if self._comp is not None:
-            self._member_in += len(data)
-            self._buf += self._comp.compress(data)
-            if self._member_in >= GZIP_MEMBER:
-                self.flush()
-        else:
-            self._buf += data
-            if len(self._buf) >= BUFFER:
-                self._write_out()
+        self.bytes_in += len(line) + 1
+        if len(lines) >= self._limit:
+            if self._pool is not None:
+                self._hand_over()
+                self._collect(IN_FLIGHT)
+            self._write_out()
 
     def flush(self) -> None:
-        """Put everything written so far on disk as whole lines (a complete gzip member)."""
+        """Put everything written so far on disk as whole lines (complete gzip members)."""
         if self._fd is None:
             return
-        if self._comp is not None and self._member_in:
-            self._buf += self._comp.flush(zlib.Z_FINISH)
-            self._comp = _gzip_compressor()
-            self._member_in = 0
+        self._hand_over()
+        self._collect(0)
         self._write_out()
 
     def tick(self) -> None:
-        """Called periodically: flush, and close a file whose period is over (the next line opens one)."""
-        self.flush()
-        if self._fd is not None and self._due():
-            self._close_file()
+        """Called periodically: write what is ready (with gzip, the batch just handed to the
+        compressor goes out on the next tick), and close a file whose period is over."""
+        if self._fd is not None:
+            self._hand_over()
+            self._collect(1)
+            self._write_out()
+            if self._due():
+                self._close_file()
+
+    def _hand_over(self) -> None:
+        """gzip: the pending lines become one member, compressed in the worker thread."""
+        if self._pool is not None and self._lines:
+            batch, self._lines = self._lines, bytearray()
+            self._members.append(self._pool.submit(_gzip_member, batch, self.gzip_level))
+
+    def _collect(self, in_flight: int) -> None:
+        """Move finished members to the disk buffer, in order, waiting until at most ``in_flight`` are left."""
+        members = self._members
+        while members and (len(members) > in_flight or members[0].done()):
+            self._buf += members.popleft().result()
 
     def close(self) -> None:
         """Flush, fsync and close the current file; the recording is over."""
         self.closed = True
-        if self._fd is not None:
-            self._close_file()
+        try:
+            if self._fd is not None:
+                self._close_file()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False)
 
     # --- files --------------------------------------------------------------------------------
 
     def _due(self) -> bool:
         if self.rotate_bytes is not None and self._file_bytes + len(self._buf) >= self.rotate_bytes:
             return True
-        return self.rotate_seconds is not None and self._period != self._period_of(self.clock())
+        if self.rotate_seconds is None:
+            return False
+        start, end = self._period_span
+        return not start <= self.clock() < end
 
     def _period_of(self, now: float) -> int | None:
         return int(now // self.rotate_seconds) if self.rotate_seconds else None
@@ -197,8 +233,8 @@ class RecordWriter:
         self.files.append(path)
         self._file_bytes = 0
         self._period = self._period_of(now)
-        self._comp = _gzip_compressor() if self.gzip else None
-        self._member_in = 0
+        if self.rotate_seconds and self._period is not None:
+            self._period_span = (self._period * self.rotate_seconds, (self._period + 1) * self.rotate_seconds)
         _fsync_dir(self.directory)
 
     def _write_out(self) -> None:
@@ -219,7 +255,7 @@ class RecordWriter:
                 failure = exc.strerror or str(exc)
         # (the buffer is resized only here, once no view of it is left, the exception's included)
         if failure is not None:
-            done = data.rfind(b"\n", 0, done) + 1 if self._comp is None else 0
+            done = data.rfind(b"\n", 0, done) + 1 if self._pool is None else 0
             with contextlib.suppress(OSError):
                 os.ftruncate(self._fd, self._file_bytes + done)
         del data[:done]
@@ -238,13 +274,15 @@ class RecordWriter:
             raise RecordError(f"cannot write {self.files[-1]}: {exc.strerror}") from None
         finally:
             self._fd = None
-            self._comp = None
             self._buf.clear()
+            self._lines.clear()
+            self._members.clear()
             os.close(fd)
 
 
-def _gzip_compressor() -> Any:
-    return zlib.compressobj(6, zlib.DEFLATED, 31)  # wbits 31: gzip header and trailer
+def _gzip_member(lines: bytearray, level: int) -> bytes:
+    """One whole gzip member (wbits 31: header and trailer); zlib lets go of the GIL meanwhile."""
+    return zlib.compress(lines, level, wbits=31)
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -24,6 +24,7 @@ def side_session(ctx: StreamContext, subs: list[Subscription], handler: StreamHa
         signer=ctx.signer(),
         reporter=Reporter(quiet=True, stream=ctx.reporter.stream),
         connect_tries=3,
+        transport=ctx.connector(),
     )
 
 

@@ -25,13 +25,14 @@ class FrameReader:
     returns all its input and the caller gives every byte to websockets.
     """
 
-    __slots__ = ("_buf", "_parts", "_size", "active", "max_size")
+    __slots__ = ("_buf", "_heads", "_parts", "_size", "active", "max_size")
 
     def __init__(self, max_size: int) -> None:
         self.max_size = max_size
         self.active = True
         self._buf = b""
-        self._parts: list[bytes] | None = None  # a fragmented message being joined
+        self._parts: list[bytes] | None = None  # a fragmented message being joined: its frames, headers included
+        self._heads: list[int] = []  # each of those frames' header length
         self._size = 0
 
     def feed(self, data: bytes, messages: list[bytes]) -> bytes:
@@ -72,21 +73,21 @@ class FrameReader:
                 continue
             if end - pos < head + n:
                 break
-            payload = buf[pos + head : pos + head + n]
             if opcode == _TEXT or opcode == _BINARY:
                 if self._parts is not None:
                     return self._give_up(control, buf, pos)  # a new message inside a fragmented one
                 if b0 & 0x80:
-                    append(payload)
+                    append(buf[pos + head : pos + head + n])
                 else:
-                    self._parts, self._size = [payload], n
+                    self._parts, self._heads, self._size = [buf[pos : pos + head + n]], [head], n
             elif opcode == _CONT and self._parts is not None:
                 self._size += n
                 if self._size > max_size:
                     return self._give_up(control, buf, pos)
-                self._parts.append(payload)
+                self._parts.append(buf[pos : pos + head + n])
+                self._heads.append(head)
                 if b0 & 0x80:
-                    append(b"".join(self._parts))
+                    append(b"".join(memoryview(f)[h:] for f, h in zip(self._parts, self._heads, strict=True)))
                     self._parts = None
             else:
                 return self._give_up(control, buf, pos)
@@ -95,8 +96,10 @@ class FrameReader:
         return b"".join(control)
 
     def _give_up(self, control: list[bytes], buf: bytes, pos: int) -> bytes:
-        """From ``pos`` on, websockets reads the stream (a fragment being joined is dropped with it)."""
+        """From ``pos`` on, websockets reads the stream, and the frames of a message being joined
+        before it, so that it judges them together (a new message inside a fragmented one: 1002)."""
         self.active = False
         self._buf = b""
+        open_fragments = b"".join(self._parts) if self._parts is not None else b""
         self._parts = None
-        return b"".join(control) + buf[pos:]
+        return b"".join(control) + open_fragments + buf[pos:]

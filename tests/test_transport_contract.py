@@ -470,16 +470,8 @@ def test_abort_ends_the_reader_at_once(connect: Connector) -> None:
     ],
 )
 def test_a_frame_breaking_the_rules_fails_the_connection_after_the_good_ones(
-    connect: Connector, frames: list[bytes], close_code: int | tuple[int, ...], request: pytest.FixtureRequest
+    connect: Connector, frames: list[bytes], close_code: int | tuple[int, ...]
 ) -> None:
-    if request.node.callspec.params["connect"] == "websockets" and "inside" in request.node.callspec.id:
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="wsframes.FrameReader hands websockets the stream at the second TEXT frame without the "
-                "open fragment, so websockets takes it for a new message instead of failing the connection",
-            )
-        )
     sent_close: list[bytes] = []
 
     async def script(conn: HostileConn) -> None:

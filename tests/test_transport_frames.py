@@ -81,4 +81,16 @@ def test_unusual_frames_hand_the_rest_of_the_stream_to_websockets() -> None:
 def test_a_message_over_max_size_in_fragments_is_handed_over() -> None:
     stream = frame(TEXT, b"a" * 60, fin=False) + frame(CONT, b"b" * 60)
     got, passed, reader = read(stream, [], max_size=100)
-    assert got == [] and not reader.active and passed == frame(CONT, b"b" * 60)
+    assert got == [] and not reader.active and passed == stream  # the whole message: websockets says 1009
+
+
+@given(st.lists(st.integers(min_value=0, max_value=200), max_size=4))
+def test_a_new_message_inside_a_fragmented_one_is_handed_over_with_the_open_fragments(cuts: list[int]) -> None:
+    good = frame(TEXT, b"good")
+    inside = frame(TEXT, b"a" * 30, fin=False) + frame(PING, b"p") + frame(CONT, b"b" * 20, fin=False)
+    stream = good + inside + frame(TEXT, b"new") + frame(TEXT, b"never")
+    got, passed, reader = read(stream, cuts)
+    assert got == [b"good"] and not reader.active
+    # websockets reads the open message's frames, then the new one, and fails the connection (1002);
+    # the ping inside the message goes first (pings are answered as they come), nothing else moves
+    assert passed == frame(PING, b"p") + stream[len(good) :].replace(frame(PING, b"p"), b"")

@@ -26,7 +26,8 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kalshi_cli.catalogue import Catalogue, catalogue_path, env_name_for, load_catalogue, save_catalogue  # noqa: E402
+from kalshi_cli.catalogue import Catalogue, catalogue_path, env_name_for, load_catalogue  # noqa: E402
+from kalshi_cli.catalogue_save import save_catalogue  # noqa: E402
 from kalshi_cli.config import Endpoint, rest_from_ws  # noqa: E402
 from kalshi_cli.feeds.context import StreamContext  # noqa: E402
 from kalshi_cli.feeds.markets import OPEN_STATUSES, resolve_names  # noqa: E402

@@ -1,33 +1,34 @@
-"""The local catalogue cache: the markets and events a run has seen, per environment.
+"""The local catalogue cache: the markets, events and series a run has seen, per environment.
 
 Shell completion reads it at every <TAB> and the market resolver before it asks REST, so
 it must be quick to read and must never break a command. Layout, in ``cache_dir()``
 (``$KALSHI_MARKETS_CACHE`` when set (a ``.txt`` file there names the legacy ticker list
 and the cache goes beside it), else ``$XDG_CACHE_HOME/kalshi``, else ``~/.cache/kalshi``):
 
-* ``catalogue-<env>.ndjson``: a header line ``{"format": 2, "env", "fetched_at"}``, then one
-  line per market, ``M<TAB>ticker<TAB>event_ticker<TAB>{json}``, and per event,
-  ``E<TAB>event_ticker<TAB><TAB>{json}``: the API's objects cut to the ``KEPT_FIELDS`` the CLI
-  reads (names, status, times, strike, last price, volume: a fifth of a market's bytes; orjson
-  reads 10,000 markets in about 15 ms). A run that saw only some markets merges them in without
-  parsing the rest (the keys lead each line); rules texts stay on the server;
+* ``catalogue-<env>.ndjson``: a header line ``{"format": 3, "env", "fetched_at"}``, then one
+  line per entry, ``KIND<TAB>key<TAB>event<TAB>seen<TAB>{json}``: ``M`` a market (the API's
+  object cut to the ``KEPT_FIELDS`` the CLI reads: a fifth of its bytes), ``E`` an event,
+  ``S`` a series whose open events were all listed (``{"events": [...]}``: the resolver can
+  answer the series from the cache). ``seen`` is when that entry was fetched (Unix seconds):
+  a merging save keeps older lines as they are, so each entry ages on its own. The keys lead
+  each line, so a run that saw only some markets merges them in without parsing the rest;
 * ``tickers-<env>.txt``: one ``TICKER<TAB>title`` line per market and per event, sorted, for
   completion, which reads only this small file (a few hundred KB for 10,000 markets).
 
 Both are written to a temporary file and renamed, so a reader sees the old or the new file,
 never half of one. ``<env>`` is ``prod``, ``demo``, ``sim``, or ``url-<host>-<port>`` for a
-custom URL. A missing, unreadable, corrupt or older-than-``max_age`` file reads as no cache.
+custom URL. A missing, unreadable or corrupt file reads as no cache; ``max_age`` drops what is
+older (the resolver reads every entry and asks ``Catalogue.age`` instead: a stale entry still
+serves completion and suggestions).
 """
 
 from __future__ import annotations
 
-import contextlib
 import operator
 import os
 import re
-import sys
 import time
-from collections.abc import Callable, Container, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,13 +43,12 @@ __all__ = [
     "catalogue_path",
     "env_name_for",
     "load_catalogue",
-    "save_catalogue",
     "tickers_path",
 ]
 
 #: How long a catalogue is trusted by default (seconds): markets open and close every day.
 DEFAULT_TTL = 3600.0
-FORMAT = 2
+FORMAT = 3
 #: The market fields a cached market keeps: what the resolver, the board and completion read
 #: (names, status, times, strike, last price, volume); rules texts and the rest stay on the server.
 KEPT_FIELDS = frozenset(
@@ -69,36 +69,51 @@ _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 @dataclass
 class Catalogue:
-    """Markets (ticker -> API market object, cut to ``KEPT_FIELDS``) and events (event ticker ->
-    API event object, without nested markets), and when they were fetched."""
+    """Markets (ticker -> API market object, cut to ``KEPT_FIELDS``), events (event ticker ->
+    API event object, without nested markets), series known whole (series ticker -> its open
+    event tickers), when the file was written, and when each entry read from it was fetched
+    (an entry this run remembered is absent there: it is new)."""
 
     markets: dict[str, dict[str, Any]] = field(default_factory=dict)
     events: dict[str, dict[str, Any]] = field(default_factory=dict)
+    series: dict[str, list[str]] = field(default_factory=dict)
     fetched_at: float = field(default_factory=time.time)
-    # per ticker: the object as remembered, its cache line and its completion line (made while a
-    # run still waits for its next page, so saving costs little at the end)
-    _encoded: dict[str, tuple[dict[str, Any], bytes, str]] = field(default_factory=dict, repr=False, compare=False)
+    seen_at: dict[str, dict[str, float]] = field(default_factory=lambda: {"M": {}, "E": {}, "S": {}}, repr=False)
+    # per ticker: the object as remembered, its cache line, its completion line and its event
+    # (made while a run still waits for its next page, so saving costs little)
+    _encoded: dict[str, tuple[dict[str, Any], bytes, str, str]] = field(default_factory=dict, repr=False, compare=False)
 
     def remember_markets(self, markets: Iterable[dict[str, Any]]) -> None:
         """Add or replace markets by ticker (objects without a ticker are skipped), each cut to
         ``KEPT_FIELDS``."""
         import orjson
 
-        for m in markets:
+        stamp = b"%d" % time.time()
+        seen = self.seen_at["M"]
+        dumps, own, encoded = orjson.dumps, self.markets, self._encoded
+        for m in markets:  # inlined: this loop runs once per market listed
             ticker = m.get("ticker")
-            if isinstance(ticker, str) and ticker and "\t" not in ticker and "\n" not in ticker:
-                kept = _cut(m)
-                self.markets[ticker] = kept
-                self._encoded[ticker] = (
-                    kept,
-                    _market_line(ticker, kept, orjson.dumps(kept)),
-                    _completion(ticker, kept),
-                )
+            if type(ticker) is not str or not ticker or "\t" in ticker or "\n" in ticker:
+                continue
+            kept = _cut(m)
+            own[ticker] = kept
+            if seen:
+                seen.pop(ticker, None)
+            event = kept.get("event_ticker")
+            if type(event) is not str or "\t" in event or "\n" in event:
+                event = _field(event)
+            line = b"M\t%s\t%s\t%s\t%s\n" % (ticker.encode(), event.encode(), stamp, dumps(kept))
+            encoded[ticker] = (kept, line, _completion(ticker, kept), event)
 
     def merge(self, newer: Catalogue) -> None:
-        """Take ``newer``'s markets and events over ours."""
+        """Take ``newer``'s markets, events and series over ours."""
         self.markets.update(newer.markets)
         self.events.update(newer.events)
+        self.series.update(newer.series)
+        for kind, seen in self.seen_at.items():
+            for key in (newer.markets, newer.events, newer.series)["MES".index(kind)]:
+                seen.pop(key, None)
+            seen.update(newer.seen_at[kind])
         self._encoded.update(newer._encoded)
         self.fetched_at = max(self.fetched_at, newer.fetched_at)
 
@@ -106,13 +121,25 @@ class Catalogue:
         """Add or replace events by event ticker; nested ``markets`` are remembered as markets."""
         for e in events:
             ticker = e.get("event_ticker")
-            if not isinstance(ticker, str) or not ticker:
+            if not isinstance(ticker, str) or not ticker or "\t" in ticker or "\n" in ticker:
                 continue
             nested = e.get("markets")
             if isinstance(nested, list):
                 self.remember_markets(m for m in nested if isinstance(m, dict))
                 e = {k: v for k, v in e.items() if k != "markets"}
             self.events[ticker] = e
+            self.seen_at["E"].pop(ticker, None)
+
+    def remember_series(self, series: str, events: Iterable[str]) -> None:
+        """``series``' open events, all of them, as listed now (its markets remembered apart)."""
+        if series and "\t" not in series and "\n" not in series:
+            self.series[series] = sorted(set(events))
+            self.seen_at["S"].pop(series, None)
+
+    def age(self, kind: str, key: str, now: float | None = None) -> float:
+        """Seconds since the ``kind`` ("M", "E" or "S") entry ``key`` was fetched (0: this run)."""
+        now = time.time() if now is None else now
+        return max(0.0, now - self.seen_at[kind].get(key, now))
 
     def markets_of_event(self, event_ticker: str) -> list[dict[str, Any]]:
         """The event's markets we know, in ticker order."""
@@ -156,33 +183,49 @@ def tickers_path(env_name: str, environ: Mapping[str, str] | None = None) -> Pat
 def load_catalogue(
     env_name: str, *, environ: Mapping[str, str] | None = None, max_age: float | None = DEFAULT_TTL
 ) -> Catalogue | None:
-    """The cached catalogue of ``env_name``; None when missing, unreadable, corrupt or too old."""
+    """The cached catalogue of ``env_name``; None when missing, unreadable or corrupt. With
+    ``max_age``, entries fetched longer ago are left out (None when the newest is)."""
     import orjson
 
     try:
-        head, lines = _read(catalogue_path(env_name, environ))
+        data = catalogue_path(env_name, environ).read_bytes()
+        fetched_at = _head(data)["fetched_at"]
     except (OSError, ValueError):
         return None
-    fetched_at = head["fetched_at"]
-    if max_age is not None and not 0 <= time.time() - fetched_at <= max_age:
+    now = time.time()
+    if max_age is not None and not 0 <= now - fetched_at <= max_age:
         return None
     cat = Catalogue(fetched_at=float(fetched_at))
+    into = {b"M": (cat.markets, cat.seen_at["M"]), b"E": (cat.events, cat.seen_at["E"])}
+    series, series_seen = cat.series, cat.seen_at["S"]
     try:
-        for line in lines:
-            kind, key, _event, body = line.split(b"\t", 3)
+        for line in data.split(b"\n")[1:]:
+            if not line:
+                continue
+            kind, key, _event, seen, body = line.split(b"\t", 4)
             obj = orjson.loads(body)
-            if isinstance(obj, dict):
-                (cat.markets if kind == b"M" else cat.events)[key.decode()] = obj
-    except ValueError:  # a bad line (orjson's error and a short split are both ValueErrors)
+            if not isinstance(obj, dict):
+                continue
+            name = key.decode()
+            if kind == b"S":
+                series[name] = [str(e) for e in obj.get("events") or ()]
+                series_seen[name] = float(seen)
+            else:
+                objects, times = into[kind]
+                objects[name] = obj
+                times[name] = float(seen)
+    except (ValueError, KeyError, TypeError):  # a bad line (orjson's error and a short split are ValueErrors)
         return None
+    if max_age is not None:
+        _drop_older(cat, now - max_age)
     return cat
 
 
-def _read(path: Path) -> tuple[dict[str, Any], list[bytes]]:
-    """The header and the entry lines of a catalogue file; ValueError when it is not one."""
-    data = path.read_bytes()
-    head = _head(data)
-    return head, [line for line in data.split(b"\n")[1:] if line]
+def _drop_older(cat: Catalogue, cutoff: float) -> None:
+    for kind, entries in (("M", cat.markets), ("E", cat.events), ("S", cat.series)):
+        seen = cat.seen_at[kind]
+        for key in [k for k, t in seen.items() if t < cutoff]:
+            del entries[key], seen[key]
 
 
 def _head(data: bytes) -> dict[str, Any]:
@@ -198,131 +241,11 @@ def _head(data: bytes) -> dict[str, Any]:
     return head
 
 
-def save_catalogue(
-    env_name: str,
-    catalogue: Catalogue,
-    *,
-    environ: Mapping[str, str] | None = None,
-    warn: Callable[[str], None] | None = None,
-    merge: bool = False,
-) -> bool:
-    """Write the catalogue and its ticker list atomically; on failure warn once and return False.
-
-    With ``merge``, the markets and events already cached and not in ``catalogue`` are kept
-    (a run that read only some markets adds to the cache rather than replacing it).
-    """
-    import orjson
-
-    kept = _Kept() if not merge else _keep_cached(env_name, environ, catalogue)
-    market_lines, completions, events_of = kept.market_lines, kept.completions, kept.events_of
-    for ticker, m in catalogue.markets.items():
-        encoded = catalogue._encoded.get(ticker)
-        if encoded is None or encoded[0] is not m:  # set or changed by hand: encode it now
-            cut = _cut(m)
-            encoded = (m, _market_line(ticker, cut, orjson.dumps(cut)), _completion(ticker, cut))
-        market_lines.append(encoded[1])
-        completions.append(encoded[2])
-        events_of.append(str(m.get("event_ticker") or ""))
-    titles = kept.titles
-    event_lines = kept.event_lines
-    for event, e in catalogue.events.items():
-        event_lines.append(b"E\t" + event.encode() + b"\t\t" + orjson.dumps(e) + b"\n")
-        titles[event] = str(e.get("title") or "")
-    head = orjson.dumps({"format": FORMAT, "env": env_name, "fetched_at": catalogue.fetched_at}) + b"\n"
-    tickers = {line.partition("\t")[0] for line in completions}
-    lines = sorted([*completions, *_event_lines(events_of, titles, tickers)])
-    text = f"# kalshi catalogue of {env_name}: {len(completions)} markets\n" + "".join(lines)
-    try:
-        directory = cache_dir(environ)
-        directory.mkdir(parents=True, exist_ok=True)
-        _atomic_write(catalogue_path(env_name, environ), head + b"".join(market_lines) + b"".join(event_lines))
-        _atomic_write(tickers_path(env_name, environ), text.encode())
-    except (OSError, TypeError, ValueError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        message = f"could not save the market cache in {cache_dir(environ)}: {reason}"
-        if warn is not None:
-            warn(message)
-        else:
-            print(f"kalshi: warning: {message}", file=sys.stderr)
-        return False
-    return True
-
-
-@dataclass
-class _Kept:
-    """What a merging save keeps of the cached files: lines, their completions, events' titles."""
-
-    market_lines: list[bytes] = field(default_factory=list)
-    completions: list[str] = field(default_factory=list)
-    events_of: list[str] = field(default_factory=list)  # the event of each market, for the counts
-    event_lines: list[bytes] = field(default_factory=list)
-    titles: dict[str, str] = field(default_factory=dict)
-
-
-def _keep_cached(env_name: str, environ: Mapping[str, str] | None, catalogue: Catalogue) -> _Kept:
-    """The cached lines ``catalogue`` does not replace, found by their keys alone (no JSON read
-    unless an event is kept, for its title)."""
-    import orjson
-
-    kept = _Kept()
-    try:
-        data = catalogue_path(env_name, environ).read_bytes()
-        _head(data)
-    except (OSError, ValueError):
-        return kept
-    new_markets = {t.encode() for t in catalogue.markets}
-    new_events = {e.encode() for e in catalogue.events}
-    gone: dict[str, str] = {}  # kept market ticker -> its event
-    for line in data.split(b"\n")[1:]:
-        end = line.find(b"\t", 2)
-        if end < 0:
-            continue
-        kind, key = line[:2], line[2:end]
-        if kind == b"M\t" and key not in new_markets:
-            its_event = line[end + 1 : line.find(b"\t", end + 1)]
-            gone[key.decode(errors="replace")] = its_event.decode(errors="replace")
-            kept.market_lines.append(line + b"\n")
-        elif kind == b"E\t" and key not in new_events:
-            kept.event_lines.append(line + b"\n")
-            with contextlib.suppress(ValueError, IndexError, AttributeError):
-                title = orjson.loads(line.split(b"\t", 3)[3]).get("title")
-                kept.titles[key.decode(errors="replace")] = str(title or "")
-    if not gone:
-        return kept
-    found: dict[str, str] = {}
-    with contextlib.suppress(OSError), tickers_path(env_name, environ).open(encoding="utf-8", errors="replace") as f:
-        for raw in f:
-            ticker = raw.partition("\t")[0].strip()
-            if ticker in gone:
-                found[ticker] = raw if raw.endswith("\n") else raw + "\n"
-    for ticker, event in gone.items():
-        kept.completions.append(found.get(ticker) or f"{ticker}\t\n")
-        kept.events_of.append(event)
-    return kept
-
-
-def _event_lines(events_of: Iterable[str], titles: Mapping[str, str], tickers: Container[str]) -> list[str]:
-    """``EVENT<TAB>event: title, N markets`` for every event with a market or an event object."""
-    counts: dict[str, int] = {}
-    for event in events_of:
-        if event:
-            counts[event] = counts.get(event, 0) + 1
-    lines = []
-    for event in counts.keys() | titles.keys():
-        if event in tickers:
-            continue  # a market ticker equal to its event's: the market line says it
-        title = " ".join(titles.get(event, "").split())
-        n = counts.get(event, 0)
-        text = f"event: {title}, " if title else "event: "
-        lines.append(f"{event}\t{text}{n} market{'s' if n != 1 else ''}\n")
-    return lines
-
-
-def _market_line(ticker: str, kept: Mapping[str, Any], body: bytes) -> bytes:
-    event = kept.get("event_ticker")
-    if not isinstance(event, str) or "\t" in event or "\n" in event:
-        event = " ".join(str(event or "").split())
-    return b"M\t%s\t%s\t%s\n" % (ticker.encode(), event.encode(), body)
+def _field(value: object) -> str:
+    """A value fit for a tab-separated key field (an event ticker, normally as it is)."""
+    if isinstance(value, str) and "\t" not in value and "\n" not in value:
+        return value
+    return " ".join(str(value or "").split())
 
 
 def _completion(ticker: str, market: Mapping[str, Any]) -> str:
@@ -346,19 +269,3 @@ def _title(market: Mapping[str, Any]) -> str:
     title, label = market.get("title"), market.get("yes_sub_title")
     text = f"{title} — {label}" if title and label else str(title or label or "")
     return _FLAT.sub(" ", text).strip() if "\t" in text or "\n" in text or "  " in text else text
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise

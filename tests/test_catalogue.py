@@ -16,9 +16,9 @@ from kalshi_cli.catalogue import (
     catalogue_path,
     env_name_for,
     load_catalogue,
-    save_catalogue,
     tickers_path,
 )
+from kalshi_cli.catalogue_save import read_cached, save_catalogue
 
 
 def market(ticker: str, **extra) -> dict:
@@ -176,3 +176,50 @@ def test_merging_and_replacing_saves_agree_with_a_model(tmp_path_factory, runs) 
     listed = [line.split("\t")[0] for line in tickers_path("prod", env).read_text().splitlines()[1:]]
     assert sorted(t for t in listed if t.count("-") == 2) == sorted(markets)
     assert listed == sorted(listed)
+    keys = [line.split(b"\t")[:2] for line in catalogue_path("prod", env).read_bytes().splitlines()[1:]]
+    assert len(keys) == len({tuple(k) for k in keys})  # each entry once, however often it was merged
+
+
+def test_each_entry_ages_on_its_own_through_merging_saves(tmp_path: Path) -> None:
+    env = {"XDG_CACHE_HOME": str(tmp_path)}
+    first = Catalogue()
+    first.remember_markets([market("KXA-1-T1"), market("KXA-1-T2")])
+    first.remember_events([{"event_ticker": "KXA-1", "title": "A?"}])
+    first.remember_series("KXA", ["KXA-1"])
+    save_catalogue("prod", first, environ=env)
+    path = catalogue_path("prod", env)
+    old = int(time.time()) - 7200
+    head, *entries = path.read_bytes().splitlines()
+    path.write_bytes(
+        b"\n".join([head, *(b"\t".join([*e.split(b"\t")[:3], b"%d" % old, e.split(b"\t", 4)[4]]) for e in entries)])
+        + b"\n"
+    )
+    later = Catalogue()
+    later.remember_markets([market("KXA-1-T2", status="closed")])
+    save_catalogue("prod", later, environ=env, merge=True)
+    back = load_catalogue("prod", environ=env, max_age=None)
+    assert back is not None and back.series == {"KXA": ["KXA-1"]} and set(back.events) == {"KXA-1"}
+    assert back.age("M", "KXA-1-T1") >= 7000 and back.age("E", "KXA-1") >= 7000 and back.age("S", "KXA") >= 7000
+    assert back.age("M", "KXA-1-T2") < 600 and back.markets["KXA-1-T2"]["status"] == "closed"
+    young = load_catalogue("prod", environ=env, max_age=3600)
+    assert young is not None and young.tickers() == ["KXA-1-T2"] and not young.events and not young.series
+
+
+def test_lines_read_early_merge_like_lines_read_at_save(tmp_path: Path) -> None:
+    env = {"XDG_CACHE_HOME": str(tmp_path)}
+    first = Catalogue()
+    first.remember_markets([market("KXA-1-T1"), market("KXB-2-T1")])
+    first.remember_events([{"event_ticker": "KXB-2", "title": "Bee?"}])
+    save_catalogue("prod", first, environ=env)
+    early = read_cached("prod", env)
+    later = Catalogue()
+    later.remember_markets([market("KXB-2-T1", status="closed")])
+    later.remember_events([{"event_ticker": "KXB-2", "title": "Bee!"}])
+    save_catalogue("prod", later, environ=env, merge=True, cached=early)
+    one = (catalogue_path("prod", env).read_bytes(), tickers_path("prod", env).read_text())
+    save_catalogue("prod", first, environ=env)
+    save_catalogue("prod", later, environ=env, merge=True)
+    two = (catalogue_path("prod", env).read_bytes(), tickers_path("prod", env).read_text())
+    strip = [b"\t".join(line.split(b"\t")[:3]) for line in one[0].splitlines()[1:]]
+    assert strip == [b"\t".join(line.split(b"\t")[:3]) for line in two[0].splitlines()[1:]] and one[1] == two[1]
+    assert "KXB-2\tevent: Bee!, 1 market" in one[1]

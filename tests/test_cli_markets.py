@@ -185,7 +185,8 @@ def test_every_run_remembers_what_it_read_and_refresh_reloads(sim_factory, tmp_p
     head, _, entries = catalogue_path(name, env).read_text().partition("\n")
     old = {**json.loads(head), "fetched_at": time.time() - 7200}
     gone = json.dumps({"ticker": "KXGONE-26-T1", "event_ticker": "KXGONE-26"})
-    catalogue_path(name, env).write_text(f"{json.dumps(old)}\n{entries}M\tKXGONE-26-T1\tKXGONE-26\t{gone}\n")
+    line = f"M\tKXGONE-26-T1\tKXGONE-26\t{int(time.time()) - 7200}\t{gone}\n"
+    catalogue_path(name, env).write_text(f"{json.dumps(old)}\n{entries}{line}")
     assert load_catalogue(name, environ=env) is None  # expired for the default TTL
     assert "KXGONE-26-T1" in load_catalogue(name, environ=env, max_age=None).markets
     listed(sim, tmp_path, "--refresh", "--series", "KXBTCD")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from kalshi_cli.config import rest_from_ws
 from tests.conftest import assert_clean_error, cli_env, run_cli, signed_args
@@ -297,3 +298,84 @@ def test_record_m_event_records_its_markets(keys, sim_factory, tmp_path):
     )
     assert replayed.returncode == 0, replayed.stderr
     assert sorted(set(printed(replayed))) == wanted  # the event stands for its recorded markets, no REST
+
+
+def series_book(keys: Any, sim: Any, tmp_path: Path, series: str) -> Any:
+    return run_cli(
+        ["book", series, "--all-in-series", "--once", "--json", *signed_args(keys, sim.url)],
+        env=env_with_cache(tmp_path),
+    )
+
+
+@pytest.mark.parametrize("listing_args", [["--series", "KXBTCD"], ["--refresh"]])
+def test_a_series_listed_whole_resolves_from_the_cache(keys, sim_factory, tmp_path, listing_args):
+    sim = sim_factory(rate=0, markets=5)
+    series_markets = sorted(
+        m["ticker"] for m in all_markets(sim) if m["ticker"].startswith("KXBTCD-") and m["status"] in OPEN
+    )
+    listing = run_cli(["markets", *listing_args, "--url", sim.url], env=env_with_cache(tmp_path))
+    assert listing.returncode == 0, listing.stderr
+    before = len(catalogue_requests(sim))
+    proc = series_book(keys, sim, tmp_path, "kxbtcd")
+    assert proc.returncode == 0, proc.stderr
+    assert catalogue_requests(sim)[before:] == []  # kalshi markets --series listed all of its open events
+    assert printed(proc) == series_markets
+    assert "KXBTCD: a series" in proc.stderr.decode()
+
+
+def test_the_resolvers_own_series_call_is_remembered(keys, sim_factory, tmp_path):
+    sim = sim_factory(rate=0, markets=5)
+    before = len(catalogue_requests(sim))
+    first = series_book(keys, sim, tmp_path, "KXBTCD")
+    assert first.returncode == 0, first.stderr
+    asked = catalogue_requests(sim)[before:]
+    assert asked, "a cold cache asks REST"
+    second = series_book(keys, sim, tmp_path, "KXBTCD")
+    assert second.returncode == 0, second.stderr
+    assert catalogue_requests(sim)[before + len(asked) :] == []
+    assert printed(second) == printed(first)
+
+
+def test_a_partial_listing_does_not_stand_for_the_series(keys, sim_factory, tmp_path):
+    sim = sim_factory(rate=0, markets=5)
+    assert sum(m["ticker"].startswith("KXBTCD-") for m in all_markets(sim)) >= 2
+    few = run_cli(["markets", "--series", "KXBTCD", "--limit", "1", "--url", sim.url], env=env_with_cache(tmp_path))
+    assert few.returncode == 0, few.stderr
+    before = len(catalogue_requests(sim))
+    proc = series_book(keys, sim, tmp_path, "KXBTCD")
+    assert proc.returncode == 0, proc.stderr
+    assert catalogue_requests(sim)[before:], "one market is not the whole series: REST is asked"
+
+
+def test_an_expired_cache_is_merged_into_not_replaced(keys, sim_factory, tmp_path):
+    import time as clock
+
+    from kalshi_cli.catalogue import catalogue_path, env_name_for, load_catalogue, tickers_path
+
+    sim = sim_factory(rate=0, markets=40)
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    listing = run_cli(["markets", "--status", "all", "--url", sim.url], env=env_with_cache(tmp_path))
+    assert listing.returncode == 0, listing.stderr
+    name = env_name_for("custom", sim.url)
+    path = catalogue_path(name, env)
+    head, _, entries = path.read_bytes().partition(b"\n")
+    old = int(clock.time()) - 7200  # two hours ago: past the one-hour TTL
+    aged = [line.split(b"\t") for line in entries.splitlines()]
+    path.write_bytes(
+        orjson.dumps({**orjson.loads(head), "fetched_at": old})
+        + b"\n"
+        + b"".join(b"\t".join([*f[:3], str(old).encode(), *f[4:]]) + b"\n" for f in aged)
+    )
+    known = set(load_catalogue(name, environ=env, max_age=None).markets)
+    ticker = sim.tickers[0]
+    before = len(catalogue_requests(sim))
+    proc = book_once(keys, sim, tmp_path, ticker)
+    assert proc.returncode == 0, proc.stderr
+    assert len(catalogue_requests(sim)[before:]) == 1  # a stale entry does not answer: REST is asked
+    after = load_catalogue(name, environ=env, max_age=None)
+    assert set(after.markets) == known  # merged: the rest of the old cache is still there
+    assert after.age("M", ticker) < 600 and after.age("M", sorted(known - {ticker})[0]) >= 7000
+    completions = {line.split("\t")[0] for line in tickers_path(name, env).read_text().splitlines()[1:]}
+    assert known <= completions  # and still completes
+    young = load_catalogue(name, environ=env)
+    assert young is not None and set(young.markets) == {ticker}  # the default TTL keeps only what is young

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import orjson
 
-from kalshi_cli.catalogue import Catalogue, save_catalogue, tickers_path
+from kalshi_cli.catalogue import Catalogue, tickers_path
+from kalshi_cli.catalogue_save import save_catalogue
 from kalshi_cli.completers import cached_tickers_of
 from tests.conftest import cli_env, run_cli
 

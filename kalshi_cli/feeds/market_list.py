@@ -19,10 +19,12 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from kalshi_cli.catalogue import Catalogue, env_name_for, save_catalogue
+from kalshi_cli.catalogue import Catalogue, env_name_for
+from kalshi_cli.catalogue_save import CachedLines, read_cached, save_catalogue
 from kalshi_cli.environment import Environment
 from kalshi_cli.errors import UsageError
 from kalshi_cli.feeds.context import ConnectionArgs
+from kalshi_cli.market_names import OPEN_STATUSES
 from kalshi_cli.market_query import matcher, sort_markets
 from kalshi_cli.output import LineWriter, Reporter
 from kalshi_cli.rest import RestClient, RestError
@@ -172,6 +174,11 @@ async def _reload(client: RestClient) -> tuple[Catalogue, list[dict[str, Any]]]:
         on_page=keep_events,
         prefetch=True,
     )
+    by_series: dict[str, list[str]] = {}
+    for ticker, e in fresh.events.items():
+        by_series.setdefault(str(e.get("series_ticker") or ""), []).append(ticker)
+    for series, events in by_series.items():  # every open event was listed: each series is known whole
+        fresh.remember_series(series, events)
     return fresh, markets
 
 
@@ -218,10 +225,17 @@ def run(settings: MarketsSettings, env: Environment) -> None:
         async with rest_endpoint(settings.conn, reporter) as (rest_url, env_name):
             client = RestClient(rest_url, None, reporter=reporter, tries=3)
             seen = Catalogue()  # this run's pages, cut for the cache as they come
+            cached: CachedLines | None = None  # the cache's lines, read while the next page is on its way
+            open_events: set[str] = set()  # --series: the events with an open market
 
             def read(rows: list[dict[str, Any]]) -> bool:
+                nonlocal cached
                 more = take(rows)
                 seen.remember_markets(rows)
+                if settings.series:
+                    open_events.update(str(m.get("event_ticker")) for m in rows if m.get("status") in OPEN_STATUSES)
+                if cached is None and prefetching and not settings.refresh:
+                    cached = read_cached(env_name)
                 return more
 
             complete = False
@@ -231,6 +245,7 @@ def run(settings: MarketsSettings, env: Environment) -> None:
                     complete = True
                     take(everything)
                 seen = fresh  # the pages read below add to the reloaded catalogue
+            prefetching = settings.sort is not None or limit is None
             if not complete:
                 complete = await page_through(
                     client,
@@ -239,8 +254,10 @@ def run(settings: MarketsSettings, env: Environment) -> None:
                     settings.params(),
                     page_size=page_size,
                     on_page=read,
-                    prefetch=settings.sort is not None or limit is None,
+                    prefetch=prefetching,
                 )
+                if complete and settings.series and (settings.status is None or "open" in settings.status.split(",")):
+                    seen.remember_series(settings.series, open_events)  # all of its open events listed
             if settings.sort is not None:
                 shown[:] = sort_markets(shown, settings.sort)[:limit]
                 printed = len(shown)
@@ -249,11 +266,12 @@ def run(settings: MarketsSettings, env: Environment) -> None:
                         writer.write_line(orjson.dumps(m))
             if writer is not None:
                 writer.flush()
+                _release(env)
             if table and shown:
                 _print_table(shown, settings, env)
             # the data is out; then the cache: a refresh replaces it, any other run adds what it read
             seen.fetched_at = time.time()
-            save_catalogue(env_name, seen, warn=reporter.warn, merge=not settings.refresh)
+            save_catalogue(env_name, seen, warn=reporter.warn, merge=not settings.refresh, cached=cached)
         _report(reporter, printed, matched, complete, table and settings.limit is None)
 
     import gc
@@ -263,6 +281,19 @@ def run(settings: MarketsSettings, env: Environment) -> None:
         run_main(main)
     finally:
         gc.enable()
+
+
+def _release(env: Environment) -> None:
+    """Close the data's pipe once every line is out (fd 1 then points at /dev/null), so a reader
+    downstream sees its end while the cache is saved."""
+    from kalshi_cli.output import silence_stdout
+
+    try:
+        is_fd1 = env.stdout.fileno() == 1
+    except (OSError, ValueError, AttributeError):  # not a file descriptor (captured in process)
+        return
+    if is_fd1:
+        silence_stdout()
 
 
 def _print_table(shown: list[dict[str, Any]], settings: MarketsSettings, env: Environment) -> None:

@@ -5,8 +5,10 @@ A name is a market ticker, an event ticker, a series ticker or a kalshi.com page
 to stderr); a series for its open events' markets, only with ``--all-in-series`` (it can be
 hundreds), else one line says how many it would be; an unknown name is a usage error with the
 closest known tickers. The local catalogue (``kalshi_cli.catalogue``) answers first: a name it
-knows costs no REST call; otherwise one call per name, in the order its shape suggests
-(``resolve.guess_kind``), and what REST taught is saved back. A server without Kalshi's REST
+knows from the last hour (a market, an event with its markets, a series whose open events were
+all listed) costs no REST call; otherwise one call per name, in the order its shape suggests
+(``resolve.guess_kind``), and what REST taught is merged into the cache (older entries stay for
+completion and suggestions). A server without Kalshi's REST
 API (a 404/426 without Kalshi's error body) leaves every name as given, as before.
 
 A ticker goes into REST paths (``/markets/{ticker}``), so every path segment is
@@ -76,12 +78,14 @@ class _NoRest(Exception):
 class _Lookup:
     """One run's lookups: the catalogue first, then REST, remembering what REST said."""
 
-    def __init__(self, ctx: StreamContext, catalogue: Catalogue, fresh: bool, client: RestClient) -> None:
+    def __init__(self, ctx: StreamContext, catalogue: Catalogue, max_age: float, client: RestClient) -> None:
+        from kalshi_cli.catalogue import Catalogue
+
         self.ctx = ctx
-        self.catalogue = catalogue
-        self.fresh = fresh  # the catalogue is young enough to answer without REST
+        self.catalogue = catalogue  # everything known: the cache as read, then what REST said
+        self.max_age = max_age  # how old a cached entry may be to answer without REST
         self.client = client
-        self.learned = False
+        self.learned = Catalogue()  # what REST said, merged into the cache at the end
         self.rest_seen = False  # some REST answer came in Kalshi's shape
         self._by_event: dict[str, list[dict[str, Any]]] | None = None
         self._gate = asyncio.Semaphore(_CONCURRENT)
@@ -97,22 +101,37 @@ class _Lookup:
             self._by_event = index
         return self._by_event
 
+    def young(self, kind: str, key: str) -> bool:
+        return self.catalogue.age(kind, key) <= self.max_age
+
     def cached(self, name: Name) -> Answer | None:
-        if not self.fresh or name.series_page:
-            return None
-        found = self.catalogue.markets.get(name.ticker)
-        if found is not None:
+        cat, ticker = self.catalogue, name.ticker
+        found = None if name.series_page else cat.markets.get(ticker)
+        if found is not None and self.young("M", ticker):
             return Answer("market", [found])
-        if name.ticker in self.catalogue.events:
-            markets = self.by_event().get(name.ticker)
+        if not name.series_page and ticker in cat.events and self.young("E", ticker):
+            markets = self.by_event().get(ticker)
             if markets:
                 return Answer("event", sorted(markets, key=lambda m: str(m.get("ticker"))))
+        events = cat.series.get(ticker)
+        if events is not None and self.young("S", ticker):  # all of its open events, as last listed
+            index = self.by_event()
+            markets = [m for e in events for m in sorted(index.get(e, ()), key=lambda m: str(m.get("ticker")))]
+            return Answer("series", markets, len(events))
         return None
 
-    def remember(self, markets: Iterable[dict[str, Any]], events: Iterable[dict[str, Any]] = ()) -> None:
-        self.catalogue.remember_events(events)
-        self.catalogue.remember_markets(markets)
-        self.learned = True
+    def remember(
+        self, markets: Iterable[dict[str, Any]], events: Iterable[dict[str, Any]] = (), series: str | None = None
+    ) -> None:
+        from kalshi_cli.catalogue import Catalogue
+
+        part = Catalogue()
+        part.remember_events(events)
+        part.remember_markets(markets)
+        if series is not None:
+            part.remember_series(series, part.events)
+        self.learned.merge(part)
+        self.catalogue.merge(part)
         self._by_event = None
 
     # --- REST ------------------------------------------------------------------------------------
@@ -176,7 +195,7 @@ class _Lookup:
             await self.client.get(f"/series/{quote(ticker, safe='')}")  # RestNotFound: not a series
             return Answer("series", [], 0)
         markets = [m for e in mine for m in (e.get("markets") or []) if isinstance(m, dict)]
-        self.remember(markets, mine)
+        self.remember(markets, mine, series=ticker)  # every open event: the series is known whole
         return Answer("series", markets, len(mine))
 
     async def suggestions(self, name: Name) -> list[str]:
@@ -235,13 +254,14 @@ async def resolve_names(
         return Resolved()
     if getattr(ctx.sim, "recording", None) is not None:  # a replay: what was recorded, no REST
         return from_recording(parsed, list(ctx.sim.tickers))
-    from kalshi_cli.catalogue import Catalogue, env_name_for, load_catalogue, save_catalogue
+    from kalshi_cli.catalogue import DEFAULT_TTL, Catalogue, env_name_for, load_catalogue
+    from kalshi_cli.catalogue_save import save_catalogue
     from kalshi_cli.rest import RestClient, RestError
 
     env_name = env_name_for(ctx.endpoint.env, ctx.endpoint.ws_url)
-    loaded = load_catalogue(env_name)
+    loaded = load_catalogue(env_name, max_age=None)  # every entry: each answers while it is young
     client = RestClient(ctx.endpoint.rest_url, None, reporter=reporter, tries=2, timeout=5.0)
-    lookup = _Lookup(ctx, loaded or Catalogue(), loaded is not None, client)
+    lookup = _Lookup(ctx, loaded or Catalogue(), DEFAULT_TTL, client)
 
     async def one(name: Name) -> Answer | None | BaseException:
         try:
@@ -263,8 +283,8 @@ async def resolve_names(
             else:
                 expand(name, answer, out, reporter.info, all_in_series)
     finally:
-        if lookup.learned:
-            save_catalogue(env_name, lookup.catalogue, warn=reporter.warn)
+        if lookup.learned.markets or lookup.learned.events or lookup.learned.series:
+            save_catalogue(env_name, lookup.learned, warn=reporter.warn, merge=True)
     out.tickers = list(dict.fromkeys(out.tickers))
     return out
 

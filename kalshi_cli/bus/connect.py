@@ -63,10 +63,14 @@ async def open_bus(
     """
     nats = import_nats()
     if target.creds_file or target.nkey_file:
-        import importlib.util
+        import importlib
 
-        if importlib.util.find_spec("nkeys") is None:  # nats-py signs NKey challenges with it
-            raise UsageError("NATS_CREDS and NATS_NKEY need the nkeys package: pip install nkeys") from None
+        try:
+            importlib.import_module("nkeys")  # nats-py signs NKey challenges with it
+        except ImportError:
+            raise UsageError(
+                f"NATS_CREDS and NATS_NKEY need the nkeys package of the [nats] extra: {EXTRA_HINT}"
+            ) from None
     failures: list[BaseException] = []
     gave_up: list[bool] = []
     connected = asyncio.Event()

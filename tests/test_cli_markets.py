@@ -253,3 +253,17 @@ def test_a_terminal_gets_50_rows_unless_told(sim_factory, tmp_path: Path) -> Non
     assert status == 0
     assert sum(line.startswith("KX") for line in term.lines()) == 50
     assert "showing 50 markets; --limit N shows more" in term.text()
+
+
+def test_sim_on_other_commands_says_its_size_and_where_the_list_is(tmp_path: Path) -> None:
+    import re
+
+    book = run_cli(["book", "--sim", "--once", "--json"], env=cache_env(tmp_path))
+    assert book.returncode == 0, book.stderr
+    line = next(x for x in book.stderr.decode().splitlines() if "simulated exchange at" in x)
+    found = re.search(r": (\d+) markets in (\d+) events \(kalshi markets --sim lists them\)$", line)
+    assert found is not None, line
+    listed = lines_of(run_cli(["markets", "--sim", "--json"], env=cache_env(tmp_path)))
+    assert not any(m["ticker"] in line for m in listed), line  # a count, not the list: it stays one short line
+    assert int(found[1]) == len(listed)
+    assert int(found[2]) == len({m["event_ticker"] for m in listed})

@@ -161,7 +161,8 @@ async def open_context(
             creds = _ephemeral_credentials()
         server = SimServer(public_key_pem=_public_pem(creds.key))
         url = await server.start()
-        reporter.info(f"simulated exchange at {url} (markets: {', '.join(server.tickers)})")
+        size = f"{len(server.tickers)} markets in {len({t.rsplit('-', 1)[0] for t in server.tickers})} events"
+        reporter.info(f"simulated exchange at {url}: {size} (kalshi markets --sim lists them)")
         try:
             yield StreamContext(Endpoint(url, rest_from_ws(url), "sim"), creds, reporter, server, conn.transport)
         finally:

@@ -38,7 +38,10 @@ def record(
     ] = None,
     market: Annotated[
         list[str] | None,
-        market_option("Market ticker filter (repeat for several)."),
+        market_option(
+            "Only these markets: a market or event ticker, a series with --all-in-series, or a kalshi.com URL"
+            " (repeat for several)."
+        ),
     ] = None,
     rotate: Annotated[
         list[str] | None,

@@ -37,7 +37,10 @@ def tail(
     ] = None,
     market: Annotated[
         list[str] | None,
-        market_option("Market ticker filter (repeat for several)."),
+        market_option(
+            "Only these markets: a market or event ticker, a series with --all-in-series, or a kalshi.com URL"
+            " (repeat for several)."
+        ),
     ] = None,
     json_out: Annotated[
         bool,

@@ -53,6 +53,15 @@ CANNOT_RUN: dict[str, str] = {
         "sends the request to Kalshi (tests/test_cli_sign.py runs it against a local server)"
     ),
     'kalshi completion zsh > "${fpath[1]}/_kalshi"': "zsh syntax (${fpath[1]} is zsh's function path)",
+    "kalshi sim --port 8765 --seed 7 & kalshi record trade ticker --url ws://127.0.0.1:8765/trade-api/ws/v2 "
+    "--sink nats://127.0.0.1:4222/KALSHI --spool /tmp/spool-a & kalshi record trade ticker "
+    "--url ws://127.0.0.1:8765/trade-api/ws/v2 --sink nats://127.0.0.1:4222/KALSHI --spool /tmp/spool-b & "
+    "sleep 2; kalshi tail trade --from nats://127.0.0.1:4222/KALSHI --count 5": (
+        "needs a nats-server: tests/test_bus_readme.py runs this block"
+    ),
+    "kalshi tail trade --from nats://127.0.0.1:4222/KALSHI --durable me --count 3 # run it twice: the next 3": (
+        "needs a nats-server: tests/test_bus_readme.py runs this block"
+    ),
 }
 
 #: Examples whose text is wrong, waiting for the text to change (a strict xfail: the fixed text

@@ -1,15 +1,17 @@
 """Parquet parts through pyarrow (the ``[parquet]`` extra), written a batch at a time.
 
 Types (docs/EXPORT.md): times ``timestamp[ms, tz=UTC]``; prices ``decimal128(18, 4)``, sizes
-``decimal128(18, 2)``, money ``decimal128(18, 6)`` (exact: the scaled integers are given their
-scale by decimal arithmetic in Arrow, never through a float); ``markets`` ``list<string>``.
-Each batch is one row group; ``close`` writes the footer, and only then is the file readable.
+``decimal128(18, 2)``, money ``decimal128(18, 6)`` (exact: a decimal is its unscaled integer and
+a scale, so the scaled integer 4400 is stored as it is and read as 0.4400; no arithmetic, never
+a float); ``markets`` ``list<string>``. A batch of row tuples becomes Arrow columns in one call
+(a struct array of the rows, flattened: no transposing in Python); a batch holding a value of
+the wrong type goes column by column, the wrong values emptied. Each batch is one row group;
+``close`` writes the footer, and only then is the file readable.
 """
 
 from __future__ import annotations
 
 import contextlib
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -51,14 +53,16 @@ def arrow_schema(spec: TableSpec) -> Any:
     return pa.schema([pa.field(c.name, _arrow_type(c.kind)) for c in spec.columns])
 
 
-def _decimals(values: tuple[Any, ...], places: int) -> Any:
-    """Scaled integers (4400) as exact decimals (0.4400): int64 -> decimal, times 10**-places."""
-    import pyarrow as pa
-    import pyarrow.compute as pc  # type: ignore[import-untyped]
+def _decimals(ints: Any, places: int) -> Any:
+    """Scaled integers (an int64 array: 4400) as exact decimals (0.4400).
 
-    whole = pa.array(values, pa.int64()).cast(pa.decimal128(19, 0))
-    unit = pa.scalar(Decimal(1).scaleb(-places), pa.decimal128(places + 1, places))
-    return pc.multiply(whole, unit).cast(pa.decimal128(18, places))
+    The unscaled value of a decimal is the integer itself, so the int64 -> decimal128(19, 0)
+    cast is read with the scale (``view``: the same 16-byte values) and checked against
+    precision 18 by the last cast (a value too large fails, it is never cut).
+    """
+    import pyarrow as pa
+
+    return ints.cast(pa.decimal128(19, 0)).view(pa.decimal128(19, places)).cast(pa.decimal128(18, places))
 
 
 _INT64 = range(-(2**63), 2**63)
@@ -79,6 +83,7 @@ class ParquetPart:
     """One Parquet file, written a row group per batch."""
 
     def __init__(self, path: Path, spec: TableSpec) -> None:
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
         self.path = path
@@ -86,6 +91,11 @@ class ParquetPart:
         self.spec = spec
         self.schema = arrow_schema(spec)
         self._kinds = [c.kind for c in spec.columns]
+        self._places = [PLACES.get(c.kind) for c in spec.columns]
+        #: the rows as Arrow reads them in one call: decimals as their scaled int64 first
+        self._rows_type = pa.struct(
+            [pa.field(c.name, pa.int64() if c.kind in PLACES else _arrow_type(c.kind)) for c in spec.columns]
+        )
         # Dictionary pages for the repetitive text (tickers, sides, types), not for ids, numbers or
         # JSON: there they cost time and save nothing.
         repeated = [c.name for c in spec.columns if c.kind == "str" and not c.name.endswith("_id")]
@@ -94,18 +104,27 @@ class ParquetPart:
     def write(self, rows: list[tuple[Any, ...]]) -> None:
         import pyarrow as pa
 
-        columns = list(zip(*rows, strict=True))
-        arrays = []
-        for values, kind, field in zip(columns, self._kinds, self.schema, strict=True):
-            if kind in PLACES:
-                arrays.append(_decimals(values, PLACES[kind]))
-                continue
-            try:
-                arrays.append(pa.array(values, field.type))
-            except (pa.ArrowException, TypeError, ValueError, OverflowError):  # a value of the wrong type
-                arrays.append(pa.array([_clean(kind, v) for v in values], field.type))
+        try:
+            columns = pa.array(rows, type=self._rows_type).flatten()
+        except (pa.ArrowException, TypeError, ValueError, OverflowError):  # a value of the wrong type
+            columns = self._by_column(rows)
+        arrays = [c if p is None else _decimals(c, p) for c, p in zip(columns, self._places, strict=True)]
         self._writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=self.schema))
         self.rows += len(rows)
+
+    def _by_column(self, rows: list[tuple[Any, ...]]) -> list[Any]:
+        """The batch column by column; in a column that will not convert, the wrong values are emptied."""
+        import pyarrow as pa
+
+        arrays = []
+        for values, kind, field in zip(zip(*rows, strict=True), self._kinds, self._rows_type, strict=True):
+            try:
+                arrays.append(pa.array(values, field.type))
+            except (pa.ArrowException, TypeError, ValueError, OverflowError):
+                if kind in PLACES:
+                    raise  # a scaled integer beyond int64: no exact decimal(18) either
+                arrays.append(pa.array([_clean(kind, v) for v in values], field.type))
+        return arrays
 
     def close(self) -> None:
         self._writer.close()

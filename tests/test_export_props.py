@@ -138,3 +138,29 @@ def test_book_top_is_the_book_after_each_whole_action_and_never_stale(tmp_path_f
         "ORDER BY recv_ts, clock"
     ).fetchall()
     assert [(r[0], tuple(r[1:])) for r in rows] == [(c, t) for c, t, _ in expected]
+
+
+# --- exact values: the export's regex-free reading of the usual decimal shape ---------------------
+
+decimal_like = st.text(alphabet="0123456789.-+_ e²٤", max_size=14) | st.builds(
+    lambda sign, whole, frac: f"{sign}{whole}.{frac}",
+    st.sampled_from(["", "-", "+"]),
+    st.integers(0, 10**20),
+    st.text(alphabet="0123456789", min_size=0, max_size=7),
+)
+
+
+@given(decimal_like, st.sampled_from([2, 4, 6]))
+def test_the_quick_reading_of_a_decimal_is_parse_fixed_or_nothing(text, places):
+    """Whatever ``values`` reads without ``fixed.parse_fixed`` is exactly what parse_fixed reads;
+    the rest (refusals included) is left to parse_fixed."""
+    from kalshi_cli.export.values import Exact, _plain
+    from kalshi_cli.fixed import FixedPointError, parse_fixed
+
+    try:
+        exact: int | None = parse_fixed(text, places, "x", signed=True)
+    except FixedPointError:
+        exact = None
+    quick = _plain(text, places)
+    assert quick is None or quick == exact
+    assert Exact(places, "x")[text] == exact

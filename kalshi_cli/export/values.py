@@ -22,6 +22,18 @@ _LIMIT = 1 << 16
 REFUSED: dict[str, int] = {}
 
 
+def _plain(text: str, places: int) -> int | None:
+    """The exchange's usual shape, read without a regex: ASCII digits, a point, exactly ``places``
+    digits, perhaps a leading ``-`` (``"3690.00"``, ``"-44.25"``); None for anything else, which
+    ``parse_fixed`` then reads or refuses. (``isdigit`` alone would take "²" or "٤": hence ASCII;
+    ``int`` alone would take "1_0" or " 1": hence digits only.)"""
+    whole, dot, frac = text.partition(".")
+    digits = whole[1:] if whole[:1] == "-" else whole
+    if len(frac) == places and text.isascii() and 0 < len(digits) <= 30 and digits.isdigit() and frac.isdigit():
+        return int(whole + frac)
+    return None
+
+
 class Exact(dict[Any, int | None]):
     """Decimal string -> scaled integer (None when not exact), parsed on first sight."""
 
@@ -33,10 +45,12 @@ class Exact(dict[Any, int | None]):
     def __missing__(self, key: Any) -> int | None:
         value: int | None = None
         if type(key) is str:
-            try:
-                value = parse_fixed(key, self.places, self.what, signed=True)
-            except FixedPointError:
-                REFUSED[self.what] = REFUSED.get(self.what, 0) + 1
+            value = _plain(key, self.places)
+            if value is None:
+                try:
+                    value = parse_fixed(key, self.places, self.what, signed=True)
+                except FixedPointError:
+                    REFUSED[self.what] = REFUSED.get(self.what, 0) + 1
         elif key is not None:
             REFUSED[self.what] = REFUSED.get(self.what, 0) + 1
         if len(self) >= _LIMIT:

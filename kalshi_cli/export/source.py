@@ -100,7 +100,6 @@ def read_lines(
         try:
             for line in iter_lines(path, warn if report is None else None):
                 n += 1
-                count[0] += 1
                 if line.startswith(skip) and line.endswith(b"}\n"):
                     continue  # (a torn line is parsed, so that it is reported)
                 try:
@@ -120,5 +119,7 @@ def read_lines(
                     yield obj
         except OSError as exc:
             raise UsageError(f"cannot read recording {path}: {exc.strerror or exc}") from None
+        finally:
+            count[0] += n
         if bad is not None:
             tell(bad, "last line is incomplete (a killed writer?); skipped")

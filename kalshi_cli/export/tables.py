@@ -15,6 +15,7 @@ import contextlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, NoReturn, Protocol
 
@@ -27,6 +28,7 @@ DAY_MS = 86_400_000
 BATCH = 32_768  # rows of one table held before they are written
 PART_ROWS = 2_000_000  # rows per part file, then the next part
 MAX_OPEN = 32  # part files open at once
+_first = itemgetter(0)
 
 
 class ExportError(KalshiCliError):
@@ -170,9 +172,10 @@ class TableBuffer:
             rows = [r for r in rows if lo <= r[0] < hi]
         if not rows:
             return
-        days = {r[0] // DAY_MS for r in rows}
-        if len(days) == 1:
-            self._write(days.pop(), rows)
+        times = list(map(_first, rows))  # (in C: a batch is one day but at midnight)
+        first = min(times) // DAY_MS
+        if max(times) // DAY_MS == first:
+            self._write(first, rows)
             return
         by_day: dict[int, list[tuple[Any, ...]]] = {}
         for row in rows:

@@ -1,10 +1,11 @@
 """One export: check the input and the output directory, then the two passes, side by side.
 
-The tables drawn from rebuilt books (``stream.BOOK_TABLES``) and the frame tables are written
-by two passes over the same lines: this process runs the book pass while a worker process
-(``python -m kalshi_cli.export.worker``) runs the other, so an export uses two cores. Each pass
-owns its tables' directories. The worker's warnings and outcome come back when it ends; an
-error in either pass is reported once both have stopped (so each leaves complete files).
+The tables drawn from rebuilt books (``stream.BOOK_TABLES``, and trades) and the others (deltas
+and the other frame tables) are written by two passes over the same lines
+(``stream.split_passes``): this process runs the book pass while a worker process (``python -m
+kalshi_cli.export.worker``) runs the other, so an export uses two cores. Each pass owns its
+tables' directories. The worker's warnings and outcome come back when it ends; an error in
+either pass is reported once both have stopped (so each leaves complete files).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from kalshi_cli.errors import UsageError
 from kalshi_cli.export.schema import TABLES
 from kalshi_cli.export.settings import ExportSettings
 from kalshi_cli.export.source import check_files
-from kalshi_cli.export.stream import BOOK_TABLES, Pass, export_tables
+from kalshi_cli.export.stream import Pass, export_tables, split_passes
 from kalshi_cli.export.tables import ExportError
 from kalshi_cli.output import Reporter
 
@@ -82,8 +83,7 @@ def run_export(settings: ExportSettings, reporter: Reporter) -> Summary:
 
 
 def _run(files: list[Path], settings: ExportSettings, reporter: Reporter, started: float) -> Summary:
-    here = [t for t in settings.tables if t in BOOK_TABLES]
-    there = [t for t in settings.tables if t not in BOOK_TABLES]
+    here, there = split_passes(settings.tables)
     if not here or not there:
         done = export_tables(files, settings, settings.tables, reporter.warn)
         _refused(reporter, done.refused)

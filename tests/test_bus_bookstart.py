@@ -190,3 +190,51 @@ def test_books_read_from_the_chosen_start_end_on_the_truth(data):
     book = books.book("M")
     assert book is not None and book.is_live
     assert book.yes == {p * 100: s * 100 for p, s in truth.items()}
+
+
+def test_every_replica_of_a_three_node_stream_gives_the_same_starts(tmp_path):
+    """Direct get is answered by any replica (a follower too): each node, asked in turn, finds the
+    same starts, and a reader through the cluster rebuilds the true books."""
+    import nats
+
+    from tests.bus_servers import cluster
+
+    servers_cm = cluster(tmp_path, 3)
+    servers = next(servers_cm)
+    try:
+
+        async def make() -> bool:
+            nc = await nats.connect(servers[0].url)
+            try:
+                await nc.jetstream().add_stream(name="K", subjects=["kalshi.>"], num_replicas=3, allow_direct=True)
+            finally:
+                await nc.close()
+            return True
+
+        async def fill() -> list[int]:
+            nc = await nats.connect(servers[0].url)
+            js = nc.jetstream()
+            seqs = [(await js.publish(subject_for("sim", f), orjson.dumps({**f, "recv_ts_ms": 1}))).seq for f in STORY]
+            await nc.close()
+            return seqs
+
+        wait_for(lambda: _or_none(lambda: asyncio.run(make())), what="a replicated stream")
+        seqs = asyncio.run(fill())
+        for node in servers:
+            got = wait_for(lambda node=node: starts_of(node.url, ["M", "N"]) or None, what=f"starts from {node.name}")
+            assert got == {"M": seqs[7], "N": seqs[2]}, node.name
+        urls = ",".join(f"127.0.0.1:{s.port}" for s in servers)
+        lines, _ = book_lines(tmp_path, f"nats://{urls}", 6)
+        assert clocks(lines, "M") == [12, 13] and clocks(lines, "N") == [5, 6, 7, 8]
+        assert finals(lines) == TRUTH
+    finally:
+        with pytest.raises(StopIteration):
+            next(servers_cm)
+
+
+def _or_none(call):
+    """``call()``, or None while the cluster is not ready for it (a leader being elected)."""
+    try:
+        return call()
+    except Exception:
+        return None

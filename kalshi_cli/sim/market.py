@@ -20,6 +20,7 @@ from .account import Account, Order
 from .book import SIDES
 from .catalog import MarketSpec, make_specs, spec_for
 from .model import Event, Market, lifecycle_event, trade_msg
+from .statuses import LIVE, event_states
 from .times import rfc3339_ms
 
 __all__ = ["VIRTUAL_EPOCH_MS", "Event", "Exchange", "Market"]
@@ -61,6 +62,13 @@ class Exchange:
             if ticker not in self.markets:
                 self._seed_book(self._list(spec_for(ticker)))
         self._by_id = {m.market_id: m for m in self.markets.values()}
+        #: event -> ``statuses.LIVE`` or the catalogue's fixed status (closed, settled, not open yet)
+        self.event_states = event_states(m.spec for m in self.markets.values())
+        self._newsworthy = [m for m in self.markets.values() if self.event_states[m.spec.event_ticker] == LIVE]
+        for m in self.markets.values():
+            if self.event_states[m.spec.event_ticker] != LIVE:  # not trading: no orders rest, no news
+                m.active = False
+                m.book = type(m.book)()
 
     # --- public views ------------------------------------------------------------------------
 
@@ -254,7 +262,9 @@ class Exchange:
         return events[:1] + [Event("user_order", o.ticker, self.account.order_msg(o))] + events[1:]
 
     def _lifecycle(self) -> list[Event]:
-        return [lifecycle_event(self._rng, self._rng.choice(list(self.markets.values())))]
+        if not self._newsworthy:
+            return []
+        return [lifecycle_event(self._rng, self._rng.choice(self._newsworthy))]
 
     # --- helpers ---------------------------------------------------------------------------------
 

@@ -1,28 +1,27 @@
 """The simulator's catalogue routes: ``GET /markets``, ``/events``, ``/events/{event_ticker}``,
 ``/series`` and ``/series/{series_ticker}`` (docs/REST_FACTS.md), over the exchange's markets.
 
-Kalshi lists markets in every lifecycle state, so the catalogue gives each event one: most
-trade (``active``, or ``inactive`` while the exchange has them paused), some are not open yet
-(``initialized``), closed (``closed``, ``determined``) or settled (``finalized``). The state is
-a hash of the event ticker, never a draw from the exchange's random stream, so a seed keeps
-its story; the first ``ALWAYS_OPEN`` markets' events and every market named on the command
-line always trade. Times are anchored to the exchange's clock when the catalogue is first
-read. Filters are applied before a market is shaped, so a page costs what it returns.
+Kalshi lists markets in every lifecycle state, so the catalogue gives each event one
+(``statuses``, which the exchange's WebSocket side follows too): most trade (``active``, or
+``inactive`` while the exchange has them paused), some are not open yet (``initialized``),
+closed (``closed``, ``determined``) or settled (``finalized``). Times are anchored to the
+exchange's clock when the catalogue is first read. Filters are applied before a market is
+shaped, so a page costs what it returns.
 """
 
 from __future__ import annotations
 
 import weakref
-import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .catalog import NAMED_SUBTITLE, MarketSpec, event_title, series_info, strike_label
+from .catalog import MarketSpec, event_title, series_info, strike_label
 from .market import VIRTUAL_EPOCH_MS, Exchange
 from .rest_markets import market as live_market
 from .rest_query import Query, csv, error, int_param, one, page
+from .statuses import ALWAYS_OPEN, LIVE, event_hash
 
 __all__ = [
     "ALWAYS_OPEN",
@@ -36,8 +35,6 @@ __all__ = [
     "series_route",
 ]
 
-#: The first markets listed whose events always trade (small simulators stay all open).
-ALWAYS_OPEN = 10
 #: ``GET /events`` pages hold at most 200 events.
 EVENTS_MAX_LIMIT = 200
 #: A ``status`` filter word -> the market statuses it matches (Kalshi's market lifecycle page).
@@ -48,7 +45,7 @@ STATUS_FILTERS: dict[str, frozenset[str]] = {
     "closed": frozenset({"closed", "determined", "disputed", "amended"}),
     "settled": frozenset({"finalized"}),
 }
-_LIVE = "live"  # trades: active or inactive as the exchange says
+_LIVE = LIVE  # trades: active or inactive as the exchange says
 _HOUR = 3600
 # the close_ts every market starts with (market.Exchange._list); lifecycle news moves it
 _FIRST_CLOSE = VIRTUAL_EPOCH_MS // 1000 + 86_400
@@ -67,21 +64,7 @@ class _Listing:
 _LISTINGS: weakref.WeakKeyDictionary[Exchange, _Listing] = weakref.WeakKeyDictionary()
 
 
-def _hash(text: str) -> int:
-    return zlib.crc32(text.encode())
-
-
-def _fixed_state(event_ticker: str) -> str:
-    roll = _hash(event_ticker) % 100
-    if roll < 5:
-        return "initialized"
-    if roll < 12:
-        return "closed"
-    if roll < 15:
-        return "determined"
-    if roll < 24:
-        return "finalized"
-    return _LIVE
+_hash = event_hash
 
 
 def _listing(exchange: Exchange) -> _Listing:
@@ -89,17 +72,13 @@ def _listing(exchange: Exchange) -> _Listing:
     if found is not None:
         return found
     listing = _Listing(anchor=exchange.now_ms() // 1000)
-    protected: set[str] = set()
-    for i, m in enumerate(exchange.markets.values()):
+    for m in exchange.markets.values():
         spec = m.spec
         if spec.event_ticker not in listing.events:
             listing.events[spec.event_ticker] = []
             listing.series.setdefault(spec.series_ticker, []).append(spec.event_ticker)
         listing.events[spec.event_ticker].append(spec.ticker)
-        if i < ALWAYS_OPEN or spec.subtitle == NAMED_SUBTITLE:
-            protected.add(spec.event_ticker)
-    for event in listing.events:
-        listing.state[event] = _LIVE if event in protected else _fixed_state(event)
+    listing.state.update(exchange.event_states)
     _LISTINGS[exchange] = listing
     return listing
 

@@ -17,6 +17,7 @@ end). An action cut short by a gap is not written (its missing deltas may be the
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
 from typing import Any
 
 from kalshi_cli.book import BookState, DeltaOutcome
@@ -217,57 +218,100 @@ class Books:
         self.updated[ticker] = ts
         groups[sid] = (ticker, clock, ts, recv, seq, not delta)
 
-    def delta(self, obj: dict[str, Any], msg: dict[str, Any], ts: int, recv: Any, rt: int) -> None:
+    def delta_handler(self) -> Callable[[dict[str, Any], dict[str, Any], int, Any, int], None]:
         """``frame`` for an ``orderbook_delta`` (seven frames in ten): the common case in fewer steps.
 
-        A delta on the sid that feeds its market's book goes to that book straight (what
-        ``BookSet.apply`` does for it); anything else (no book yet, another sid, a missing
-        ticker or sid, a pass that writes the deltas table or rebuilds nothing) takes ``frame``.
+        A closure over the dicts it touches (never rebound: ``BookSet`` clears its maps in place),
+        so a delta costs no attribute lookups. A delta on the sid that feeds its market's book
+        goes to that book straight (what ``BookSet.apply`` does for it), and the action it ends
+        is closed here (``_close_group``'s whole-action path, inline); anything else (no book
+        yet, another sid, a missing ticker or sid) takes ``frame``, as does every delta of a
+        pass that writes the deltas table or rebuilds nothing.
         """
-        ticker = msg.get("market_ticker")
-        sid = obj.get("sid")
-        book = self.set.books.get(ticker) if type(ticker) is str else None
-        if book is None or type(sid) is not int or self.deltas is not None or not self.build:
-            self.frame(obj, ORDERBOOK_DELTA, msg, ts, recv, rt)
-            return
-        ticker = book.market_ticker  # (the same string)
-        clock = msg.get("clock")
-        group = self.groups.get(sid)
-        if group is not None and (group[0] != ticker or group[1] != clock):
-            self._close_group(sid, write=True)  # (before -m: another market's frame ends the action too)
-        if self.only is not None and ticker not in self.only:
-            return
-        if ticker not in self.set.sid_markets.get(sid, ()):
-            self.frame(obj, ORDERBOOK_DELTA, msg, ts, recv, rt)  # (its action was closed above: no group now)
-            return
-        before = book.state
-        if book.apply_delta(msg) is _APPLIED:
-            book.seq = seq = obj.get("seq")
-            self.updated[ticker] = ts
-            self.groups[sid] = (ticker, clock, ts, recv, seq, False)
-        elif book.state is _STALE and before is not _STALE:
-            self._close_group(sid, write=False)
-            self.continuity.event(rt, STALE, books=[ticker], sid=sid, reason=book.stale_reason, source="data")
+        frame = self.frame
+        if self.deltas is not None or not self.build:
+            return lambda obj, msg, ts, recv, rt: frame(obj, ORDERBOOK_DELTA, msg, ts, recv, rt)
+        books, sid_markets = self.set.books, self.set.sid_markets
+        groups, updated, last_top, only = self.groups, self.updated, self.last_top, self.only
+        top = self.top.append if self.top is not None else None
+        close, event = self._close_group, self.continuity.event
 
-    def delta_row(self, obj: dict[str, Any], msg: dict[str, Any], ts: int, recv: Any, rt: int) -> None:
-        """``frame`` for an ``orderbook_delta`` in a pass that rebuilds no book: its deltas row only."""
-        ticker = msg.get("market_ticker")
-        if type(ticker) is not str:
-            ticker = None
-        deltas = self.deltas
-        if deltas is None or (self.only is not None and ticker is not None and ticker not in self.only):
-            return
-        sid = obj.get("sid")
-        if type(sid) is not int:
-            sid = None
-        g = msg.get
-        price = PRICES[g("price_dollars")]
-        size = SIZES[g("delta_fp")]
-        if price is None or size is None:
-            price, size = _legacy(msg, price, size)
-        deltas.append(
-            (ts, recv, ticker, sid, obj.get("seq"), g("clock"), "delta", g("side"), price, size, g("client_order_id"))
-        )
+        def delta(obj: dict[str, Any], msg: dict[str, Any], ts: int, recv: Any, rt: int) -> None:
+            ticker = msg.get("market_ticker")
+            sid = obj.get("sid")
+            book = books.get(ticker) if type(ticker) is str else None
+            if book is None or type(sid) is not int:
+                frame(obj, ORDERBOOK_DELTA, msg, ts, recv, rt)
+                return
+            ticker = book.market_ticker  # (the same string)
+            clock = msg.get("clock")
+            group = groups.get(sid)
+            if group is not None and (group[0] != ticker or group[1] != clock):
+                # the action before is whole (before -m: another market's frame ends it too)
+                del groups[sid]
+                ended = books.get(group[0])
+                if top is not None and ended is not None and ended.state is _LIVE:
+                    bid, ask = ended.best_yes_bid(), ended.best_yes_ask()
+                    now = (bid, ended.best_yes_bid_size(), ask, ended.best_yes_ask_size())
+                    if last_top.get(group[0]) != now:
+                        last_top[group[0]] = now
+                        spread = ask - bid if bid is not None and ask is not None else None
+                        top((group[2], group[3], group[0], group[1], group[4], bid, now[1], ask, now[3], spread))
+            if only is not None and ticker not in only:
+                return
+            if ticker not in sid_markets.get(sid, ()):
+                frame(obj, ORDERBOOK_DELTA, msg, ts, recv, rt)  # (its action was closed above: no group now)
+                return
+            before = book.state
+            if book.apply_delta(msg) is _APPLIED:
+                book.seq = seq = obj.get("seq")
+                updated[ticker] = ts
+                groups[sid] = (ticker, clock, ts, recv, seq, False)
+            elif book.state is _STALE and before is not _STALE:
+                close(sid, write=False)
+                event(rt, STALE, books=[ticker], sid=sid, reason=book.stale_reason, source="data")
+
+        return delta
+
+    def delta_row_handler(self) -> Callable[[dict[str, Any], dict[str, Any], int, Any, int], None]:
+        """``frame`` for an ``orderbook_delta`` in a pass that rebuilds no book: its deltas row only
+        (a closure, as ``delta_handler``)."""
+        only, deltas = self.only, self.deltas
+        if deltas is None:
+            return lambda obj, msg, ts, recv, rt: None
+        append = deltas.append
+
+        def delta_row(obj: dict[str, Any], msg: dict[str, Any], ts: int, recv: Any, rt: int) -> None:
+            g = msg.get
+            ticker = g("market_ticker")
+            if type(ticker) is not str:
+                ticker = None
+            elif only is not None and ticker not in only:
+                return
+            sid = obj.get("sid")
+            price = PRICES[g("price_dollars")]
+            size = SIZES[g("delta_fp")]
+            if price is None or size is None:
+                price, size = _legacy(msg, price, size)
+            if type(sid) is not int:
+                sid = None
+            append(
+                (
+                    ts,
+                    recv,
+                    ticker,
+                    sid,
+                    obj.get("seq"),
+                    g("clock"),
+                    "delta",
+                    g("side"),
+                    price,
+                    size,
+                    g("client_order_id"),
+                )
+            )
+
+        return delta_row
 
     def _close_group(self, sid: Any, *, write: bool) -> None:
         """The action on ``sid`` is over: its row, if it changed the top (``write``: it is whole; a

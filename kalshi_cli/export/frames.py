@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from kalshi_cli.export.tables import TableBuffer
-from kalshi_cli.export.values import MICROS, PRICES, SIZES
+from kalshi_cli.export.values import MICROS, PRICES, SIZES, TOTALS
 
 __all__ = ["FrameRows", "TRADE_IDS_KEPT", "TRADE_WINDOW_MS"]
 
@@ -110,8 +110,8 @@ class FrameRows:
                 SIZES[g("yes_bid_size_fp")],
                 SIZES[g("yes_ask_size_fp")],
                 SIZES[g("last_trade_size_fp")],
-                SIZES[g("volume_fp")],
-                SIZES[g("open_interest_fp")],
+                TOTALS[g("volume_fp")],
+                TOTALS[g("open_interest_fp")],
                 g("dollar_volume"),
                 g("dollar_open_interest"),
             ),
@@ -203,6 +203,6 @@ class FrameRows:
                 MICROS[g("realized_pnl_dollars")],
                 MICROS[g("fees_paid_dollars")],
                 MICROS[g("position_fee_cost_dollars")],
-                SIZES[g("volume_fp")],
+                TOTALS[g("volume_fp")],
             ),
         )

@@ -160,7 +160,7 @@ def _stream(
     want_books = books.top is not None or books.snapshots is not None or books.deltas is not None
     want_grid = books.snapshots is not None
     frame = books.frame
-    on_delta = books.delta if building else books.delta_row  # (the most common frame, straight)
+    on_delta = books.delta_handler() if building else books.delta_row_handler()  # (the most common frame, straight)
     check_seq = books.check_seq
     seqs: dict[Any, int] = books.seq
     next_grid = -(2**62)

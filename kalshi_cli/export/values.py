@@ -15,7 +15,7 @@ from typing import Any
 
 from kalshi_cli.fixed import FixedPointError, parse_fixed
 
-__all__ = ["MICROS", "PRICES", "REFUSED", "SIZES", "Exact", "sanitized", "scaled"]
+__all__ = ["MICROS", "PRICES", "REFUSED", "SIZES", "TOTALS", "Exact", "sanitized", "scaled"]
 
 _LIMIT = 1 << 16
 #: kind -> how many distinct values of it could not be read exactly (left empty).
@@ -62,6 +62,9 @@ class Exact(dict[Any, int | None]):
 PRICES = Exact(4, "price")
 SIZES = Exact(2, "size")
 MICROS = Exact(6, "money")
+#: sizes that grow with every frame (a market's volume, open interest): a new string each time, so
+#: kept apart, where they cannot crowd the few repeated sizes out of ``SIZES``.
+TOTALS = Exact(2, "size")
 _BY_PLACES = {4: PRICES, 2: SIZES, 6: MICROS}
 
 

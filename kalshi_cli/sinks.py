@@ -91,7 +91,7 @@ class NdjsonSink(Sink):
         return self.writer.closed
 
     def frame(self, raw: bytes) -> None:
-        self.write_line(one_line(raw) if b"\n" in raw else raw)
+        self.write_line(raw if raw.find(b"\n") < 0 else one_line(raw))  # (find: quicker than `in` here)
 
     def obj(self, frame: dict[str, Any]) -> None:
         self.write_line(orjson.dumps(frame))

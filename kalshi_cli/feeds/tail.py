@@ -23,13 +23,20 @@ from kalshi_cli.feeds.subscriptions import build_subscriptions, check_channel
 from kalshi_cli.feeds.trades import FetchTrades, TradeGapFiller, trade_fetcher
 from kalshi_cli.latency import FrameAges, ReadClock, write_report
 from kalshi_cli.output import Reporter
-from kalshi_cli.protocol import Head
+from kalshi_cli.protocol import TRADE, Head
 from kalshi_cli.session import StreamDone, Subscription
 from kalshi_cli.sinks import OutputKind, Sink, choose, open_sink
 
 __all__ = ["TailHandler", "TailSettings", "run"]
 
 _NOT_A_FRAME = -1  # the stamp of a continuity line passed through the trade backfill: not counted
+#: In every trade frame (its type) and no other frame's envelope: the frames ``TradeGapFiller.live``
+#: looks into; every other frame it writes as is unless it is holding them for a backfill.
+_TRADE_MARK = f'"{TRADE}"'.encode()
+#: How Kalshi's frames begin (the type first): then one look at the start says whether it is a
+#: trade, where a search of the whole frame for the mark costs more than the rest of its way out.
+_TYPE_FIRST = b'{"type":"'
+_TRADE_FIRST = _TYPE_FIRST + TRADE.encode() + b'"'
 
 
 @dataclass
@@ -85,15 +92,33 @@ class TailHandler(FeedHandler):
             )
         if not sink.passes_raw or stats is not None:
             return
-        if self.trades is not None:
-            self.passthrough = self.trades.live
+        if self.trades is None and count is None:
+            self.passthrough = sink.frame
         else:
-            self.passthrough = sink.frame if count is None else self._pass_counted
+            self.passthrough = self._fast_path()
 
-    def _pass_counted(self, raw: bytes) -> None:
-        """The session's fast path with ``--count``: the frame as received, counted."""
-        self.sink.frame(raw)
-        self._count()
+    def _fast_path(self) -> Callable[[bytes], None]:
+        """The session's fast path as one function: a frame the trade backfill need not see (not a
+        trade, nothing held) goes straight to the sink and is counted here, the rest through it."""
+        frame = self.sink.frame
+        trades = self.trades
+        live = trades.live if trades is not None else None
+        mark, type_first, trade_first = _TRADE_MARK, _TYPE_FIRST, _TRADE_FIRST
+
+        def pass_on(raw: bytes) -> None:
+            if trades is not None and (
+                trades.holding or (raw.startswith(trade_first) if raw.startswith(type_first) else raw.find(mark) >= 0)
+            ):
+                live(raw, 0)  # type: ignore[misc]  # (it writes through _write_live, which counts)
+                return
+            frame(raw)
+            left = self.remaining
+            if left is not None:
+                self.remaining = left = left - 1
+                if left <= 0:
+                    raise StreamDone
+
+        return pass_on
 
     def _write_live(self, raw: bytes, stamp: int) -> None:
         self.sink.frame(raw)

@@ -214,7 +214,7 @@ class BusReader:
             history = DirectHistory(self.nc, self.target.stream)
             starts = await book_starts(history, self.book_markets, float(info.config.duplicate_window or 0))
         except Exception as exc:  # a server that cannot say: read from the start, as without it
-            self.on_warn(f"stream {self.target.stream}: latest snapshots not found ({exc or type(exc).__name__})")
+            self.on_warn(f"stream {self.target.stream}: latest snapshots not found ({str(exc) or type(exc).__name__})")
             return
         self.book_starts = starts
         if starts:

@@ -160,7 +160,7 @@ class KalshiClient:
                     seq = obj.get("seq")
                     if seq is not None:
                         window = seqs[sid]  # type: ignore[index]
-                        if seq != window.last + 1:
+                        if seq != window.last + 1 or type(seq) is not int:  # (1.0 == 1: not a seq)
                             yield from self._frame(raw, obj)  # not next in line: the general path judges it
                             continue
                         window.last = seq  # SeqWindow.observe's in-order case, inline

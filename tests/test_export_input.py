@@ -441,3 +441,40 @@ def test_rows_go_to_the_utc_day_of_their_exchange_time(tmp_path):
     utc_day = "strftime(make_timestamp(epoch_ms(ts) * 1000), '%Y-%m-%d')"  # (not ts::DATE: the session's zone)
     got = duckdb.sql(f"SELECT trade_id, date::VARCHAR, {utc_day} FROM {parquet(out, 'trades')}").fetchall()
     assert all(d == ts_day for _, d, ts_day in got) and len(got) == 4
+
+
+def test_continuity_alone_is_the_continuity_of_a_whole_export(tmp_path):
+    """The continuity table does not depend on the other tables asked for: its books are rebuilt
+    (a gap's until_ts is the market's next snapshot, a 'fresh' row) even when no book table is."""
+
+    def frame(kind: str, seq: int, clock: int, **fields: object) -> bytes:
+        msg = {"market_ticker": "KXA-1", "market_id": "m", "clock": clock, "ts_ms": T0 + seq, **fields}
+        return orjson.dumps({"type": kind, "sid": 1, "seq": seq, "msg": msg, "recv_ts_ms": T0 + seq})
+
+    meta = [
+        {"type": "kalshi_cli.meta", "event": "connect", "connection": 1, "recv_ts_ms": T0},
+        {"type": "kalshi_cli.meta", "event": "subscribed", "channel": "orderbook_delta", "sid": 1,
+         "markets": ["KXA-1"], "recv_ts_ms": T0},
+    ]  # fmt: skip
+    rec = write(
+        tmp_path / "rec.ndjson",
+        [orjson.dumps(m) for m in meta]
+        + [
+            frame("orderbook_snapshot", 1, 10, yes_dollars_fp=[["0.4000", "100.00"]]),
+            frame("orderbook_delta", 2, 11, price_dollars="0.4100", delta_fp="5.00", side="yes"),
+            frame("orderbook_delta", 4, 13, price_dollars="0.4200", delta_fp="1.00", side="yes"),  # seq 3 lost
+            frame("orderbook_snapshot", 5, 15, yes_dollars_fp=[["0.4000", "100.00"]]),
+        ],
+    )
+    got = {}
+    for tables in ("continuity", "continuity,book_top", "continuity,deltas,trades"):
+        out = tmp_path / tables.replace(",", "-")
+        assert export(str(rec), "-o", str(out), "--tables", tables).returncode == 0
+        got[tables] = duckdb.sql(
+            "SELECT event, markets, epoch_ms(from_ts), epoch_ms(ts), epoch_ms(until_ts), source "
+            f"FROM {parquet(out, 'continuity')} ORDER BY ts, event"
+        ).fetchall()
+    assert got["continuity"] == got["continuity,book_top"] == got["continuity,deltas,trades"]
+    assert [r[0] for r in got["continuity"]] == ["connect", "gap", "fresh"]
+    gap = got["continuity"][1]
+    assert gap[1] == ["KXA-1"] and gap[4] == T0 + 5  # not trusted until the snapshot after the gap

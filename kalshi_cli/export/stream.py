@@ -157,7 +157,7 @@ def _stream(
     """The hot loop: every line once, to the books and the frame tables."""
     handlers = rows.handlers()
     book_kinds = (ORDERBOOK_SNAPSHOT, ORDERBOOK_DELTA)
-    want_books = books.top is not None or books.snapshots is not None or books.deltas is not None
+    want_books = building or books.deltas is not None  # (continuity alone needs the books too: stale, fresh)
     want_grid = books.snapshots is not None
     frame = books.frame
     on_delta = books.delta_handler() if building else books.delta_row_handler()  # (the most common frame, straight)

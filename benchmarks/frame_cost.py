@@ -6,7 +6,8 @@ the load server, the floors (websockets' pass-through loop, picows' bare loop, a
 picows floor: picows + ``orjson.loads`` of every frame + a check that it is an object + a buffered
 write, the least a client that validates each frame can do), then ``tail --json`` and ``record``
 plain and ``--gzip`` for each transport installed; medians of alternating rounds, ratios against
-the floors and against websockets' ``record --gzip`` measured in the same run. With ``--against
+the floors and against websockets' ``record --gzip`` at ``transport_section.GZIP_BEFORE`` (the
+recorder before its compression worker), all in the same run. With ``--against
 REV`` the ``record --gzip`` and ``tail --json`` runs are also made with the ``kalshi_cli`` of that git
 revision (``git archive``), in the same rounds: "today's rate" measured under the same load.
 
@@ -63,7 +64,6 @@ async def validating_floor(url: str, tickers: list[str]) -> None:
 
 def measure(frames: int, rounds: int, only: str | None, against: str | None) -> str:
     import transport_section as ts
-    from feed import tickers
     from run import env, load_server_and_key
 
     names = ts.transports_here()
@@ -74,10 +74,8 @@ def measure(frames: int, rounds: int, only: str | None, against: str | None) -> 
             c
             for c in everything
             if (keep is None or any(k in c.name for k in keep))
-            and (c.name.startswith(("websockets pass", "picows bare", "tail --json [", "record")))
+            and (c.name.startswith(("websockets pass", "picows bare", VALIDATING, "tail --json [", "record")))
         ]
-        if "picows" in names:
-            picked.insert(2, ts.Case(VALIDATING, [PY, str(Path(__file__)), "client", server.url, *tickers(20)]))
         if against:
             before = tmp / "before"
             before.mkdir()
@@ -87,7 +85,7 @@ def measure(frames: int, rounds: int, only: str | None, against: str | None) -> 
             picked += [
                 ts.Case(f"{c.name} at {against}", [PY, "-P", *c.argv[1:]], ends=c.ends, extra_env=old)
                 for c in list(picked)
-                if c.name.startswith(("record --gzip [", "tail --json ["))
+                if c.name.startswith(("record --gzip [", "tail --json [")) and c.name != ts.GZIP_THEN
             ]
         for r in range(rounds):
             order = picked[r % len(picked) :] + picked[: r % len(picked)]
@@ -103,7 +101,7 @@ def measure(frames: int, rounds: int, only: str | None, against: str | None) -> 
     ws = med["websockets pass-through (floor)"][0]
     bare = med.get("picows bare pass-through (floor)", (0.0, 0.0))[0]
     valid = med.get(VALIDATING, (0.0, 0.0))[0]
-    gz_ws = med.get(f"record --gzip [websockets] at {against}", med.get("record --gzip [websockets]", (0.0, 0.0)))[0]
+    gz_ws = med.get(f"record --gzip [websockets] at {against}", med.get(ts.GZIP_THEN, (0.0, 0.0)))[0]
 
     def ratio(a: float, b: float) -> str:
         return f"{a / b:.2f}x" if b else "n/a"

@@ -4,10 +4,13 @@ Every measured run is a real ``kalshi`` process against the load server; rounds 
 order of the runs, and medians of the rounds are reported, so a noisy moment on a shared box
 hits every row alike. Ratios are taken within this run only:
 
-* floors: websockets' pass-through loop and picows' own bare pass-through loop (``clients.py``);
+* floors: websockets' pass-through loop and picows' own bare pass-through loop (``clients.py``),
+  and the validating floor: picows + ``orjson.loads`` of every frame + a buffered write
+  (``frame_cost.py client``), the least a client that checks each frame can do;
 * ``tail --json``, ``book --json --depth 10`` (against the websockets + orjson NDJSON client on
-  the same book feed), ``record`` plain and ``--gzip`` (against websockets' ``--gzip``, the record
-  rate before picows), the readable ``tail`` and the book's live view on a terminal (a pty),
+  the same book feed), ``record`` plain and ``--gzip`` (against websockets' ``--gzip`` at
+  ``GZIP_BEFORE``, the record rate before picows and the compression worker: its ``kalshi_cli``
+  from ``git archive``), the readable ``tail`` and the book's live view on a terminal (a pty),
   ``tail --json --replay`` (the in-process replay server included), ``fills --json``: frames/s
   and CPU seconds per million frames, per transport;
 * latency at 1,000 frames/s, frame sent -> line read, per transport, against a bare socket.
@@ -28,11 +31,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from feed import Encoder, build_cycle, snapshot_frames, tickers
+from frame_cost import VALIDATING
 
 HERE = Path(__file__).resolve().parent
 PY = sys.executable
 KALSHI = [PY, "-m", "kalshi_cli"]
 MIXED = "orderbook_delta,ticker,trade"
+GZIP_BEFORE = "a5bcbf9"  # the last revision whose recorder compressed on the event loop's thread
+GZIP_THEN = f"record --gzip [websockets] at {GZIP_BEFORE} (before)"
 
 
 def transports_here() -> list[str]:
@@ -164,6 +170,14 @@ def cases(server, key: list[str], names: list[str], frames: int, tmp: Path) -> l
         out.append(
             Case("picows bare pass-through (floor)", [PY, str(HERE / "clients.py"), "picows", server.url, *tickers(20)])
         )
+        out.append(Case(VALIDATING, [PY, str(HERE / "frame_cost.py"), "client", server.url, *tickers(20)]))
+    before = tmp / "before"
+    archive = subprocess.run(["git", "archive", GZIP_BEFORE, "kalshi_cli"], cwd=HERE.parent, capture_output=True)
+    if archive.returncode == 0:  # (not a git checkout: no row)
+        before.mkdir(exist_ok=True)
+        subprocess.run(["tar", "-x", "-C", str(before)], input=archive.stdout, check=True)
+        argv = [PY, "-P", "-m", "kalshi_cli", "record", *MIXED.split(","), *ms, "-o", str(tmp / "recgz-before")]
+        out.append(Case(GZIP_THEN, [*argv, "--gzip", *url], ends="close", extra_env={"PYTHONPATH": str(before)}))
     for t in names:
         tr = ["--transport", t]
         count = ["--count", "COUNT"]
@@ -273,6 +287,7 @@ def section(frames: int, rounds: int, measured: list[Case], lat: dict[str, dict[
     med = {c.name: (statistics.median(c.fps), statistics.median(c.cpu)) for c in measured}
     ws_floor = med["websockets pass-through (floor)"][0]
     pico_floor = med.get("picows bare pass-through (floor)", (0.0, 0.0))[0]
+    valid_floor = med.get(VALIDATING, (0.0, 0.0))[0]
     orjson_client = med["websockets + orjson NDJSON, book feed"][0]
     names = transports_here()
 
@@ -282,12 +297,15 @@ def section(frames: int, rounds: int, measured: list[Case], lat: dict[str, dict[
     lines = [
         f"\n## Transports side by side: websockets and picows ({frames:,} frames of the mixed feed per run, "
         f"a third of that for the book, the terminal and fills; median of {rounds} alternating rounds)\n\n",
-        "| run | frames/s | vs websockets floor | vs picows floor | CPU s / 1M frames |\n",
-        "| --- | ---: | ---: | ---: | ---: |\n",
+        "| run | frames/s | vs websockets floor | vs picows floor | vs validating floor | CPU s / 1M frames |\n",
+        "| --- | ---: | ---: | ---: | ---: | ---: |\n",
     ]
     for c in measured:
         fps, cpu = med[c.name]
-        lines.append(f"| {c.name} | {fps:,.0f} | {ratio(fps, ws_floor)} | {ratio(fps, pico_floor)} | {cpu:.2f} |\n")
+        lines.append(
+            f"| {c.name} | {fps:,.0f} | {ratio(fps, ws_floor)} | {ratio(fps, pico_floor)} "
+            f"| {ratio(fps, valid_floor)} | {cpu:.2f} |\n"
+        )
     lines.append("\n| target (issue 17) | measured | met |\n| --- | ---: | --- |\n")
 
     def target(label: str, value: float, floor: float) -> None:
@@ -302,9 +320,10 @@ def section(frames: int, rounds: int, measured: list[Case], lat: dict[str, dict[
             med["book --json --depth 10 [picows]"][0] / orjson_client,
             1.2,
         )
+        then = med.get(GZIP_THEN, med["record --gzip [websockets]"])[0]
         target(
-            "picows: record --gzip >= 1.5x record --gzip over websockets",
-            med["record --gzip [picows]"][0] / med["record --gzip [websockets]"][0],
+            f"picows: record --gzip >= 1.5x record --gzip over websockets at {GZIP_BEFORE}",
+            med["record --gzip [picows]"][0] / then,
             1.5,
         )
     target("websockets: tail --json >= 0.95x its floor", med["tail --json [websockets]"][0] / ws_floor, 0.95)

@@ -1,8 +1,7 @@
 """The per-frame cost of ``tail --json`` and ``record --gzip`` (issue 17), standalone and short.
 
 ``python benchmarks/frame_cost.py [--frames N] [--rounds R] [--only tail|record] [--against REV]``
-runs, against
-the load server, the floors (websockets' pass-through loop, picows' bare loop, and a *validating*
+runs, against the load server, the floors (websockets' pass-through loop, picows' bare loop, and a *validating*
 picows floor: picows + ``orjson.loads`` of every frame + a check that it is an object + a buffered
 write, the least a client that validates each frame can do), then ``tail --json`` and ``record``
 plain and ``--gzip`` for each transport installed; medians of alternating rounds, ratios against

@@ -76,7 +76,7 @@ def measure(frames: int, rounds: int, only: str | None, against: str | None) -> 
             and (c.name.startswith(("websockets pass", "picows bare", VALIDATING, "tail --json [", "record")))
         ]
         if against:
-            before = tmp / "before"
+            before = tmp / f"at-{against}"
             before.mkdir()
             archive = subprocess.run(["git", "archive", against, "kalshi_cli"], cwd=HERE.parent, capture_output=True)
             subprocess.run(["tar", "-x", "-C", str(before)], input=archive.stdout, check=True)

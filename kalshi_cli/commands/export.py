@@ -67,7 +67,8 @@ def export(
     trades (each once), book_top (best bid and ask after every change, from the rebuilt exact
     book), book_snapshots (the top --depth levels every --every), deltas (the raw book frames),
     tickers, lifecycle, your fills, orders and positions when recorded, and continuity (every
-    connect, disconnect, gap and resync, with the markets not to trust until when). Prices and
+    connect, disconnect, gap, stale and fresh book, with the markets not to trust until when,
+    named as in --continuity output). Prices and
     sizes are exact decimals, never floats; times are UTC with milliseconds, exchange time and
     receive time both. A row never comes from a stale book. docs/EXPORT.md has the schemas.
 

@@ -50,7 +50,7 @@ from kalshi_cli.errors import KalshiCliError, UsageError
 from kalshi_cli.feeds.runner import FeedHandler
 from kalshi_cli.feeds.trades import FetchTrades, TradeGapFiller
 from kalshi_cli.output import Reporter
-from kalshi_cli.protocol import ORDERBOOK_DELTA, Head
+from kalshi_cli.protocol import ORDERBOOK_DELTA, TRADE, Head
 from kalshi_cli.recording import META, with_recv_ts
 from kalshi_cli.session import Subscription
 
@@ -148,7 +148,8 @@ class RecordWriter:
         """Append one line (without its newline); after ``close`` lines are dropped, not put in a new file."""
         if self.closed:
             return
-        if self._fd is None or self._due():
+        start, end = self._period_span  # (_due, inline: a call per line costs as much as the rest)
+        if self._fd is None or not start <= self.clock() < end or (self.rotate_bytes is not None and self._due()):
             self._rotate()
         lines = self._lines
         lines += line
@@ -328,7 +329,10 @@ class RecordHandler(FeedHandler):
             )
 
     def _write_live(self, raw: bytes, recv_ts_ms: int) -> None:
-        self.writer.write(with_recv_ts(raw, recv_ts_ms))
+        if raw.endswith(b"}") and len(raw) > 2 and raw.find(b"\n") < 0:  # with_recv_ts's splice, inline
+            self.writer.write(b'%s,"recv_ts_ms":%d}' % (raw[:-1], recv_ts_ms))
+        else:
+            self.writer.write(with_recv_ts(raw, recv_ts_ms))
         self.frames += 1
 
     def _write_backfill(self, frame: dict[str, Any]) -> None:
@@ -350,8 +354,9 @@ class RecordHandler(FeedHandler):
             self.trades.subscribed(sub, self.spawn)
 
     def on_data(self, raw: bytes, head: Head, sub: Subscription) -> None:
-        if self.trades is not None:
-            self.trades.live(raw, self.now_ms())
+        trades = self.trades
+        if trades is not None and (trades.holding or head.type == TRADE):  # what the backfill looks at
+            trades.live(raw, self.now_ms())
         else:
             self._write_live(raw, self.now_ms())
 

@@ -4,6 +4,7 @@ byte otherwise; trades (by the parsed type) through the backfill's dedupe, frame
 from __future__ import annotations
 
 import orjson
+import pytest
 
 from kalshi_cli.protocol import Head
 from kalshi_cli.recorder import RecordHandler, RecordWriter
@@ -23,14 +24,17 @@ TICKER = b'{"type":"ticker","sid":2,"seq":1,"msg":{"note":"\\"trade\\""}}'
 PRETTY = b'{\n  "type": "ticker",\n  "sid": 2,\n  "seq": 2\n}\n'
 
 
-def test_frames_are_spliced_and_trades_deduplicated(tmp_path):
+@pytest.mark.parametrize("path", ["passthrough", "on_data"])
+def test_frames_are_spliced_and_trades_deduplicated(tmp_path, path):
     writer = RecordWriter(tmp_path)
     handler = RecordHandler(writer, now_ms=lambda: 1234, trades=no_trades)
+    assert handler.passthrough is not None  # the session's fast path; on_data for frames off it
+    deliver = handler.passthrough if path == "passthrough" else lambda raw: handler.on_data(raw, head_of(raw), None)
     for raw in (TRADE, TICKER, TRADE, PRETTY):
-        handler.on_data(raw, head_of(raw), None)
+        deliver(raw)
     assert handler.trades is not None
     handler.trades.holding = True
-    handler.on_data(TICKER, head_of(TICKER), None)
+    deliver(TICKER)
     writer.flush()
     assert writer.files[-1].read_bytes().splitlines() == [
         TRADE[:-1] + b',"recv_ts_ms":1234}',

@@ -23,20 +23,14 @@ from kalshi_cli.feeds.subscriptions import build_subscriptions, check_channel
 from kalshi_cli.feeds.trades import FetchTrades, TradeGapFiller, trade_fetcher
 from kalshi_cli.latency import FrameAges, ReadClock, write_report
 from kalshi_cli.output import Reporter
-from kalshi_cli.protocol import TRADE, Head
+from kalshi_cli.protocol import Head
 from kalshi_cli.session import StreamDone, Subscription
 from kalshi_cli.sinks import OutputKind, Sink, choose, open_sink
+from kalshi_cli.trade_mark import TRADE_FIRST, TRADE_MARK, TYPE_FIRST
 
 __all__ = ["TailHandler", "TailSettings", "run"]
 
 _NOT_A_FRAME = -1  # the stamp of a continuity line passed through the trade backfill: not counted
-#: In every trade frame (its type) and no other frame's envelope: the frames ``TradeGapFiller.live``
-#: looks into; every other frame it writes as is unless it is holding them for a backfill.
-_TRADE_MARK = f'"{TRADE}"'.encode()
-#: How Kalshi's frames begin (the type first): then one look at the start says whether it is a
-#: trade, where a search of the whole frame for the mark costs more than the rest of its way out.
-_TYPE_FIRST = b'{"type":"'
-_TRADE_FIRST = _TYPE_FIRST + TRADE.encode() + b'"'
 
 
 @dataclass
@@ -103,7 +97,7 @@ class TailHandler(FeedHandler):
         frame = self.sink.frame
         trades = self.trades
         live = trades.live if trades is not None else None
-        mark, type_first, trade_first = _TRADE_MARK, _TYPE_FIRST, _TRADE_FIRST
+        mark, type_first, trade_first = TRADE_MARK, TYPE_FIRST, TRADE_FIRST  # (trade_mark.may_be_trade, inline)
 
         def pass_on(raw: bytes) -> None:
             if trades is not None and (

@@ -71,3 +71,20 @@ def test_count_stops_after_that_many_frames_trades_included():
         h.passthrough(trade(3, "t2"))
     h.sink.flush()
     assert len(out.getvalue().splitlines()) == 3
+
+
+@pytest.mark.parametrize(
+    ("raw", "trade"),
+    [
+        (b'{"type":"trade","sid":3}', True),
+        (b'{"sid":3,"type":"trade"}', True),
+        (b'{ "type" : "trade" }', True),
+        (b'{"type":"ticker","msg":{"note":"\\"trade\\""}}', False),  # type first: the start decides
+        (b'{"type":"trades"}', False),
+        (b'{"sid":2,"type":"ticker"}', False),
+    ],
+)
+def test_may_be_trade_is_true_for_every_trade_frame(raw, trade):
+    from kalshi_cli.trade_mark import may_be_trade
+
+    assert may_be_trade(raw) is trade

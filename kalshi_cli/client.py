@@ -72,6 +72,7 @@ class KalshiClient:
         self._pending: dict[int, Command] = {}
         self._by_sid: dict[int, Subscription] = {}
         self._seqs: dict[int, SeqWindow] = {}
+        self._lanes: dict[int, tuple[Subscription, SeqWindow]] = {}  # both of a sid, one lookup per frame
         self._early: dict[int, list[tuple[bytes, dict[str, Any]]]] = {}
         self._early_count = 0
         self._known_sids: set[int] = set()
@@ -82,7 +83,7 @@ class KalshiClient:
     def connected(self) -> None:
         """A new connection: sids and seqs start again; every subscription is sent."""
         self.connection += 1
-        for table in (self._pending, self._by_sid, self._seqs, self._early):
+        for table in (self._pending, self._by_sid, self._seqs, self._lanes, self._early):
             table.clear()
         self._outgoing.clear()
         self._early_count = 0
@@ -133,6 +134,7 @@ class KalshiClient:
     def _forget(self, sid: int) -> None:
         self._by_sid.pop(sid, None)
         self._seqs.pop(sid, None)
+        self._lanes.pop(sid, None)
 
     # --- frames ---------------------------------------------------------------------------------
 
@@ -140,8 +142,7 @@ class KalshiClient:
         """Events for ``frames``, lazily: each frame is looked at after the previous one's events
         were taken, so what a consumer does about an event (resubscribe, ...) applies to the next."""
         loads = orjson.loads
-        by_sid = self._by_sid
-        seqs = self._seqs
+        lanes = self._lanes
         data_types = DATA_TYPES
         passthrough = self.passthrough
         for raw in frames:
@@ -154,12 +155,12 @@ class KalshiClient:
                 continue
             if type(obj) is dict:
                 sid = obj.get("sid")
-                sub = by_sid.get(sid) if type(sid) is int else None
+                lane = lanes.get(sid) if type(sid) is int else None
                 kind = obj.get("type")
-                if sub is not None and kind in data_types:
+                if lane is not None and kind in data_types:
+                    sub, window = lane
                     seq = obj.get("seq")
                     if seq is not None:
-                        window = seqs[sid]  # type: ignore[index]
                         if seq != window.last + 1 or type(seq) is not int:  # (1.0 == 1: not a seq)
                             yield from self._frame(raw, obj)  # not next in line: the general path judges it
                             continue
@@ -304,7 +305,8 @@ class KalshiClient:
             self._forget(sub.sid)
         sub.sid = sid
         self._by_sid[sid] = sub
-        self._seqs[sid] = window or SeqWindow()
+        self._seqs[sid] = window = window or SeqWindow()
+        self._lanes[sid] = (sub, window)
         self._known_sids.add(sid)
         yield Subscribed(sub)
         for raw, obj in self._early.pop(sid, ()):

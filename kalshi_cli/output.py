@@ -34,6 +34,7 @@ class LineWriter:
         self._out = stream
         self._buf = bytearray()
         self._flush_each = flush_each
+        self._flush_at = 1 if flush_each else self.LIMIT  # buffered bytes that make a write: one check a line
         self._flush_pending = False
         self._closed = False
         self.lines = 0
@@ -46,7 +47,7 @@ class LineWriter:
         buf += data
         buf += b"\n"
         self.lines += 1
-        if self._flush_each or len(buf) >= self.LIMIT:
+        if len(buf) >= self._flush_at:
             self.flush()
         elif not self._flush_pending:
             self._flush_pending = True

@@ -4,8 +4,8 @@ Two connections carrying the same subscriptions deliver the same exchange events
 different ``sid``/``seq`` numbers; a key names the event itself, so a merge of redundant
 connections (``redundant``) and a de-duplicating bus (``Nats-Msg-Id``) keep each event once.
 A key is built only from identifiers the exchange stamps (KALSHI_WS.md §6); where a message has
-none, ``key`` returns ``None`` and the frame is never de-duplicated (a merge takes such frames
-from one connection only, see ``redundant_merge``).
+none, ``key`` returns ``None`` and the bus never de-duplicates the frame; a merge of redundant
+connections keys those by content instead (``ContentKeyer``, see ``redundant_merge``).
 
 | type | key |
 |---|---|
@@ -25,13 +25,15 @@ from one connection only, see ``redundant_merge``).
 | ``rfq_batch_executed`` | ``c:TYPE:RFQ_BATCH_ID`` |
 | ``cfbenchmarks_value`` | ``x:TYPE:INDEX_ID:RECEIVED_AT`` |
 | ``cfbenchmarks_value_5hz``, ``pyth_value`` | ``x:TYPE:INDEX_ID_OR_UNDERLYING:SOURCE_TS_MS`` |
-| ``ticker``, ``market_position``, ``event_lifecycle``, ``event_fee_update``, list replies | none (3) |
+| ``ticker``, ``market_position``, ``event_lifecycle``, ``event_fee_update``, list replies | none (3), (4) |
 
 (1) An order update has no id of its own: its time (empty when absent, it is optional) and the
 state every update changes; two updates that leave an order in the very same state share a key.
 (2) Only the events that happen once per market (``created``, ``determined``, ``settled``);
 ``close_date_updated`` adds its ``close_ts``; the others (pauses, metadata, price levels) have
-no identifier and get none. (3) Full-state messages with no id or time of their own.
+no identifier and get none. (3) Full-state messages with no id of their own. (4) ``--redundant``
+only: ``ContentKeyer``, the type and msg as canonical JSON (keys sorted) and, from the second time
+one connection shows the same content, ``#N``; never a bus key (it names a content, not an event).
 A field a key needs that is missing from the frame means no key.
 
 Deltas need state: several deltas of one exchange action share a ``clock`` and arrive in the
@@ -56,6 +58,9 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 __all__ = [
+    "CONTENT_KEPT",
+    "CONTENT_TYPES",
+    "ContentKeyer",
     "KEYED_TYPES",
     "SNAPSHOT_POS",
     "EventKeyer",
@@ -280,3 +285,51 @@ class EventKeyer:
 
 #: The message types that can have a key (a type not here never has one).
 KEYED_TYPES: Final = frozenset((*_STATELESS, "orderbook_delta", "orderbook_snapshot"))
+
+#: The message types without an exchange identifier (or only for some events: lifecycle) that a
+#: merge of redundant connections keys by content (``ContentKeyer``; never a bus key).
+CONTENT_TYPES: Final = frozenset(
+    (
+        "ticker",
+        "market_position",
+        "event_lifecycle",
+        "event_fee_update",
+        "market_lifecycle_v2",
+        "multivariate_market_lifecycle",
+    )
+)
+
+
+CONTENT_KEPT: Final = 10_000  # contents a ``ContentKeyer`` counts (as ``redundant_lineup.SEEN_KEPT``)
+
+
+class ContentKeyer:
+    """Content keys of one connection's frames on one subscription, fed in the order they arrived.
+
+    The same content on every connection is the same update, except that content may recur
+    (an update leaving the very same state as an earlier one): so the key is the content and how
+    many times this connection showed it before (``#N`` from the second time), the n-th showing
+    being the same update on every connection that saw the earlier ones. Counts the last
+    ``CONTENT_KEPT`` contents; kept across reconnects (a connection back numbers on).
+    """
+
+    __slots__ = ("_shown",)
+
+    def __init__(self) -> None:
+        self._shown: dict[bytes, int] = {}
+
+    def key(self, frame: Mapping[str, Any]) -> bytes | None:
+        """The content key of ``frame`` (``None`` when its type is not one of ``CONTENT_TYPES``)."""
+        kind = frame.get("type")
+        msg = frame.get("msg")
+        if kind not in CONTENT_TYPES or type(msg) is not dict:
+            return None
+        import orjson  # loaded already wherever frames are parsed
+
+        content = orjson.dumps((kind, msg), option=orjson.OPT_SORT_KEYS)
+        shown = self._shown
+        times = shown.pop(content, 0)
+        shown[content] = times + 1  # the most recent last, so the oldest goes first
+        if len(shown) > CONTENT_KEPT:
+            del shown[next(iter(shown))]
+        return content if not times else b"%b#%d" % (content, times)

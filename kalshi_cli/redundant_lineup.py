@@ -16,7 +16,10 @@ from typing import Final, Protocol
 
 from kalshi_cli.redundant_books import Item
 
-__all__ = ["JOIN_KEPT", "SEEN_KEPT", "Emitter", "Join", "KeyedLineUp", "TakeOver"]
+__all__ = ["JOIN_KEPT", "SEEN_KEPT", "Emitter", "Join", "Key", "KeyedLineUp", "TakeOver"]
+
+#: An exchange event key (``event_keys.EventKeyer.key``) or a content key (``event_keys.content_key``).
+Key = str | bytes
 
 SEEN_KEPT: Final = 10_000  # event keys remembered per subscription (far above the lag between connections)
 JOIN_KEPT: Final = 10_000  # frames a joining connection may hold per subscription; the others carry older ones
@@ -40,7 +43,7 @@ class Join:
     __slots__ = ("held", "missing", "past")
 
     def __init__(self, missing: int) -> None:
-        self.held: dict[str, Item] = {}
+        self.held: dict[Key, Item] = {}
         self.missing = missing
         self.past = False
 
@@ -51,7 +54,7 @@ class TakeOver:
 
     __slots__ = ("conn", "gap", "held")
 
-    def __init__(self, conn: int, held: list[tuple[str, Item]], gap: int) -> None:
+    def __init__(self, conn: int, held: list[tuple[Key, Item]], gap: int) -> None:
         self.conn = conn
         self.held = held
         self.gap = gap
@@ -67,10 +70,10 @@ class KeyedLineUp:
     taking_over: list[TakeOver | None]
     era: list[int]  # counts the stream's breaks (all down, lost): a copy from an older era is past
     last_era: list[int]  # the era of the latest frame delivered
-    seen: list[dict[str, int]]  # key -> era << 8 | the connection that delivered it
-    seen_order: list[deque[str]]
+    seen: list[dict[Key, int]]  # key -> era << 8 | the connection that delivered it
+    seen_order: list[deque[Key]]
 
-    def _deliver_keyed(self, sub: int, key: str, obj: Item, by: int) -> None:
+    def _deliver_keyed(self, sub: int, key: Key, obj: Item, by: int) -> None:
         seen, order = self.seen[sub], self.seen_order[sub]
         era = self.last_era[sub] = self.era[sub]
         seen[key] = era << 8 | by
@@ -84,7 +87,7 @@ class KeyedLineUp:
                 if key in join.held:
                     self._line_up(sub, conn, join, key)
 
-    def _line_up(self, sub: int, conn: int, join: Join, key: str) -> None:
+    def _line_up(self, sub: int, conn: int, join: Join, key: Key) -> None:
         """Another connection delivered ``key``, which ``conn`` holds: what ``conn`` holds after it
         comes next (what it holds before it was delivered already)."""
         del self.joining[sub][conn]

@@ -13,12 +13,23 @@ event appears once and in order:
   its frames until they line up with the stream: one of them was delivered already, or is
   delivered by another connection (then what it holds after that one comes next). So the order
   stays the exchange's and a joining connection that is ahead adds nothing twice.
-* Frames without a key (``ticker``, ``market_position``, ...) come from one source connection
-  per subscription, the first subscribed. When it leaves, the lowest-numbered other one takes
-  over once a frame of its own (book or keyed) is news, i.e. it is at the front: the frames
-  without a key it shows while still behind were the old source's already. None is doubled;
-  those sent between its last copy and its first news are lost (full-state messages: the next
-  one carries the whole state). With no book or keyed frame flowing, it takes over at once.
+* Frames with no exchange key (``ticker``, ``market_position``, ``event_lifecycle``,
+  ``event_fee_update``, lifecycle pauses and other ``market_lifecycle_v2`` events without an
+  id) are keyed by content (``event_keys.ContentKeyer``: type and msg as canonical JSON, ``#N``
+  for the N-th repeat on that connection) and merged as keyed frames: taken from every
+  connection, first copy wins, the same hold and line-up rules, so a drop loses none and a late
+  copy of an older one is never printed after a newer one. Identical content on two updates
+  means the same state (the same values and times): none is lost by taking it once per
+  showing. Per channel: ``ticker`` carries ``ts_ms`` and ``market_position`` cumulative volume
+  and fees, so a content never recurs; lifecycle news may recur (paused, resumed, paused), a
+  repeat is told apart by its count on each connection, which is exact for a connection that
+  saw the earlier ones (one back from a drop that missed one numbers it low and takes the repeat
+  for a copy; the connection that stayed up delivers it).
+* Frames with no key at all (no ``msg``, or a keyed type missing its field) come from one
+  source connection per subscription, the first subscribed. When it leaves, the lowest-numbered
+  other one takes over once a frame of its own is news (it is at the front); those it shows
+  while still behind were the old source's already, those sent between its last copy and its
+  first news are lost.
 
 Order across a break: a connection lagging the others by more than a reconnect takes can, after
 the stream reported a gap or went down, bring older frames than the last delivered (as a REST
@@ -29,7 +40,8 @@ to show yet is judged by its first frame: a copy proves continuity, anything els
 When every connection is down the stream is down (``Emitter.down``), and up again with the
 first to reconnect, as one connection's stream would be.
 
-Memory is bounded: ``SEEN_KEPT`` keys per subscription; per connection at most ``JOIN_KEPT``
+Memory is bounded: ``SEEN_KEPT`` keys per subscription, ``event_keys.CONTENT_KEPT`` contents
+counted per connection and subscription; per connection at most ``JOIN_KEPT``
 frames held per keyed subscription and ``redundant_books.HELD_KEPT`` per market; one place per
 market and connection.
 """
@@ -41,9 +53,9 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from kalshi_cli.event_keys import KEYED_TYPES, EventKeyer
+from kalshi_cli.event_keys import CONTENT_TYPES, KEYED_TYPES, ContentKeyer, EventKeyer
 from kalshi_cli.redundant_books import COPY, NEWS, TAKEN, UNCOVERED, BookMerge, Item
-from kalshi_cli.redundant_lineup import JOIN_KEPT, SEEN_KEPT, Emitter, Join, KeyedLineUp, TakeOver
+from kalshi_cli.redundant_lineup import JOIN_KEPT, SEEN_KEPT, Emitter, Join, Key, KeyedLineUp, TakeOver
 
 __all__ = ["BOOK", "JOIN_KEPT", "KEYED", "KEYLESS", "SEEN_KEPT", "Emitter", "Merger", "kind_of"]
 
@@ -55,7 +67,7 @@ def kind_of(channel: str, types: Sequence[str]) -> str:
     """How a subscription of ``channel`` (emitting message ``types``) is merged."""
     if channel == "orderbook_delta":
         return BOOK
-    return KEYED if any(t in KEYED_TYPES for t in types) else KEYLESS
+    return KEYED if any(t in KEYED_TYPES or t in CONTENT_TYPES for t in types) else KEYLESS
 
 
 class Merger(KeyedLineUp):
@@ -67,6 +79,7 @@ class Merger(KeyedLineUp):
         books = [kind == BOOK for kind in kinds]
         n = len(kinds)
         self.keyers = [EventKeyer() for _ in range(connections)]
+        self.contents = [[ContentKeyer() for _ in range(n)] for _ in range(connections)]
         self.streaming: set[int] = set()
         self.on: list[set[int]] = [set() for _ in range(n)]  # connections subscribed, per subscription
         self.merged_on = [False] * n
@@ -80,8 +93,8 @@ class Merger(KeyedLineUp):
         self.taking_over: list[TakeOver | None] = [None] * n
         self.era = [0] * n  # counts the stream's breaks (all down, lost): a copy from an older era is past
         self.last_era = [0] * n  # the era of the latest frame delivered
-        self.seen: list[dict[str, int]] = [{} for _ in range(n)]  # key -> the era it was delivered in
-        self.seen_order: list[deque[str]] = [deque() for _ in range(n)]
+        self.seen: list[dict[Key, int]] = [{} for _ in range(n)]  # key -> the era it was delivered in
+        self.seen_order: list[deque[Key]] = [deque() for _ in range(n)]
         #: per subscription, the connection whose frames without a key go out, and whether it is
         #: ready (a new source waits until a frame of its own is news: it is then at the front)
         self.source: list[int | None] = [None] * n
@@ -196,9 +209,11 @@ class Merger(KeyedLineUp):
                     elif taken == COPY and any(self.joining):
                         self._aligned(conn, book.copy_of)
                 return
-            key = None  # a book from before the clock
+            key: Key | None = None  # a book from before the clock
         else:
             key = self.keyers[conn].key(parsed)
+            if key is None:
+                key = self.contents[conn][sub].key(parsed)
         if key is None:  # no identity: from the subscription's source connection only
             if conn == self.source[sub] and self.ready[sub]:
                 self.emit.deliver(sub, item)

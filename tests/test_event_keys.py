@@ -181,3 +181,22 @@ def test_distinct_ids_never_share_a_key(pairs: list[tuple[str, str]]) -> None:
     assert len(set(keys)) == len(keys)
     for key in keys:
         assert key is not None and key.isascii() and key.isprintable() and " " not in key
+
+
+def test_content_keys_ignore_sid_seq_and_key_order_and_number_repeats() -> None:
+    from kalshi_cli.event_keys import CONTENT_KEPT, ContentKeyer
+
+    one, two = ContentKeyer(), ContentKeyer()
+    a = {"type": "ticker", "sid": 3, "msg": {"market_ticker": "M", "price_dollars": "0.5", "ts_ms": 1}}
+    a_elsewhere = {"sid": 9, "msg": {"ts_ms": 1, "price_dollars": "0.5", "market_ticker": "M"}, "type": "ticker"}
+    b = {"type": "ticker", "sid": 3, "msg": {"market_ticker": "M", "price_dollars": "0.6", "ts_ms": 1}}
+    first = one.key(a)
+    assert first is not None and first == two.key(a_elsewhere)  # the same update on both connections
+    assert one.key(b) != first
+    again = one.key(a)  # the same state again: a new update, told apart by its count
+    assert again is not None and again != first and two.key(a_elsewhere) == again
+    assert one.key({"type": "trade", "msg": {"trade_id": "x"}}) is None  # has an exchange key
+    assert one.key({"type": "ticker", "msg": "not a dict"}) is None
+    for i in range(CONTENT_KEPT + 10):
+        one.key({"type": "market_position", "msg": {"market_ticker": "M", "volume_fp": str(i)}})
+    assert len(one._shown) <= CONTENT_KEPT

@@ -45,13 +45,18 @@ def truth_of(events) -> tuple[list[str], dict[str, list[tuple]]]:
     return trades, deltas
 
 
-def run_with_drops(sim, proc, out, *, subs: int, rounds: int = ROUNDS, caught_up=None) -> list:
+def run_with_drops(sim, proc, out, *, subs: int, rounds: int = ROUNDS, caught_up=None, lose: bool = False) -> list:
     """Step the exchange, drop one connection, step while it is away, wait for it to be back
-    and in line; alternate which one drops. Returns every event the exchange published."""
+    and in line; alternate which one drops. With ``lose``, the one to drop stalls first and
+    loses what the exchange sent it since (only the other has those frames). Returns every
+    event the exchange published."""
     wait_for(lambda: live_subscribed(sim, subs) == 2, what="both connections subscribed")
     events = list(sim.step(30))
     for i in range(rounds):
         wait_for(lambda seen=events: caught_up(seen), what="the stream caught up")
+        if lose:
+            sim.server._live[0].stalled = True  # its writer sends nothing more
+            events += sim.step(30)
         assert sim.drop_one(0), "no connection to drop"  # the oldest: each in turn
         events += sim.step(30)  # only the other connection carries these
         wait_for(lambda: live_subscribed(sim, subs) == 2, what=f"reconnect {i + 1}")
@@ -64,17 +69,18 @@ def test_tail_json_with_one_connection_dropped_in_turn_is_the_exchange_stream(ke
     sim = sim_factory(rate=0, markets=3)
     out = tmp_path / "out.ndjson"
     markets = sum((["-m", t] for t in sim.tickers), [])
-    channels = ["trade", "orderbook_delta", "fill", "user_orders"]
+    channels = ["trade", "orderbook_delta", "fill", "user_orders", "ticker"]
     args = ["tail", *channels, *markets, "--json", "--redundant", "2", *signed_args(keys, sim.url)]
+    counted = ("trade", "fill", "user_order", "ticker")
 
     def caught_up(events) -> bool:
-        wanted = sum(e.type in ("trade", "fill", "user_order") for e in events)
-        return sum(f["type"] in ("trade", "fill", "user_order") for f in frames(out)) >= wanted
+        wanted = sum(e.type in counted for e in events)
+        return sum(f["type"] in counted for f in frames(out)) >= wanted
 
     with out.open("wb") as fh:
         proc = spawn_cli(args, stdout=fh)
         try:
-            events = run_with_drops(sim, proc, out, subs=4, caught_up=caught_up)
+            events = run_with_drops(sim, proc, out, subs=5, caught_up=caught_up, lose=True)
         finally:
             code, err = stop(proc)
     assert code == 0, err
@@ -88,6 +94,8 @@ def test_tail_json_with_one_connection_dropped_in_turn_is_the_exchange_stream(ke
         (f["msg"]["order_id"], f["msg"]["status"], f["msg"]["fill_count_fp"]) for f in got if f["type"] == "user_order"
     ]
     assert mine == orders
+    tickers = [e.msg for e in events if e.type == "ticker"]  # no exchange key: merged by content
+    assert tickers and [f["msg"] for f in got if f["type"] == "ticker"] == tickers  # each once, in order
     for ticker, true in deltas.items():
         mine = [f["msg"] for f in got if f["type"] == "orderbook_delta" and f["msg"]["market_ticker"] == ticker]
         assert [(m["clock"], m["side"], m["price_dollars"], m["delta_fp"]) for m in mine] == true, ticker

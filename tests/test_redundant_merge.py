@@ -20,10 +20,11 @@ from hypothesis import strategies as st
 
 from kalshi_cli.event_keys import SNAPSHOT_POS
 from kalshi_cli.redundant_merge import BOOK as BOOK_KIND
-from kalshi_cli.redundant_merge import KEYED, KEYLESS, Merger
+from kalshi_cli.redundant_merge import KEYED, Merger, kind_of
 
 MARKETS = ("M1", "M2")
 BOOK, TRADES, TICKER = 0, 1, 2
+TICKER_KIND = kind_of("ticker", ("ticker",))  # merged by content (no exchange key)
 LAG = 3  # story steps a connection's events may lag behind the exchange
 
 
@@ -143,7 +144,7 @@ def in_order(events: list[Event]) -> list[Event]:
 
 def run(events: list[Event]) -> Log:
     log = Log()
-    merger = Merger(2, [BOOK_KIND, KEYED, KEYLESS], log)
+    merger = Merger(2, [BOOK_KIND, KEYED, TICKER_KIND], log)
     routes = [merger.route(sub) for sub in (BOOK, TRADES, TICKER)]  # frames go the way the session sends them
     for _, conn, what in sorted(events, key=lambda e: (e[0], e[1])):
         if what[0] == "connected":
@@ -164,28 +165,38 @@ def position(frame: dict[str, Any]) -> tuple[int, int]:
     return (msg["clock"], SNAPSHOT_POS) if frame["type"] == "orderbook_snapshot" else (msg["clock"], msg["p"])
 
 
-def check_always(story: Story, log: Log) -> None:
-    """What must hold whatever was lost: no trade twice or out of order, never a wrong book,
-    every missing trade reported."""
-    trades = [e[2]["msg"]["i"] for e in log.events if e[0] == "deliver" and e[1] == TRADES]
-    assert len(trades) == len(set(trades)), f"trades twice: {trades}"
-    # in order, except across a break the stream reports (all down, or a gap on the trades): a
-    # connection that lags the others by more than a reconnect takes and can bring older trades
-    # after it, as a REST backfill would
+def check_keyed(story: Story, log: Log, sub: int) -> None:
+    """No frame of keyed subscription ``sub`` twice or out of order, every missing one reported."""
+    got = [e[2]["msg"]["i"] for e in log.events if e[0] == "deliver" and e[1] == sub]
+    assert len(got) == len(set(got)), f"sub {sub} twice: {got}"
+    # in order, except across a break the stream reports (all down, or a gap on the subscription):
+    # a connection that lags the others by more than a reconnect takes and can bring older
+    # frames after it, as a REST backfill would
     era: list[int] = []
     for event in log.events:
-        if event[0] == "down" or (event[0] == "gap" and event[1] == TRADES):
+        if event[0] == "down" or (event[0] == "gap" and event[1] == sub):
             era = []
-        elif event[0] == "deliver" and event[1] == TRADES:
+        elif event[0] == "deliver" and event[1] == sub:
             era.append(event[2]["msg"]["i"])
-            assert era == sorted(era), f"trades out of order: {era}"
-    at = {e[2]["msg"]["i"]: n for n, e in enumerate(log.events) if e[0] == "deliver" and e[1] == TRADES}
-    reports = [n for n, e in enumerate(log.events) if e[0] == "down" or (e[0] == "gap" and e[1] == TRADES)]
-    for t in story.trades():
+            assert era == sorted(era), f"sub {sub} out of order: {era}"
+    at = {e[2]["msg"]["i"]: n for n, e in enumerate(log.events) if e[0] == "deliver" and e[1] == sub}
+    reports = [n for n, e in enumerate(log.events) if e[0] == "down" or (e[0] == "gap" and e[1] == sub)]
+    what = "trade" if sub == TRADES else "ticker"
+    for t in [i for i, a in enumerate(story.actions) if a[0] == what]:
         before = [i for i in at if i < t]
         if t in at or not before or not [i for i in at if i > t]:
             continue
-        assert any(n > at[max(before)] for n in reports), f"trade {t} lost without a gap"
+        assert any(n > at[max(before)] for n in reports), f"{what} {t} lost without a gap"
+
+
+def check_always(story: Story, log: Log) -> None:
+    """What must hold whatever was lost: no trade twice or out of order, never a wrong book,
+    every missing trade reported."""
+    for sub in (TRADES, TICKER):  # tickers by content, as trades by trade_id
+        check_keyed(story, log, sub)
+    # in order, except across a break the stream reports (all down, or a gap on the trades): a
+    # connection that lags the others by more than a reconnect takes and can bring older trades
+    # after it, as a REST backfill would
     where: dict[str, tuple[int, int] | None] = dict.fromkeys(MARKETS)
     for event in log.events:
         if event[0] in ("gap", "down", "lost") and (event[0] == "down" or event[1] == BOOK):
@@ -211,10 +222,8 @@ def check_exact(story: Story, log: Log) -> None:
     if trades:
         assert trades == [t for t in story.trades() if t >= trades[0]]
     tickers = [e[2]["msg"]["i"] for e in log.events if e[0] == "deliver" and e[1] == TICKER]
-    if tickers:  # no identity: from one source connection; a hand-over may skip a few, never doubles
-        assert tickers == sorted(set(tickers)), f"tickers twice or out of order: {tickers}"
-        truth = [i for i, a in enumerate(story.actions) if a[0] == "ticker" and i >= tickers[0]]
-        assert len(truth) - len(tickers) <= 2 * len([e for e in log.events if e[0] == "subscribed"])
+    if tickers:  # merged by content: each once, in order, none lost at a hand-over
+        assert tickers == [i for i, a in enumerate(story.actions) if a[0] == "ticker" and i >= tickers[0]]
     final: dict[str, tuple[int, int]] = {}
     for event in log.events:
         if event[0] == "deliver" and event[1] == BOOK:
@@ -300,7 +309,7 @@ def test_the_same_loss_on_both_is_a_gap() -> None:
 
 def test_a_subscription_lost_on_one_connection_is_carried_by_the_other() -> None:
     log = Log()
-    merger = Merger(2, [BOOK_KIND, KEYED, KEYLESS], log)
+    merger = Merger(2, [BOOK_KIND, KEYED, TICKER_KIND], log)
     trades = merger.route(TRADES)
 
     def trade(conn: int, seq: int, i: int) -> None:
@@ -357,3 +366,41 @@ def test_memory_stays_bounded_and_nothing_is_lost_when_one_connection_runs_far_a
             trades(conn, {"type": "trade", "sid": 2, "seq": i + 1, "msg": {"trade_id": f"t{i}"}}, None)
     assert len(merger.seen[TRADES]) <= SEEN_KEPT
     assert sum(e[0] == "deliver" and e[1] == TRADES for e in log.events) == SEEN_KEPT + 100
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from("ABC"), max_size=30), st.data())
+def test_the_same_ticker_content_again_is_a_new_update_never_a_copy(contents: list[str], data: st.DataObject) -> None:
+    """Ticker content may recur (the same state again): two connections, both up throughout, any
+    lag: the merged stream is the exchange's sequence, each update once, in order."""
+    log = Log()
+    merger = Merger(2, [TICKER_KIND], log)
+    route = merger.route(0)
+    for conn in (0, 1):
+        merger.connected(conn)
+        merger.subscribed(conn, 0)
+    order = data.draw(st.permutations([0] * len(contents) + [1] * len(contents)))  # interleaving
+    sent = [0, 0]
+    for conn in order:
+        frame = {"type": "ticker", "sid": 1 + conn, "msg": {"market_ticker": "M", "price": contents[sent[conn]]}}
+        sent[conn] += 1
+        route(conn, frame, None)
+    assert [e[2]["msg"]["price"] for e in log.events if e[0] == "deliver"] == contents
+
+
+def test_a_ticker_copy_arriving_late_is_dropped_in_a_window_of_content_keys() -> None:
+    from kalshi_cli.redundant_merge import SEEN_KEPT
+
+    log = Log()
+    merger = Merger(2, [TICKER_KIND], log)
+    route = merger.route(0)
+    for conn in (0, 1):
+        merger.connected(conn)
+        merger.subscribed(conn, 0)
+    n = SEEN_KEPT + 50
+    for i in range(n):  # connection 1 lags connection 0 by 20 updates; key order differs
+        route(0, {"type": "ticker", "sid": 1, "msg": {"market_ticker": "M", "ts_ms": i}}, None)
+        if i >= 20:
+            route(1, {"type": "ticker", "sid": 7, "msg": {"ts_ms": i - 20, "market_ticker": "M"}}, None)
+    assert [e[2]["msg"]["ts_ms"] for e in log.events if e[0] == "deliver"] == list(range(n))
+    assert len(merger.seen[0]) <= SEEN_KEPT and len(merger.contents[0][0]._shown) <= SEEN_KEPT

@@ -33,7 +33,7 @@ state every update changes; two updates that leave an order in the very same sta
 ``close_date_updated`` adds its ``close_ts``; the others (pauses, metadata, price levels) have
 no identifier and get none. (3) Full-state messages with no id of their own. (4) ``--redundant``
 only: ``ContentKeyer``, the type and msg as canonical JSON (keys sorted) and, from the second time
-one connection shows the same content, ``#N``; never a bus key (it names a content, not an event).
+one connection shows the same content, its count; never a bus key (it names a content, not an event).
 A field a key needs that is missing from the frame means no key.
 
 Deltas need state: several deltas of one exchange action share a ``clock`` and arrive in the
@@ -308,28 +308,33 @@ class ContentKeyer:
 
     The same content on every connection is the same update, except that content may recur
     (an update leaving the very same state as an earlier one): so the key is the content and how
-    many times this connection showed it before (``#N`` from the second time), the n-th showing
+    many times this connection showed it before (from the second time), the n-th showing
     being the same update on every connection that saw the earlier ones. Counts the last
     ``CONTENT_KEPT`` contents; kept across reconnects (a connection back numbers on).
     """
 
-    __slots__ = ("_shown",)
+    __slots__ = ("_dumps", "_shown", "_sort")
 
     def __init__(self) -> None:
+        import orjson  # loaded already wherever frames are parsed
+
+        self._dumps = orjson.dumps
+        self._sort = orjson.OPT_SORT_KEYS
         self._shown: dict[bytes, int] = {}
 
-    def key(self, frame: Mapping[str, Any]) -> bytes | None:
-        """The content key of ``frame`` (``None`` when its type is not one of ``CONTENT_TYPES``)."""
+    def key(self, frame: Mapping[str, Any]) -> bytes | tuple[bytes, int] | None:
+        """The content key of ``frame``: the content, or ``(content, n)`` for its n-th repeat;
+        ``None`` when its type is not one of ``CONTENT_TYPES``."""
         kind = frame.get("type")
         msg = frame.get("msg")
         if kind not in CONTENT_TYPES or type(msg) is not dict:
             return None
-        import orjson  # loaded already wherever frames are parsed
-
-        content = orjson.dumps((kind, msg), option=orjson.OPT_SORT_KEYS)
+        content: bytes = self._dumps((kind, msg), option=self._sort)
         shown = self._shown
         times = shown.pop(content, 0)
-        shown[content] = times + 1  # the most recent last, so the oldest goes first
-        if len(shown) > CONTENT_KEPT:
-            del shown[next(iter(shown))]
-        return content if not times else b"%b#%d" % (content, times)
+        shown[content] = times + 1  # the most recent last: the one not shown for longest goes first
+        if not times:
+            if len(shown) > CONTENT_KEPT:
+                del shown[next(iter(shown))]
+            return content
+        return content, times

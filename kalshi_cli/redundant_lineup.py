@@ -19,7 +19,7 @@ from kalshi_cli.redundant_books import Item
 __all__ = ["JOIN_KEPT", "SEEN_KEPT", "Emitter", "Join", "Key", "KeyedLineUp", "TakeOver"]
 
 #: An exchange event key (``event_keys.EventKeyer.key``) or a content key (``event_keys.content_key``).
-Key = str | bytes
+Key = str | bytes | tuple[bytes, int]
 
 SEEN_KEPT: Final = 10_000  # event keys remembered per subscription (far above the lag between connections)
 JOIN_KEPT: Final = 10_000  # frames a joining connection may hold per subscription; the others carry older ones

@@ -15,8 +15,8 @@ event appears once and in order:
   stays the exchange's and a joining connection that is ahead adds nothing twice.
 * Frames with no exchange key (``ticker``, ``market_position``, ``event_lifecycle``,
   ``event_fee_update``, lifecycle pauses and other ``market_lifecycle_v2`` events without an
-  id) are keyed by content (``event_keys.ContentKeyer``: type and msg as canonical JSON, ``#N``
-  for the N-th repeat on that connection) and merged as keyed frames: taken from every
+  id) are keyed by content (``event_keys.ContentKeyer``: type and msg as canonical JSON, and a
+  count for the N-th repeat on that connection) and merged as keyed frames: taken from every
   connection, first copy wins, the same hold and line-up rules, so a drop loses none and a late
   copy of an older one is never printed after a newer one. Identical content on two updates
   means the same state (the same values and times): none is lost by taking it once per
@@ -57,17 +57,20 @@ from kalshi_cli.event_keys import CONTENT_TYPES, KEYED_TYPES, ContentKeyer, Even
 from kalshi_cli.redundant_books import COPY, NEWS, TAKEN, UNCOVERED, BookMerge, Item
 from kalshi_cli.redundant_lineup import JOIN_KEPT, SEEN_KEPT, Emitter, Join, Key, KeyedLineUp, TakeOver
 
-__all__ = ["BOOK", "JOIN_KEPT", "KEYED", "KEYLESS", "SEEN_KEPT", "Emitter", "Merger", "kind_of"]
+__all__ = ["BOOK", "CONTENT", "JOIN_KEPT", "KEYED", "KEYLESS", "SEEN_KEPT", "Emitter", "Merger", "kind_of"]
 
 
-BOOK, KEYED, KEYLESS = "book", "keyed", "keyless"  # how a subscription's frames are merged
+#: How a subscription's frames are merged: by clock, by exchange key, by content, from one source.
+BOOK, KEYED, CONTENT, KEYLESS = "book", "keyed", "content", "keyless"
 
 
 def kind_of(channel: str, types: Sequence[str]) -> str:
     """How a subscription of ``channel`` (emitting message ``types``) is merged."""
     if channel == "orderbook_delta":
         return BOOK
-    return KEYED if any(t in KEYED_TYPES or t in CONTENT_TYPES for t in types) else KEYLESS
+    if any(t in KEYED_TYPES for t in types):
+        return KEYED
+    return CONTENT if any(t in CONTENT_TYPES for t in types) else KEYLESS
 
 
 class Merger(KeyedLineUp):
@@ -218,6 +221,10 @@ class Merger(KeyedLineUp):
             if conn == self.source[sub] and self.ready[sub]:
                 self.emit.deliver(sub, item)
             return
+        self.keyed(sub, conn, key, item)
+
+    def keyed(self, sub: int, conn: int, key: Key, item: Item) -> None:
+        """A frame of keyed subscription ``sub`` whose key is ``key``: delivered, held or dropped."""
         self.placed = True
         seen = self.seen[sub].get(key)
         if seen is not None:  # a copy
@@ -271,7 +278,17 @@ class Merger(KeyedLineUp):
 
             return keyless_route
         if book is None:
-            return functools.partial(frame, sub)
+            keyed, keyers, contents = self.keyed, self.keyers, [c[sub] for c in self.contents]
+            content = self.kinds[sub] == CONTENT
+
+            def keyed_route(conn: int, parsed: dict[str, Any], raw: bytes | None) -> None:
+                key = contents[conn].key(parsed) if content else keyers[conn].key(parsed)
+                if key is None:
+                    frame(sub, conn, parsed, raw)  # the general way
+                else:
+                    keyed(sub, conn, key, (parsed, raw))
+
+            return keyed_route
         on, book_frame, joining = self.on[sub], book.frame, self.joining
 
         def book_route(conn: int, parsed: dict[str, Any], raw: bytes | None) -> None:

@@ -148,6 +148,8 @@ class _Lookup:
                 found = await self._ask(kind, name.ticker)
                 if found is not None:
                     return found
+        if not self.rest_seen:  # only answers not in Kalshi's shape: a server without its catalogue
+            raise _NoRest
         return None
 
     async def _ask(self, kind: str, ticker: str) -> Answer | None:
@@ -165,7 +167,7 @@ class _Lookup:
                 raise _NoRest from None
             self.rest_seen = self.rest_seen or exc.code is not None
             return None
-        self.rest_seen = True
+        self.rest_seen = self.rest_seen or found is not None
         return found
 
     async def _market(self, ticker: str) -> Answer | None:
@@ -192,7 +194,9 @@ class _Lookup:
         )
         mine = [e for e in events if e.get("series_ticker") in (None, ticker)]
         if not mine:  # an unknown series and one with nothing open both list nothing
-            await self.client.get(f"/series/{quote(ticker, safe='')}")  # RestNotFound: not a series
+            body = await self.client.get(f"/series/{quote(ticker, safe='')}")  # RestNotFound: not a series
+            if not isinstance(body.get("series"), dict):
+                return None  # a 200 that is not Kalshi's series object says nothing about the name
             return Answer("series", [], 0)
         markets = [m for e in mine for m in (e.get("markets") or []) if isinstance(m, dict)]
         self.remember(markets, mine, series=ticker)  # every open event: the series is known whole

@@ -67,6 +67,21 @@ class FrameRows:
             return
         g = msg.get
         trade_id = g("trade_id")
+        row = (  # first: a malformed value raises here (and the frame is read again, sanitized) before its id is noted
+            ts,
+            recv,
+            market,
+            trade_id,
+            g("taker_outcome_side") or g("taker_side"),
+            g("taker_book_side"),
+            PRICES[g("yes_price_dollars")],
+            PRICES[g("no_price_dollars")],
+            SIZES[g("count_fp")],
+            g("is_block_trade"),
+            obj.get("backfill") is True,
+            obj.get("sid"),
+            obj.get("seq"),
+        )
         if trade_id is not None:
             ids = self.trade_ids
             if trade_id in ids:
@@ -76,23 +91,7 @@ class FrameRows:
             if len(ids) > 1024:
                 while ids and (len(ids) > TRADE_IDS_KEPT or next(iter(ids.values())) < ts - TRADE_WINDOW_MS):
                     ids.popitem(last=False)
-        self.tables["trades"].append(
-            (
-                ts,
-                recv,
-                market,
-                trade_id,
-                g("taker_outcome_side") or g("taker_side"),
-                g("taker_book_side"),
-                PRICES[g("yes_price_dollars")],
-                PRICES[g("no_price_dollars")],
-                SIZES[g("count_fp")],
-                g("is_block_trade"),
-                obj.get("backfill") is True,
-                obj.get("sid"),
-                obj.get("seq"),
-            ),
-        )
+        self.tables["trades"].append(row)
 
     def ticker(self, obj: dict[str, Any], msg: dict[str, Any], ts: int, recv: Any) -> None:
         market = msg.get("market_ticker")

@@ -25,13 +25,14 @@ from typing import Any
 
 import orjson
 
+from kalshi_cli import events
 from kalshi_cli.errors import UsageError
 from kalshi_cli.events import SessionState, Subscription
 from kalshi_cli.output import Reporter
 from kalshi_cli.protocol import CHANNELS, ORDERBOOK_DELTA, Head
 from kalshi_cli.redundant_merge import Merger, kind_of
 from kalshi_cli.session import Session, StreamHandler
-from kalshi_cli.transport import Connector
+from kalshi_cli.transport import Connection, Connector
 
 __all__ = ["MAX_CONNECTIONS", "RedundantSession"]
 
@@ -69,10 +70,14 @@ class _Connection(StreamHandler):
         routes = {id(sub): owner.merger.route(i) for i, sub in enumerate(subs)}
         loads = orjson.loads
 
-        def on_data(raw: bytes, head: Head, sub: Subscription) -> None:  # the hot path: no lookups on self
+        def on_frame(raw: bytes, obj: dict[str, Any], sub: Subscription) -> None:  # the hot path
+            routes[id(sub)](conn, obj, raw)
+
+        def on_data(raw: bytes, head: Head, sub: Subscription) -> None:  # the client's general path
             obj = head.obj
             routes[id(sub)](conn, obj if obj is not None else loads(raw), raw)
 
+        self.on_frame = on_frame
         self.on_data = on_data  # type: ignore[method-assign]
 
     def on_connected(self, url: str) -> None:
@@ -96,6 +101,27 @@ class _Connection(StreamHandler):
     def on_reply(self, obj: dict[str, Any]) -> None:
         if self.conn == self.owner.primary():
             self.owner.handler.on_reply(obj)
+
+
+class _MergedSession(Session):
+    """A connection's session: its client hands each in-order data frame straight to the merge
+    (``KalshiClient.receive_into``: no event object per frame); the rest as any session."""
+
+    async def _read_loop(self, conn: Connection) -> None:
+        on_frame = self.handler.on_frame  # type: ignore[attr-defined]  # always a _Connection
+        on_data = self.handler.on_data
+        dispatch = self._dispatch
+        receive = self.client.receive_into
+        recv_batch = conn.recv_batch
+        flush = self._flush
+        data_event = events.Data
+        while True:
+            for event in receive(await recv_batch(), on_frame):
+                if type(event) is data_event:
+                    on_data(event.raw, event.head, event.sub)
+                else:
+                    dispatch(event)  # type: ignore[arg-type]
+            flush()
 
 
 class RedundantSession:
@@ -130,7 +156,7 @@ class RedundantSession:
         for conn in range(connections):
             subs = [Subscription(s.channel, copy.deepcopy(s.params)) for s in subscriptions]
             self.sessions.append(
-                Session(
+                _MergedSession(
                     url,
                     subs,
                     _Connection(self, conn, subs),

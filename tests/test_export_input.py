@@ -252,7 +252,9 @@ def test_decimals_keep_every_digit(tmp_path):
     # a list where a price belongs, under a good id: the trade is kept (its id is not taken by the
     # failed first reading), that price emptied
     listed_price = {**trade, "seq": 4, "msg": {**trade["msg"], "trade_id": "t4", "yes_price_dollars": ["0.5"]}}
-    rec = write(tmp_path / "rec.ndjson", [orjson.dumps(f) for f in (trade, odd, listy, listed_price)])
+    # more digits than a decimal(18, 2) column holds: refused (one warning), never cut or a crash
+    huge = {**trade, "seq": 5, "msg": {**trade["msg"], "trade_id": "t5", "count_fp": "90000000000000000.00"}}
+    rec = write(tmp_path / "rec.ndjson", [orjson.dumps(f) for f in (trade, odd, listy, listed_price, huge)])
     done = export(str(rec), "-o", str(tmp_path / "out"), "--tables", "trades")
     assert done.returncode == 0, done.stderr
     rows = duckdb.sql(
@@ -260,6 +262,7 @@ def test_decimals_keep_every_digit(tmp_path):
         "ORDER BY seq"
     ).fetchall()
     assert rows[3][:4] == ("t4", None, Decimal("0.9999"), Decimal("123456789012.34"))
+    assert rows[4][:4] == ("t5", Decimal("0.0001"), Decimal("0.9999"), None)
     assert rows[0][1:4] == (Decimal("0.0001"), Decimal("0.9999"), Decimal("123456789012.34"))
     assert rows[1][1] is None  # 0.12345 is finer than Kalshi's price unit: refused, never rounded
     assert rows[2][0] is None and rows[2][3] is None  # a list or object where a string belongs: emptied

@@ -17,6 +17,7 @@ from typing import Any
 
 from kalshi_cli.errors import UsageError
 from kalshi_cli.export.schema import PLACES, TableSpec
+from kalshi_cli.export.values import DIGITS18, REFUSED
 
 __all__ = ["ParquetPart", "require_pyarrow"]
 
@@ -62,7 +63,14 @@ def _decimals(ints: Any, places: int) -> Any:
     """
     import pyarrow as pa
 
-    return ints.cast(pa.decimal128(19, 0)).view(pa.decimal128(19, places)).cast(pa.decimal128(18, places))
+    try:
+        return ints.cast(pa.decimal128(19, 0)).view(pa.decimal128(19, places)).cast(pa.decimal128(18, places))
+    except pa.ArrowInvalid:  # a book's sum beyond 18 digits (what frames carry is refused earlier, in values)
+        values = ints.to_pylist()
+        kept = [v if v is None or -DIGITS18 < v < DIGITS18 else None for v in values]
+        what = {4: "price", 2: "size", 6: "money"}[places]
+        REFUSED[what] = REFUSED.get(what, 0) + len({v for v, k in zip(values, kept, strict=True) if v != k})
+        return _decimals(pa.array(kept, pa.int64()), places)
 
 
 _INT64 = range(-(2**63), 2**63)

@@ -167,4 +167,6 @@ def _interrupt(worker: subprocess.Popen[bytes], signum: int) -> None:
 
 def _refused(reporter: Reporter, refused: dict[str, int]) -> None:
     for what, n in sorted(refused.items()):
-        reporter.warn(f"{n:,} distinct {what} value(s) were not exact decimal strings; left empty")
+        reporter.warn(
+            f"{n:,} distinct {what} value(s) were not exact decimal strings (or had over 18 digits); left empty"
+        )

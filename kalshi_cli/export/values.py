@@ -4,8 +4,9 @@
 (``fixed.parse_fixed``: exact or refused, never rounded). A stream repeats a few hundred
 strings, so each is parsed once and remembered: a hit is one dict lookup in C, a miss parses
 (``Exact.__missing__``); the caches are emptied when they grow large. A value that is not an
-exact decimal string (or is absent: ``None``) reads as None, an empty cell, and a refused
-string is counted in ``REFUSED`` for one warning at the end. An unhashable value (a list where
+exact decimal string (or is absent: ``None``), or has more than the 18 digits a table's decimal
+column holds, reads as None, an empty cell, and a refused string is counted in ``REFUSED`` for
+one warning at the end. An unhashable value (a list where
 a string belongs) raises TypeError: hot callers catch it and retry through ``sanitized``.
 """
 
@@ -18,6 +19,8 @@ from kalshi_cli.fixed import FixedPointError, parse_fixed
 __all__ = ["MICROS", "PRICES", "REFUSED", "SIZES", "TOTALS", "Exact", "sanitized", "scaled"]
 
 _LIMIT = 1 << 16
+#: a scaled integer must stay below this to fit the tables' decimal(18, places) columns
+DIGITS18 = 10**18
 #: kind -> how many distinct values of it could not be read exactly (left empty).
 REFUSED: dict[str, int] = {}
 
@@ -51,6 +54,9 @@ class Exact(dict[Any, int | None]):
                     value = parse_fixed(key, self.places, self.what, signed=True)
                 except FixedPointError:
                     REFUSED[self.what] = REFUSED.get(self.what, 0) + 1
+            if value is not None and not -DIGITS18 < value < DIGITS18:
+                value = None  # more digits than a decimal(18) column holds: refused, never cut
+                REFUSED[self.what] = REFUSED.get(self.what, 0) + 1
         elif key is not None:
             REFUSED[self.what] = REFUSED.get(self.what, 0) + 1
         if len(self) >= _LIMIT:

@@ -1,5 +1,5 @@
-"""README's "More than one machine" example, run for real: a nats-server, a simulator, two
-recorders publishing the same trades into one stream, then the readers.
+"""README's NATS example ("One feed through NATS JetStream"), run for real: a nats-server, a
+simulator, two recorders publishing the same trades into one stream, then the readers.
 
 The block is read from README.md (from its heading to the end of its first bash block), not
 copied. Its fixed ports (4222, 8765) and /tmp paths become free ports and a temp directory;
@@ -32,13 +32,13 @@ from tests.test_cli_tail import wait_for
 
 pytestmark = pytest.mark.slow
 
-HEADING = "## More than one machine"
+HEADING = "### One feed through NATS JetStream"
 
 
 def readme_block() -> list[str]:
     """The lines of the first bash block after the heading."""
     text = (ROOT / "README.md").read_text()
-    assert HEADING in text, "README.md has no 'More than one machine' section"
+    assert HEADING in text, "README.md has no 'One feed through NATS JetStream' section"
     after = text.split(HEADING, 1)[1]
     block = after.split("```bash\n", 1)[1].split("\n```", 1)[0]
     return [line for line in block.splitlines() if line.strip()]

@@ -57,7 +57,7 @@ __all__ = ["META", "RecordError", "RecordHandler", "RecordWriter", "parse_rotate
 
 BUFFER = 64 * 1024  # bytes of whole lines held before a write
 GZIP_MEMBER = 1024 * 1024  # uncompressed bytes after which a gzip member is closed anyway
-GZIP_LEVEL = 6  # zlib's default: ~1.5 µs a frame; 1 is ~0.6 µs, its files ~1.6x larger
+GZIP_LEVEL = 6  # zlib's default (record --gzip-level): ~1.5 µs a frame; 1 is ~0.6 µs, its files ~1.6x larger
 IN_FLIGHT = 4  # members being compressed at once before ``write`` waits for the oldest (bounds memory)
 
 _SIZE_UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "kib": 1024, "mib": 1024**2, "gib": 1024**3}

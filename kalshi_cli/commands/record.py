@@ -61,6 +61,17 @@ def record(
             help="Write .ndjson.gz (closed gzip members each flush, so even a killed recorder leaves readable files).",
         ),
     ] = False,
+    gzip_level: Annotated[
+        int | None,
+        typer.Option(
+            "--gzip-level",
+            metavar="1-9",
+            min=1,
+            max=9,
+            help="With --gzip: zlib's level, 1 (quickest, files about 1.6x larger) to 9 (smallest).  [default: 6]",
+            show_default=False,
+        ),
+    ] = None,
     param: Annotated[
         list[str] | None,
         typer.Option("--param", "-p", metavar="KEY=VALUE", help="Extra subscribe parameter, as for tail."),
@@ -165,6 +176,8 @@ def record(
         raise UsageError(
             "--sink-subjects, --sink-retention, --sink-replicas, --sink-dedup-window and --spool go with --sink"
         )
+    if gzip_level is not None and not gzip_out:
+        raise UsageError("--gzip-level goes with --gzip")
     window = parse_duration(sink_dedup_window, "--sink-dedup-window") if sink is not None else 120.0
     settings = feed.RecordSettings(
         channels=list(channels),
@@ -173,6 +186,7 @@ def record(
         rotate_seconds=seconds,
         rotate_bytes=size,
         gzip=gzip_out,
+        gzip_level=gzip_level,
         params=parse_params(list(param or [])),
         all_in_series=all_in_series,
         redundant=redundant,

@@ -23,7 +23,7 @@ from kalshi_cli.feeds.runner import run_feed, run_main
 from kalshi_cli.feeds.subscriptions import build_subscriptions, check_channel
 from kalshi_cli.feeds.trades import trade_fetcher
 from kalshi_cli.output import Reporter
-from kalshi_cli.recorder import RecordHandler, RecordWriter
+from kalshi_cli.recorder import GZIP_LEVEL, RecordHandler, RecordWriter
 
 __all__ = ["RecordSettings", "RecordStatus", "run"]
 
@@ -36,6 +36,7 @@ class RecordSettings:
     rotate_seconds: float | None = 3600.0
     rotate_bytes: int | None = None
     gzip: bool = False
+    gzip_level: int | None = None  # zlib's level for --gzip (None: recorder.GZIP_LEVEL)
     params: dict[str, Any] = field(default_factory=dict)
     all_in_series: bool = False  # a series ticker may expand to all its open events' markets
     redundant: int = 1  # connections merged into one stream
@@ -185,6 +186,7 @@ def _writer(settings: RecordSettings, env: Environment) -> RecordWriter:
     return RecordWriter(
         settings.out,
         gzip=settings.gzip,
+        gzip_level=GZIP_LEVEL if settings.gzip_level is None else settings.gzip_level,
         rotate_seconds=settings.rotate_seconds,
         rotate_bytes=settings.rotate_bytes,
         clock=env.clock,

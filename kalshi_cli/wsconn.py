@@ -36,7 +36,7 @@ from websockets.proxy import get_proxy
 from websockets.uri import parse_uri
 
 from kalshi_cli.transport import Connection, HandshakeFailed, HandshakeRejected, TransportClosed
-from kalshi_cli.wsframes import FrameReader
+from kalshi_cli.wsframes import FrameReader, send_pending
 
 __all__ = ["Connection", "client_protocol", "connect"]
 
@@ -321,14 +321,7 @@ class BatchConnection(asyncio.Protocol):
             self._waiter.set_result(None)
 
     def write_pending(self) -> None:
-        transport = self.transport
-        if transport is None:
-            return
-        for data in self.protocol.data_to_send():
-            if data:
-                transport.write(data)
-            elif transport.can_write_eof():
-                transport.write_eof()
+        send_pending(self.protocol, self.transport)
 
 
 # --- through a proxy: websockets' own client, one message per batch ----------------------------

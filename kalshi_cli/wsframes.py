@@ -12,7 +12,11 @@ rest of the stream for good, so websockets' own checks and error handling apply 
 
 from __future__ import annotations
 
-__all__ = ["FrameReader"]
+import asyncio
+
+from websockets.client import ClientProtocol
+
+__all__ = ["FrameReader", "send_pending"]
 
 _TEXT, _BINARY, _CONT = 0x1, 0x2, 0x0
 _CLOSE = 0x8
@@ -103,3 +107,15 @@ class FrameReader:
         open_fragments = b"".join(self._parts) if self._parts is not None else b""
         self._parts = None
         return b"".join(control) + open_fragments + buf[pos:]
+
+
+def send_pending(protocol: ClientProtocol, transport: asyncio.Transport | None) -> None:
+    """Write what websockets' protocol has queued (an empty chunk: half-close); wsconn and the
+    picows handshake (wshandshake) both write through it."""
+    if transport is None:
+        return
+    for data in protocol.data_to_send():
+        if data:
+            transport.write(data)
+        elif transport.can_write_eof():
+            transport.write_eof()

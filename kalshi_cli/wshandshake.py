@@ -17,6 +17,7 @@ from websockets.protocol import State
 
 from kalshi_cli import wsconn
 from kalshi_cli.transport import HandshakeFailed
+from kalshi_cli.wsframes import send_pending
 
 __all__ = ["Handshake"]
 
@@ -95,11 +96,4 @@ class Handshake(asyncio.Protocol):
             self.done.exception()  # retrieved: not reported as "never retrieved"
 
     def _write_pending(self) -> None:
-        transport = self.transport
-        if transport is None:
-            return
-        for data in self.protocol.data_to_send():
-            if data:
-                transport.write(data)
-            elif transport.can_write_eof():
-                transport.write_eof()
+        send_pending(self.protocol, self.transport)

@@ -8,6 +8,7 @@ its own port (``-p 0`` is not supported), so a free one is found first.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -34,9 +35,30 @@ def nats_server_binary() -> str:
 
 
 def free_port() -> int:
+    """A port nothing listens on, chosen below the kernel's ephemeral range: a port from that range
+    (what ``bind(0)`` hands out) can be taken, before the server binds it, by an outgoing connection
+    (a cluster node dialling its routes), which failed a cluster test with "address in use"."""
+    low, _ = _ephemeral_range()
+    for _ in range(200):
+        port = random.randrange(max(1024, low - 12_000), low)
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
 
 
 class NatsServer:

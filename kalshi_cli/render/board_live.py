@@ -20,7 +20,6 @@ from kalshi_cli.book import OrderBook
 from kalshi_cli.render import style
 from kalshi_cli.render.board import BOARD_KEYS, board_order, board_screen, visible_rows
 from kalshi_cli.render.live import BookLiveView
-from kalshi_cli.session import SessionState
 
 __all__ = ["BACK_KEYS", "BOARD_ABOVE", "BoardLiveView", "pick_view"]
 
@@ -67,16 +66,9 @@ class BoardLiveView(BookLiveView):
         if self.opened is not None:
             self.markets = [self.opened]
             return Group(Text(_LADDER_HINT, style=style.DIM, no_wrap=True, overflow="crop"), super().render())
-        handler = self.handler
         now = time.monotonic()
-        mark_time, mark_frames = self._rate_mark
-        if now - mark_time >= 1.0:
-            self.stats.msg_rate = (handler.frames - mark_frames) / (now - mark_time)
-            self._rate_mark = (now, handler.frames)
-        session = getattr(handler, "session", None)
-        self.stats.connection = session.state if session is not None else SessionState.CONNECTING
-        self.stats.last_update = handler.last_frame_at
-        self.stats.count_books(handler.books)
+        self.refresh_stats(now)
+        handler = self.handler
         books = [handler.books.book(t) or OrderBook(t) for t in self.board]
         return board_screen(
             books,

@@ -67,10 +67,10 @@ class BookLiveView(LoopLive):
                 out[book.market_ticker] = seen[1]
         return out
 
-    def render(self) -> RenderableType:
-        """Build the whole screen from current state."""
+    def refresh_stats(self, now: float) -> None:
+        """The footer's figures from the handler at ``now`` (monotonic): message rate (per second,
+        over >= 1 s), connection state, last update, book states."""
         handler = self.handler
-        now = time.monotonic()
         mark_time, mark_frames = self._rate_mark
         if now - mark_time >= 1.0:
             self.stats.msg_rate = (handler.frames - mark_frames) / (now - mark_time)
@@ -79,6 +79,12 @@ class BookLiveView(LoopLive):
         self.stats.connection = session.state if session is not None else SessionState.CONNECTING
         self.stats.last_update = handler.last_frame_at
         self.stats.count_books(handler.books)
+
+    def render(self) -> RenderableType:
+        """Build the whole screen from current state."""
+        now = time.monotonic()
+        self.refresh_stats(now)
+        handler = self.handler
         books = [handler.books.book(t) for t in self.markets]
         shown = [b if b is not None else OrderBook(t) for b, t in zip(books, self.markets, strict=True)]
         width = self.console.size.width

@@ -23,6 +23,7 @@ from kalshi_cli.feeds.context import ConnectionArgs, open_context
 from kalshi_cli.feeds.markets import check_tickers, resolve_names
 from kalshi_cli.feeds.own_orders import Marks, follow_own_orders
 from kalshi_cli.feeds.runner import FeedHandler, Tick, finish_on_quit, run_feed, run_main
+from kalshi_cli.feeds.stream_options import StreamOptions
 from kalshi_cli.latency import FrameAges, ReadClock, write_report
 from kalshi_cli.market_stats import MarketStats
 from kalshi_cli.output import OutputClosed
@@ -36,7 +37,7 @@ _LIVE = BookState.LIVE
 
 
 @dataclass
-class BookSettings:
+class BookSettings(StreamOptions):
     tickers: list[str] = field(default_factory=list)
     depth: int | None = None
     json_out: bool = False
@@ -46,13 +47,6 @@ class BookSettings:
     wait: float = 10.0
     dollars: bool = False  # the view's prices as the exchange's dollar strings, not cents
     layout: str = "grid"  # the view's panels: "grid" (side by side) or "stack"
-    all_in_series: bool = False  # a series ticker may expand to all its open events' markets
-    continuity: bool = False  # --json: a continuity line on each gap, reconnect, resync
-    stats: bool = False  # an age_ms summary per channel on stderr at the end
-    redundant: int = 1  # connections merged into one stream
-    source: str | None = None  # nats://... : read the bus instead of connecting to Kalshi
-    durable: str | None = None  # with source: the durable consumer's name
-    since: str | None = None  # with source: where to start
     conn: ConnectionArgs = field(default_factory=ConnectionArgs)
 
 

@@ -19,6 +19,7 @@ from kalshi_cli.errors import UsageError
 from kalshi_cli.feeds.context import ConnectionArgs, open_context
 from kalshi_cli.feeds.markets import resolve_markets
 from kalshi_cli.feeds.runner import FeedHandler, run_feed, run_main
+from kalshi_cli.feeds.stream_options import StreamOptions
 from kalshi_cli.feeds.subscriptions import build_subscriptions, check_channel
 from kalshi_cli.feeds.trades import FetchTrades, TradeGapFiller, trade_fetcher
 from kalshi_cli.latency import FrameAges, ReadClock, write_report
@@ -34,19 +35,12 @@ _NOT_A_FRAME = -1  # the stamp of a continuity line passed through the trade bac
 
 
 @dataclass
-class TailSettings:
+class TailSettings(StreamOptions):
     channels: list[str]
     markets: list[str] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
     json_out: bool = False
     count: int | None = None
-    all_in_series: bool = False  # a series ticker may expand to all its open events' markets
-    continuity: bool = False  # --json: a continuity line on each gap, reconnect, resync
-    stats: bool = False  # an age_ms summary per channel on stderr at the end
-    redundant: int = 1  # connections merged into one stream
-    source: str | None = None  # nats://... : read the bus instead of connecting to Kalshi
-    durable: str | None = None  # with source: the durable consumer's name
-    since: str | None = None  # with source: where to start
     conn: ConnectionArgs = field(default_factory=ConnectionArgs)
 
 

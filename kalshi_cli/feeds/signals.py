@@ -49,7 +49,8 @@ def run_main(main: Callable[[], Awaitable[None]]) -> None:
                 previous[signum] = handler
 
     async def guarded() -> None:
-        running["loop"] = asyncio.get_running_loop()
+        running["loop"] = loop = asyncio.get_running_loop()
+        loop.set_exception_handler(_quiet_network_leftovers)
         running["task"] = asyncio.current_task()
         if stopping:  # a signal came while the loop was starting
             raise asyncio.CancelledError
@@ -68,3 +69,13 @@ def run_main(main: Callable[[], Awaitable[None]]) -> None:
             # is left is to exit, and another signal ends the process at once, as it would anyway
             # once the interpreter is finalizing.
             signal.signal(number, signal.SIG_DFL if stopping else handler)
+
+
+def _quiet_network_leftovers(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """A library's dropped connection left in a future nobody awaited (nats-py's reader after a
+    refused sign-in: "Future exception was never retrieved", ConnectionResetError) is not news:
+    the error the command reports already said it. asyncio would print a traceback on stderr;
+    anything else still goes to asyncio's own handler."""
+    if isinstance(context.get("exception"), ConnectionError) and "never retrieved" in str(context.get("message")):
+        return
+    loop.default_exception_handler(context)

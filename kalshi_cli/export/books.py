@@ -85,6 +85,7 @@ class Books:
         self.subs: dict[int, tuple[str, list[str]]] = {}  # sid -> (channel, markets), from the meta lines
         self.next_grid: int | None = None
         self._seen_gap: tuple[int, int] | None = None  # (sid, seq) of the last gap noted from the data
+        self.apply_known: Callable[..., None] | None = None  # set by delta_handler
 
     # --- seq and meta ------------------------------------------------------------------------
 
@@ -237,12 +238,15 @@ class Books:
         close, event = self._close_group, self.continuity.event
 
         def delta(obj: dict[str, Any], msg: dict[str, Any], ts: int, recv: Any, rt: int) -> None:
-            ticker = msg.get("market_ticker")
             sid = obj.get("sid")
-            book = books.get(ticker) if type(ticker) is str else None
+            book = books.get(ticker) if type(ticker := msg.get("market_ticker")) is str else None
             if book is None or type(sid) is not int:
                 frame(obj, ORDERBOOK_DELTA, msg, ts, recv, rt)
-                return
+            else:
+                applied(book, sid, obj.get("seq"), msg, ts, recv, rt, obj)
+
+        def applied(book: Any, sid: int, seq: Any, msg: dict[str, Any], ts: int, recv: Any, rt: int, obj: Any) -> None:
+            """A delta for a market with a book, on an int sid (``obj``: its frame, or None: rebuilt if needed)."""
             ticker = book.market_ticker  # (the same string)
             clock = msg.get("clock")
             group = groups.get(sid)
@@ -259,18 +263,26 @@ class Books:
                         top((group[2], group[3], group[0], group[1], group[4], bid, now[1], ask, now[3], spread))
             if only is not None and ticker not in only:
                 return
-            if ticker not in sid_markets.get(sid, ()):
-                frame(obj, ORDERBOOK_DELTA, msg, ts, recv, rt)  # (its action was closed above: no group now)
+            if ticker not in sid_markets.get(sid, ()):  # (its action was closed above: no group now)
+                frame(
+                    obj or {"type": ORDERBOOK_DELTA, "sid": sid, "seq": seq, "msg": msg},
+                    ORDERBOOK_DELTA,
+                    msg,
+                    ts,
+                    recv,
+                    rt,
+                )
                 return
             before = book.state
             if book.apply_delta(msg) is _APPLIED:
-                book.seq = seq = obj.get("seq")
+                book.seq = seq
                 updated[ticker] = ts
                 groups[sid] = (ticker, clock, ts, recv, seq, False)
             elif book.state is _STALE and before is not _STALE:
                 close(sid, write=False)
                 event(rt, STALE, books=[ticker], sid=sid, reason=book.stale_reason, source="data")
 
+        self.apply_known = applied  # (typedrows: a typed delta, its frame built only if ``frame`` needs it)
         return delta
 
     def delta_row_handler(self) -> Callable[[dict[str, Any], dict[str, Any], int, Any, int], None]:

@@ -82,6 +82,10 @@ class FrameRows:
             obj.get("sid"),
             obj.get("seq"),
         )
+        self.add_trade(trade_id, ts, row)
+
+    def add_trade(self, trade_id: Any, ts: int, row: tuple[Any, ...]) -> None:
+        """``row``, unless its ``trade_id`` was written within the window."""
         if trade_id is not None:
             ids = self.trade_ids
             if trade_id in ids:

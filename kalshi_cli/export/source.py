@@ -11,18 +11,22 @@ writer leaves at the end of a file is the usual one), and the export goes on.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from kalshi_cli.errors import UsageError
+from kalshi_cli.export.typed import Decoder
 from kalshi_cli.protocol import DATA_TYPES
 from kalshi_cli.recording import META, expand, iter_lines
 
 __all__ = ["Warn", "check_files", "read_lines"]
 
 Warn = Callable[[str], None]
+#: lines read at a time (a chunk of whole typed lines is decoded in one call)
+CHUNK = 2048
 _KNOWN = DATA_TYPES | {META}
 
 
@@ -79,8 +83,15 @@ def read_lines(
     skip: tuple[bytes, ...] = (),
     seen: list[int] | None = None,
     report: tuple[bytes, ...] | None = None,
-) -> Iterator[dict[str, Any]]:
-    """Every JSON object line of ``paths``, in order; what cannot be read is warned about and skipped.
+    fast: Decoder | None = None,
+) -> Iterator[list[Any]]:
+    """Every JSON object line of ``paths``, in order, in lists of up to ``CHUNK`` lines' worth;
+    what cannot be read is warned about and skipped.
+
+    Each object is a dict, or with ``fast`` (``typed.decoder``) a Struct for a line it takes (one
+    that starts with one of its prefixes and decodes as declared; any other line is read as a
+    dict). A chunk whose every line is whole and either skipped or typed is decoded in one go
+    (``map``: each line on its own, as below); any other chunk goes line by line.
 
     Lines starting with one of ``skip`` are passed over unparsed (a pass that has no use for them)
     unless they look torn; ``seen[0]`` counts every line read, those included. With ``report``,
@@ -90,6 +101,7 @@ def read_lines(
     count = seen if seen is not None else [0]
     loads = orjson.loads
     decode_error = orjson.JSONDecodeError
+    typed, typed_error, typed_lines = fast if fast is not None else (loads, decode_error, ())
     for path in paths:
         bad: int | None = None
         n = 0
@@ -98,25 +110,50 @@ def read_lines(
             warn(f"{path}:{line_no}: {text}")
 
         try:
-            for line in iter_lines(path, warn if report is None else None):
-                n += 1
-                if line.startswith(skip) and line.endswith(b"}\n"):
-                    continue  # (a torn line is parsed, so that it is reported)
-                try:
-                    obj = loads(line)
-                except decode_error:
-                    if not line.strip():
+            source = iter(iter_lines(path, warn if report is None else None))
+            while chunk := list(islice(source, CHUNK)):
+                if typed_lines and bad is None and b"".join(chunk).count(b"}\n") == len(chunk):
+                    kept = [line for line in chunk if not line.startswith(skip)] if skip else chunk
+                    try:
+                        decoded = list(map(typed, kept))
+                    except typed_error:
+                        pass  # (a line of another kind, or one that does not decode as declared)
+                    else:
+                        n += len(chunk)
+                        yield decoded
+                        continue
+                out: list[Any] = []
+                for line in chunk:
+                    n += 1
+                    if line.startswith(skip) and line.endswith(b"}\n"):
+                        continue  # (a torn line is parsed, so that it is reported)
+                    if line.startswith(typed_lines):
+                        try:
+                            struct = typed(line)
+                        except typed_error:
+                            pass  # read as a dict below (and reported there if it is no JSON)
+                        else:
+                            if bad is not None:
+                                tell(bad, "not a JSON line; skipped")
+                                bad = None
+                            out.append(struct)
+                            continue
+                    try:
+                        obj = loads(line)
+                    except decode_error:
+                        if not line.strip():
+                            continue
+                        if bad is not None:
+                            tell(bad, "not a JSON line; skipped")
+                        mine = report is None or (line.startswith(report) and line.endswith(b"}\n"))
+                        bad = n if mine else None
                         continue
                     if bad is not None:
                         tell(bad, "not a JSON line; skipped")
-                    mine = report is None or (line.startswith(report) and line.endswith(b"}\n"))
-                    bad = n if mine else None
-                    continue
-                if bad is not None:
-                    tell(bad, "not a JSON line; skipped")
-                    bad = None
-                if type(obj) is dict:
-                    yield obj
+                        bad = None
+                    if type(obj) is dict:
+                        out.append(obj)
+                yield out
         except OSError as exc:
             raise UsageError(f"cannot read recording {path}: {exc.strerror or exc}") from None
         finally:

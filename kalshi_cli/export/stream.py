@@ -26,7 +26,10 @@ from kalshi_cli.export.schema import TABLES
 from kalshi_cli.export.settings import ExportSettings
 from kalshi_cli.export.source import Warn, read_lines
 from kalshi_cli.export.tables import OpenPart, Output, TableBuffer
+from kalshi_cli.export.typed import decoder
+from kalshi_cli.export.typedrows import typed_handlers
 from kalshi_cli.export.values import REFUSED, sanitized
+from kalshi_cli.export.values import reset as reset_values
 from kalshi_cli.protocol import ORDERBOOK_DELTA, ORDERBOOK_SNAPSHOT
 from kalshi_cli.recording import META, RECV_TS
 
@@ -40,17 +43,28 @@ _TICKER_LINE = (b'{"type":"ticker"',)
 _TRADE_LINE = (b'{"type":"trade"',)
 
 
+def _typed_kinds(building: bool, books: Books, rows: FrameRows) -> list[str]:
+    """The frames this pass reads typed (``typed.decoder``): those whose handling ``typedrows`` has."""
+    tables = rows.tables
+    kinds = ["delta"] if building == (books.deltas is None) else []  # (a pass of books and deltas both: dicts)
+    if "tickers" in tables:
+        kinds.append("ticker")
+    if "trades" in tables:
+        kinds.append("trade")
+    elif building:
+        kinds.append("trade_seq")
+    return kinds
+
+
 def split_passes(tables: list[str]) -> tuple[list[str], list[str]]:
     """The tables of the book pass and of the other pass (either may be empty: then one pass).
 
-    The book pass rebuilds the books and reads every line but tickers; it takes ``trades`` too
-    (it parses the trade frames anyway, for their seq). The other takes ``deltas`` (the raw book
-    frames: no book) and the remaining frame tables, skipping the trade frames unread. That
+    The book pass rebuilds the books: it reads the book frames and, for their seq and times
+    alone, the trades (typed: a few fields). The other takes ``deltas`` (the raw book frames: no
+    book) and every frame table, trades included, skipping the meta lines. With msgspec that
     splits a typical recording's work about evenly between two cores.
     """
     books = [t for t in tables if t in BOOK_TABLES]
-    if books:
-        books += [t for t in tables if t == "trades"]
     return books, [t for t in tables if t not in books]
 
 
@@ -85,7 +99,7 @@ def export_tables(
     Raises:
         ExportError: the disk failed (what was finished before is complete and readable).
     """
-    REFUSED.clear()
+    reset_values()
     if hasattr(signal, "SIGXFSZ"):  # a file-size limit (ulimit -f) is then EFBIG: one error line, not a core dump
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     open_part, ext = opener(settings.format)
@@ -165,52 +179,78 @@ def _stream(
     seqs: dict[Any, int] = books.seq
     next_grid = -(2**62)
     last = 0
-    lines = 0
-    for obj in read_lines(files, warn, skip, seen, report):
-        lines += 1
-        if not lines & 4095:
-            for buffer in buffers:
-                buffer.flush_if_full()
-        kind = obj.get("type")
-        if type(kind) is not str:
-            continue
-        recv: Any = obj.get(RECV_TS)
-        if type(recv) is not int:
-            recv = None
-        if kind == META:
-            books.meta(obj, recv if recv is not None else last)
-            continue
-        msg = obj.get("msg")
-        if type(msg) is not dict:
-            continue
-        ts = msg.get("ts_ms")
-        if type(ts) is not int:
-            ts = obj.get("sending_ts_ms")
+    recv: Any
+    kinds = _typed_kinds(building, books, rows)
+    fast = decoder(kinds)
+    typed = typed_handlers(kinds, books, rows) if fast is not None else {}
+    for chunk in read_lines(files, warn, skip, seen, report, fast):
+        for buffer in buffers:
+            buffer.flush_if_full()
+        for obj in chunk:
+            if (handle := typed.get(type(obj))) is not None:  # a typed frame (typed.py): the steps below, on attributes
+                m = obj.msg
+                if m is None:
+                    continue
+                recv = obj.recv_ts_ms
+                ts = m.ts_ms
+                if ts is None:
+                    ts = obj.sending_ts_ms
+                    if ts is None:
+                        ts = recv if recv is not None else last
+                last = ts
+                rt = recv if recv is not None else ts
+                if ts >= next_grid and want_grid:
+                    books.grid(ts)
+                    next_grid = books.next_grid or next_grid
+                if building and (seq := obj.seq) is not None:
+                    sid = obj.sid
+                    if seqs.get(sid, -2) == seq - 1:
+                        seqs[sid] = seq
+                    else:
+                        check_seq(obj.kind, sid, seq, rt)
+                handle(obj, m, ts, recv, rt)
+                continuity.last_ts = rt
+                continue
+            kind = obj.get("type")
+            if type(kind) is not str:
+                continue
+            recv = obj.get(RECV_TS)
+            if type(recv) is not int:
+                recv = None
+            if kind == META:
+                books.meta(obj, recv if recv is not None else last)
+                continue
+            msg = obj.get("msg")
+            if type(msg) is not dict:
+                continue
+            ts = msg.get("ts_ms")
             if type(ts) is not int:
-                ts = recv if recv is not None else last
-        last = ts
-        rt = recv if recv is not None else ts
-        if ts >= next_grid and want_grid:
-            books.grid(ts)
-            next_grid = books.next_grid or next_grid
-        if building and (seq := obj.get("seq")) is not None:
-            sid = obj.get("sid")
-            if type(seq) is int and seqs.get(sid, -2) == seq - 1:  # in order: the common case, inline
-                seqs[sid] = seq
-            else:
-                check_seq(kind, sid, seq, rt)
-        try:
-            if kind == ORDERBOOK_DELTA:
-                if want_books:
-                    on_delta(obj, msg, ts, recv, rt)
-            elif kind == ORDERBOOK_SNAPSHOT:
-                if want_books:
-                    frame(obj, kind, msg, ts, recv, rt)
-            elif (handler := handlers.get(kind)) is not None:
-                handler(obj, msg, ts, recv)
-        except TypeError:  # a list or object where a string belongs: read it with those emptied
-            if kind in book_kinds:
-                frame(obj, kind, sanitized(msg), ts, recv, rt)
-            elif (handler := handlers.get(kind)) is not None:
-                handler(obj, sanitized(msg), ts, recv)
-        continuity.last_ts = rt  # where the doubt starts if the next line reports trouble
+                ts = obj.get("sending_ts_ms")
+                if type(ts) is not int:
+                    ts = recv if recv is not None else last
+            last = ts
+            rt = recv if recv is not None else ts
+            if ts >= next_grid and want_grid:
+                books.grid(ts)
+                next_grid = books.next_grid or next_grid
+            if building and (seq := obj.get("seq")) is not None:
+                sid = obj.get("sid")
+                if type(seq) is int and seqs.get(sid, -2) == seq - 1:  # in order: the common case, inline
+                    seqs[sid] = seq
+                else:
+                    check_seq(kind, sid, seq, rt)
+            try:
+                if kind == ORDERBOOK_DELTA:
+                    if want_books:
+                        on_delta(obj, msg, ts, recv, rt)
+                elif kind == ORDERBOOK_SNAPSHOT:
+                    if want_books:
+                        frame(obj, kind, msg, ts, recv, rt)
+                elif (handler := handlers.get(kind)) is not None:
+                    handler(obj, msg, ts, recv)
+            except TypeError:  # a list or object where a string belongs: read it with those emptied
+                if kind in book_kinds:
+                    frame(obj, kind, sanitized(msg), ts, recv, rt)
+                elif (handler := handlers.get(kind)) is not None:
+                    handler(obj, sanitized(msg), ts, recv)
+            continuity.last_ts = rt  # where the doubt starts if the next line reports trouble

@@ -16,7 +16,7 @@ from typing import Any
 
 from kalshi_cli.fixed import FixedPointError, parse_fixed
 
-__all__ = ["MICROS", "PRICES", "REFUSED", "SIZES", "TOTALS", "Exact", "sanitized", "scaled"]
+__all__ = ["MICROS", "PRICES", "REFUSED", "SIZES", "TOTALS", "Exact", "reset", "sanitized", "scaled"]
 
 _LIMIT = 1 << 16
 #: a scaled integer must stay below this to fit the tables' decimal(18, places) columns
@@ -72,6 +72,13 @@ MICROS = Exact(6, "money")
 #: kept apart, where they cannot crowd the few repeated sizes out of ``SIZES``.
 TOTALS = Exact(2, "size")
 _BY_PLACES = {4: PRICES, 2: SIZES, 6: MICROS}
+
+
+def reset() -> None:
+    """A new export: nothing refused yet, and nothing remembered (a remembered refusal would not be counted)."""
+    REFUSED.clear()
+    for cache in (PRICES, SIZES, MICROS, TOTALS):
+        cache.clear()
 
 
 def scaled(value: Any, places: int) -> int | None:

@@ -58,6 +58,12 @@ class LineWriter:
             except RuntimeError:  # no loop: flush now
                 self.flush()
 
+    def write_lines(self, lines: list[bytes]) -> None:
+        """Write several lines (none may hold a newline) in one append: a batch of frames."""
+        if lines:
+            self.lines += len(lines) - 1
+            self.write_line(b"\n".join(lines))
+
     def _idle_flush(self) -> None:
         self._flush_pending = False
         try:

@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
-from kalshi_cli import events
+from kalshi_cli import events, framehead
 from kalshi_cli.client import KalshiClient
 from kalshi_cli.errors import ConnectionFailed
 from kalshi_cli.events import Command, Event, SessionState, StreamDone, Subscription
+from kalshi_cli.fastlane import FastLaneClient
 from kalshi_cli.output import Reporter
 from kalshi_cli.probe import USER_AGENT, refusal_error
 from kalshi_cli.protocol import ORDERBOOK_DELTA, Head
@@ -49,6 +51,11 @@ class StreamHandler:
     #: data frame on a known sid (checked: UTF-8, JSON, seq) is given here as its raw bytes
     #: instead of to ``on_data``, and no ``Head`` is built. It must do what ``on_data`` would do.
     passthrough: Callable[[bytes], None] | None = None
+    #: With ``passthrough``, optionally: several consecutive such frames at once (a list, in
+    #: order), doing what ``passthrough`` does for each; frames of a type in
+    #: ``passthrough_apart`` always come one by one to ``passthrough`` (those that need a look).
+    passthrough_batch: Callable[[list[bytes]], None] | None = None
+    passthrough_apart: frozenset[str] = frozenset()
 
     def on_connected(self, url: str) -> None:
         """A new connection is up; sids and seqs start again."""
@@ -116,7 +123,7 @@ class Session:
         self.backoff = Backoff(backoff_base, backoff_cap)
         self.connect_tries = connect_tries
         self.transport = transport
-        self.client = KalshiClient(subscriptions, passthrough=handler.passthrough is not None)
+        self.client = _client(subscriptions, passthrough=handler.passthrough is not None)
         self.connects = 0
         self.reconnects = 0
         self.state = SessionState.CONNECTING
@@ -259,7 +266,14 @@ class Session:
         pass_on = handler.passthrough or _no_passthrough
         on_data = handler.on_data
         dispatch = self._dispatch
-        receive = self.client.receive
+        client = self.client
+        if isinstance(client, FastLaneClient):  # the common frames are handed on from inside the client
+            batch = handler.passthrough_batch or partial(_one_by_one, pass_on)
+            receive: Callable[[list[bytes]], Iterator[Event | bytes]] = partial(
+                client.receive_passing, pass_on=pass_on, pass_batch=batch, apart=handler.passthrough_apart
+            )
+        else:
+            receive = client.receive
         recv_batch = conn.recv_batch
         flush = self._flush
         data_event = events.Data
@@ -300,6 +314,18 @@ class Session:
 
 def _no_passthrough(raw: bytes) -> None:  # pragma: no cover - the client yields bytes only with one
     raise AssertionError("raw frame without a passthrough handler")
+
+
+def _one_by_one(pass_on: Callable[[bytes], None], frames: list[bytes]) -> None:
+    for raw in frames:
+        pass_on(raw)
+
+
+def _client(subscriptions: list[Subscription], *, passthrough: bool) -> KalshiClient:
+    """The fast lane when frames are passed on and msgspec reads heads (``framehead.FAST``)."""
+    if passthrough and framehead.FAST:
+        return FastLaneClient(subscriptions)
+    return KalshiClient(subscriptions, passthrough=passthrough)
 
 
 def _default_transport() -> Connector:

@@ -24,7 +24,7 @@ from kalshi_cli.feeds.subscriptions import build_subscriptions, check_channel
 from kalshi_cli.feeds.trades import FetchTrades, TradeGapFiller, trade_fetcher
 from kalshi_cli.latency import FrameAges, ReadClock, write_report
 from kalshi_cli.output import Reporter
-from kalshi_cli.protocol import Head
+from kalshi_cli.protocol import TRADE, Head
 from kalshi_cli.session import StreamDone, Subscription
 from kalshi_cli.sinks import OutputKind, Sink, choose, open_sink
 from kalshi_cli.trade_mark import TRADE_FIRST, TRADE_MARK, TYPE_FIRST
@@ -82,8 +82,31 @@ class TailHandler(FeedHandler):
             return
         if self.trades is None and count is None:
             self.passthrough = sink.frame
+            self.passthrough_batch = sink.frames
         else:
             self.passthrough = self._fast_path()
+            self.passthrough_batch = self._pass_batch
+            if self.trades is not None:
+                self.passthrough_apart = frozenset({TRADE})  # each trade through the backfill's dedupe
+
+    def _pass_batch(self, frames: list[bytes]) -> None:
+        """A run of in-order frames of the fast lane, none of them a trade: held with the rest
+        during a backfill, else written at once (up to ``--count``)."""
+        trades = self.trades
+        if trades is not None and trades.holding:
+            for raw in frames:
+                trades.live(raw, 0)
+            return
+        left = self.remaining
+        if left is None:
+            self.sink.frames(frames)
+        elif len(frames) < left:
+            self.sink.frames(frames)
+            self.remaining = left - len(frames)
+        else:
+            self.sink.frames(frames[:left])
+            self.remaining = 0
+            raise StreamDone
 
     def _fast_path(self) -> Callable[[bytes], None]:
         """The session's fast path as one function: a frame the trade backfill need not see (not a

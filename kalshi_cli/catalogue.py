@@ -7,11 +7,13 @@ and the cache goes beside it), else ``$XDG_CACHE_HOME/kalshi``, else ``~/.cache/
 
 * ``catalogue-<env>.ndjson``: a header line ``{"format": 3, "env", "fetched_at"}``, then one
   line per entry, ``KIND<TAB>key<TAB>event<TAB>seen<TAB>{json}``: ``M`` a market (the API's
-  object cut to the ``KEPT_FIELDS`` the CLI reads: a fifth of its bytes), ``E`` an event,
-  ``S`` a series whose open events were all listed (``{"events": [...]}``: the resolver can
-  answer the series from the cache). ``seen`` is when that entry was fetched (Unix seconds):
-  a merging save keeps older lines as they are, so each entry ages on its own. The keys lead
-  each line, so a run that saw only some markets merges them in without parsing the rest;
+  object cut to the ``KEPT_FIELDS`` the CLI reads: a fifth of its bytes), ``E`` an event whose
+  open markets were all listed with it (the API's event object, or ``{"event_ticker"}`` alone
+  when a ``kalshi markets --event`` listing was all that was read of it), ``S`` a series whose
+  open events were all listed (``{"events": [...]}``): the resolver answers both from the
+  cache. ``seen`` is when that entry was fetched (Unix seconds): a merging save keeps older
+  lines as they are, so each entry ages on its own. The keys lead each line, so a run that
+  saw only some markets merges them in without parsing the rest;
 * ``tickers-<env>.txt``: one ``TICKER<TAB>title`` line per market and per event, sorted, for
   completion, which reads only this small file (a few hundred KB for 10,000 markets).
 

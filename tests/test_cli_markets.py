@@ -6,6 +6,7 @@ import http.server
 import json
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -13,9 +14,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from kalshi_cli.catalogue import catalogue_path, env_name_for, load_catalogue, tickers_path
+from kalshi_cli.catalogue import Catalogue, catalogue_path, env_name_for, load_catalogue, tickers_path
+from kalshi_cli.catalogue_save import save_catalogue
 from kalshi_cli.market_query import close_ts, spread
-from tests.conftest import assert_clean_error, cli_env, run_cli
+from tests.conftest import assert_clean_error, cli_env, run_cli, signed_args
 
 
 def cache_env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -267,3 +269,88 @@ def test_sim_on_other_commands_says_its_size_and_where_the_list_is(tmp_path: Pat
     assert not any(m["ticker"] in line for m in listed), line  # a count, not the list: it stays one short line
     assert int(found[1]) == len(listed)
     assert int(found[2]) == len({m["event_ticker"] for m in listed})
+
+
+# --- a whole listing of one event stands for it -------------------------------------------------
+
+
+def catalogue_requests(sim) -> list[dict]:
+    return [r for r in sim.rest_requests() if "/portfolio/" not in r["path"]]
+
+
+def test_a_whole_listing_of_an_event_stands_for_it_in_the_resolver(keys, sim_factory, tmp_path: Path) -> None:
+    """`kalshi markets --event E` read to its end records E as known whole (its paused markets
+    asked for too: --status open lists only trading ones), so `book E` asks REST nothing."""
+    sim = sim_factory(rate=0, markets=40)
+    everything = lines_of(run_cli(["markets", "--url", sim.url, "--status", "all"], env=cache_env(tmp_path / "other")))
+    event = max({m["event_ticker"] for m in everything}, key=lambda e: sum(m["event_ticker"] == e for m in everything))
+    open_ones = sorted(m["ticker"] for m in everything if m["event_ticker"] == event and m["status"] == "active")
+    assert len(open_ones) >= 2
+    assert sorted(m["ticker"] for m in listed(sim, tmp_path, "--event", event.lower())) == open_ones
+    paused = [r["query"] for r in catalogue_requests(sim) if r["query"].get("status") == ["paused"]]
+    assert paused == [{"event_ticker": [event], "status": ["paused"], "limit": ["1000"]}]
+    name = env_name_for("custom", sim.url)
+    cat = load_catalogue(name, environ={"XDG_CACHE_HOME": str(tmp_path / "cache")})
+    assert cat is not None and cat.events == {event: {"event_ticker": event}}
+    before = len(catalogue_requests(sim))
+    proc = run_cli(["book", event, "--once", "--json", *signed_args(keys, sim.url)], env=cache_env(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert catalogue_requests(sim)[before:] == []  # answered from the cache
+    assert sorted(orjson.loads(line)["market_ticker"] for line in proc.stdout.splitlines()) == open_ones
+    assert f"{event}: an event, {len(open_ones)} open markets" in proc.stderr.decode()
+
+
+@pytest.mark.parametrize("args", [["--limit", "1"], ["--status", "closed"], ["--series", "KXNONE"]])
+def test_a_listing_that_may_miss_open_markets_does_not_stand_for_the_event(sim_factory, tmp_path: Path, args) -> None:
+    sim = sim_factory(rate=0, markets=40)
+    everything = lines_of(run_cli(["markets", "--url", sim.url], env=cache_env(tmp_path / "other")))
+    event = max({m["event_ticker"] for m in everything}, key=lambda e: sum(m["event_ticker"] == e for m in everything))
+    listed(sim, tmp_path, "--event", event, *args)
+    cat = load_catalogue(env_name_for("custom", sim.url), environ={"XDG_CACHE_HOME": str(tmp_path / "cache")})
+    assert cat is None or event not in cat.events
+
+
+class _Paging(http.server.BaseHTTPRequestHandler):
+    """A catalogue with one event: two trading markets, one paused (what --status asks for)."""
+
+    markets = [
+        {"ticker": "KXE-26-A", "event_ticker": "KXE-26", "status": "active", "title": "A"},
+        {"ticker": "KXE-26-B", "event_ticker": "KXE-26", "status": "active", "title": "B"},
+        {"ticker": "KXE-26-P", "event_ticker": "KXE-26", "status": "inactive", "title": "P"},
+    ]
+    words = {"open": "active", "paused": "inactive"}
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        wanted = {self.words[w] for w in query.get("status", ["open,paused"])[0].split(",")}
+        rows = [m for m in self.markets if m["status"] in wanted and m["event_ticker"] in query["event_ticker"]]
+        body = json.dumps({"markets": rows, "cursor": ""}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_an_events_paused_markets_are_remembered_not_printed_and_its_cached_object_kept(tmp_path: Path) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Paging)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"ws://127.0.0.1:{server.server_address[1]}/trade-api/ws/v2"
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    name = env_name_for("custom", url)
+    try:
+        cached = Catalogue()
+        cached.remember_events([{"event_ticker": "KXE-26", "series_ticker": "KXE", "title": "The event"}])
+        save_catalogue(name, cached, environ=env)
+        proc = run_cli(["markets", "--event", "KXE-26", "--url", url], env=cache_env(tmp_path))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [m["ticker"] for m in lines_of(proc)] == ["KXE-26-A", "KXE-26-B"]  # --status open, as asked
+    cat = load_catalogue(name, environ=env)
+    assert cat is not None and sorted(cat.markets) == ["KXE-26-A", "KXE-26-B", "KXE-26-P"]
+    assert cat.events == {"KXE-26": {"event_ticker": "KXE-26", "series_ticker": "KXE", "title": "The event"}}
+    assert cat.age("E", "KXE-26") < 60  # fetched again now: it ages from this listing

@@ -6,7 +6,9 @@ soon as ``--limit`` of them matched; a sort has to see every market the filters 
 terminal gets the table (the first ``TERMINAL_LIMIT`` unless ``--limit``), a pipe NDJSON, one
 market object per line as the API sent it. Every page read is merged into the cache;
 ``--refresh`` first reloads the whole open catalogue (every open market and event) and
-replaces the cache with it.
+replaces the cache with it. A listing of one series or event read to its end stands for it
+in the cache (``S`` / ``E`` entries: ``book EVENT`` then asks REST nothing), once it holds
+every market the resolver counts as open, paused ones included.
 """
 
 from __future__ import annotations
@@ -182,6 +184,47 @@ async def _reload(client: RestClient) -> tuple[Catalogue, list[dict[str, Any]]]:
     return fresh, markets
 
 
+async def _open_ones_listed(
+    client: RestClient,
+    settings: MarketsSettings,
+    seen: Catalogue,
+    note: Callable[[list[dict[str, Any]]], None],
+) -> bool:
+    """Whether a listing read to its end holds every market of its series or events that the
+    resolver counts as open (``OPEN_STATUSES``: trading or paused), so that the cache can stand
+    for them. ``--status open`` (the default) matches only trading markets: the paused ones are
+    asked for here (usually an empty page) and remembered, not printed."""
+    words = None if settings.status is None else set(settings.status.split(","))
+    if words is None or {"open", "paused"} <= words:
+        return True
+    if "open" not in words:
+        return False
+
+    def keep(rows: list[dict[str, Any]]) -> bool:
+        seen.remember_markets(rows)
+        note(rows)
+        return True
+
+    paused = {**settings.params(), "status": "paused"}
+    return await page_through(client, "/markets", "markets", paused, page_size=lambda: PAGE_SIZE, on_page=keep)
+
+
+def _events_listed(settings: MarketsSettings, seen: Catalogue, cached: CachedLines | None) -> list[dict[str, Any]]:
+    """The events of ``--event`` (a comma list), each now known whole: as the run or the cache
+    knows it (title, series), else only its ticker (a market listing carries no event object)."""
+    import orjson
+
+    events = []
+    for ticker in dict.fromkeys(t for t in (settings.event or "").split(",") if t):
+        event = seen.events.get(ticker)
+        line = cached.others.get(b"E\t" + ticker.encode()) if cached is not None else None
+        if event is None and line is not None:
+            with contextlib.suppress(ValueError, IndexError):
+                event = orjson.loads(line.split(b"\t", 4)[4])
+        events.append(event if isinstance(event, dict) else {"event_ticker": ticker})
+    return events
+
+
 def run(settings: MarketsSettings, env: Environment) -> None:
     """List the markets ``settings`` asks for; a note on stderr when none match (exit 0)."""
     from kalshi_cli.feeds.signals import run_main
@@ -228,12 +271,15 @@ def run(settings: MarketsSettings, env: Environment) -> None:
             cached: CachedLines | None = None  # the cache's lines, read while the next page is on its way
             open_events: set[str] = set()  # --series: the events with an open market
 
+            def note_open(rows: list[dict[str, Any]]) -> None:
+                if settings.series:
+                    open_events.update(str(m.get("event_ticker")) for m in rows if m.get("status") in OPEN_STATUSES)
+
             def read(rows: list[dict[str, Any]]) -> bool:
                 nonlocal cached
                 more = take(rows)
                 seen.remember_markets(rows)
-                if settings.series:
-                    open_events.update(str(m.get("event_ticker")) for m in rows if m.get("status") in OPEN_STATUSES)
+                note_open(rows)
                 if cached is None and prefetching and not settings.refresh:
                     cached = read_cached(env_name)
                 return more
@@ -256,8 +302,6 @@ def run(settings: MarketsSettings, env: Environment) -> None:
                     on_page=read,
                     prefetch=prefetching,
                 )
-                if complete and settings.series and (settings.status is None or "open" in settings.status.split(",")):
-                    seen.remember_series(settings.series, open_events)  # all of its open events listed
             if settings.sort is not None:
                 shown[:] = sort_markets(shown, settings.sort)[:limit]
                 printed = len(shown)
@@ -269,7 +313,16 @@ def run(settings: MarketsSettings, env: Environment) -> None:
                 _release(env)
             if table and shown:
                 _print_table(shown, settings, env)
-            # the data is out; then the cache: a refresh replaces it, any other run adds what it read
+            # the data is out; then the cache: a refresh replaces it, any other run adds what it read.
+            # A whole listing of one series or event(s) stands for it (the resolver answers from it)
+            whole = complete and bool(settings.series) != bool(settings.event)
+            if whole and await _open_ones_listed(client, settings, seen, note_open):
+                if settings.series:
+                    seen.remember_series(settings.series, open_events)  # all of its open events listed
+                else:
+                    if cached is None and not settings.refresh:
+                        cached = read_cached(env_name)
+                    seen.remember_events(_events_listed(settings, seen, cached))
             seen.fetched_at = time.time()
             save_catalogue(env_name, seen, warn=reporter.warn, merge=not settings.refresh, cached=cached)
         _report(reporter, printed, matched, complete, table and settings.limit is None)

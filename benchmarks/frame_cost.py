@@ -10,6 +10,12 @@ recorder before its compression worker), all in the same run. With ``--against
 REV`` the ``record --gzip`` and ``tail --json`` runs are also made with the ``kalshi_cli`` of that git
 revision (``git archive``), in the same rounds: "today's rate" measured under the same load.
 
+``--why`` adds what the gap to picows' bare loop is made of: ``kalshi_cli``'s picows connection
+alone (``picowsconn`` + ``recv_batch`` + a buffered write, no client: ``frame_cost.py conn``),
+``tail --json`` exiting without the interpreter's teardown (flushed, then ``os._exit``: the rate
+runs to the process's exit), and an in-process breakdown of the client's share per frame
+(head read, lane, sink, trade backfill; no sockets).
+
 ``python benchmarks/frame_cost.py client URL TICKER...`` is the validating floor itself.
 """
 
@@ -61,7 +67,160 @@ async def validating_floor(url: str, tickers: list[str]) -> None:
     out.flush()
 
 
-def measure(frames: int, rounds: int, only: str | None, against: str | None) -> str:
+async def conn_floor(url: str, tickers: list[str]) -> None:
+    """kalshi_cli's picows connection alone: its listener and ``recv_batch``, each frame written."""
+    from clients import subscribe
+
+    from kalshi_cli.picowsconn import connect
+    from kalshi_cli.transport import TransportClosed
+
+    out = open(sys.stdout.fileno(), "wb", buffering=65536, closefd=False)  # noqa: SIM115, ASYNC230
+    write = out.write
+    opened = connect(url, headers={}, user_agent="bench", max_size=2**26, open_timeout=10, close_timeout=2)
+    async with opened as conn:
+        await conn.send(subscribe(tickers).encode())
+        try:
+            while True:
+                for raw in await conn.recv_batch():
+                    write(raw)
+                    write(b"\n")
+        except TransportClosed:
+            pass
+    out.flush()
+
+
+#: ``kalshi`` as the console script runs it, but exiting without the interpreter's teardown.
+NO_TEARDOWN = (
+    "import os, sys\n"
+    "from kalshi_cli.startup import hold_signals\n"
+    "hold_signals()\n"
+    "from kalshi_cli.cli import main\n"
+    "try:\n    main()\n"
+    "except SystemExit as exc:\n"
+    "    sys.stdout.flush(); sys.stderr.flush(); os._exit(exc.code if isinstance(exc.code, int) else 0)\n"
+)
+
+
+def why_cases(everything: list, names: list[str], url: str) -> list:  # type: ignore[type-arg]
+    """The rows that split the gap between ``tail --json [picows]`` and picows' bare loop."""
+    import transport_section as ts
+    from feed import tickers
+
+    out = []
+    if "picows" in names:
+        out.append(
+            ts.Case("kalshi_cli picows connection alone", [PY, str(HERE / "frame_cost.py"), "conn", url, *tickers(20)])
+        )
+    for c in everything:
+        if c.name.startswith("tail --json ["):
+            argv = [PY, "-c", NO_TEARDOWN, *c.argv[3:]]  # (c.argv: PY -m kalshi_cli ...)
+            out.append(ts.Case(c.name.replace("]", "], no interpreter teardown"), argv, ends=c.ends))
+    return out
+
+
+def layers(frames: int = 20_000, batch: int = 500, rounds: int = 25) -> str:
+    """Per frame, in-process (no sockets, a /dev/null sink): what the client adds to the transport."""
+    import time
+
+    import orjson
+    from feed import Encoder, build_cycle
+
+    from kalshi_cli.client import KalshiClient
+    from kalshi_cli.events import Subscription
+    from kalshi_cli.fastlane import FastLaneClient
+    from kalshi_cli.feeds.tail import TailHandler
+    from kalshi_cli.framehead import decode_head
+    from kalshi_cli.output import LineWriter
+    from kalshi_cli.sinks import NdjsonSink
+
+    templates, advance = build_cycle({"orderbook_delta", "ticker", "trade"}, 20)
+    enc = Encoder(templates, advance, seq_start={"seq1": 1, "seq3": 1})
+    lines: list[bytes] = []
+    while len(lines) < frames:
+        data, _ = enc.next_block()
+        lines += enc.frames(data)
+    lines = lines[:frames]
+    batches = [lines[i : i + batch] for i in range(0, len(lines), batch)]
+    trades_only = [raw for raw in lines if raw.startswith(b'{"type":"trade"')]
+
+    async def no_trades(markets: list[str], since_ms: int) -> list[dict]:  # type: ignore[type-arg]
+        return []
+
+    def started(fast: bool, trades: bool):  # type: ignore[no-untyped-def]
+        subs = [
+            Subscription("orderbook_delta", {"market_tickers": ["X"]}),
+            Subscription("ticker"),
+            Subscription("trade"),
+        ]
+        client = FastLaneClient(subs) if fast else KalshiClient(subs, passthrough=True)
+        client.connected()
+        sids = {"orderbook_delta": 1, "ticker": 2, "trade": 3}
+        for cmd in map(orjson.loads, client.data_to_send()):
+            channel = cmd["params"]["channels"][0]
+            ack = {"id": cmd["id"], "type": "subscribed", "msg": {"channel": channel, "sid": sids[channel]}}
+            list(client.receive([orjson.dumps(ack)]))
+        sink = NdjsonSink(LineWriter(open(os.devnull, "wb")))  # noqa: SIM115
+        return client, TailHandler(sink, count=10**9 if trades else None, trades=no_trades if trades else None)
+
+    def reference(trades: bool) -> float:
+        client, h = started(False, trades)
+        pass_on = h.passthrough
+        began = time.perf_counter()
+        for b in batches:
+            for event in client.receive(b):
+                pass_on(event)
+        return time.perf_counter() - began
+
+    def lane(trades: bool) -> float:
+        client, h = started(True, trades)
+        pass_on, batch_of, apart = h.passthrough, h.passthrough_batch, h.passthrough_apart
+        began = time.perf_counter()
+        for b in batches:
+            for event in client.receive_passing(b, pass_on, batch_of, apart):
+                pass_on(event)
+        return time.perf_counter() - began
+
+    def each(fn, over: list[bytes]) -> float:  # type: ignore[no-untyped-def]
+        began = time.perf_counter()
+        for raw in over:
+            fn(raw)
+        return time.perf_counter() - began
+
+    def trade_way() -> float:
+        _, h = started(True, True)
+        return each(h.passthrough, trades_only)
+
+    def sink_batches() -> float:
+        _, h = started(True, False)
+        write = h.passthrough_batch
+        began = time.perf_counter()
+        for b in batches:
+            write(b)
+        return time.perf_counter() - began
+
+    rows = {
+        "orjson.loads of the whole frame": (lambda: each(orjson.loads, lines), frames),
+        "framehead.decode_head (msgspec: type, sid, seq)": (lambda: each(decode_head, lines), frames),
+        "sink: NdjsonSink.frames of each batch (join, newline look, one append)": (sink_batches, frames),
+        "a trade frame through the backfill's dedupe (TradeGapFiller.live: orjson + trade id)": (
+            trade_way,
+            len(trades_only),
+        ),
+        "reference path (receive + orjson) + tail's passthrough, no trades": (lambda: reference(False), frames),
+        "fast lane + batches to the sink, no trades (tail --json)": (lambda: lane(False), frames),
+        "reference path + passthrough, trades and --count": (lambda: reference(True), frames),
+        "fast lane + batches, trades and --count (the benchmark's tail --json)": (lambda: lane(True), frames),
+    }
+    best = {name: min(fn() for _ in range(rounds)) / n * 1e9 for name, (fn, n) in rows.items()}
+    out = [
+        f"\n### Where the client's time goes, per frame, in-process ({frames:,} frames of the mixed feed in batches "
+        f"of {batch}, best of {rounds}; no sockets, a /dev/null sink)\n\n| step | ns a frame |\n| --- | ---: |\n"
+    ]
+    out += [f"| {name} | {ns:,.0f} |\n" for name, ns in best.items()]
+    return "".join(out)
+
+
+def measure(frames: int, rounds: int, only: str | None, against: str | None, why: bool = False) -> str:
     import transport_section as ts
     from run import env, load_server_and_key
 
@@ -75,6 +234,8 @@ def measure(frames: int, rounds: int, only: str | None, against: str | None) -> 
             if (keep is None or any(k in c.name for k in keep))
             and (c.name.startswith(("websockets pass", "picows bare", VALIDATING, "tail --json [", "record")))
         ]
+        if why:
+            picked += why_cases(picked, names, server.url)
         if against:
             before = tmp / f"at-{against}"
             before.mkdir()
@@ -124,17 +285,20 @@ def measure(frames: int, rounds: int, only: str | None, against: str | None) -> 
 
 
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] == "client":
-        asyncio.run(validating_floor(sys.argv[2], sys.argv[3:]))
+    if len(sys.argv) > 1 and sys.argv[1] in ("client", "conn"):
+        asyncio.run((validating_floor if sys.argv[1] == "client" else conn_floor)(sys.argv[2], sys.argv[3:]))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", choices=["tail", "record"])
     parser.add_argument("--against", metavar="REV", help="also run record --gzip and tail --json at this revision")
+    parser.add_argument("--why", action="store_true", help="also the rows that split the gap to picows' bare loop")
     args = parser.parse_args()
     os.environ.setdefault("PYTHONHASHSEED", "0")
-    print(measure(args.frames, args.rounds, args.only, args.against))
+    print(measure(args.frames, args.rounds, args.only, args.against, args.why))
+    if args.why:
+        print(layers())
 
 
 if __name__ == "__main__":

@@ -101,20 +101,22 @@ NO_TEARDOWN = (
 )
 
 
+WHY = (", no interpreter teardown", "kalshi_cli picows connection alone")  # the rows' names end so
+
+
 def why_cases(everything: list, names: list[str], url: str) -> list:  # type: ignore[type-arg]
-    """The rows that split the gap between ``tail --json [picows]`` and picows' bare loop."""
+    """The rows that split the gap between ``tail --json [picows]`` and picows' bare loop
+    (``transport_section.cases`` adds them; ``measure`` keeps them with ``--why``)."""
     import transport_section as ts
     from feed import tickers
 
     out = []
     if "picows" in names:
-        out.append(
-            ts.Case("kalshi_cli picows connection alone", [PY, str(HERE / "frame_cost.py"), "conn", url, *tickers(20)])
-        )
+        out.append(ts.Case(WHY[1], [PY, str(HERE / "frame_cost.py"), "conn", url, *tickers(20)]))
     for c in everything:
-        if c.name.startswith("tail --json ["):
-            argv = [PY, "-c", NO_TEARDOWN, *c.argv[3:]]  # (c.argv: PY -m kalshi_cli ...)
-            out.append(ts.Case(c.name.replace("]", "], no interpreter teardown"), argv, ends=c.ends))
+        if c.name.startswith("tail --json [") and c.argv[1:3] == ["-m", "kalshi_cli"]:
+            argv = [PY, "-c", NO_TEARDOWN, *c.argv[3:]]
+            out.append(ts.Case(c.name + WHY[0], argv, ends=c.ends))
     return out
 
 
@@ -227,15 +229,16 @@ def measure(frames: int, rounds: int, only: str | None, against: str | None, why
     names = ts.transports_here()
     with load_server_and_key() as (server, key, tmp):
         everything = ts.cases(server, key, names, frames, tmp)
-        keep = ["floor", "tail --json ["] if only == "tail" else ["floor", "record"] if only == "record" else None
+        keep = (
+            ["floor", "tail --json [", WHY[1]] if only == "tail" else ["floor", "record"] if only == "record" else None
+        )
         picked = [
             c
             for c in everything
             if (keep is None or any(k in c.name for k in keep))
-            and (c.name.startswith(("websockets pass", "picows bare", VALIDATING, "tail --json [", "record")))
+            and (c.name.startswith(("websockets pass", "picows bare", VALIDATING, "tail --json [", "record", WHY[1])))
+            and (why or not c.name.endswith(WHY))
         ]
-        if why:
-            picked += why_cases(picked, names, server.url)
         if against:
             before = tmp / f"at-{against}"
             before.mkdir()
@@ -245,7 +248,9 @@ def measure(frames: int, rounds: int, only: str | None, against: str | None, why
             picked += [
                 ts.Case(f"{c.name} at {against}", [PY, "-P", *c.argv[1:]], ends=c.ends, extra_env=old)
                 for c in list(picked)
-                if c.name.startswith(("record --gzip [", "tail --json [")) and c.name != ts.GZIP_THEN
+                if c.name.startswith(("record --gzip [", "tail --json ["))
+                and c.name != ts.GZIP_THEN
+                and not c.name.endswith(WHY)
             ]
         for r in range(rounds):
             order = picked[r % len(picked) :] + picked[: r % len(picked)]

@@ -13,7 +13,10 @@ hits every row alike. Ratios are taken within this run only:
   from ``git archive``), the readable ``tail`` and the book's live view on a terminal (a pty),
   ``tail --json --replay`` (the in-process replay server included), ``fills --json``: frames/s
   and CPU seconds per million frames, per transport;
-* latency at 1,000 frames/s, frame sent -> line read, per transport, against a bare socket.
+* latency at 1,000 frames/s, frame sent -> line read, per transport, against a bare socket;
+* what the gap between ``tail --json`` and picows' bare loop is made of (``frame_cost.why_cases``
+  and ``frame_cost.layers``): ``kalshi_cli``'s picows connection alone, ``tail --json`` without the
+  interpreter's teardown, and the client's share per frame in-process.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from feed import Encoder, build_cycle, snapshot_frames, tickers
-from frame_cost import VALIDATING
+from frame_cost import VALIDATING, layers, why_cases
 
 HERE = Path(__file__).resolve().parent
 PY = sys.executable
@@ -227,7 +230,7 @@ def cases(server, key: list[str], names: list[str], frames: int, tmp: Path) -> l
                 frames_share=1 / 3,
             ),
         ]
-    return out
+    return out + why_cases(out, names, server.url)  # what the gap to picows' bare loop is made of
 
 
 def throughput(server, key: list[str], frames: int, rounds: int, tmp: Path, env) -> list[Case]:  # type: ignore[no-untyped-def]
@@ -340,4 +343,5 @@ def section(frames: int, rounds: int, measured: list[Case], lat: dict[str, dict[
     )
     for name, v in lat.items():
         lines.append(f"| {name} | {v['p50']:,.0f} | {v['p99']:,.0f} | {v['p99'] / floor['p99']:.2f}x | {v['n']:,} |\n")
+    lines.append(layers())
     return "".join(lines)

@@ -59,9 +59,9 @@ class FastLaneClient(KalshiClient):
                     kind = head.type
                     if lane is not None and kind in data_types and len(raw) <= SKIP_FRAME:
                         seq = head.seq
-                        if (seq is None or seq == lane[1].last + 1) and (raw.isascii() or utf8(raw)):
+                        window = lane[1]
+                        if (seq is None or seq == window.last + 1) and (raw.isascii() or utf8(raw)):
                             if seq is not None:  # SeqWindow.observe's in-order case, inline
-                                window = lane[1]
                                 window.last = seq
                                 window.ring[seq & _MASK] = (seq, raw)
                             passed += 1

@@ -14,6 +14,12 @@ then a hand-made list: ``$KALSHI_MARKETS_CACHE`` when it names a ``.txt`` file, 
 whitespace and a title; ``#`` lines are comments. Event tickers complete too (``book EVENT``).
 Without a cache, tickers are not completed (the shell then offers nothing rather than file
 names). Nothing here touches the network; reading 10,000 tickers takes a few milliseconds.
+
+A prefix in any case completes to the uppercase tickers (``kxhigh<TAB>`` -> ``KXHIGHNY-...``:
+Kalshi's tickers are uppercase, and the resolver takes any case). typer keeps only the values
+that ``startswith`` what was typed, case-sensitively, so ticker values are ``AnyCase`` strings,
+whose ``startswith`` ignores case. bash and fish then put the uppercase ticker in place of the
+typed word; zsh matches by its own rules (``matcher-list 'm:{a-z}={A-Z}'`` lets it do the same).
 """
 
 from __future__ import annotations
@@ -21,10 +27,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, SupportsIndex
 
 __all__ = [
     "COLOR_MODES",
+    "AnyCase",
     "cached_tickers",
     "cached_tickers_of",
     "complete_channel",
@@ -45,6 +52,18 @@ _ENV_HELP = {"prod": "Kalshi's production exchange", "demo": "Kalshi's demo exch
 #: the most of a cache read per <TAB> (a full Kalshi market list is a few MB)
 CACHE_READ_LIMIT = 16 * 1024 * 1024
 MAX_TICKERS = 500
+
+
+class AnyCase(str):
+    """A ticker as a completion value: it ``startswith`` a prefix in any case (see the module doc)."""
+
+    __slots__ = ()
+
+    def startswith(
+        self, prefix: str | tuple[str, ...], start: SupportsIndex | None = None, end: SupportsIndex | None = None
+    ) -> bool:
+        folded = prefix.upper() if isinstance(prefix, str) else tuple(p.upper() for p in prefix)
+        return self.upper().startswith(folded, start, end)
 
 
 def _matching(options: Mapping[str, str], incomplete: str) -> list[tuple[str, str]]:
@@ -92,7 +111,8 @@ def complete_ticker(incomplete: str, ctx: Any = None) -> list[tuple[str, str]]:
     ``params`` hold the flags typed so far; untyped here so completion imports no click.)
     """
     params = getattr(ctx, "params", None) or {}
-    return cached_tickers_of(_env_in_use(params, os.environ), incomplete, os.environ)
+    found = cached_tickers_of(_env_in_use(params, os.environ), incomplete, os.environ)
+    return [(AnyCase(ticker), text) for ticker, text in found]
 
 
 def complete_event(incomplete: str, ctx: Any = None) -> list[tuple[str, str]]:
@@ -105,7 +125,7 @@ def complete_series(incomplete: str, ctx: Any = None) -> list[tuple[str, str]]:
     params = getattr(ctx, "params", None) or {}
     found = cached_tickers_of(_env_in_use(params, os.environ), incomplete, os.environ)
     series = dict.fromkeys(t.split("-", 1)[0] for t, text in found if text.startswith("event:"))
-    return [(name, "series") for name in series]
+    return [(AnyCase(name), "series") for name in series]
 
 
 def _env_in_use(params: Mapping[str, Any], environ: Mapping[str, str]) -> str:

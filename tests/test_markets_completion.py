@@ -8,7 +8,7 @@ import orjson
 
 from kalshi_cli.catalogue import Catalogue, tickers_path
 from kalshi_cli.catalogue_save import save_catalogue
-from kalshi_cli.completers import cached_tickers_of
+from kalshi_cli.completers import AnyCase, cached_tickers_of
 from tests.conftest import cli_env, run_cli
 
 
@@ -51,3 +51,38 @@ def test_the_environment_in_use_comes_first(tmp_path: Path) -> None:
     assert complete("kalshi book --env demo KXA-1-", env)[0] == "KXA-1-DEMO"
     assert complete("kalshi book --sim KXA-1-", env)[0] == "KXA-1-SIM"
     assert complete("kalshi book KXA-1-", {**env, "KALSHI_ENV": "demo"})[0] == "KXA-1-DEMO"
+
+
+def test_a_prefix_in_any_case_completes_to_the_uppercase_tickers(tmp_path: Path) -> None:
+    """Kalshi's tickers are uppercase and the resolver takes any case: ``kxbtcd<TAB>`` offers
+    the uppercase tickers (typer's own filter would drop them: its prefix test is case-sensitive)."""
+    env = cli_env(XDG_CACHE_HOME=str(tmp_path / "cache"))
+    proc = run_cli(["markets", "--sim", "--json"], env=env)
+    assert proc.returncode == 0, proc.stderr
+    btc = sorted(
+        t for t in (orjson.loads(line)["ticker"] for line in proc.stdout.splitlines()) if t.startswith("KXBTCD-")
+    )
+    events = sorted({t.rsplit("-", 1)[0] for t in btc})
+    assert complete("kalshi book --sim kxbtcd", env) == sorted(events + btc)
+    assert complete("kalshi book --sim kXbTcD", env) == sorted(events + btc)
+    assert complete("kalshi tail trade -m kxbtcd-26dec2517-t1", env) == [t for t in btc if "-T1" in t]
+    assert complete("kalshi markets --sim --event kxbtcd", env) == events
+    assert complete("kalshi markets --sim --series kxb", env) == ["KXBTCD"]
+    assert complete("kalshi book --sim kxbtcx", env) == []
+    fish = run_cli(
+        [],
+        env={
+            **env,
+            "_KALSHI_COMPLETE": "complete_fish",
+            "_TYPER_COMPLETE_FISH_ACTION": "get-args",
+            "_TYPER_COMPLETE_ARGS": "kalshi book --sim kxbtcd-26dec2517-",
+        },
+    )
+    assert [line.split("\t")[0] for line in fish.stdout.decode().splitlines()] == btc
+
+
+def test_any_case_startswith_ignores_case_and_takes_what_str_takes() -> None:
+    value = AnyCase("KXHIGHNY-26DEC05-B52.5")
+    assert value.startswith("kxhigh") and value.startswith("KXHIGH") and value.startswith(("zz", "kxh"))
+    assert not value.startswith("kxlow") and not value.startswith("kxhigh", 1)
+    assert value.startswith("highny", 2, 10) and value == "KXHIGHNY-26DEC05-B52.5"

@@ -371,6 +371,13 @@ def signals_held(pid: int) -> bool:
     raise AssertionError(f"no SigCgt line for pid {pid}")
 
 
+def ctrl_c_as_at_a_terminal() -> None:
+    """In the child before exec: Ctrl-C at its default, as a shell leaves it for a foreground
+    command. Tests started in the background (`cmd &`, nohup) ignore SIGINT, the child would
+    inherit that, and the console script rightly keeps an ignored Ctrl-C ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="tells the interpreter's window by /proc")
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_while_starting_exits_cleanly(keys, sim_factory, sig):
@@ -386,7 +393,7 @@ def test_signal_while_starting_exits_cleanly(keys, sim_factory, sig):
     sim = sim_factory(rate=0)
     judged = 0
     for delay in (0.03, 0.045, 0.06, 0.09, 0.12, 0.15, 0.2, 0.3):
-        proc = spawn_cli(["tail", "trade", "--json", *signed_args(keys, sim.url)])
+        proc = spawn_cli(["tail", "trade", "--json", *signed_args(keys, sim.url)], preexec_fn=ctrl_c_as_at_a_terminal)
         time.sleep(delay)
         held = signals_held(proc.pid)
         code, err = stop(proc, sig)

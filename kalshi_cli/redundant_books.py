@@ -42,7 +42,7 @@ class _Chain:
         self.pos: Position = _START
         self.needs = True  # waiting for a snapshot, whatever its clock (start, or after a gap)
         self.held = False  # a connection may hold frames of this market beyond the chain
-        self.by = -1  # the connection that delivered the frame at ``pos``
+        self.by = -1  # the tag (its low byte: the connection) of the one that delivered the frame at ``pos``
 
 
 class _Track:
@@ -78,14 +78,23 @@ class BookMerge:
     caller's live sets; ``deliver`` takes each frame of the merged stream.
     """
 
-    def __init__(self, connections: int, on: set[int], streaming: set[int], deliver: Callable[[Item], None]) -> None:
+    def __init__(
+        self,
+        connections: int,
+        on: set[int],
+        streaming: set[int],
+        deliver: Callable[[Item], None],
+        tags: list[int] | None = None,
+    ) -> None:
         self.on = on
         self.streaming = streaming
         self.deliver = deliver
+        #: per connection, the tag its deliveries carry (``redundant_lineup.KeyedLineUp.tags``)
+        self.tags = tags if tags is not None else list(range(connections))
         self.chains: dict[str, _Chain] = {}
         self.tracks: list[dict[str, _Track]] = [{} for _ in range(connections)]
         self.news = False  # did the snapshot being placed go out
-        self.copy_of = -1  # after ``COPY``: the connection that had delivered the frame
+        self.copy_of = -1  # after ``COPY``: the tag of the connection that had delivered the frame
 
     def frame(
         self, conn: int, snapshot: bool, ticker: str, clock: int, parsed: dict[str, Any], raw: bytes | None
@@ -116,13 +125,13 @@ class BookMerge:
         at = chain.pos
         if position <= at or chain.needs:  # a copy (or no book yet): it only marks the place
             track.anchor = position
-            if position == at and chain.by != conn:  # right where the one that delivered it stood
+            if position == at and chain.by & 0xFF != conn:  # right where the one that delivered it stood
                 self.copy_of = chain.by
                 return COPY
             return TAKEN
         if not track.held and (track.anchor == at or _follows(track.anchor, at, position)):
             chain.pos = track.anchor = position
-            chain.by = conn
+            chain.by = self.tags[conn]
             self.deliver((parsed, raw))
             if chain.held:
                 self._catch_up(ticker, chain)
@@ -190,7 +199,7 @@ class BookMerge:
 
     def _extend(self, ticker: str, chain: _Chain, track: _Track, position: Position, obj: Item) -> None:
         chain.pos = track.anchor = position
-        chain.by = track.conn
+        chain.by = self.tags[track.conn]
         chain.needs = False
         self.deliver(obj)
         self._catch_up(ticker, chain)
@@ -213,7 +222,7 @@ class BookMerge:
                 while held and _follows(track.anchor, chain.pos, held[0][0]):
                     position, obj = held.popleft()
                     chain.pos = track.anchor = position
-                    chain.by = conn
+                    chain.by = self.tags[conn]
                     self.deliver(obj)
                     moved = True
             chain.held = holding

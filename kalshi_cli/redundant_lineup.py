@@ -5,8 +5,21 @@ dropped (the last ``SEEN_KEPT`` keys of a subscription are remembered). A connec
 (subscribes, or had a seq gap) holds its frames until they line up with the stream: one of them
 was delivered already, or is delivered by another connection (then what it holds after that one
 comes next). When no connection is in line any more, a joining one takes over (``_orphaned``);
-one with nothing to show yet is judged by its first frame. ``KeyedLineUp`` is the half of
-``Merger`` that owns this; the merger feeds it and keeps the state it reads.
+one with nothing to show yet is judged by its first frame. A connection holding nothing on a
+quiet subscription lines up through another subscription's copies (``_aligned``). ``KeyedLineUp``
+is the half of ``Merger`` that owns this; the merger feeds it and keeps the state it reads.
+
+Such a line-up is *vouched for* by the connection in line whose copy (or whose copy of the
+joining one's frame) showed it: that one may have lost a frame of the quiet subscription before
+that point without knowing yet (a loss shows at its next frame there). Its next frame there
+settles it: clean, the line-up holds (as it does once the joining one shows a copy there); after
+a seq gap, the stream reports the gap (the joining one may have begun after the lost frames). If
+it leaves first, the line-up holds: a loss it never saw is not seen, as on one connection.
+
+Every delivery is stamped with its connection's *tag*: the connection in the low byte, above it
+how many times that connection (re)joined anything (connected, subscribed, a seq gap). A copy
+of a frame with its deliverer's current tag was delivered after that connection's every
+current ``Join`` began.
 """
 
 from __future__ import annotations
@@ -16,13 +29,15 @@ from typing import Final, Protocol
 
 from kalshi_cli.redundant_books import Item
 
-__all__ = ["JOIN_KEPT", "SEEN_KEPT", "Emitter", "Join", "Key", "KeyedLineUp", "TakeOver"]
+__all__ = ["JOIN_KEPT", "SEEN_KEPT", "TAG_BITS", "TAG_MASK", "Emitter", "Join", "Key", "KeyedLineUp", "TakeOver"]
 
 #: An exchange event key (``event_keys.EventKeyer.key``) or a content key (``event_keys.content_key``).
 Key = str | bytes | tuple[bytes, int]
 
 SEEN_KEPT: Final = 10_000  # event keys remembered per subscription (far above the lag between connections)
 JOIN_KEPT: Final = 10_000  # frames a joining connection may hold per subscription; the others carry older ones
+TAG_BITS: Final = 40  # a tag: the connection (8 bits), how often it (re)joined (32 bits, wrapping)
+TAG_MASK: Final = (1 << TAG_BITS) - 1
 
 
 class Emitter(Protocol):
@@ -70,13 +85,19 @@ class KeyedLineUp:
     taking_over: list[TakeOver | None]
     era: list[int]  # counts the stream's breaks (all down, lost): a copy from an older era is past
     last_era: list[int]  # the era of the latest frame delivered
-    seen: list[dict[Key, int]]  # key -> era << 8 | the connection that delivered it
+    seen: list[dict[Key, int]]  # key -> era << TAG_BITS | the tag of the connection that delivered it
     seen_order: list[deque[Key]]
+    tags: list[int]  # per connection, the tag its deliveries carry (see the module docstring)
+    vouched: list[dict[int, int]]  # per subscription: a connection lined up through another -> that one
+
+    def _rejoined(self, conn: int) -> None:
+        """``conn`` (re)joins: what it delivered before no longer proves where its joins stand."""
+        self.tags[conn] = (self.tags[conn] + 0x100) & TAG_MASK
 
     def _deliver_keyed(self, sub: int, key: Key, obj: Item, by: int) -> None:
         seen, order = self.seen[sub], self.seen_order[sub]
         era = self.last_era[sub] = self.era[sub]
-        seen[key] = era << 8 | by
+        seen[key] = era << TAG_BITS | self.tags[by]
         order.append(key)
         if len(order) > SEEN_KEPT:
             seen.pop(order.popleft(), None)
@@ -100,23 +121,59 @@ class KeyedLineUp:
             if held_key not in self.seen[sub]:
                 self._deliver_keyed(sub, held_key, obj, conn)
 
-    def _aligned(self, conn: int, by: int) -> None:
-        """``conn`` showed a copy of a frame ``by`` delivered: its socket is where ``by``'s was. On a
-        quiet subscription where ``by`` is the one in line, with no break in the stream yet, and
-        ``conn`` joins holding nothing, every frame before that point came from ``by`` and ``conn``
-        has every one after it (or they are copies): in line, with no traffic of its own needed."""
+    def _aligned(self, conn: int, tag: int) -> None:
+        """``conn`` showed a copy of a frame delivered under ``tag``: its socket is where that
+        connection's (``by``) was. On a quiet subscription with no break in the stream yet (and
+        nobody taking over), with the one joining holding nothing:
+
+        * ``conn`` joins and ``by`` is the one in line: every frame before that point came from
+          ``by`` and ``conn`` has every one after it (or they are copies): in line;
+        * ``by`` joins, ``conn`` is in line, and ``by`` delivered that frame after it began to join
+          (its current tag) and lost nothing: every frame before that point came from ``conn``,
+          ``by`` has every one after it: in line (no traffic of its own needed either way)."""
+        by = tag & 0xFF
+        fresh = tag == self.tags[by]
         for sub, joining in enumerate(self.joining):
+            if not joining or self.era[sub] or self.taking_over[sub] is not None:
+                continue
             join = joining.get(conn)
-            if (
-                join is not None
-                and not join.held
-                and not join.past
-                and self.anchored[sub] == {by}
-                and self.era[sub] == 0
-                and self.taking_over[sub] is None
-            ):
+            if join is not None and not join.held and not join.past and self.anchored[sub] == {by}:
                 del joining[conn]
                 self.anchored[sub].add(conn)
+                self.vouched[sub][conn] = by
+                continue
+            join = joining.get(by) if fresh else None
+            if join is not None and not join.held and not join.past and not join.missing and conn in self.anchored[sub]:
+                del joining[by]
+                self.anchored[sub].add(by)
+                self.vouched[sub][by] = conn
+
+    def _settled(self, sub: int, conn: int, copy: bool) -> None:
+        """``conn`` showed a frame of ``sub`` with no gap before it: what it vouched for holds; a
+        ``copy`` of one the stream delivered lines it up by its own traffic."""
+        vouched = self.vouched[sub]
+        if copy:
+            vouched.pop(conn, None)
+        for aligned in [c for c, v in vouched.items() if v == conn]:
+            del vouched[aligned]
+
+    def _vouch_gap(self, sub: int, conn: int, missing: int) -> None:
+        """``conn`` had a seq gap on ``sub``: the frames it lost may lie before the start of one it
+        vouched for, which cannot cover them: the stream reports them."""
+        vouched = self.vouched[sub]
+        aligned = [c for c, v in vouched.items() if v == conn]
+        for c in aligned:
+            del vouched[c]
+        if aligned:
+            self._keyed_gap(sub, missing)
+
+    def _vouch_left(self, sub: int, conn: int) -> None:
+        """``conn`` leaves ``sub`` (or lines up afresh): what it vouched for holds (a loss it never
+        saw stays unseen, as on one connection), and it vouches for nothing any more."""
+        vouched = self.vouched[sub]
+        vouched.pop(conn, None)
+        for c in [c for c, v in vouched.items() if v == conn]:
+            del vouched[c]
 
     def _orphaned(self, sub: int, missing: int) -> None:
         """No connection is in line any more: a joining one takes over (see the module docstring)."""

@@ -55,7 +55,17 @@ from typing import Any
 
 from kalshi_cli.event_keys import CONTENT_TYPES, KEYED_TYPES, ContentKeyer, EventKeyer
 from kalshi_cli.redundant_books import COPY, NEWS, TAKEN, UNCOVERED, BookMerge, Item
-from kalshi_cli.redundant_lineup import JOIN_KEPT, SEEN_KEPT, Emitter, Join, Key, KeyedLineUp, TakeOver
+from kalshi_cli.redundant_lineup import (
+    JOIN_KEPT,
+    SEEN_KEPT,
+    TAG_BITS,
+    TAG_MASK,
+    Emitter,
+    Join,
+    Key,
+    KeyedLineUp,
+    TakeOver,
+)
 
 __all__ = ["BOOK", "CONTENT", "JOIN_KEPT", "KEYED", "KEYLESS", "SEEN_KEPT", "Emitter", "Merger", "kind_of"]
 
@@ -86,17 +96,19 @@ class Merger(KeyedLineUp):
         self.streaming: set[int] = set()
         self.on: list[set[int]] = [set() for _ in range(n)]  # connections subscribed, per subscription
         self.merged_on = [False] * n
+        self.tags = list(range(connections))  # per connection: its deliveries' tag (redundant_lineup)
         self.books: list[BookMerge | None] = [
-            BookMerge(connections, self.on[i], self.streaming, self._deliverer(i)) if book else None
+            BookMerge(connections, self.on[i], self.streaming, self._deliverer(i), self.tags) if book else None
             for i, book in enumerate(books)
         ]
         self.anchored: list[set[int]] = [set() for _ in range(n)]  # in line: their new frames are news
+        self.vouched: list[dict[int, int]] = [{} for _ in range(n)]  # lined up through another (lineup)
         self.joining: list[dict[int, Join]] = [{} for _ in range(n)]
         self.broken = [0] * n  # frames possibly lost since the last connection in line left
         self.taking_over: list[TakeOver | None] = [None] * n
         self.era = [0] * n  # counts the stream's breaks (all down, lost): a copy from an older era is past
         self.last_era = [0] * n  # the era of the latest frame delivered
-        self.seen: list[dict[Key, int]] = [{} for _ in range(n)]  # key -> the era it was delivered in
+        self.seen: list[dict[Key, int]] = [{} for _ in range(n)]  # key -> era << TAG_BITS | deliverer's tag
         self.seen_order: list[deque[Key]] = [deque() for _ in range(n)]
         #: per subscription, the connection whose frames without a key go out, and whether it is
         #: ready (a new source waits until a frame of its own is news: it is then at the front)
@@ -112,6 +124,7 @@ class Merger(KeyedLineUp):
 
     def connected(self, conn: int) -> None:
         self.keyers[conn] = EventKeyer()
+        self._rejoined(conn)
         first = not self.streaming
         self.streaming.add(conn)
         if first:
@@ -136,6 +149,7 @@ class Merger(KeyedLineUp):
 
     def subscribed(self, conn: int, sub: int) -> None:
         self.on[sub].add(conn)
+        self._rejoined(conn)
         if self.source[sub] is None:
             self.source[sub] = conn
             self._set_ready(sub, True)
@@ -144,6 +158,8 @@ class Merger(KeyedLineUp):
             self.emit.subscribed(sub)
         book = self.books[sub]
         self.anchored[sub].discard(conn)  # subscribed again (a resync): it lines up afresh
+        if self.vouched[sub]:
+            self._vouch_left(sub, conn)
         self.joining[sub].pop(conn, None)
         if book is not None:
             book.forget(conn)  # its snapshots are on the way
@@ -168,6 +184,7 @@ class Merger(KeyedLineUp):
             self.emit.lost(sub, reason)
 
     def gap(self, conn: int, sub: int, missing: int) -> None:
+        self._rejoined(conn)
         book = self.books[sub]
         if book is not None:
             book.lost_place(conn)
@@ -175,6 +192,9 @@ class Merger(KeyedLineUp):
                 self._uncovered(sub, book, missing)
             return
         anchored = self.anchored[sub]
+        self.vouched[sub].pop(conn, None)
+        if self.vouched[sub]:
+            self._vouch_gap(sub, conn, missing)
         if anchored == {conn} and not self.joining[sub]:
             taking = self.taking_over[sub]
             if taking is not None:  # what it held may lie before the gap or in a break: dropped
@@ -227,8 +247,10 @@ class Merger(KeyedLineUp):
         """A frame of keyed subscription ``sub`` whose key is ``key``: delivered, held or dropped."""
         self.placed = True
         seen = self.seen[sub].get(key)
+        if self.vouched[sub]:
+            self._settled(sub, conn, seen is not None and seen >> TAG_BITS >= self.last_era[sub])
         if seen is not None:  # a copy
-            era = seen >> 8
+            era = seen >> TAG_BITS
             join = self.joining[sub].get(conn)
             if join is not None:
                 if era >= self.last_era[sub]:  # the stream is past it: in line
@@ -241,7 +263,7 @@ class Merger(KeyedLineUp):
             elif (taking := self.taking_over[sub]) is not None and taking.conn == conn:
                 self._copy_after_take_over(sub, conn, taking, era)
             if era >= self.last_era[sub] and any(self.joining):
-                self._aligned(conn, seen & 0xFF)
+                self._aligned(conn, seen & TAG_MASK)
             return
         if conn in self.anchored[sub]:
             taking = self.taking_over[sub]
@@ -334,6 +356,8 @@ class Merger(KeyedLineUp):
     # --- keyed subscriptions ------------------------------------------------------------------
 
     def _leave(self, conn: int, sub: int, *, settle: bool) -> None:
+        if self.vouched[sub]:
+            self._vouch_left(sub, conn)
         self.on[sub].discard(conn)
         if self.source[sub] == conn:
             self._new_source(sub)

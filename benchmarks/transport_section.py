@@ -15,8 +15,8 @@ hits every row alike. Ratios are taken within this run only:
   and CPU seconds per million frames, per transport;
 * latency at 1,000 frames/s, frame sent -> line read, per transport, against a bare socket;
 * what the gap between ``tail --json`` and picows' bare loop is made of (``frame_cost.why_cases``
-  and ``frame_cost.layers``): ``kalshi_cli``'s picows connection alone, ``tail --json`` without the
-  interpreter's teardown, and the client's share per frame in-process.
+  and ``frame_cost.layers``): ``kalshi_cli``'s picows connection alone, ``tail --json`` with ``gc.freeze()``
+  at exit (the interpreter's teardown lighter), and the client's share per frame in-process.
 """
 
 from __future__ import annotations

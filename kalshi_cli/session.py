@@ -54,6 +54,7 @@ class StreamHandler:
     #: With ``passthrough``, optionally: several consecutive such frames at once (a list, in
     #: order), doing what ``passthrough`` does for each; frames of a type in
     #: ``passthrough_apart`` always come one by one to ``passthrough`` (those that need a look).
+    #: A batch is handed on once the frames after it were checked: it must not resubscribe.
     passthrough_batch: Callable[[list[bytes]], None] | None = None
     passthrough_apart: frozenset[str] = frozenset()
 

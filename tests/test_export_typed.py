@@ -21,7 +21,8 @@ from tests.inprocess import run_inprocess
 from tests.test_export_input import T0, recording_lines, write
 
 BOOK = "book_top,book_snapshots,continuity"
-FRAMES = "trades,deltas,tickers,lifecycle,fills,orders,positions"
+BOOK_AND_DELTAS = f"{BOOK},deltas"  # (the book pass of a whole export)
+FRAMES = "trades,deltas,tickers,lifecycle,fills,orders,positions"  # (deltas without books: no book pass)
 _DELTA = {"market_ticker": "KXA-1", "price_dollars": "0.4400", "delta_fp": "5.00", "side": "yes", "clock": 10**9}
 
 
@@ -87,7 +88,7 @@ def _both_ways(rec: Path, tmp: Path, monkeypatch: pytest.MonkeyPatch, tables: st
     assert any(with_typed[0].values())
 
 
-@pytest.mark.parametrize("tables", [BOOK, FRAMES])
+@pytest.mark.parametrize("tables", [BOOK, BOOK_AND_DELTAS, FRAMES])
 def test_every_table_is_the_same_with_and_without_the_typed_reading(tmp_path, monkeypatch, tables):
     lines = recording_lines(400)
     rec = write(tmp_path / "rec.ndjson", [*lines[:200], *HOSTILE, *lines[200:]])
@@ -98,7 +99,7 @@ def test_every_table_is_the_same_with_and_without_the_typed_reading(tmp_path, mo
 @given(
     places=st.lists(st.tuples(st.integers(1, 400), st.sampled_from(HOSTILE)), max_size=6),
     chunk=st.integers(1, 64),
-    tables=st.sampled_from([BOOK, FRAMES]),
+    tables=st.sampled_from([BOOK, BOOK_AND_DELTAS, FRAMES]),
 )
 def test_hostile_lines_anywhere_among_any_chunks_read_alike(tmp_path_factory, monkeypatch, places, chunk, tables):
     lines = recording_lines(120)

@@ -171,8 +171,11 @@ class Books:
 
     # --- frames ------------------------------------------------------------------------------
 
-    def frame(self, obj: dict[str, Any], kind: str, msg: dict[str, Any], ts: int, recv: Any, rt: int) -> None:
-        """Apply one ``orderbook_snapshot``/``orderbook_delta`` frame and write what it changed."""
+    def frame(
+        self, obj: dict[str, Any], kind: str, msg: dict[str, Any], ts: int, recv: Any, rt: int, rows: bool = True
+    ) -> None:
+        """Apply one ``orderbook_snapshot``/``orderbook_delta`` frame and write what it changed
+        (``rows``: its deltas rows too; False when the caller wrote them)."""
         ticker = msg.get("market_ticker")
         if type(ticker) is not str:
             ticker = None  # BookSet marks the sid's books stale for it
@@ -189,7 +192,7 @@ class Books:
             return
         seq = obj.get("seq")
         deltas = self.deltas
-        if deltas is not None:
+        if deltas is not None and rows:
             if delta:  # (inline: the most common row of all)
                 price = PRICES[msg.get("price_dollars")]
                 size = SIZES[msg.get("delta_fp")]
@@ -226,11 +229,11 @@ class Books:
         so a delta costs no attribute lookups. A delta on the sid that feeds its market's book
         goes to that book straight (what ``BookSet.apply`` does for it), and the action it ends
         is closed here (``_close_group``'s whole-action path, inline); anything else (no book
-        yet, another sid, a missing ticker or sid) takes ``frame``, as does every delta of a
-        pass that writes the deltas table or rebuilds nothing.
+        yet, another sid, a missing ticker or sid) takes ``frame``, as does every delta read as
+        a dict by a pass that writes the deltas table or rebuilds nothing.
         """
         frame = self.frame
-        if self.deltas is not None or not self.build:
+        if not self.build:
             return lambda obj, msg, ts, recv, rt: frame(obj, ORDERBOOK_DELTA, msg, ts, recv, rt)
         books, sid_markets = self.set.books, self.set.sid_markets
         groups, updated, last_top, only = self.groups, self.updated, self.last_top, self.only
@@ -271,6 +274,7 @@ class Books:
                     ts,
                     recv,
                     rt,
+                    False,
                 )
                 return
             before = book.state
@@ -283,6 +287,8 @@ class Books:
                 event(rt, STALE, books=[ticker], sid=sid, reason=book.stale_reason, source="data")
 
         self.apply_known = applied  # (typedrows: a typed delta, its frame built only if ``frame`` needs it)
+        if self.deltas is not None:
+            return lambda obj, msg, ts, recv, rt: frame(obj, ORDERBOOK_DELTA, msg, ts, recv, rt)
         return delta
 
     def delta_row_handler(self) -> Callable[[dict[str, Any], dict[str, Any], int, Any, int], None]:

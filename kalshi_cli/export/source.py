@@ -90,8 +90,8 @@ def read_lines(
 
     Each object is a dict, or with ``fast`` (``typed.decoder``) a Struct for a line it takes (one
     that starts with one of its prefixes and decodes as declared; any other line is read as a
-    dict). A chunk whose every line is whole and either skipped or typed is decoded in one go
-    (``map``: each line on its own, as below); any other chunk goes line by line.
+    dict). A chunk whose every line is typed or skipped is decoded in one go (``map``: each line
+    on its own, as below); any other chunk goes line by line.
 
     Lines starting with one of ``skip`` are passed over unparsed (a pass that has no use for them)
     unless they look torn; ``seen[0]`` counts every line read, those included. With ``report``,
@@ -112,15 +112,17 @@ def read_lines(
         try:
             source = iter(iter_lines(path, warn if report is None else None))
             while chunk := list(islice(source, CHUNK)):
-                if typed_lines and bad is None and b"".join(chunk).count(b"}\n") == len(chunk):
-                    kept = [line for line in chunk if not line.startswith(skip)] if skip else chunk
+                if typed_lines and bad is None:
+                    # (a skipped line that looks torn stays in: it does not decode, so the chunk goes line by line)
+                    kept = [ln for ln in chunk if not (ln.startswith(skip) and ln.endswith(b"}\n"))] if skip else chunk
                     try:
                         decoded = list(map(typed, kept))
                     except typed_error:
                         pass  # (a line of another kind, or one that does not decode as declared)
                     else:
                         n += len(chunk)
-                        yield decoded
+                        if decoded:
+                            yield decoded
                         continue
                 out: list[Any] = []
                 for line in chunk:

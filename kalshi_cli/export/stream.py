@@ -46,7 +46,7 @@ _TRADE_LINE = (b'{"type":"trade"',)
 def _typed_kinds(building: bool, books: Books, rows: FrameRows) -> list[str]:
     """The frames this pass reads typed (``typed.decoder``): those whose handling ``typedrows`` has."""
     tables = rows.tables
-    kinds = ["delta"] if building == (books.deltas is None) else []  # (a pass of books and deltas both: dicts)
+    kinds = ["delta"] if building or books.deltas is not None else []
     if "tickers" in tables:
         kinds.append("ticker")
     if "trades" in tables:
@@ -59,12 +59,14 @@ def _typed_kinds(building: bool, books: Books, rows: FrameRows) -> list[str]:
 def split_passes(tables: list[str]) -> tuple[list[str], list[str]]:
     """The tables of the book pass and of the other pass (either may be empty: then one pass).
 
-    The book pass rebuilds the books: it reads the book frames and, for their seq and times
-    alone, the trades (typed: a few fields). The other takes ``deltas`` (the raw book frames: no
-    book) and every frame table, trades included, skipping the meta lines. With msgspec that
-    splits a typical recording's work about evenly between two cores.
+    The book pass rebuilds the books, and writes the deltas table too (it reads every book frame
+    anyway); it reads the trades, typed, for their seq and times alone. The other takes every
+    frame table, trades included, skipping the book frames and the meta lines unread. Without a
+    book table, deltas are the other pass's (a pass that rebuilds nothing).
     """
     books = [t for t in tables if t in BOOK_TABLES]
+    if books:
+        books += [t for t in tables if t == "deltas"]
     return books, [t for t in tables if t not in books]
 
 

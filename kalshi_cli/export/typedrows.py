@@ -4,7 +4,8 @@ Each handler takes the Struct, its ``msg`` Struct, ``ts``, ``recv`` and ``rt`` (
 computes them for every frame) and does what ``frames.FrameRows`` or ``books.Books`` do with the
 dict of that line: the same cells from the same fields (a field absent or null is None in both),
 so a table is the same with msgspec and without it. A typed delta reaches the book as the small
-dict ``OrderBook.apply_delta`` reads; a frame dict is built only when ``Books.frame`` needs one.
+dict ``OrderBook.apply_delta`` reads (a frame dict is built only when ``Books.frame`` needs one),
+after its deltas row when the book pass writes that table too.
 """
 
 from __future__ import annotations
@@ -42,11 +43,13 @@ def typed_handlers(kinds: list[str], books: Books, rows: FrameRows) -> dict[type
 
 
 def _book_delta(books: Books) -> Handler:
+    """A delta to its book (and its deltas row first, when the pass writes that table too)."""
     frame = books.frame
     books.delta_handler()  # (sets apply_known: the closure over the book maps)
     applied = books.apply_known
     assert applied is not None
-    known = books.set.books
+    known, only = books.set.books, books.only
+    rows = books.deltas.append if books.deltas is not None else None
 
     def delta(d: Any, m: Any, ts: int, recv: Any, rt: int) -> None:
         ticker = m.market_ticker
@@ -58,15 +61,29 @@ def _book_delta(books: Books) -> Handler:
             "clock": m.clock,
             "price": m.price,
             "delta": m.delta,
+            "client_order_id": m.client_order_id,
         }
         sid = d.sid
         book = known.get(ticker) if ticker is not None else None
-        if book is None or sid is None:
+        if book is None or sid is None:  # (``frame`` writes its deltas row itself)
             frame({"type": ORDERBOOK_DELTA, "sid": sid, "seq": d.seq, "msg": msg}, ORDERBOOK_DELTA, msg, ts, recv, rt)
-        else:
-            applied(book, sid, d.seq, msg, ts, recv, rt, None)
+            return
+        if rows is not None and (only is None or ticker in only):
+            rows(_delta_cells(d, m, ts, recv))
+        applied(book, sid, d.seq, msg, ts, recv, rt, None)
 
     return delta
+
+
+def _delta_cells(d: Any, m: Any, ts: int, recv: Any) -> tuple[Any, ...]:
+    """A typed delta's deltas row, as ``Books.frame`` and ``Books.delta_row_handler`` write it."""
+    price = PRICES[m.price_dollars]
+    size = SIZES[m.delta_fp]
+    if price is None and m.price is not None:  # a pre-2026 delta: integer cents and count
+        price = m.price * CENT
+    if size is None and m.delta is not None:
+        size = m.delta * ONE_CONTRACT
+    return (ts, recv, m.market_ticker, d.sid, d.seq, m.clock, "delta", m.side, price, size, m.client_order_id)
 
 
 def _delta_row(books: Books) -> Handler:
@@ -79,13 +96,7 @@ def _delta_row(books: Books) -> Handler:
         ticker = m.market_ticker
         if ticker is not None and only is not None and ticker not in only:
             return
-        price = PRICES[m.price_dollars]
-        size = SIZES[m.delta_fp]
-        if price is None and m.price is not None:  # a pre-2026 delta: integer cents and count
-            price = m.price * CENT
-        if size is None and m.delta is not None:
-            size = m.delta * ONE_CONTRACT
-        append((ts, recv, ticker, d.sid, d.seq, m.clock, "delta", m.side, price, size, m.client_order_id))
+        append(_delta_cells(d, m, ts, recv))
 
     return delta_row
 

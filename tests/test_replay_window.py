@@ -266,3 +266,51 @@ def test_a_window_over_rotated_gzip_files_is_the_same_as_over_one_file(recorded,
     whole, _ = replay_to_client(recorded.path, recorded.tickers, *window)
     parts, _ = replay_to_client(rotated, recorded.tickers, *window)
     assert parts == whole and len(whole) > len(recorded.tickers)
+
+
+# --- the same window on tail/book --replay (--replay-from/--replay-to: tail's --from is the bus) ----
+
+
+def test_tail_replay_window_prints_what_the_replay_commands_window_serves(recorded):
+    start, end = recorded.moments[1][0], recorded.moments[2][0]
+    served, _ = replay_to_client(recorded.path, recorded.tickers, "--from", str(start), "--to", str(end))
+    markets = sum((["-m", t] for t in recorded.tickers), [])
+    proc = run_cli(
+        ["tail", "orderbook_delta", *markets, "--json", "--replay", str(recorded.path), "--replay-speed", "max"]
+        + ["--replay-from", str(start), "--replay-to", str(end)]
+    )
+    assert proc.returncode == 0, proc.stderr
+    printed = [orjson.loads(line) for line in proc.stdout.splitlines()]
+    assert [(f["type"], f["msg"]) for f in printed] == [(f["type"], f["msg"]) for f in served]
+    whole = run_cli(
+        ["tail", "orderbook_delta", *markets, "--json", "--replay", str(recorded.path), "--replay-speed", "max"]
+    )
+    assert len(whole.stdout.splitlines()) > len(printed)  # the window is a part of it
+    assert " from " in proc.stderr.decode() and " to " in proc.stderr.decode()  # said on the status line
+
+
+def test_book_replay_from_shows_the_books_as_they_stood_then(recorded):
+    start, truth = recorded.moments[2]
+    proc = run_cli(
+        ["book", *recorded.tickers, "--once", "--json", "--replay", str(recorded.path), "--replay-from", str(start)]
+    )
+    assert proc.returncode == 0, proc.stderr
+    got = {o["market_ticker"]: book_fields(o) for o in map(orjson.loads, proc.stdout.splitlines())}
+    assert got == {t: book_fields(truth[t]) for t in recorded.tickers}
+
+
+@pytest.mark.parametrize(
+    "flags,needle",
+    [
+        (["--replay-from", "soon"], "--replay-from expects an ISO 8601 time"),
+        (["--replay-to", "2000-01-01"], "--replay-to 2000-01-01T00:00:00.000Z is before the start of the recording"),
+        (["--replay-from", "+1h", "--replay-to", "+1s"], "--replay-from"),
+    ],
+    ids=["not-a-time", "before-the-start", "from-after-to"],
+)
+def test_a_bad_replay_window_is_one_line_naming_the_flag(recorded, flags, needle):
+    assert_clean_error(run_cli(["tail", "trade", "--replay", str(recorded.path), *flags]), 2, needle)
+
+
+def test_a_replay_window_needs_a_replay():
+    assert_clean_error(run_cli(["book", "KXA-1", "--sim", "--replay-from", "+1s"]), 2, "need --replay FILE|DIR")

@@ -186,6 +186,35 @@ _OPTIONS: list[tuple[str, Any, Any]] = [
         None,
     ),
     (
+        "replay_from",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--replay-from",
+                metavar="TIME",
+                help="With --replay: start at this time of the recording (ISO 8601, Unix ms, or +5m after "
+                "its first frame), the books as they stood then.",
+                rich_help_panel=CONN,
+                show_default=False,
+            ),
+        ],
+        None,
+    ),
+    (
+        "replay_to",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--replay-to",
+                metavar="TIME",
+                help="With --replay: stop after this time (same forms as --replay-from).",
+                rich_help_panel=CONN,
+                show_default=False,
+            ),
+        ],
+        None,
+    ),
+    (
         "key_id",
         Annotated[
             str | None, typer.Option("--key-id", help="API key id (env KALSHI_API_KEY_ID).", rich_help_panel=CONN)

@@ -49,6 +49,8 @@ class ConnectionArgs:
     quiet: bool = False
     replay: list[Path] | None = None
     replay_speed: str | None = None  # None: 1x (given without --replay: a usage error)
+    replay_from: str | None = None  # --replay's time window (sim/window.py reads it)
+    replay_to: str | None = None
     connect_tries: int | None = None  # None: the feed's default
     color: str = "auto"  # the terminal views' and lines' colours: auto, always or never
     transport: str = "auto"  # the WebSocket library: auto, websockets or picows (kalshi_cli.transports)
@@ -63,6 +65,8 @@ class ConnectionArgs:
             raise UsageError(f"--color expects auto, always or never; got {self.color!r}")
         if self.replay_speed is not None and not self.replay:
             raise UsageError("--replay-speed needs --replay FILE|DIR")
+        if (self.replay_from is not None or self.replay_to is not None) and not self.replay:
+            raise UsageError("--replay-from/--replay-to need --replay FILE|DIR")
         if self.transport != "auto":  # auto never fails; a name must be known, and installed
             from kalshi_cli.transports import resolve
 
@@ -141,12 +145,16 @@ async def open_context(
     if conn.replay:
         if url_flag or conn.sim:
             raise UsageError("--replay names a server, like --sim and --url; use one of them")
-        from kalshi_cli.sim.replay import ReplayServer, parse_speed, scan
+        from kalshi_cli.sim.replay import ReplayServer, check_window, parse_speed, parse_window, scan
 
         speed = parse_speed(conn.replay_speed or "1")
-        replay = ReplayServer(scan(list(conn.replay), reporter.warn), speed=speed)
+        recording = scan(list(conn.replay), reporter.warn)
+        flags = ("--replay-from", "--replay-to")
+        window = parse_window(conn.replay_from, conn.replay_to, recording, flags)
+        check_window(recording, window, flags)
+        replay = ReplayServer(recording, speed=speed, window=window)
         url = await replay.start()
-        reporter.info(f"replaying {replay.recording.frames} frames at {url}")
+        reporter.info(f"replaying {replay.recording.frames} frames{window.describe()} at {url}")
         try:  # unsigned: the replay server accepts any client
             yield StreamContext(Endpoint(url, rest_from_ws(url), "sim"), None, reporter, replay, conn.transport)
         finally:

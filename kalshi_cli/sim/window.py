@@ -1,4 +1,6 @@
-"""Which part of a recording ``replay --from/--to`` plays: reading the user's times, refusing empty windows.
+"""Which part of a recording ``replay --from/--to`` plays (and ``tail``/``book --replay FILE
+--replay-from/--replay-to``, the same window under the names those commands can give it):
+reading the user's times, refusing empty windows.
 
 A time is ISO 8601 (no offset means UTC), Unix ms, or ``+5m`` after the recording's first frame
 (so a window can be named without knowing when a recording was made); a window that holds none
@@ -45,9 +47,11 @@ _OFFSET = re.compile(r"\+(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
 
 
-def parse_window(start: str | None, end: str | None, recording: Recording) -> Window:
-    """``--from``/``--to``: ISO 8601 (no offset means UTC), Unix ms, or ``+5m`` (``ms``, ``s``, ``m``,
-    ``h``) after the recording's first frame.
+def parse_window(
+    start: str | None, end: str | None, recording: Recording, flags: tuple[str, str] = ("--from", "--to")
+) -> Window:
+    """``--from``/``--to`` (``flags``: their names in messages): ISO 8601 (no offset means UTC),
+    Unix ms, or ``+5m`` (``ms``, ``s``, ``m``, ``h``) after the recording's first frame.
 
     Raises:
         UsageError: a time that does not parse, or an offset into a recording without times.
@@ -65,11 +69,11 @@ def parse_window(start: str | None, end: str | None, recording: Recording) -> Wi
             raise UsageError(f"{flag} {text}: the recording has no times to count from")
         return recording.first_ms + int(float(m[1]) * _UNIT_MS[m[2]])
 
-    return Window(one(start, "--from"), one(end, "--to"))
+    return Window(one(start, flags[0]), one(end, flags[1]))
 
 
-def check_window(recording: Recording, window: Window) -> None:
-    """Refuse a window that holds none of the recording, in one line naming both spans.
+def check_window(recording: Recording, window: Window, flags: tuple[str, str] = ("--from", "--to")) -> None:
+    """Refuse a window that holds none of the recording, in one line naming both spans (and ``flags``).
 
     Raises:
         UsageError: ``--from`` after ``--to``, or after the recording's end; ``--to`` before its start;
@@ -80,11 +84,12 @@ def check_window(recording: Recording, window: Window) -> None:
         return
     first, last = recording.first_ms, recording.last_ms
     if first is None or last is None:
-        raise UsageError("the recording has no times (recv_ts_ms, sending_ts_ms or ts_ms): --from/--to cannot seek")
+        times = "recv_ts_ms, sending_ts_ms or ts_ms"
+        raise UsageError(f"the recording has no times ({times}): {'/'.join(flags)} cannot seek")
     span = f"the recording runs from {_utc(first)} to {_utc(last)}"
     if start is not None and end is not None and start > end:
-        raise UsageError(f"--from {_utc(start)} is after --to {_utc(end)}")
+        raise UsageError(f"{flags[0]} {_utc(start)} is after {flags[1]} {_utc(end)}")
     if start is not None and start > last:
-        raise UsageError(f"--from {_utc(start)} is after the end of the recording ({span})")
+        raise UsageError(f"{flags[0]} {_utc(start)} is after the end of the recording ({span})")
     if end is not None and end < first:
-        raise UsageError(f"--to {_utc(end)} is before the start of the recording ({span})")
+        raise UsageError(f"{flags[1]} {_utc(end)} is before the start of the recording ({span})")

@@ -43,7 +43,7 @@ class FastLaneClient(KalshiClient):
         as ``receive`` yields it; frames collected so far are handed on before each yield."""
         decode, errors, utf8 = decode_head, HeadError, is_utf8
         lanes = self._lanes
-        data_types = DATA_TYPES
+        data_types, skip, mask = DATA_TYPES, SKIP_FRAME, _MASK
         slow = self.receive
         out: list[bytes] = []
         keep = out.append
@@ -57,13 +57,13 @@ class FastLaneClient(KalshiClient):
                 if head is not None:
                     lane = lanes.get(head.sid)
                     kind = head.type
-                    if lane is not None and kind in data_types and len(raw) <= SKIP_FRAME:
+                    if lane is not None and kind in data_types and len(raw) <= skip:
                         seq = head.seq
                         window = lane[1]
                         if (seq is None or seq == window.last + 1) and (raw.isascii() or utf8(raw)):
                             if seq is not None:  # SeqWindow.observe's in-order case, inline
                                 window.last = seq
-                                window.ring[seq & _MASK] = (seq, raw)
+                                window.ring[seq & mask] = (seq, raw)
                             passed += 1
                             if kind not in apart:
                                 keep(raw)

@@ -17,13 +17,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kalshi_cli.export import source, stream, typed
+from kalshi_cli.sim.market import Exchange
 from tests.inprocess import run_inprocess
 from tests.test_export_input import T0, recording_lines, write
 
 BOOK = "book_top,book_snapshots,continuity"
 BOOK_AND_DELTAS = f"{BOOK},deltas"  # (the book pass of a whole export)
 FRAMES = "trades,deltas,tickers,lifecycle,fills,orders,positions"  # (deltas without books: no book pass)
-_DELTA = {"market_ticker": "KXA-1", "price_dollars": "0.4400", "delta_fp": "5.00", "side": "yes", "clock": 10**9}
+MARKET = Exchange(seed=3, n_markets=3).tickers[0]  # a market of recording_lines': its book is live
+_DELTA = {"market_ticker": MARKET, "price_dollars": "0.0100", "delta_fp": "5.00", "side": "yes", "clock": 10**9}
 
 
 def _frame(kind: str, msg: object, **top: object) -> bytes:
@@ -39,7 +41,8 @@ HOSTILE = [
     _frame("orderbook_delta", {**_DELTA, "clock": "BIG"}, seq=6).replace(b'"BIG"', b"%d" % 2**63),
     _frame("orderbook_delta", {**_DELTA, "price_dollars": 0.5}, seq=7),
     _frame("orderbook_delta", {**_DELTA, "side": ["yes"]}, seq=8),
-    _frame("orderbook_delta", {"market_ticker": "KXA-1", "price": 44, "delta": 3, "side": "no"}, seq=9),
+    _frame("orderbook_delta", {"market_ticker": MARKET, "price": 1, "delta": 3, "side": "yes", "clock": 10**9}, seq=9),
+    _frame("orderbook_delta", {**_DELTA, "delta_fp": "-5.00", "clock": 10**9 + 1}, seq=15),
     _frame("orderbook_delta", None, seq=10),
     _frame("orderbook_delta", [1, 2], seq=11),
     orjson.dumps({"type": "orderbook_delta", "sid": 1, "seq": 12, "msg": _DELTA}),  # no time at all: the last seen
@@ -57,7 +60,7 @@ HOSTILE = [
     b'{"type": "trade", "sid": 2, "seq": 93, "msg": {"trade_id": "h3", "market_ticker": "KXA-1"}}',
     b'{"type":"trade","type":"ticker","sid":3,"msg":{"market_ticker":"KXA-1"}}',
     b'{"type":"ticker","sid":3,"msg":{"market_ticker":"KXA-1","price_dollars":"0.1',  # torn mid-file
-    b'{"type":"orderbook_delta","sid":1,"seq":14,"msg":{"market_ticker":"KXA-1"}}   ',
+    b'{"type":"orderbook_delta","sid":1,"seq":14,"msg":{"market_ticker":"%s"}}   ' % MARKET.encode(),
 ]
 
 

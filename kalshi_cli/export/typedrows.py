@@ -68,8 +68,12 @@ def _book_delta(books: Books) -> Handler:
         if book is None or sid is None:  # (``frame`` writes its deltas row itself)
             frame({"type": ORDERBOOK_DELTA, "sid": sid, "seq": d.seq, "msg": msg}, ORDERBOOK_DELTA, msg, ts, recv, rt)
             return
-        if rows is not None and (only is None or ticker in only):
-            rows(_delta_cells(d, m, ts, recv))
+        if rows is not None and (only is None or ticker in only):  # (_delta_cells, inline: the hottest row)
+            price = PRICES[m.price_dollars]
+            size = SIZES[m.delta_fp]
+            if price is None or size is None:
+                price, size = _legacy(m, price, size)
+            rows((ts, recv, ticker, sid, d.seq, m.clock, "delta", m.side, price, size, m.client_order_id))
         applied(book, sid, d.seq, msg, ts, recv, rt, None)
 
     return delta
@@ -79,11 +83,18 @@ def _delta_cells(d: Any, m: Any, ts: int, recv: Any) -> tuple[Any, ...]:
     """A typed delta's deltas row, as ``Books.frame`` and ``Books.delta_row_handler`` write it."""
     price = PRICES[m.price_dollars]
     size = SIZES[m.delta_fp]
-    if price is None and m.price is not None:  # a pre-2026 delta: integer cents and count
+    if price is None or size is None:
+        price, size = _legacy(m, price, size)
+    return (ts, recv, m.market_ticker, d.sid, d.seq, m.clock, "delta", m.side, price, size, m.client_order_id)
+
+
+def _legacy(m: Any, price: int | None, size: int | None) -> tuple[int | None, int | None]:
+    """A pre-2026 delta's integer cents and contract count, where the fixed-point strings are missing."""
+    if price is None and m.price is not None:
         price = m.price * CENT
     if size is None and m.delta is not None:
         size = m.delta * ONE_CONTRACT
-    return (ts, recv, m.market_ticker, d.sid, d.seq, m.clock, "delta", m.side, price, size, m.client_order_id)
+    return price, size
 
 
 def _delta_row(books: Books) -> Handler:

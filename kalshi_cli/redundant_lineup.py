@@ -14,7 +14,8 @@ joining one's frame) showed it: that one may have lost a frame of the quiet subs
 that point without knowing yet (a loss shows at its next frame there). Its next frame there
 settles it: clean, the line-up holds (as it does once the joining one shows a copy there); after
 a seq gap, the stream reports the gap (the joining one may have begun after the lost frames). If
-it leaves first, the line-up holds: a loss it never saw is not seen, as on one connection.
+it leaves first, on a sequenced subscription the joining one is judged by its first frame there,
+as any taking over; on one without ``seq`` (no loss ever shows) the line-up holds.
 
 Every delivery is stamped with its connection's *tag*: the connection in the low byte, above it
 how many times that connection (re)joined anything (connected, subscribed, a seq gap). A copy
@@ -89,6 +90,7 @@ class KeyedLineUp:
     seen_order: list[deque[Key]]
     tags: list[int]  # per connection, the tag its deliveries carry (see the module docstring)
     vouched: list[dict[int, int]]  # per subscription: a connection lined up through another -> that one
+    sequenced: list[bool]  # per subscription: do its frames carry a seq (a loss shows at the next)
 
     def _rejoined(self, conn: int) -> None:
         """``conn`` (re)joins: what it delivered before no longer proves where its joins stand."""
@@ -168,12 +170,16 @@ class KeyedLineUp:
             self._keyed_gap(sub, missing)
 
     def _vouch_left(self, sub: int, conn: int) -> None:
-        """``conn`` leaves ``sub`` (or lines up afresh): what it vouched for holds (a loss it never
-        saw stays unseen, as on one connection), and it vouches for nothing any more."""
+        """``conn`` leaves ``sub`` (or lines up afresh): on a sequenced subscription, what it vouched
+        for is unsure (a loss it did not see yet): those connections join again, judged by their
+        frames. On one without ``seq`` no loss ever shows: the line-up holds."""
         vouched = self.vouched[sub]
         vouched.pop(conn, None)
         for c in [c for c, v in vouched.items() if v == conn]:
             del vouched[c]
+            if self.sequenced[sub] and c in self.anchored[sub]:
+                self.anchored[sub].discard(c)
+                self.joining[sub][c] = Join(0)
 
     def _orphaned(self, sub: int, missing: int) -> None:
         """No connection is in line any more: a joining one takes over (see the module docstring)."""

@@ -86,9 +86,13 @@ def kind_of(channel: str, types: Sequence[str]) -> str:
 class Merger(KeyedLineUp):
     """The merge of ``connections`` connections over subscriptions of these ``kinds`` (``kind_of``)."""
 
-    def __init__(self, connections: int, kinds: Sequence[str], emit: Emitter) -> None:
+    def __init__(
+        self, connections: int, kinds: Sequence[str], emit: Emitter, sequenced: Sequence[bool] | None = None
+    ) -> None:
         self.emit = emit
         self.kinds = list(kinds)
+        #: per subscription: does it carry seq (``protocol.ChannelInfo.sequenced``); unknown: yes
+        self.sequenced = list(sequenced) if sequenced is not None else [True] * len(kinds)
         books = [kind == BOOK for kind in kinds]
         n = len(kinds)
         self.keyers = [EventKeyer() for _ in range(connections)]

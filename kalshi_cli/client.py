@@ -172,12 +172,16 @@ class KalshiClient:
             yield from self._frame(raw, obj)
 
     def receive_into(
-        self, frames: Iterable[bytes], on_frame: Callable[[bytes, dict[str, Any], Subscription], None]
+        self,
+        frames: Iterable[bytes],
+        on_frame: Callable[[bytes, dict[str, Any], Subscription], None],
+        loads: Callable[[bytes], Any] = orjson.loads,
     ) -> Iterator[Event | bytes]:
         """``receive``, but each checked, in-order data frame goes to ``on_frame`` (its bytes, parse
         and subscription) at once instead of being yielded: no ``Data`` or ``Head`` built per frame
-        (``--redundant``'s connections, whose merge reads the parse). Everything else as ``receive``."""
-        loads = orjson.loads
+        (``--redundant``'s connections, whose merge reads the parse). Everything else as ``receive``.
+        ``loads`` parses a frame (``redundant_heads.merge_loads``: only what the merge reads, for
+        frames passed on as received); it raises ``ValueError`` where ``orjson.loads`` would."""
         lanes = self._lanes
         data_types = DATA_TYPES
         for raw in frames:

@@ -20,12 +20,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 
-from kalshi_cli import events
+from kalshi_cli import events, redundant_heads
 from kalshi_cli.errors import UsageError
 from kalshi_cli.events import SessionState, Subscription
 from kalshi_cli.output import Reporter
@@ -105,13 +106,16 @@ class _Connection(StreamHandler):
 
 class _MergedSession(Session):
     """A connection's session: its client hands each in-order data frame straight to the merge
-    (``KalshiClient.receive_into``: no event object per frame); the rest as any session."""
+    (``KalshiClient.receive_into``: no event object per frame); the rest as any session. ``loads``
+    parses a frame: whole, or only the merge's fields when frames are passed on as received."""
+
+    loads: Callable[[bytes], Any] = orjson.loads
 
     async def _read_loop(self, conn: Connection) -> None:
         on_frame = self.handler.on_frame  # type: ignore[attr-defined]  # always a _Connection
         on_data = self.handler.on_data
         dispatch = self._dispatch
-        receive = self.client.receive_into
+        receive = functools.partial(self.client.receive_into, loads=self.loads)
         recv_batch = conn.recv_batch
         flush = self._flush
         data_event = events.Data
@@ -151,7 +155,8 @@ class RedundantSession:
         handler.session = self  # type: ignore[assignment]  # it calls what a Session offers
         self.reporter = reporter
         kinds = [kind_of(s.channel, CHANNELS[s.channel].types if s.channel in CHANNELS else ()) for s in subscriptions]
-        self.merger = Merger(connections, kinds, self)
+        sequenced = [s.channel not in CHANNELS or CHANNELS[s.channel].sequenced for s in subscriptions]
+        self.merger = Merger(connections, kinds, self, sequenced)
         self.sessions: list[Session] = []
         for conn in range(connections):
             subs = [Subscription(s.channel, copy.deepcopy(s.params)) for s in subscriptions]
@@ -170,6 +175,11 @@ class RedundantSession:
         self._index = {id(sub): i for i, sub in enumerate(subscriptions)}
         self._seq = [0] * len(subscriptions)
         self._passthrough = handler.passthrough  # set by the handler at its birth, before the session
+        # frames passed on as received: the connections read only what the merge needs of them
+        self._partial = self._passthrough is not None and redundant_heads.FAST
+        if self._partial:
+            for session in self.sessions:
+                session.loads = redundant_heads.merge_loads  # type: ignore[attr-defined]
         self._started = [False] * connections
         self.frames = 0  # frames delivered to the handler
         self.gaps = 0  # gaps the handler was told of
@@ -252,16 +262,23 @@ class RedundantSession:
         frame, raw = item
         sid = sub + 1
         seq = frame.get("seq")
+        stamp = False
         if seq is not None:
             expected = self._seq[sub] = self._seq[sub] + 1
             if seq != expected:
-                frame["seq"] = seq = expected
-                raw = None
-        if frame.get("sid") != sid:
+                seq = expected
+                stamp = True
+        if raw is None or stamp or frame.get("sid") != sid:  # stamped with the merged stream's numbers
+            if self._partial and raw is not None:  # the merge's fields only: the whole frame again
+                try:
+                    frame = orjson.loads(raw)
+                except ValueError:  # JSON msgspec reads and orjson does not (a number past a double)
+                    self.reporter.warn_once("unreadable", f"skipping unreadable frame: {raw[:60]!r}")
+                    return
             frame["sid"] = sid
-            raw = None
-        if raw is None:  # stamped with the merged stream's numbers (unchanged bytes otherwise)
-            raw = orjson.dumps(frame)
+            if seq is not None:
+                frame["seq"] = seq
+            raw = orjson.dumps(frame)  # (unchanged bytes otherwise)
         self.frames += 1
         if self._passthrough is not None:
             self._passthrough(raw)

@@ -8,12 +8,15 @@ feed; the CLI's stdout must be the exchange's stream as one clean connection wou
 
 from __future__ import annotations
 
+import os
+
 import orjson
 import pytest
 
-from tests.conftest import signed_args, spawn_cli
+from tests.conftest import cli_env, signed_args, spawn_cli
 from tests.test_cli_book import matches_truth
 from tests.test_cli_tail import lines_of, stop, wait_for
+from tests.test_redundant_heads import block_msgspec
 
 ROUNDS = 4  # connection drops (alternating between the two)
 
@@ -65,8 +68,13 @@ def run_with_drops(sim, proc, out, *, subs: int, rounds: int = ROUNDS, caught_up
     return events
 
 
-def test_tail_json_with_one_connection_dropped_in_turn_is_the_exchange_stream(keys, sim_factory, tmp_path):
+@pytest.mark.parametrize("msgspec", ["installed", "blocked"])  # frames read in part (redundant_heads), or whole
+def test_tail_json_with_one_connection_dropped_in_turn_is_the_exchange_stream(keys, sim_factory, tmp_path, msgspec):
     sim = sim_factory(rate=0, markets=3)
+    env = None
+    if msgspec == "blocked":
+        stub, marker = block_msgspec(tmp_path)
+        env = cli_env(PYTHONPATH=os.pathsep.join([str(stub), *filter(None, [os.environ.get("PYTHONPATH")])]))
     out = tmp_path / "out.ndjson"
     markets = sum((["-m", t] for t in sim.tickers), [])
     channels = ["trade", "orderbook_delta", "fill", "user_orders", "ticker"]
@@ -78,7 +86,7 @@ def test_tail_json_with_one_connection_dropped_in_turn_is_the_exchange_stream(ke
         return sum(f["type"] in counted for f in frames(out)) >= wanted
 
     with out.open("wb") as fh:
-        proc = spawn_cli(args, stdout=fh)
+        proc = spawn_cli(args, stdout=fh, env=env)
         try:
             events = run_with_drops(sim, proc, out, subs=5, caught_up=caught_up, lose=True)
         finally:
@@ -106,6 +114,7 @@ def test_tail_json_with_one_connection_dropped_in_turn_is_the_exchange_stream(ke
     assert "connection 1 down" in err and "connection 2 down" in err
     assert "connection 1 back" in err and "connection 2 back" in err
     assert "seq gap" not in err and "all 2 connections down" not in err and "backfill" not in err, err
+    assert msgspec == "installed" or marker.exists()  # the run without msgspec had none
 
 
 def test_book_json_with_one_connection_dropped_in_turn_ends_on_the_true_books(keys, sim_factory, tmp_path):

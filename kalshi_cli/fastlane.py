@@ -1,12 +1,14 @@
-"""The client's fast lane: ``tail --json``'s checked, in-order data frames handed on unparsed.
+"""The client's fast lane: the checked, in-order data frames of a pass-through run handed on unparsed.
 
-Why: the pass-through path needs of a frame only its ``type``, ``sid`` and ``seq`` (and that it is
-JSON and UTF-8); ``KalshiClient.receive`` parses each frame whole with ``orjson.loads``, which
-costs more than picows' whole read of it. ``FastLaneClient.receive_passing`` reads the head with
-``framehead`` (msgspec) instead and, for the common frame (a known sid, a data type, the next seq
-or none), checks and notes it as ``receive`` does and gives it straight to ``pass_on``: no
-parse, no ``Head``, no event yielded. Any other frame (unreadable, unknown sid, a reply, out of
-order, oversize) goes to ``receive``, the reference path, which judges it exactly as before.
+Why: a pass-through handler (``tail --json``, ``record``) needs of a frame only its ``type``,
+``sid`` and ``seq`` (and that it is JSON and UTF-8); ``KalshiClient.receive`` parses each frame
+whole with ``orjson.loads``, which costs more than picows' whole read of it.
+``FastLaneClient.receive_passing`` reads the head with ``framehead`` (msgspec) instead and, for
+the common frame (a known sid, a data type, the next seq or none), checks and notes it as
+``receive`` does and hands it on from inside the loop, consecutive frames together in one list:
+no parse, no ``Head``, no event, no per-frame call from the session. Any other frame
+(unreadable, unknown sid, a reply, out of order, oversize) goes to ``receive``, the reference
+path, which judges it exactly as before, after the frames that came before it were handed on.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """The ``tail`` feed: every data frame of the chosen channels to the sink, as received.
 
-With NDJSON the session's fast path hands frames straight to the sink (no parse); readable
-lines parse each frame. With a ``trade`` subscription, frames pass through a
-``TradeGapFiller`` (public trades missed in a reconnect or a gap are backfilled from REST).
-``--count`` ends the run after that many frames written.
+With NDJSON the session's fast path hands frames straight to the sink (no parse; with msgspec,
+each read's frames in runs, one append each: ``fastlane``); readable lines parse each frame.
+With a ``trade`` subscription, frames pass through a ``TradeGapFiller`` (public trades missed in
+a reconnect or a gap are backfilled from REST). ``--count`` ends the run after that many frames
+written.
 """
 
 from __future__ import annotations

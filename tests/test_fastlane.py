@@ -104,3 +104,20 @@ def test_an_in_order_stream_goes_out_in_runs_with_the_apart_frames_between() -> 
     handed.clear()
     assert list(client.receive_passing(frames, handed.append, lambda run: handed.append(list(run)))) == []
     assert handed == [frames]  # nothing kept apart: one run
+
+
+def test_a_session_that_passes_frames_on_takes_the_lane_and_only_then() -> None:
+    from kalshi_cli import framehead
+    from kalshi_cli.output import Reporter
+    from kalshi_cli.session import Session, StreamHandler
+
+    class PassingOn(StreamHandler):
+        passthrough = staticmethod(lambda raw: None)
+
+    def client_of(handler: StreamHandler) -> KalshiClient:
+        return Session("ws://127.0.0.1:9/", [Subscription("trade")], handler, signer=None, reporter=Reporter()).client
+
+    assert framehead.FAST  # the [fast] extra is in [test]
+    assert isinstance(client_of(PassingOn()), FastLaneClient)
+    plain = client_of(StreamHandler())
+    assert type(plain) is KalshiClient and not plain.passthrough

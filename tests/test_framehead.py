@@ -176,3 +176,22 @@ def test_the_known_difference_is_only_a_number_past_a_doubles_range() -> None:
         assert head is not None and (head.type, head.sid, head.seq) == ("trade", 1, 1)
     else:
         assert head is None
+
+
+def test_without_msgspec_tail_json_runs_on_the_orjson_path() -> None:
+    """The [fast] extra is optional: without msgspec the session keeps the reference client."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['msgspec'] = None\n"  # an import of msgspec now fails, as if not installed
+        "from kalshi_cli import framehead, session\n"
+        "assert not framehead.FAST and session._client([], passthrough=True).__class__.__name__ == 'KalshiClient'\n"
+        "from kalshi_cli.cli import main\n"
+        "main(['tail', 'trade', 'ticker', '--sim', '--json', '--count', '3', '-q'])\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, cwd=root, timeout=60)
+    assert proc.returncode == 0, proc.stderr.decode()
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 3 and all(orjson.loads(line)["type"] in ("trade", "ticker") for line in lines)

@@ -1,6 +1,6 @@
 """CPU of ``--redundant 2`` against one connection, in the same run (never part of the test suite).
 
-    python benchmarks/redundant_cpu.py [--frames N] [--rounds R] [--rate FRAMES_PER_S]
+    python benchmarks/redundant_cpu.py [--frames N] [--rounds R] [--rate FRAMES_PER_S] [--only tail|book]
 
 Against the loopback load server of ``run.py`` (``loadserver.py``, its own process), for
 ``kalshi tail --json`` (order book, ticker and trade frames) and ``kalshi book --json`` (order
@@ -26,6 +26,9 @@ import threading
 from pathlib import Path
 
 import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from kalshi_cli.framehead import FAST  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -129,19 +132,21 @@ def main() -> None:
     parser.add_argument(
         "--rate", type=float, default=0, help="frames/s each connection is paced at (0: as fast as it reads)"
     )
+    parser.add_argument("--only", choices=["tail", "book"], help="measure one command (default: both)")
     args = parser.parse_args()
+    commands = [c for c in COMMANDS if args.only is None or c.startswith(args.only)]
     server = LoadServer()
     try:
         with tempfile.TemporaryDirectory() as tmp_name:
             tmp = Path(tmp_name)
             key = make_key(tmp)
-            cpu: dict[tuple[str, int], list[float]] = {(c, n): [] for c in COMMANDS for n in (1, 2)}
+            cpu: dict[tuple[str, int], list[float]] = {(c, n): [] for c in commands for n in (1, 2)}
             for r in range(args.rounds):
-                for command in COMMANDS:
+                for command in commands:
                     for n in (1, 2) if r % 2 == 0 else (2, 1):
                         print(f"round {r + 1}: {command} x{n}...", file=sys.stderr)
                         cpu[command, n].append(run_once(server, key, command, n, args.frames, None, args.rate))
-            checks = {c: check(server, key, c, min(args.frames, 100_000), tmp) for c in COMMANDS}
+            checks = {c: check(server, key, c, min(args.frames, 100_000), tmp) for c in commands}
     finally:
         server.stop()
     pace = f"paced at {args.rate:,.0f} frames/s" if args.rate else "as fast as they are read"
@@ -149,11 +154,13 @@ def main() -> None:
     print(f"{args.rounds} rounds)\n")
     print("| command | 1 connection, CPU s / 1M frames | 2 connections, CPU s / 1M frames | ratio | check |")
     print("|---|---|---|---|---|")
-    for command in COMMANDS:
+    for command in commands:
         one = statistics.median(cpu[command, 1]) / args.frames * 1e6
         two = statistics.median(cpu[command, 2]) / args.frames * 1e6
         print(f"| kalshi {command} | {one:.2f} | {two:.2f} | {two / one:.2f}x | {checks[command]} |")
     print("\nTarget (issue 16): at most 2.2x. Medians; the order of 1 and 2 alternates by round.")
+    print(f"msgspec {'installed' if FAST else 'absent'}: one connection's tail reads frame heads with it (framehead)")
+    print("and each redundant connection reads only the merge's fields of book and trade frames (redundant_heads).")
 
 
 if __name__ == "__main__":

@@ -11,14 +11,16 @@ event appears once and in order:
   first copy of a key is delivered, later copies dropped (the last ``SEEN_KEPT`` keys of a
   subscription are remembered). A connection that joins (subscribes, or had a seq gap) holds
   its frames until they line up with the stream: one of them was delivered already, or is
-  delivered by another connection (then what it holds after that one comes next). So the order
+  delivered by another connection (then what it holds after that one comes next), or, on a
+  quiet subscription, copies on another subscription place it (``redundant_lineup``). So the order
   stays the exchange's and a joining connection that is ahead adds nothing twice.
 * Frames with no exchange key (``ticker``, ``market_position``, ``event_lifecycle``,
   ``event_fee_update``, lifecycle pauses and other ``market_lifecycle_v2`` events without an
   id) are keyed by content (``event_keys.ContentKeyer``: type and msg as canonical JSON, and a
   count for the N-th repeat on that connection) and merged as keyed frames: taken from every
   connection, first copy wins, the same hold and line-up rules, so a drop loses none and a late
-  copy of an older one is never printed after a newer one. Identical content on two updates
+  copy of an older one is never printed after a newer one (but one a connection lost unseen,
+  these channels having no ``seq``, and a lagging one brings, comes late rather than never). Identical content on two updates
   means the same state (the same values and times): none is lost by taking it once per
   showing. Per channel: ``ticker`` carries ``ts_ms`` and ``market_position`` cumulative volume
   and fees, so a content never recurs; lifecycle news may recur (paused, resumed, paused), a

@@ -10,6 +10,9 @@ __all__ = ["main"]
 
 def main() -> None:
     hold_signals()
-    from kalshi_cli.cli import main as run_app
+    try:
+        from kalshi_cli.cli import main as run_app
 
-    run_app()
+        run_app()
+    except KeyboardInterrupt:  # a Ctrl-C held through the import, raised before the CLI's boundary
+        raise SystemExit(130) from None

@@ -177,3 +177,22 @@ def test_ctrl_c_in_a_del_is_not_printed_and_lost(tmp_path):
 def test_in_module_code_tells_a_strings_eval_and_an_import_from_a_function():
     assert not in_module_code(sys._getframe())
     assert eval("in_module_code(sys._getframe())", {"in_module_code": in_module_code, "sys": sys})
+
+
+def test_a_held_ctrl_c_raised_before_the_clis_boundary_still_exits_130(tmp_path):
+    """The retry can raise a held Ctrl-C between the app's import and the CLI's try (or after it,
+    before exiting): the console script's main turns it into exit 130, with no traceback."""
+    code, err = run_probe(
+        tmp_path,
+        """
+        import types
+        fake = types.ModuleType("kalshi_cli.cli")
+        def main():
+            raise KeyboardInterrupt  # as _act raises it, outside cli._run
+        fake.main = main
+        sys.modules["kalshi_cli.cli"] = fake
+        from kalshi_cli.entry import main as console_script
+        console_script()
+        """,
+    )
+    assert (code, err) == (130, [])

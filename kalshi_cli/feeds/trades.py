@@ -21,18 +21,20 @@ from typing import Any
 import orjson
 
 from kalshi_cli.feeds.context import StreamContext
+from kalshi_cli.framehead import is_utf8
 from kalshi_cli.output import Reporter
 from kalshi_cli.portfolio import fill_time_ms, price4
 from kalshi_cli.protocol import TRADE
 from kalshi_cli.rest import RestClient, RestError
 from kalshi_cli.session import Subscription
+from kalshi_cli.trade_mark import TRADE_FIRST, TRADE_MARK
+from kalshi_cli.tradehead import FAST, TradeKeyError, decode_trade
 
 __all__ = ["FetchTrades", "TradeGapFiller", "rest_trade_frame", "trade_fetcher"]
 
 OVERLAP_MS = 5_000  # re-read this much before the last trade written (min_ts is whole seconds)
 SEEN_KEPT = 10_000  # at most this many ids (about 6 s of overlap: far above any market's trade rate)
 HOLD_LIMIT = 200_000  # live frames held while a backfill runs; beyond it they go out unheld
-_TRADE_MARK = f'"{TRADE}"'.encode()  # in every trade frame (its type); in no other frame's envelope
 _OPTIONAL = ("taker_outcome_side", "taker_book_side", "is_block_trade")
 
 Spawn = Callable[[Coroutine[Any, Any, None]], "asyncio.Task[None]"]
@@ -111,19 +113,35 @@ class TradeGapFiller:
         self._held: list[tuple[bytes, int]] = []
         self._seen: set[str] = set()
         self._order: deque[tuple[int, str]] = deque()  # (trade time ms, id), in the order written
+        self._cutoff = -OVERLAP_MS - 1000  # ids of trades before this are forgotten (see _forget)
         self._task: asyncio.Task[None] | None = None
 
     # --- the stream ---------------------------------------------------------------------------
 
     def live(self, raw: bytes, stamp: int = 0) -> None:
-        """A data frame from the socket: held during a backfill, else written (a trade once)."""
+        """A data frame from the socket: held during a backfill, else written (a trade once).
+
+        Kalshi's trade frame is read with ``tradehead`` (msgspec: type, trade_id, ts_ms, about a
+        third of ``orjson.loads``); a frame it declines, or any without msgspec, with orjson
+        (``_first_time``), which judges it as it always has."""
         if self.holding:
             self._held.append((raw, stamp))
             if len(self._held) > HOLD_LIMIT:
                 self._release()
             return
-        if _TRADE_MARK in raw and not self._first_time(raw):
-            return
+        # (Kalshi's trade frame begins with its type: one look; any other frame is searched)
+        if raw.startswith(TRADE_FIRST) or TRADE_MARK in raw:
+            key = None
+            if FAST:  # (without msgspec, no reader to try)
+                try:
+                    key = decode_trade(raw)
+                except TradeKeyError:
+                    pass
+            if key is None or not (raw.isascii() or is_utf8(raw)):
+                if not self._first_time(raw):
+                    return
+            elif key.type == TRADE and not self._add(key.msg.trade_id, key.msg.ts_ms):
+                return
         self.write_live(raw, stamp)
 
     def disconnected(self) -> None:
@@ -188,6 +206,7 @@ class TradeGapFiller:
     # --- dedupe -------------------------------------------------------------------------------
 
     def _first_time(self, raw: bytes) -> bool:
+        """The reference: is this frame new (a trade not written yet, or not a trade at all)?"""
         try:
             obj = orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -200,20 +219,28 @@ class TradeGapFiller:
         trade_id = msg.get("trade_id")
         if not isinstance(trade_id, str) or not trade_id:
             return True
-        if trade_id in self._seen:
+        return self._add(trade_id, fill_time_ms(msg))
+
+    def _add(self, trade_id: str, ms: int | None) -> bool:
+        """``_note`` once the id and time are read: one set look-up and, for a new id, one append
+        (the cutoff moves only with the last trade's time; the queue is trimmed only past it)."""
+        seen = self._seen
+        if trade_id in seen:
             return False
-        ms = fill_time_ms(msg)
-        if ms is not None and (self.last_trade_ms is None or ms > self.last_trade_ms):
-            self.last_trade_ms = ms
-        self._seen.add(trade_id)
-        self._order.append((ms if ms is not None else self.last_trade_ms or 0, trade_id))
-        self._forget()
+        last = self.last_trade_ms
+        if ms is not None and (last is None or ms > last):
+            self.last_trade_ms = last = ms
+            self._cutoff = ms - OVERLAP_MS - 1000
+        seen.add(trade_id)
+        order = self._order
+        order.append((ms if ms is not None else last or 0, trade_id))
+        if order[0][0] < self._cutoff or len(order) > SEEN_KEPT:
+            self._forget()
         return True
 
     def _forget(self) -> None:
         """Drop the ids no backfill can bring back: trades older than the next one's ``min_ts``
         (the last trade written less the overlap, floored to the second), and beyond ``SEEN_KEPT``."""
-        order, seen = self._order, self._seen
-        cutoff = (self.last_trade_ms or 0) - OVERLAP_MS - 1000
+        order, seen, cutoff = self._order, self._seen, self._cutoff
         while order and (order[0][0] < cutoff or len(order) > SEEN_KEPT):
             seen.discard(order.popleft()[1])

@@ -22,7 +22,7 @@ from tests.inprocess import run_inprocess
 from tests.test_export_input import T0, recording_lines, write
 
 BOOK = "book_top,book_snapshots,continuity"
-BOOK_AND_DELTAS = f"{BOOK},deltas"  # (the book pass of a whole export)
+BOOK_AND_DELTAS = f"{BOOK},deltas"  # (one pass that rebuilds the books and writes the deltas)
 FRAMES = "trades,deltas,tickers,lifecycle,fills,orders,positions"  # (deltas without books: no book pass)
 MARKET = Exchange(seed=3, n_markets=3).tickers[0]  # a market of recording_lines': its book is live
 _DELTA = {"market_ticker": MARKET, "price_dollars": "0.0100", "delta_fp": "5.00", "side": "yes", "clock": 10**9}

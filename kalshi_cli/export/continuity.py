@@ -8,19 +8,26 @@ event, ``until_ts`` when every market it names had a fresh snapshot again (null:
 recording ends); ``markets`` are the books not to trust in between (for a gap on another
 channel: that subscription's markets, empty meaning all). Times are the recording's
 (``recv_ts_ms``, else the frame's own). A row whose markets still wait is held until they are
-fresh (there are few such rows at any time), so rows are ordered by when they were settled.
+fresh, and rows settled after it are held behind it, so the table is in the order of ``ts``
+(``HELD`` rows at most: past that the oldest settled rows go first, and a row still waiting
+comes after them).
 ``source`` says who saw it: ``recorder`` (a ``kalshi_cli.meta`` line) or ``data`` (a seq that
 jumps or goes back in the frames, as in a ``tail --json`` capture).
 """
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
+from itertools import count
 
 from kalshi_cli.continuity import FRESH
 from kalshi_cli.export.tables import TableBuffer
 
-__all__ = ["Continuity"]
+__all__ = ["HELD", "Continuity"]
+
+#: settled rows held behind one still waiting, at most (memory stays flat whatever the recording)
+HELD = 10_000
 
 
 @dataclass
@@ -49,6 +56,8 @@ class Continuity:
         self.last_ts: int | None = None  # recording time of the last data frame
         self.connection: int | None = None
         self.rows = 0
+        self._held: list[tuple[int, int, _Open, int | None]] = []  # (ts, n, row, until): settled, not written
+        self._n = count()
 
     def event(
         self,
@@ -77,28 +86,44 @@ class Continuity:
         if row.waiting:
             self.open.append(row)
         else:
-            self._emit(row, ts)
+            self._settle(row, ts)
 
     def fresh(self, ts: int, ticker: str) -> None:
         """A stale book is live again (a snapshot): its ``fresh`` row, and rows no longer waiting."""
         since = self.stale_since.pop(ticker, None)
         if since is None:
             return
-        self._emit(_Open(ts, since, FRESH, self.connection, "orderbook_delta", None, None, [ticker], None, "data"), ts)
+        self._settle(
+            _Open(ts, since, FRESH, self.connection, "orderbook_delta", None, None, [ticker], None, "data"), ts
+        )
         still: list[_Open] = []
         for row in self.open:
             row.waiting.discard(ticker)
             if row.waiting:
                 still.append(row)
             else:
-                self._emit(row, ts)
+                self._settle(row, ts)
         self.open = still
+        self._release()
 
     def close(self) -> None:
         """The recording is over: rows still waiting end with no ``until_ts``."""
         for row in self.open:
-            self._emit(row, None)
+            self._settle(row, None)
         self.open = []
+        self._release()
+
+    def _settle(self, row: _Open, until: int | None) -> None:
+        """``row`` is whole: written once no row still waiting is older (``_release``)."""
+        heapq.heappush(self._held, (row.ts, next(self._n), row, until))
+        self._release()
+
+    def _release(self) -> None:
+        held = self._held
+        oldest = min((row.ts for row in self.open), default=None)
+        while held and (oldest is None or held[0][0] <= oldest or len(held) > HELD):
+            _, _, row, until = heapq.heappop(held)
+            self._emit(row, until)
 
     def _emit(self, row: _Open, until: int | None) -> None:
         table = self.table

@@ -388,17 +388,25 @@ def test_signal_while_starting_exits_cleanly(keys, sim_factory, sig):
     Only a signal sent before the hold was in place is not judged: until then the interpreter
     handles it alone (default action before it installs its Ctrl-C handler; KeyboardInterrupt
     in site's .pth processing, runpy, or the import of the two-line entry module), which is no
-    code of the app's. Whether the hold was in place is read just before sending.
+    code of the app's. Whether the hold was in place is read just before sending. There a
+    Ctrl-C can even be lost: raised in a class body that the editable install's .pth imports,
+    it comes out as "RuntimeError: Error calling __set_name__", which site reports and carries
+    on from; such a process is killed, not waited for.
     """
     sim = sim_factory(rate=0)
     judged = 0
     for delay in (0.03, 0.045, 0.06, 0.09, 0.12, 0.15, 0.2, 0.3):
         proc = spawn_cli(["tail", "trade", "--json", *signed_args(keys, sim.url)], preexec_fn=ctrl_c_as_at_a_terminal)
         time.sleep(delay)
-        held = signals_held(proc.pid)
-        code, err = stop(proc, sig)
-        if not held:
+        if not signals_held(proc.pid):  # the interpreter's window: not judged, only ended
+            proc.send_signal(sig)
+            try:  # it may carry on: site swallows a KeyboardInterrupt turned RuntimeError in a .pth import
+                proc.communicate(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate(timeout=20)
             continue
+        code, err = stop(proc, sig)
         judged += 1
         assert code == (0 if sig == signal.SIGTERM else 130), (delay, err)
         assert "Traceback" not in err and "Fatal Python error" not in err, (delay, err)

@@ -1,6 +1,7 @@
 """CPU of ``--redundant 2`` against one connection, in the same run (never part of the test suite).
 
     python benchmarks/redundant_cpu.py [--frames N] [--rounds R] [--rate FRAMES_PER_S] [--only tail|book]
+                                       [--no-msgspec]
 
 Against the loopback load server of ``run.py`` (``loadserver.py``, its own process), for
 ``kalshi tail --json`` (order book, ticker and trade frames) and ``kalshi book --json`` (order
@@ -49,6 +50,23 @@ def argv(command: str, server: LoadServer, key: list[str], connections: int) -> 
     return [*KALSHI, *words, *markets, "--json", *extra, "--url", server.url, *key]
 
 
+BLOCK_MSGSPEC: Path | None = None  # --no-msgspec: a directory first on the CLI's path where msgspec fails
+
+
+def cli_env() -> dict[str, str]:
+    e = env()
+    if BLOCK_MSGSPEC is not None:
+        e["PYTHONPATH"] = f"{BLOCK_MSGSPEC}:{e['PYTHONPATH']}"
+    return e
+
+
+def block_msgspec(tmp: Path) -> Path:
+    stub = tmp / "no_msgspec"
+    (stub / "msgspec").mkdir(parents=True)
+    (stub / "msgspec" / "__init__.py").write_text("raise ImportError('blocked by redundant_cpu.py --no-msgspec')\n")
+    return stub
+
+
 def run_once(
     server: LoadServer, key: list[str], command: str, connections: int, frames: int, out: Path | None, rate: float = 0
 ) -> float:
@@ -56,7 +74,7 @@ def run_once(
     channels = COMMANDS[command][1]
     server.job(frames=frames, channels=channels, markets=MARKETS, rate=rate)
     sink = out.open("wb") if out is not None else subprocess.DEVNULL
-    proc = subprocess.Popen(argv(command, server, key, connections), stdout=sink, stderr=subprocess.PIPE, env=env())
+    proc = subprocess.Popen(argv(command, server, key, connections), stdout=sink, stderr=subprocess.PIPE, env=cli_env())
     try:
         server.expect("start")
         cpu0 = proc_cpu(proc.pid)
@@ -133,13 +151,19 @@ def main() -> None:
         "--rate", type=float, default=0, help="frames/s each connection is paced at (0: as fast as it reads)"
     )
     parser.add_argument("--only", choices=["tail", "book"], help="measure one command (default: both)")
+    parser.add_argument(
+        "--no-msgspec", action="store_true", help="the CLI without msgspec (every frame parsed by orjson, both sides)"
+    )
     args = parser.parse_args()
+    global BLOCK_MSGSPEC
     commands = [c for c in COMMANDS if args.only is None or c.startswith(args.only)]
     server = LoadServer()
     try:
         with tempfile.TemporaryDirectory() as tmp_name:
             tmp = Path(tmp_name)
             key = make_key(tmp)
+            if args.no_msgspec:
+                BLOCK_MSGSPEC = block_msgspec(tmp)
             cpu: dict[tuple[str, int], list[float]] = {(c, n): [] for c in commands for n in (1, 2)}
             for r in range(args.rounds):
                 for command in commands:
@@ -159,8 +183,12 @@ def main() -> None:
         two = statistics.median(cpu[command, 2]) / args.frames * 1e6
         print(f"| kalshi {command} | {one:.2f} | {two:.2f} | {two / one:.2f}x | {checks[command]} |")
     print("\nTarget (issue 16): at most 2.2x. Medians; the order of 1 and 2 alternates by round.")
-    print(f"msgspec {'installed' if FAST else 'absent'}: one connection's tail reads frame heads with it (framehead)")
-    print("and each redundant connection reads only the merge's fields of book and trade frames (redundant_heads).")
+    used = FAST and not args.no_msgspec
+    if used:
+        print("msgspec used: one connection's tail reads frame heads with it (framehead), each redundant")
+        print("connection only the merge's fields of book and trade frames (redundant_heads).")
+    else:
+        print("msgspec not used (--no-msgspec, or not installed): orjson parses every frame, on both sides.")
 
 
 if __name__ == "__main__":

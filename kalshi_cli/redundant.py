@@ -8,7 +8,9 @@ the handler sees. Each delivered frame is stamped with the merged stream's own `
 subscription's place, from 1) and, on sequenced channels, a dense ``seq`` of its own (skipping
 on a gap the merge could not cover), so downstream readers check it as they would one
 connection's: a frame goes on byte for byte when its connection's numbers are the merged ones,
-re-encoded with them otherwise (the single-connection fast path is untouched).
+re-encoded with them otherwise (the single-connection fast path is untouched). When frames are
+passed on as received (``tail --json``, ``record``) and msgspec is installed, each connection
+reads of a book or trade frame only the fields the merge needs (``redundant_heads``).
 
 stderr names each connection ("connection 2: ..."): its connects, its drops (with how many are
 still streaming) and the seq gaps the others covered. The handler hears of a drop only when

@@ -15,18 +15,19 @@ event appears once and in order:
   quiet subscription, copies on another subscription place it (``redundant_lineup``). So the order
   stays the exchange's and a joining connection that is ahead adds nothing twice.
 * Frames with no exchange key (``ticker``, ``market_position``, ``event_lifecycle``,
-  ``event_fee_update``, lifecycle pauses and other ``market_lifecycle_v2`` events without an
-  id) are keyed by content (``event_keys.ContentKeyer``: type and msg as canonical JSON, and a
-  count for the N-th repeat on that connection) and merged as keyed frames: taken from every
+  ``event_fee_update``, lifecycle pauses and other ``market_lifecycle_v2`` events without an id)
+  are keyed by content (``event_keys.ContentKeyer``: type and msg as canonical JSON, and a count
+  for the N-th repeat on that connection) and merged as keyed frames: taken from every
   connection, first copy wins, the same hold and line-up rules, so a drop loses none and a late
-  copy of an older one is never printed after a newer one (but one a connection lost unseen,
-  these channels having no ``seq``, and a lagging one brings, comes late rather than never). Identical content on two updates
-  means the same state (the same values and times): none is lost by taking it once per
-  showing. Per channel: ``ticker`` carries ``ts_ms`` and ``market_position`` cumulative volume
-  and fees, so a content never recurs; lifecycle news may recur (paused, resumed, paused), a
-  repeat is told apart by its count on each connection, which is exact for a connection that
-  saw the earlier ones (one back from a drop that missed one numbers it low and takes the repeat
-  for a copy; the connection that stayed up delivers it).
+  copy of an older one is never printed after a newer one (but one that a connection lost unseen
+  on a channel without ``seq``, ``ticker`` or ``market_positions``, and that a lagging one
+  brings, comes late rather than never). Identical content on two updates means the same state
+  (the same values and times): none is lost by taking it once per showing. Per channel:
+  ``ticker`` carries ``ts_ms`` and ``market_position`` cumulative volume and fees, so a content
+  never recurs; lifecycle news may recur (paused, resumed, paused), a repeat is told apart by
+  its count on each connection, which is exact for a connection that saw the earlier ones (one
+  back from a drop that missed one numbers it low and takes the repeat for a copy; the
+  connection that stayed up delivers it).
 * Frames with no key at all (no ``msg``, or a keyed type missing its field) come from one
   source connection per subscription, the first subscribed. When it leaves, the lowest-numbered
   other one takes over once a frame of its own is news (it is at the front); those it shows

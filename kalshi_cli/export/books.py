@@ -373,8 +373,9 @@ class Books:
 
     # --- book_snapshots ---------------------------------------------------------------------------
 
-    def grid(self, ts: int) -> None:
-        """Called when a frame's exchange time reaches the next ``--every`` instant: take the books."""
+    def grid(self, ts: int, recv: Any = None) -> None:
+        """A frame's exchange time reached the next ``--every`` instant: take the books (before
+        the frame; ``recv``, its receive time, is when the recording knew the instant was past)."""
         every = self.every_ms
         due = self.next_grid
         self.next_grid = (ts // every + 1) * every
@@ -389,11 +390,11 @@ class Books:
         while due <= ts:
             if table.lo <= due < table.hi:
                 for book in live:
-                    ticker = book.market_ticker
-                    clock, seq, updated = book.clock, book.seq, self.updated.get(ticker)
-                    for n, price in enumerate(heapq.nlargest(depth, book.yes), 1):
-                        table.append((due, updated, ticker, clock, seq, "bid", n, price, book.yes[price]))
-                    for n, price in enumerate(heapq.nlargest(depth, book.no), 1):
-                        table.append((due, updated, ticker, clock, seq, "ask", n, ONE_DOLLAR - price, book.no[price]))
+                    ticker, yes, no = book.market_ticker, book.yes, book.no
+                    head = (due, recv, self.updated.get(ticker), ticker, book.clock, book.seq)
+                    for n, price in enumerate(heapq.nlargest(depth, yes), 1):
+                        table.append((*head, "bid", n, price, yes[price]))
+                    for n, price in enumerate(heapq.nlargest(depth, no), 1):
+                        table.append((*head, "ask", n, ONE_DOLLAR - price, no[price]))
             table.flush_if_full()
             due += every

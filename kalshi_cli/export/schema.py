@@ -42,8 +42,9 @@ def _spec(name: str, about: str, columns: str) -> TableSpec:
     return TableSpec(name, cols, about)
 
 
-# Every table starts with ts (exchange time, or the best time the frame carries) and recv_ts
-# (local receive time, from recv_ts_ms; null in a 'tail --json' capture).
+# Every table but continuity starts with ts (exchange time, or the best time the frame carries)
+# and recv_ts (local receive time, from recv_ts_ms; null in a 'tail --json' capture; for
+# book_snapshots, that of the frame that reached the instant).
 TABLES: dict[str, TableSpec] = {
     t.name: t
     for t in (
@@ -62,7 +63,7 @@ TABLES: dict[str, TableSpec] = {
         _spec(
             "book_snapshots",
             "the top --depth levels of each live book every --every, one row per level",
-            "ts:ts updated_ts:ts market:str clock:int seq:int side:str level:int price:price size:size",
+            "ts:ts recv_ts:ts updated_ts:ts market:str clock:int seq:int side:str level:int price:price size:size",
         ),
         _spec(
             "deltas",

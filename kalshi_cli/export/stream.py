@@ -204,7 +204,7 @@ def _stream(
                 last = ts
                 rt = recv if recv is not None else ts
                 if ts >= next_grid and want_grid:
-                    books.grid(ts)
+                    books.grid(ts, recv)
                     next_grid = books.next_grid or next_grid
                 if building and (seq := obj.seq) is not None:
                     sid = obj.sid
@@ -235,7 +235,7 @@ def _stream(
             last = ts
             rt = recv if recv is not None else ts
             if ts >= next_grid and want_grid:
-                books.grid(ts)
+                books.grid(ts, recv)
                 next_grid = books.next_grid or next_grid
             if building and (seq := obj.get("seq")) is not None:
                 sid = obj.get("sid")

@@ -11,7 +11,9 @@ activity), then, alternating in the same run, times
     (parse only: no book, no partitions), in a fresh process each round like the export.
 
 Both are subprocesses timed from spawn to exit, peak RSS from wait4 (the largest process: the
-export runs two, DuckDB two threads). Medians of --rounds. With ``--against REV`` the export of
+export runs two, DuckDB two threads), and the CPU each spent (user + system, its worker
+included): on a machine other work shares, the wall clock is what the run got of the cores,
+the CPU what it cost. Medians of --rounds. With ``--against REV`` the export of
 every table at that git revision (its ``kalshi_cli`` extracted by ``git archive``) is timed too,
 in the same rounds: a before/after on the same machine load.
 
@@ -105,8 +107,9 @@ def build(path: Path, frames: int, markets: int) -> dict[str, int]:
     return kinds
 
 
-def timed(argv: list[str], cwd: Path = ROOT) -> tuple[float, int, bytes]:
-    """Run ``argv`` in ``cwd`` (whose ``kalshi_cli`` ``-m`` runs); (wall seconds, peak RSS in KiB, stderr)."""
+def timed(argv: list[str], cwd: Path = ROOT) -> tuple[float, int, bytes, float]:
+    """Run ``argv`` in ``cwd`` (whose ``kalshi_cli`` ``-m`` runs); (wall seconds, peak RSS in KiB,
+    stderr, CPU seconds: user + system of the process and the children it waited for)."""
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd)
     assert proc.stderr is not None
@@ -116,7 +119,7 @@ def timed(argv: list[str], cwd: Path = ROOT) -> tuple[float, int, bytes]:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"{argv[:4]} failed ({proc.returncode}): {err.decode()[-2000:]}")
-    return took, usage.ru_maxrss, err
+    return took, usage.ru_maxrss, err, usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -152,6 +155,7 @@ def main() -> None:
             LABELS["before"] = f"`kalshi export FILE -o OUT` at {args.against} (all tables)"
         size_mb = rec.stat().st_size / 1e6
         runs: dict[str, list[tuple[float, int]]] = {name: [] for name in runs_now}
+        cpu: dict[str, list[float]] = {name: [] for name in runs_now}
         last_err = b""
         for i in range(args.rounds):
             for name, extra in runs_now.items():
@@ -163,8 +167,9 @@ def main() -> None:
                     argv = [sys.executable, "-m", "kalshi_cli", "export", str(rec), "-o", str(out), *extra]
                     if name == "before":
                         cwd = Path(tmp) / "before"
-                took, rss, err = timed(argv, cwd)
+                took, rss, err, spent = timed(argv, cwd)
                 runs[name].append((took, rss))
+                cpu[name].append(spent)
                 if name == "all":
                     last_err = err
                 shutil.rmtree(out, ignore_errors=True)
@@ -174,12 +179,16 @@ def main() -> None:
     mix = ", ".join(f"{k} {v / frames:.0%}" for k, v in sorted(kinds.items(), key=lambda kv: -kv[1]))
     print(f"## kalshi export ({frames:,} frames, {size_mb:.0f} MB NDJSON, {args.markets} markets)\n")
     print(f"Mix: {mix}. Medians of {args.rounds} rounds, alternating, each a fresh process.\n")
-    print("| run | median s | frames/s | vs DuckDB | peak RSS MB |")
-    print("| --- | ---: | ---: | ---: | ---: |")
+    print("| run | median s | frames/s | vs DuckDB | CPU s (median) | peak RSS MB |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for name in runs:
         label = LABELS[name]
         secs = median[name]
-        print(f"| {label} | {secs:.2f} | {frames / secs:,.0f} | {median['duckdb'] / secs:.2f}x | {peak[name]:.0f} |")
+        spent = statistics.median(cpu[name])
+        print(
+            f"| {label} | {secs:.2f} | {frames / secs:,.0f} | {median['duckdb'] / secs:.2f}x | {spent:.2f} "
+            f"| {peak[name]:.0f} |"
+        )
     print(f"\nexport (all tables) / DuckDB rate: **{median['duckdb'] / median['all']:.2f}x** (target >= 0.5x)")
     if "before" in median:
         then = median["duckdb"] / median["before"]

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from kalshi_cli.export import source, stream, typed
@@ -134,3 +134,19 @@ def test_a_pass_reads_typed_only_the_frames_its_tables_take_from_them():
     for line in (_frame("ticker", {}), HOSTILE[4], b"{}"):
         with pytest.raises(error):
             decode(line)
+
+
+@example("12345678901234567.00")  # 19 digits: no decimal(18, 2) holds it, refused
+@example("9999999999999999.99")
+@example("007.50")
+@given(
+    st.one_of(
+        st.none(),
+        st.from_regex(r"-?[0-9]{1,20}\.[0-9]{0,3}", fullmatch=True),
+        st.text(alphabet="0123456789.-+ _e١²", max_size=22),
+    )
+)
+def test_a_volume_read_without_the_cache_is_what_the_cache_reads(text):
+    from kalshi_cli.export.values import Exact, total
+
+    assert total(text) == Exact(2, "size")[text]

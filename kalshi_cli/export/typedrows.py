@@ -16,7 +16,7 @@ from typing import Any
 from kalshi_cli.export.books import Books
 from kalshi_cli.export.frames import FrameRows
 from kalshi_cli.export.typed import frame_classes
-from kalshi_cli.export.values import PRICES, SIZES, TOTALS
+from kalshi_cli.export.values import PRICES, SIZES, total
 from kalshi_cli.fixed import CENT, ONE_CONTRACT
 from kalshi_cli.protocol import ORDERBOOK_DELTA
 
@@ -131,8 +131,8 @@ def _ticker_row(rows: FrameRows) -> Handler:
                 SIZES[m.yes_bid_size_fp],
                 SIZES[m.yes_ask_size_fp],
                 SIZES[m.last_trade_size_fp],
-                TOTALS[m.volume_fp],
-                TOTALS[m.open_interest_fp],
+                total(m.volume_fp),
+                total(m.open_interest_fp),
                 m.dollar_volume,
                 m.dollar_open_interest,
             )

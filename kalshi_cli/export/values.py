@@ -16,7 +16,7 @@ from typing import Any
 
 from kalshi_cli.fixed import FixedPointError, parse_fixed
 
-__all__ = ["MICROS", "PRICES", "REFUSED", "SIZES", "TOTALS", "Exact", "reset", "sanitized", "scaled"]
+__all__ = ["MICROS", "PRICES", "REFUSED", "SIZES", "TOTALS", "Exact", "reset", "sanitized", "scaled", "total"]
 
 _LIMIT = 1 << 16
 #: a scaled integer must stay below this to fit the tables' decimal(18, places) columns
@@ -72,6 +72,14 @@ MICROS = Exact(6, "money")
 #: kept apart, where they cannot crowd the few repeated sizes out of ``SIZES``.
 TOTALS = Exact(2, "size")
 _BY_PLACES = {4: PRICES, 2: SIZES, 6: MICROS}
+
+
+def total(text: str | None) -> int | None:
+    """``TOTALS[text]`` for a string or None, without remembering the plain shape: a volume or
+    open interest is a new string nearly every frame, so a cache of them only costs."""
+    if text is not None and (value := _plain(text, 2)) is not None and -DIGITS18 < value < DIGITS18:
+        return value
+    return TOTALS[text]
 
 
 def reset() -> None:

@@ -11,6 +11,7 @@ end them.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -256,7 +257,9 @@ def run_book(settings: Any, env: Any, make_handler: Callable[..., Any]) -> None:
             depth=settings.depth,
             once=settings.once,
             every=settings.every,
-            snapshot_timeout=settings.wait,
+            # the bus check below owns --wait: the handler's own (a wrong ticker's message, timed
+            # from its start) must not race it on a slow machine
+            snapshot_timeout=math.inf,
             clock=env.clock,
         )
         handler.books = MergedBookSet()
@@ -267,7 +270,6 @@ def run_book(settings: Any, env: Any, make_handler: Callable[..., Any]) -> None:
             ready_at = handler.session.ready_at
             if ready_at is None:
                 return
-            handler.started = max(handler.started, ready_at)
             missing = [t for t in markets if not has_book(handler.books, t)]
             if missing and time.monotonic() - ready_at > settings.wait:
                 raise UsageError(no_snapshot_message(missing, settings, target.stream))

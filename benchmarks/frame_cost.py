@@ -205,7 +205,7 @@ def layers(frames: int = 20_000, batch: int = 500, rounds: int = 25) -> str:
         "orjson.loads of the whole frame": (lambda: each(orjson.loads, lines), frames),
         "framehead.decode_head (msgspec: type, sid, seq)": (lambda: each(decode_head, lines), frames),
         "sink: NdjsonSink.frames of each batch (join, newline look, one append)": (sink_batches, frames),
-        "a trade frame through the backfill's dedupe (TradeGapFiller.live: orjson + trade id)": (
+        "a trade frame through the backfill's dedupe (TradeGapFiller.live: tradehead with msgspec, else orjson)": (
             trade_way,
             len(trades_only),
         ),

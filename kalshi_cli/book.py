@@ -349,6 +349,16 @@ class OrderBook:
         best_no = self._best[1]
         return self.no[best_no] if best_no else None
 
+    def top(self) -> tuple[int | None, int | None, int | None, int | None]:
+        """(best yes bid, its size, best yes ask, its size) in one call: the export asks after every action."""
+        best_yes, best_no = self._best
+        return (
+            best_yes or None,
+            self.yes[best_yes] if best_yes else None,
+            ONE_DOLLAR - best_no if best_no else None,
+            self.no[best_no] if best_no else None,
+        )
+
     def spread(self) -> int | None:
         bid, ask = self.best_yes_bid(), self.best_yes_ask()
         return None if bid is None or ask is None else ask - bid

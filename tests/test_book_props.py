@@ -103,8 +103,23 @@ def test_book_matches_decimal_model(first, steps, use_yes_price):
                     model[side][level] = new
                     alive = not is_crossed(model)
         assert (book.state is BookState.LIVE) == alive, book.stale_reason
+        # top() (the export's one-call quote) is the four quote methods, whatever the state
+        assert book.top() == (
+            book.best_yes_bid(),
+            book.best_yes_bid_size(),
+            book.best_yes_ask(),
+            book.best_yes_ask_size(),
+        )
         if alive:
             assert book.ladders() == (as_ladder(model["yes"]), as_ladder(model["no"]))
+            yes, no = model["yes"], model["no"]
+            bid, ask = max(yes, default=None), max(no, default=None)
+            assert book.top() == (
+                int(bid * 10_000) if bid is not None else None,
+                int(yes[bid] * 100) if bid is not None else None,
+                10_000 - int(ask * 10_000) if ask is not None else None,
+                int(no[ask] * 100) if ask is not None else None,
+            )
             # The fast line (per-side cached encodings) equals encoding the plain line, after
             # every step and for alternating depths, so a stale cache cannot go unnoticed.
             for depth in (None, 2, None):

@@ -16,7 +16,6 @@ end). An action cut short by a gap is not written (its missing deltas may be the
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable
 from typing import Any
 
@@ -258,12 +257,12 @@ class Books:
                 del groups[sid]
                 ended = books.get(group[0])
                 if top is not None and ended is not None and ended.state is _LIVE:
-                    bid, ask = ended.best_yes_bid(), ended.best_yes_ask()
-                    now = (bid, ended.best_yes_bid_size(), ask, ended.best_yes_ask_size())
+                    now = ended.top()
                     if last_top.get(group[0]) != now:
                         last_top[group[0]] = now
+                        bid, bid_size, ask, ask_size = now
                         spread = ask - bid if bid is not None and ask is not None else None
-                        top((group[2], group[3], group[0], group[1], group[4], bid, now[1], ask, now[3], spread))
+                        top((group[2], group[3], group[0], group[1], group[4], bid, bid_size, ask, ask_size, spread))
             if only is not None and ticker not in only:
                 return
             if ticker not in sid_markets.get(sid, ()):  # (its action was closed above: no group now)
@@ -343,13 +342,13 @@ class Books:
         book = self.set.books.get(ticker)
         if book is None or book.state is not _LIVE:
             return
-        bid, ask = book.best_yes_bid(), book.best_yes_ask()
-        top = (bid, book.best_yes_bid_size(), ask, book.best_yes_ask_size())
+        top = book.top()
         if self.last_top.get(ticker) == top:
             return
         self.last_top[ticker] = top
+        bid, bid_size, ask, ask_size = top
         spread = ask - bid if bid is not None and ask is not None else None
-        self.top.append((ts, recv, ticker, clock, seq, bid, top[1], ask, top[3], spread))
+        self.top.append((ts, recv, ticker, clock, seq, bid, bid_size, ask, ask_size, spread))
 
     def close_groups(self) -> None:
         for sid in list(self.groups):
@@ -386,15 +385,15 @@ class Books:
         live = [b for _, b in sorted(self.set.books.items()) if b.state is _LIVE]
         if not live:
             return
-        depth = self.depth
+        depth = max(self.depth, 0)
         while due <= ts:
             if table.lo <= due < table.hi:
                 for book in live:
                     ticker, yes, no = book.market_ticker, book.yes, book.no
                     head = (due, recv, self.updated.get(ticker), ticker, book.clock, book.seq)
-                    for n, price in enumerate(heapq.nlargest(depth, yes), 1):
+                    for n, price in enumerate(sorted(yes, reverse=True)[:depth], 1):  # (C: a ladder is short)
                         table.append((*head, "bid", n, price, yes[price]))
-                    for n, price in enumerate(heapq.nlargest(depth, no), 1):
+                    for n, price in enumerate(sorted(no, reverse=True)[:depth], 1):
                         table.append((*head, "ask", n, ONE_DOLLAR - price, no[price]))
             table.flush_if_full()
             due += every

@@ -329,7 +329,10 @@ class ContentKeyer:
         msg = frame.get("msg")
         if kind not in CONTENT_TYPES or type(msg) is not dict:
             return None
-        content: bytes = self._dumps((kind, msg), option=self._sort)
+        return self.count(self._dumps((kind, msg), option=self._sort))
+
+    def count(self, content: bytes) -> bytes | tuple[bytes, int]:
+        """The key of a frame whose content (type and msg as canonical JSON) is ``content``."""
         shown = self._shown
         times = shown.pop(content, 0)
         shown[content] = times + 1  # the most recent last: the one not shown for longest goes first

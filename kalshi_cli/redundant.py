@@ -23,19 +23,22 @@ import asyncio
 import contextlib
 import copy
 import functools
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from kalshi_cli import events, redundant_heads
 from kalshi_cli.errors import UsageError
-from kalshi_cli.events import SessionState, Subscription
+from kalshi_cli.events import Event, SessionState, Subscription
 from kalshi_cli.output import Reporter
 from kalshi_cli.protocol import CHANNELS, ORDERBOOK_DELTA, Head
 from kalshi_cli.redundant_merge import Merger, kind_of
 from kalshi_cli.session import Session, StreamHandler
 from kalshi_cli.transport import Connection, Connector
+
+if TYPE_CHECKING:
+    from kalshi_cli.redundant_lane import Lane
 
 __all__ = ["MAX_CONNECTIONS", "RedundantSession"]
 
@@ -70,7 +73,8 @@ class _Connection(StreamHandler):
         self.owner = owner
         self.conn = conn
         self.index = {id(sub): i for i, sub in enumerate(subs)}
-        routes = {id(sub): owner.merger.route(i) for i, sub in enumerate(subs)}
+        self.routes = [owner.merger.route(i) for i in range(len(subs))]
+        routes = {id(sub): self.routes[i] for i, sub in enumerate(subs)}
         loads = orjson.loads
 
         def on_frame(raw: bytes, obj: dict[str, Any], sub: Subscription) -> None:  # the hot path
@@ -112,12 +116,17 @@ class _MergedSession(Session):
     parses a frame: whole, or only the merge's fields when frames are passed on as received."""
 
     loads: Callable[[bytes], Any] = orjson.loads
+    lane: Lane | None = None  # frames passed on as received, with msgspec: redundant_lane
 
     async def _read_loop(self, conn: Connection) -> None:
         on_frame = self.handler.on_frame  # type: ignore[attr-defined]  # always a _Connection
         on_data = self.handler.on_data
         dispatch = self._dispatch
-        receive = functools.partial(self.client.receive_into, loads=self.loads)
+        receive: Callable[..., Iterator[Event | bytes]] = (
+            self.lane.receive
+            if self.lane is not None
+            else functools.partial(self.client.receive_into, loads=self.loads)
+        )
         recv_batch = conn.recv_batch
         flush = self._flush
         data_event = events.Data
@@ -175,17 +184,42 @@ class RedundantSession:
                 )
             )
         self._index = {id(sub): i for i, sub in enumerate(subscriptions)}
-        self._seq = [0] * len(subscriptions)
+        self.merged_seq = [0] * len(subscriptions)
         self._passthrough = handler.passthrough  # set by the handler at its birth, before the session
         # frames passed on as received: the connections read only what the merge needs of them
         self._partial = self._passthrough is not None and redundant_heads.FAST
         if self._partial:
-            for session in self.sessions:
-                session.loads = redundant_heads.merge_loads  # type: ignore[attr-defined]
+            self._lanes()
         self._started = [False] * connections
         self.frames = 0  # frames delivered to the handler
         self.gaps = 0  # gaps the handler was told of
         self._closed = False
+
+    def _lanes(self) -> None:
+        """Each connection reads through the fast lane, the readings shared (``redundant_lane``)."""
+        from kalshi_cli.redundant_lane import Lane, Reading  # (msgspec: only with it installed)
+
+        handler = self.handler
+        pass_on = self._passthrough
+        assert pass_on is not None
+        batch = handler.passthrough_batch or functools.partial(_one_by_one, pass_on)
+        cache: dict[bytes, Reading] = {}
+        for conn, session in enumerate(self.sessions):
+            assert isinstance(session, _MergedSession) and isinstance(session.handler, _Connection)
+            session.loads = redundant_heads.merge_loads
+            routes = session.handler.routes
+            lane = Lane(
+                session.client,
+                conn,
+                self.merger,
+                self,
+                session.subscriptions,
+                routes,
+                cache,
+                session.loads,
+                (pass_on, batch, handler.passthrough_apart),
+            )
+            session.lane = lane
 
     # --- what a Session offers a handler ------------------------------------------------------
 
@@ -266,7 +300,7 @@ class RedundantSession:
         seq = frame.get("seq")
         stamp = False
         if seq is not None:
-            expected = self._seq[sub] = self._seq[sub] + 1
+            expected = self.merged_seq[sub] = self.merged_seq[sub] + 1
             if seq != expected:
                 seq = expected
                 stamp = True
@@ -289,9 +323,9 @@ class RedundantSession:
 
     def gap(self, sub: int, missing: int) -> None:
         self.gaps += 1
-        self._seq[sub] += missing
+        self.merged_seq[sub] += missing
         logical = self.subscriptions[sub]
-        head = Head(logical.channel, sub + 1, self._seq[sub] + 1, None, None)
+        head = Head(logical.channel, sub + 1, self.merged_seq[sub] + 1, None, None)
         self.handler.on_gap(logical, missing, head)
 
     def up(self, conn: int) -> None:
@@ -307,3 +341,8 @@ class RedundantSession:
 
     def lost(self, sub: int, reason: str) -> None:
         self.handler.on_subscription_lost(self.subscriptions[sub], reason)
+
+
+def _one_by_one(pass_on: Callable[[bytes], None], frames: list[bytes]) -> None:
+    for raw in frames:
+        pass_on(raw)

@@ -1,0 +1,313 @@
+"""The redundant connections' fast lane: the merge's common frame taken without a parse or a call.
+
+Why: with N connections every frame arrives N times, and the general way in (``receive_into``,
+``merge_loads`` into a dict, ``Merger.route``, ``RedundantSession.deliver``, the handler's
+``passthrough``) costs ~3 us a frame, most of ``tail --json --redundant 2``'s CPU. When frames are
+passed on as received (and msgspec is installed), each connection's frames go through ``Lane``:
+
+* A frame is read once for every connection: the reading (``_read``: msgspec's head and the
+  merge's fields, ``framehead``'s checks; a ticker's content key from orjson's parse) is kept by
+  its bytes, so a copy from another connection (the same bytes) is not read again.
+* The client's checks (known sid, data type, next seq) and the merge's common cases are inlined:
+  a book delta that is the chain's next or a copy at or below it; a trade or ticker that is new
+  (delivered) or a copy (dropped) while nobody joins, takes over or is vouched for on its
+  subscription. They change exactly the state the general way changes, in its order.
+* Delivered frames whose numbers are the merged stream's go to the handler in runs
+  (``passthrough_batch``; those of a ``passthrough_apart`` type one by one), as ``fastlane`` does.
+
+Anything else (a frame the reader declines, an unknown sid, a reply, out of order; a snapshot,
+a delta the chain must hold, a subscription being lined up; a frame to restamp) takes the general
+way, after the frames before it were handed on: the same frame judged the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Container, Iterable, Iterator
+from typing import Annotated, Any, Protocol
+
+import msgspec
+import orjson
+from msgspec import UNSET, UnsetType
+
+from kalshi_cli.client import MASK, SKIP_FRAME, KalshiClient
+from kalshi_cli.event_keys import CONTENT_TYPES, SNAPSHOT_POS, ContentKeyer, encode_field
+from kalshi_cli.events import Event, Subscription
+from kalshi_cli.framehead import is_utf8
+from kalshi_cli.protocol import DATA_TYPES
+from kalshi_cli.redundant_books import COPY, NEWS, TAKEN, BookMerge, Item
+from kalshi_cli.redundant_heads import PARTIAL_STARTS
+from kalshi_cli.redundant_lineup import SEEN_KEPT, TAG_BITS, TAG_MASK
+from kalshi_cli.redundant_merge import BOOK, CONTENT, KEYED, Merger
+
+__all__ = ["CACHE_KEPT", "Lane", "MergedStream", "Reading", "read_frame"]
+
+CACHE_KEPT = 8192  # readings kept by bytes (far above the lag between connections); then all are dropped
+_LOST = -3  # event_keys' mark: frames may have been lost, the next delta's group is unsure
+_PARTIAL_TYPES = frozenset(("orderbook_delta", "orderbook_snapshot", "trade"))  # redundant_heads' in part
+_Count = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+
+
+class _Msg(msgspec.Struct, gc=False):
+    """The merge's fields (absent: ``UNSET``; null is declined, as ``merge_loads``' TypedDict does)."""
+
+    market_ticker: str | UnsetType = UNSET
+    clock: _Count | UnsetType = UNSET
+    trade_id: str | UnsetType = UNSET
+
+
+class _Frame(msgspec.Struct, gc=False):
+    type: str
+    sid: _Count
+    seq: _Count | UnsetType = UNSET
+    msg: _Msg | UnsetType = UNSET
+
+
+_decode = msgspec.json.Decoder(_Frame).decode
+_errors = (msgspec.DecodeError, RecursionError)
+
+#: A frame's reading: its head and merge fields, its trade key, its content key, and the parse the
+#: general way gets (``None``: ``merge_loads`` would read it in part; it is read again if needed).
+Reading = tuple[_Frame, str | None, bytes | None, dict[str, Any] | None]
+
+
+def read_frame(raw: bytes) -> Reading | None:
+    """``raw`` read for the lane, or ``None`` (the general way judges it). Accepted only where the
+    general way accepts it too and reads the same values: a book or trade frame that
+    ``merge_loads`` reads in part with msgspec (the same fields, the same types), any other with
+    orjson's parse (whose ``msg`` gives a content type's key); UTF-8 and the size checked."""
+    if len(raw) > SKIP_FRAME:
+        return None
+    try:
+        head = _decode(raw)
+    except _errors:
+        return None
+    if not (raw.isascii() or is_utf8(raw)):
+        return None
+    kind = head.type
+    if kind in _PARTIAL_TYPES and raw.startswith(PARTIAL_STARTS):
+        msg = head.msg
+        trade_key = None
+        if kind == "trade" and msg is not UNSET and type(msg.trade_id) is str:
+            trade_key = "t:" + encode_field(msg.trade_id)  # EventKeyer.key of a trade
+        return head, trade_key, None, None
+    try:
+        obj = orjson.loads(raw)
+    except ValueError:  # (a number past a double: msgspec skips it, orjson refuses)
+        return None
+    content = None
+    if kind in CONTENT_TYPES and type(whole := obj.get("msg")) is dict:
+        content = orjson.dumps((kind, whole), option=orjson.OPT_SORT_KEYS)  # ContentKeyer's content
+    return head, None, content, obj
+
+
+class MergedStream(Protocol):
+    """What the lane needs of ``RedundantSession``: the merged stream's seq per subscription, its
+    count of frames delivered, and its general delivery (which restamps)."""
+
+    merged_seq: list[int]
+    frames: int
+
+    def deliver(self, sub: int, item: Item) -> None: ...
+
+
+Route = Callable[[int, dict[str, Any], bytes | None], None]
+
+
+class Lane:
+    """Connection ``conn``'s way into ``merger`` (see the module docstring). ``routes`` are the
+    general way per subscription (``Merger.route``), ``cache`` the readings shared by every
+    connection's lane, ``loads`` the general way's parse; ``pass_on``, ``pass_batch`` and
+    ``apart`` the handler's (``StreamHandler.passthrough``...)."""
+
+    def __init__(
+        self,
+        client: KalshiClient,
+        conn: int,
+        merger: Merger,
+        stream: MergedStream,
+        subs: list[Subscription],
+        routes: list[Route],
+        cache: dict[bytes, Reading],
+        loads: Callable[[bytes], Any],
+        handler: tuple[Callable[[bytes], None], Callable[[list[bytes]], None], Container[str]],
+    ) -> None:
+        self.client = client
+        self.conn = conn
+        self.merger = merger
+        self.stream = stream
+        self.index = {id(sub): i for i, sub in enumerate(subs)}
+        self.routes = routes
+        self.cache = cache
+        self.loads = loads
+        self.pass_on, self.pass_batch, self.apart = handler
+        self.fast = 0  # frames the lane took through, client to handler (tests: the lane is taken)
+
+    def receive(
+        self, frames: Iterable[bytes], on_frame: Callable[[bytes, dict[str, Any], Subscription], None]
+    ) -> Iterator[Event | bytes]:
+        """``client.receive_into(frames, on_frame, loads)``, the common frames taken through the merge
+        here; everything else is yielded (or handed to ``on_frame``) as ``receive_into`` does."""
+        client, conn, merger, stream = self.client, self.conn, self.merger, self.stream
+        lanes, index, routes, loads = client._lanes, self.index, self.routes, self.loads
+        cache, get, read, kept = self.cache, self.cache.get, read_frame, CACHE_KEPT
+        pass_on, pass_batch, apart = self.pass_on, self.pass_batch, self.apart
+        kinds, books, on, joining, anchored = merger.kinds, merger.books, merger.on, merger.joining, merger.anchored
+        vouched, taking, seen, seen_order = merger.vouched, merger.taking_over, merger.seen, merger.seen_order
+        era, last_era, tags = merger.era, merger.last_era, merger.tags
+        contents: list[ContentKeyer] = merger.contents[conn]
+        merged = stream.merged_seq
+        data_types, mask, unset = DATA_TYPES, MASK, UNSET
+        out: list[bytes] = []
+        keep = out.append
+        passed = delivered = fast = 0
+        try:
+            for raw in frames:
+                reading = get(raw)
+                if reading is None:
+                    reading = read(raw)
+                    if reading is None:  # declined: the reference judges it
+                        if out:
+                            pass_batch(out)
+                            out = []
+                            keep = out.append
+                        yield from client.receive_into((raw,), on_frame, loads)
+                        continue
+                    if len(cache) >= kept:
+                        cache.clear()
+                    cache[raw] = reading
+                head = reading[0]
+                lane = lanes.get(head.sid)
+                if lane is None or head.type not in data_types:  # a reply, a sid not (yet) known
+                    if out:
+                        pass_batch(out)
+                        out = []
+                        keep = out.append
+                    yield from client.receive_into((raw,), on_frame, loads)
+                    continue
+                kind, seq, window = head.type, head.seq, lane[1]
+                if seq is not unset:
+                    if seq != window.last + 1:
+                        if out:
+                            pass_batch(out)
+                            out = []
+                            keep = out.append
+                        yield from client.receive_into((raw,), on_frame, loads)
+                        continue
+                    window.last = seq  # (receive_into's in-order case)
+                    window.ring[seq & mask] = (seq, raw)
+                passed += 1
+                sub = index[id(lane[0])]
+                how = kinds[sub]
+                taken: bool | None = None  # None: the general way; else delivered or not
+                if how == BOOK:
+                    msg, book = head.msg, books[sub]
+                    if kind == "orderbook_delta" and msg is not unset and book is not None:
+                        clock, ticker = msg.clock, msg.market_ticker
+                        if type(clock) is int and type(ticker) is str:
+                            placed = _book_delta(book, conn, ticker, clock) if conn in on[sub] else TAKEN
+                            if placed is not None:
+                                taken = placed == NEWS
+                                if placed == COPY and any(joining):  # (book_route's)
+                                    merger._aligned(conn, book.copy_of)
+                elif (how == KEYED or how == CONTENT) and not joining[sub] and not vouched[sub] and taking[sub] is None:
+                    if how == KEYED:
+                        key: str | bytes | tuple[bytes, int] | None = reading[1] if kind == "trade" else None
+                    else:
+                        content = reading[2]
+                        key = None if content is None else contents[sub].count(content)
+                    if key is not None:  # (Merger.keyed, with nobody joining this subscription)
+                        merger.placed = True
+                        seen_s = seen[sub]
+                        was = seen_s.get(key)
+                        if was is not None:  # a copy
+                            taken = False
+                            if was >> TAG_BITS >= last_era[sub] and any(joining):
+                                merger._aligned(conn, was & TAG_MASK)
+                        elif conn not in anchored[sub]:
+                            taken = False  # not in line, not joining: not its to say
+                        else:  # (KeyedLineUp._deliver_keyed)
+                            e = last_era[sub] = era[sub]
+                            seen_s[key] = e << TAG_BITS | tags[conn]
+                            order = seen_order[sub]
+                            order.append(key)
+                            if len(order) > SEEN_KEPT:
+                                seen_s.pop(order.popleft(), None)
+                            taken = True
+                if taken is None:  # the general way, as receive_into hands it on
+                    if out:
+                        pass_batch(out)
+                        out = []
+                        keep = out.append
+                    obj = reading[3]
+                    routes[sub](conn, loads(raw) if obj is None else obj, raw)
+                    continue
+                fast += 1
+                if not taken:
+                    continue
+                if (seq is unset or seq == merged[sub] + 1) and head.sid == sub + 1:  # its numbers: as received
+                    if seq is not unset:
+                        merged[sub] = seq
+                    delivered += 1
+                    if merger.waiting:
+                        merger._news(conn)
+                    if kind not in apart:
+                        keep(raw)
+                        continue
+                    if out:
+                        pass_batch(out)
+                        out = []
+                        keep = out.append
+                    pass_on(raw)
+                    continue
+                if out:
+                    pass_batch(out)
+                    out = []
+                    keep = out.append
+                obj = reading[3]
+                stream.deliver(sub, (loads(raw) if obj is None else obj, raw))  # restamped
+                if merger.waiting:  # (what follows a delivery in book_route and Merger.keyed)
+                    merger._news(conn)
+            if out:
+                pass_batch(out)
+        finally:
+            client.frames += passed
+            stream.frames += delivered
+            self.fast += fast
+
+
+def _book_delta(book: BookMerge, conn: int, ticker: str, clock: int) -> int | None:
+    """``BookMerge.frame`` of a delta in the common case: ``COPY`` or ``TAKEN`` for one at or below
+    the chain (its place noted), ``NEWS`` for the chain's next (the chain moved: to deliver); ``None``,
+    nothing changed, for the rest (no track yet, an unsure group, a frame to hold, held frames)."""
+    track = book.tracks[conn].get(ticker)
+    if track is None:
+        return None
+    group = track.group
+    current, last = group
+    if clock > current:  # (event_keys.delta_position, the sure cases)
+        if last == _LOST:
+            return None
+        pos = 0
+    elif clock == current and last >= 0:
+        pos = last + 1
+    else:
+        return None
+    chain = track.chain
+    at = chain.pos
+    position = (clock, pos)
+    if position <= at or chain.needs:
+        group[0], group[1] = clock, pos
+        track.anchor = position
+        if position == at and chain.by & 0xFF != conn:
+            book.copy_of = chain.by
+            return COPY
+        return TAKEN
+    anchor = track.anchor
+    if track.held or chain.held or anchor is None:
+        return None
+    if anchor != at and not (at[1] == SNAPSHOT_POS and pos == 0 and anchor <= at and clock > at[0]):
+        return None  # (redundant_books._follows): held by the general way
+    group[0], group[1] = clock, pos
+    chain.pos = track.anchor = position
+    chain.by = book.tags[conn]
+    return NEWS

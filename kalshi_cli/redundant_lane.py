@@ -38,6 +38,7 @@ from kalshi_cli.redundant_books import COPY, NEWS, TAKEN, BookMerge, Item
 from kalshi_cli.redundant_heads import PARTIAL_STARTS
 from kalshi_cli.redundant_lineup import SEEN_KEPT, TAG_BITS, TAG_MASK
 from kalshi_cli.redundant_merge import BOOK, CONTENT, KEYED, Merger
+from kalshi_cli.seq import SeqWindow
 
 __all__ = ["CACHE_KEPT", "Lane", "MergedStream", "Reading", "read_frame"]
 
@@ -45,6 +46,8 @@ CACHE_KEPT = 8192  # readings kept by bytes (far above the lag between connectio
 _LOST = -3  # event_keys' mark: frames may have been lost, the next delta's group is unsure
 _PARTIAL_TYPES = frozenset(("orderbook_delta", "orderbook_snapshot", "trade"))  # redundant_heads' in part
 _Count = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+_OTHER, _BOOK, _KEYED, _CONTENT = 0, 1, 2, 3
+_KINDS = {BOOK: _BOOK, KEYED: _KEYED, CONTENT: _CONTENT}
 
 
 class _Msg(msgspec.Struct, gc=False):
@@ -65,9 +68,9 @@ class _Frame(msgspec.Struct, gc=False):
 _decode = msgspec.json.Decoder(_Frame).decode
 _errors = (msgspec.DecodeError, RecursionError)
 
-#: A frame's reading: its head and merge fields, its trade key, its content key, and the parse the
-#: general way gets (``None``: ``merge_loads`` would read it in part; it is read again if needed).
-Reading = tuple[_Frame, str | None, bytes | None, dict[str, Any] | None]
+#: A frame's reading: its head and merge fields, its content key, and the parse the general way
+#: gets (``None``: ``merge_loads`` would read it in part; it is read again if needed).
+Reading = tuple[_Frame, bytes | None, dict[str, Any] | None]
 
 
 def read_frame(raw: bytes) -> Reading | None:
@@ -85,11 +88,7 @@ def read_frame(raw: bytes) -> Reading | None:
         return None
     kind = head.type
     if kind in _PARTIAL_TYPES and raw.startswith(PARTIAL_STARTS):
-        msg = head.msg
-        trade_key = None
-        if kind == "trade" and msg is not UNSET and type(msg.trade_id) is str:
-            trade_key = "t:" + encode_field(msg.trade_id)  # EventKeyer.key of a trade
-        return head, trade_key, None, None
+        return head, None, None
     try:
         obj = orjson.loads(raw)
     except ValueError:  # (a number past a double: msgspec skips it, orjson refuses)
@@ -97,7 +96,7 @@ def read_frame(raw: bytes) -> Reading | None:
     content = None
     if kind in CONTENT_TYPES and type(whole := obj.get("msg")) is dict:
         content = orjson.dumps((kind, whole), option=orjson.OPT_SORT_KEYS)  # ContentKeyer's content
-    return head, None, content, obj
+    return head, content, obj
 
 
 class MergedStream(Protocol):
@@ -140,6 +139,8 @@ class Lane:
         self.cache = cache
         self.loads = loads
         self.pass_on, self.pass_batch, self.apart = handler
+        #: per subscription, how the lane takes its frames (the merge's kind)
+        self.kinds = [_KINDS.get(kind, _OTHER) for kind in merger.kinds]
         self.fast = 0  # frames the lane took through, client to handler (tests: the lane is taken)
 
     def receive(
@@ -148,58 +149,66 @@ class Lane:
         """``client.receive_into(frames, on_frame, loads)``, the common frames taken through the merge
         here; everything else is yielded (or handed to ``on_frame``) as ``receive_into`` does."""
         client, conn, merger, stream = self.client, self.conn, self.merger, self.stream
-        lanes, index, routes, loads = client._lanes, self.index, self.routes, self.loads
+        routes, loads, slow = self.routes, self.loads, client.receive_into
         cache, get, read, kept = self.cache, self.cache.get, read_frame, CACHE_KEPT
+        decode, errors, utf8, partial, partial_types = _decode, _errors, is_utf8, PARTIAL_STARTS, _PARTIAL_TYPES
         pass_on, pass_batch, apart = self.pass_on, self.pass_batch, self.apart
-        kinds, books, on, joining, anchored = merger.kinds, merger.books, merger.on, merger.joining, merger.anchored
+        books, on, joining, anchored = merger.books, merger.on, merger.joining, merger.anchored
         vouched, taking, seen, seen_order = merger.vouched, merger.taking_over, merger.seen, merger.seen_order
         era, last_era, tags = merger.era, merger.last_era, merger.tags
         contents: list[ContentKeyer] = merger.contents[conn]
         merged = stream.merged_seq
-        data_types, mask, unset = DATA_TYPES, MASK, UNSET
+        mask, unset, skip = MASK, UNSET, SKIP_FRAME
+        table = self._table()
         out: list[bytes] = []
         keep = out.append
         passed = delivered = fast = 0
         try:
             for raw in frames:
-                reading = get(raw)
-                if reading is None:
-                    reading = read(raw)
-                    if reading is None:  # declined: the reference judges it
-                        if out:
-                            pass_batch(out)
-                            out = []
-                            keep = out.append
-                        yield from client.receive_into((raw,), on_frame, loads)
-                        continue
-                    if len(cache) >= kept:
-                        cache.clear()
-                    cache[raw] = reading
-                head = reading[0]
-                lane = lanes.get(head.sid)
-                if lane is None or head.type not in data_types:  # a reply, a sid not (yet) known
+                head: _Frame | None = None
+                content = obj = None
+                if raw.startswith(partial) and len(raw) <= skip:  # a book or trade frame, read in part
+                    try:
+                        head = decode(raw)
+                    except errors:
+                        pass
+                    if head is not None and (head.type not in partial_types or not (raw.isascii() or utf8(raw))):
+                        head = None
+                if head is None:  # another frame (a ticker's reading, a parse and a dump, is kept: no seq)
+                    reading = get(raw)
+                    if reading is None:
+                        reading = read(raw)
+                        if reading is not None and not raw.startswith(partial):
+                            if len(cache) >= kept:
+                                cache.clear()
+                            cache[raw] = reading
+                    if reading is not None:
+                        head, content, obj = reading
+                entry = table.get(head.sid) if head is not None else None
+                if entry is None or head is None or head.type not in DATA_TYPES:  # declined, a reply, unknown
                     if out:
                         pass_batch(out)
                         out = []
                         keep = out.append
-                    yield from client.receive_into((raw,), on_frame, loads)
+                    yield from slow((raw,), on_frame, loads)  # the reference judges it
+                    table = self._table()
                     continue
-                kind, seq, window = head.type, head.seq, lane[1]
+                sub, window, how = entry
+                kind, seq = head.type, head.seq
                 if seq is not unset:
                     if seq != window.last + 1:
                         if out:
                             pass_batch(out)
                             out = []
                             keep = out.append
-                        yield from client.receive_into((raw,), on_frame, loads)
+                        yield from slow((raw,), on_frame, loads)
+                        table = self._table()
                         continue
                     window.last = seq  # (receive_into's in-order case)
                     window.ring[seq & mask] = (seq, raw)
                 passed += 1
-                sub = index[id(lane[0])]
-                how = kinds[sub]
                 taken: bool | None = None  # None: the general way; else delivered or not
-                if how == BOOK:
+                if how == _BOOK:
                     msg, book = head.msg, books[sub]
                     if kind == "orderbook_delta" and msg is not unset and book is not None:
                         clock, ticker = msg.clock, msg.market_ticker
@@ -209,12 +218,14 @@ class Lane:
                                 taken = placed == NEWS
                                 if placed == COPY and any(joining):  # (book_route's)
                                     merger._aligned(conn, book.copy_of)
-                elif (how == KEYED or how == CONTENT) and not joining[sub] and not vouched[sub] and taking[sub] is None:
-                    if how == KEYED:
-                        key: str | bytes | tuple[bytes, int] | None = reading[1] if kind == "trade" else None
-                    else:
-                        content = reading[2]
-                        key = None if content is None else contents[sub].count(content)
+                elif how and not joining[sub] and not vouched[sub] and taking[sub] is None:
+                    key: str | bytes | tuple[bytes, int] | None = None
+                    if how == _KEYED:
+                        msg = head.msg
+                        if kind == "trade" and msg is not unset and type(trade_id := msg.trade_id) is str:
+                            key = "t:" + encode_field(trade_id)  # (EventKeyer.key of a trade)
+                    elif content is not None:
+                        key = contents[sub].count(content)
                     if key is not None:  # (Merger.keyed, with nobody joining this subscription)
                         merger.placed = True
                         seen_s = seen[sub]
@@ -238,8 +249,8 @@ class Lane:
                         pass_batch(out)
                         out = []
                         keep = out.append
-                    obj = reading[3]
                     routes[sub](conn, loads(raw) if obj is None else obj, raw)
+                    table = self._table()
                     continue
                 fast += 1
                 if not taken:
@@ -248,7 +259,7 @@ class Lane:
                     if seq is not unset:
                         merged[sub] = seq
                     delivered += 1
-                    if merger.waiting:
+                    if merger.waiting:  # (what follows a delivery in book_route and Merger.keyed)
                         merger._news(conn)
                     if kind not in apart:
                         keep(raw)
@@ -263,16 +274,23 @@ class Lane:
                     pass_batch(out)
                     out = []
                     keep = out.append
-                obj = reading[3]
                 stream.deliver(sub, (loads(raw) if obj is None else obj, raw))  # restamped
-                if merger.waiting:  # (what follows a delivery in book_route and Merger.keyed)
+                if merger.waiting:
                     merger._news(conn)
+                table = self._table()
             if out:
                 pass_batch(out)
         finally:
             client.frames += passed
             stream.frames += delivered
             self.fast += fast
+
+    def _table(self) -> dict[int, tuple[int, SeqWindow, int]]:
+        """The client's sids now: each one's subscription (its place), seq window and merge kind."""
+        index, kinds = self.index, self.kinds
+        return {
+            sid: (index[id(sub)], window, kinds[index[id(sub)]]) for sid, (sub, window) in self.client._lanes.items()
+        }
 
 
 def _book_delta(book: BookMerge, conn: int, ticker: str, clock: int) -> int | None:

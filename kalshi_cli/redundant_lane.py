@@ -34,7 +34,7 @@ from kalshi_cli.event_keys import CONTENT_TYPES, SNAPSHOT_POS, ContentKeyer, enc
 from kalshi_cli.events import Event, Subscription
 from kalshi_cli.framehead import is_utf8
 from kalshi_cli.protocol import DATA_TYPES
-from kalshi_cli.redundant_books import COPY, NEWS, TAKEN, BookMerge, Item
+from kalshi_cli.redundant_books import Item
 from kalshi_cli.redundant_heads import PARTIAL_STARTS
 from kalshi_cli.redundant_lineup import SEEN_KEPT, TAG_BITS, TAG_MASK
 from kalshi_cli.redundant_merge import BOOK, CONTENT, KEYED, Merger
@@ -166,7 +166,7 @@ class Lane:
         try:
             for raw in frames:
                 head: _Frame | None = None
-                content = obj = None
+                content = obj = entry = None
                 if raw.startswith(partial) and len(raw) <= skip:  # a book or trade frame, read in part
                     try:
                         head = decode(raw)
@@ -174,6 +174,7 @@ class Lane:
                         pass
                     if head is not None and (head.type not in partial_types or not (raw.isascii() or utf8(raw))):
                         head = None
+                    entry = table.get(head.sid) if head is not None else None  # (a data type, then)
                 if head is None:  # another frame (a ticker's reading, a parse and a dump, is kept: no seq)
                     reading = get(raw)
                     if reading is None:
@@ -184,8 +185,8 @@ class Lane:
                             cache[raw] = reading
                     if reading is not None:
                         head, content, obj = reading
-                entry = table.get(head.sid) if head is not None else None
-                if entry is None or head is None or head.type not in DATA_TYPES:  # declined, a reply, unknown
+                    entry = table.get(head.sid) if head is not None and head.type in DATA_TYPES else None
+                if entry is None or head is None:  # declined, a reply, a sid not (yet) known
                     if out:
                         pass_batch(out)
                         out = []
@@ -208,16 +209,40 @@ class Lane:
                     window.ring[seq & mask] = (seq, raw)
                 passed += 1
                 taken: bool | None = None  # None: the general way; else delivered or not
-                if how == _BOOK:
+                if how == _BOOK:  # (book_route and BookMerge.frame, the common delta inline)
                     msg, book = head.msg, books[sub]
                     if kind == "orderbook_delta" and msg is not unset and book is not None:
                         clock, ticker = msg.clock, msg.market_ticker
                         if type(clock) is int and type(ticker) is str:
-                            placed = _book_delta(book, conn, ticker, clock) if conn in on[sub] else TAKEN
-                            if placed is not None:
-                                taken = placed == NEWS
-                                if placed == COPY and any(joining):  # (book_route's)
-                                    merger._aligned(conn, book.copy_of)
+                            if conn not in on[sub]:
+                                taken = False  # (the route drops it)
+                            elif (track := book.tracks[conn].get(ticker)) is not None:
+                                group = track.group
+                                current, last = group
+                                if clock > current:  # (event_keys.delta_position, the sure cases)
+                                    pos = -1 if last == _LOST else 0
+                                else:
+                                    pos = last + 1 if clock == current and last >= 0 else -1
+                                if pos >= 0:
+                                    chain = track.chain
+                                    at = chain.pos
+                                    position = (clock, pos)
+                                    if position <= at or chain.needs:  # a copy: its place noted
+                                        group[0], group[1] = clock, pos
+                                        track.anchor = position
+                                        taken = False
+                                        if position == at and chain.by & 0xFF != conn:  # COPY
+                                            book.copy_of = chain.by
+                                            if any(joining):
+                                                merger._aligned(conn, chain.by)
+                                    elif not track.held and not chain.held and (anchor := track.anchor) is not None:
+                                        if anchor == at or (
+                                            at[1] == SNAPSHOT_POS and pos == 0 and anchor <= at and clock > at[0]
+                                        ):  # the chain's next (redundant_books._follows); else held, generally
+                                            group[0], group[1] = clock, pos
+                                            chain.pos = track.anchor = position
+                                            chain.by = book.tags[conn]
+                                            taken = True
                 elif how and not joining[sub] and not vouched[sub] and taking[sub] is None:
                     key: str | bytes | tuple[bytes, int] | None = None
                     if how == _KEYED:
@@ -291,41 +316,3 @@ class Lane:
         return {
             sid: (index[id(sub)], window, kinds[index[id(sub)]]) for sid, (sub, window) in self.client._lanes.items()
         }
-
-
-def _book_delta(book: BookMerge, conn: int, ticker: str, clock: int) -> int | None:
-    """``BookMerge.frame`` of a delta in the common case: ``COPY`` or ``TAKEN`` for one at or below
-    the chain (its place noted), ``NEWS`` for the chain's next (the chain moved: to deliver); ``None``,
-    nothing changed, for the rest (no track yet, an unsure group, a frame to hold, held frames)."""
-    track = book.tracks[conn].get(ticker)
-    if track is None:
-        return None
-    group = track.group
-    current, last = group
-    if clock > current:  # (event_keys.delta_position, the sure cases)
-        if last == _LOST:
-            return None
-        pos = 0
-    elif clock == current and last >= 0:
-        pos = last + 1
-    else:
-        return None
-    chain = track.chain
-    at = chain.pos
-    position = (clock, pos)
-    if position <= at or chain.needs:
-        group[0], group[1] = clock, pos
-        track.anchor = position
-        if position == at and chain.by & 0xFF != conn:
-            book.copy_of = chain.by
-            return COPY
-        return TAKEN
-    anchor = track.anchor
-    if track.held or chain.held or anchor is None:
-        return None
-    if anchor != at and not (at[1] == SNAPSHOT_POS and pos == 0 and anchor <= at and clock > at[0]):
-        return None  # (redundant_books._follows): held by the general way
-    group[0], group[1] = clock, pos
-    chain.pos = track.anchor = position
-    chain.by = book.tags[conn]
-    return NEWS

@@ -10,7 +10,8 @@ on a gap the merge could not cover), so downstream readers check it as they woul
 connection's: a frame goes on byte for byte when its connection's numbers are the merged ones,
 re-encoded with them otherwise (the single-connection fast path is untouched). When frames are
 passed on as received (``tail --json``, ``record``) and msgspec is installed, each connection
-reads of a book or trade frame only the fields the merge needs (``redundant_heads``).
+reads of a book or trade frame only the fields the merge needs, and its common frames take a
+fast lane through the merge to the handler (``redundant_lane``).
 
 stderr names each connection ("connection 2: ..."): its connects, its drops (with how many are
 still streaming) and the seq gaps the others covered. The handler hears of a drop only when

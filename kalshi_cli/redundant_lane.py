@@ -5,9 +5,11 @@ Why: with N connections every frame arrives N times, and the general way in (``r
 ``passthrough``) costs ~3 us a frame, most of ``tail --json --redundant 2``'s CPU. When frames are
 passed on as received (and msgspec is installed), each connection's frames go through ``Lane``:
 
-* A frame is read once for every connection: the reading (``_read``: msgspec's head and the
-  merge's fields, ``framehead``'s checks; a ticker's content key from orjson's parse) is kept by
-  its bytes, so a copy from another connection (the same bytes) is not read again.
+* A book or trade frame is read in part by msgspec (its head and the merge's fields, with
+  ``framehead``'s checks: the values ``merge_loads`` would read). Any other is parsed by orjson,
+  a content type's key dumped from the parse, and that reading is kept by the frame's bytes
+  (``CACHE_KEPT``): a ticker has no seq, so another connection's copy may be the same bytes.
+  (Sequenced frames are not kept: their seq differs between connections that subscribed apart.)
 * The client's checks (known sid, data type, next seq) and the merge's common cases are inlined:
   a book delta that is the chain's next or a copy at or below it; a trade or ticker that is new
   (delivered) or a copy (dropped) while nobody joins, takes over or is vouched for on its

@@ -19,7 +19,9 @@ passed on as received (and msgspec is installed), each connection's frames go th
 
 Anything else (a frame the reader declines, an unknown sid, a reply, out of order; a snapshot,
 a delta the chain must hold, a subscription being lined up; a frame to restamp) takes the general
-way, after the frames before it were handed on: the same frame judged the same way.
+way, after the frames before it were handed on: the same frame judged the same way. The lane
+looks the client's sids up again after each of those (and each batch): as with
+``passthrough_batch``, the handler's ``passthrough`` must not resubscribe.
 """
 
 from __future__ import annotations

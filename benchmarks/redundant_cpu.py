@@ -185,8 +185,9 @@ def main() -> None:
     print("\nTarget (issue 16): at most 2.2x. Medians; the order of 1 and 2 alternates by round.")
     used = FAST and not args.no_msgspec
     if used:
-        print("msgspec used: one connection's tail reads frame heads with it (framehead), each redundant")
-        print("connection only the merge's fields of book and trade frames (redundant_heads).")
+        print("msgspec used: one connection's tail reads frame heads with it (framehead); each redundant")
+        print("connection reads of book and trade frames only the merge's fields, and its common frames")
+        print("take the lane through the merge to the handler (tail --json: redundant_lane).")
     else:
         print("msgspec not used (--no-msgspec, or not installed): orjson parses every frame, on both sides.")
 

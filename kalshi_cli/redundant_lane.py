@@ -38,7 +38,7 @@ from kalshi_cli.event_keys import CONTENT_TYPES, SNAPSHOT_POS, ContentKeyer, enc
 from kalshi_cli.events import Event, Subscription
 from kalshi_cli.framehead import is_utf8
 from kalshi_cli.protocol import DATA_TYPES
-from kalshi_cli.redundant_books import Item
+from kalshi_cli.redundant_books import BookMerge, Item
 from kalshi_cli.redundant_heads import PARTIAL_STARTS
 from kalshi_cli.redundant_lineup import SEEN_KEPT, TAG_BITS, TAG_MASK
 from kalshi_cli.redundant_merge import BOOK, CONTENT, KEYED, Merger
@@ -114,6 +114,8 @@ class MergedStream(Protocol):
 
 
 Route = Callable[[int, dict[str, Any], bytes | None], None]
+#: A sid's entry in the lane's table (``Lane._table``).
+_Entry = tuple[int, SeqWindow, int, bool, BookMerge | None, dict[str, Any], set[int]]
 
 
 class Lane:
@@ -157,7 +159,7 @@ class Lane:
         cache, get, read, kept = self.cache, self.cache.get, read_frame, CACHE_KEPT
         decode, errors, utf8, partial, partial_types = _decode, _errors, is_utf8, PARTIAL_STARTS, _PARTIAL_TYPES
         pass_on, pass_batch, apart = self.pass_on, self.pass_batch, self.apart
-        books, on, joining, anchored = merger.books, merger.on, merger.joining, merger.anchored
+        joining, anchored = merger.joining, merger.anchored
         vouched, taking, seen, seen_order = merger.vouched, merger.taking_over, merger.seen, merger.seen_order
         era, last_era, tags = merger.era, merger.last_era, merger.tags
         contents: list[ContentKeyer] = merger.contents[conn]
@@ -198,7 +200,7 @@ class Lane:
                     yield from slow((raw,), on_frame, loads)  # the reference judges it
                     table = self._table()
                     continue
-                sub, window, how = entry
+                sub, window, how, as_merged, book, tracks, subscribed = entry
                 kind, seq = head.type, head.seq
                 if seq is not unset:
                     if seq != window.last + 1:
@@ -214,13 +216,13 @@ class Lane:
                 passed += 1
                 taken: bool | None = None  # None: the general way; else delivered or not
                 if how == _BOOK:  # (book_route and BookMerge.frame, the common delta inline)
-                    msg, book = head.msg, books[sub]
+                    msg = head.msg
                     if kind == "orderbook_delta" and msg is not unset and book is not None:
                         clock, ticker = msg.clock, msg.market_ticker
                         if type(clock) is int and type(ticker) is str:
-                            if conn not in on[sub]:
+                            if conn not in subscribed:
                                 taken = False  # (the route drops it)
-                            elif (track := book.tracks[conn].get(ticker)) is not None:
+                            elif (track := tracks.get(ticker)) is not None:
                                 group = track.group
                                 current, last = group
                                 if clock > current:  # (event_keys.delta_position, the sure cases)
@@ -284,7 +286,7 @@ class Lane:
                 fast += 1
                 if not taken:
                     continue
-                if (seq is unset or seq == merged[sub] + 1) and head.sid == sub + 1:  # its numbers: as received
+                if as_merged and (seq is unset or seq == merged[sub] + 1):  # its numbers: as received
                     if seq is not unset:
                         merged[sub] = seq
                     delivered += 1
@@ -314,9 +316,15 @@ class Lane:
             stream.frames += delivered
             self.fast += fast
 
-    def _table(self) -> dict[int, tuple[int, SeqWindow, int]]:
-        """The client's sids now: each one's subscription (its place), seq window and merge kind."""
-        index, kinds = self.index, self.kinds
-        return {
-            sid: (index[id(sub)], window, kinds[index[id(sub)]]) for sid, (sub, window) in self.client._lanes.items()
-        }
+    def _table(self) -> dict[int, _Entry]:
+        """The client's sids now: each one's subscription (its place), seq window, merge kind, whether
+        the sid is the merged stream's (``sub + 1``), and for a book its merge, this connection's
+        tracks and the connections subscribed."""
+        index, kinds, merger, conn = self.index, self.kinds, self.merger, self.conn
+        table: dict[int, _Entry] = {}
+        for sid, (sub, window) in self.client._lanes.items():
+            i = index[id(sub)]
+            book = merger.books[i]
+            tracks = book.tracks[conn] if book is not None else {}
+            table[sid] = (i, window, kinds[i], sid == i + 1, book, tracks, merger.on[i])
+        return table

@@ -265,3 +265,19 @@ def test_a_plain_stream_goes_through_the_lane() -> None:
         assert lane.fast - was == len(clean) - start  # then every frame takes the lane
     delivered = [x for x in seen.seen if type(x) is bytes]
     assert delivered == clean[1:] and rs.frames == len(delivered)  # each frame once, in order
+
+
+def test_a_connection_the_merge_no_longer_counts_on_a_book_is_ignored_there_as_by_the_general_way() -> None:
+    rng = random.Random(9)
+    events = exchange(rng, 200, snapshots=0, keyless=False)
+    streams = [stream(random.Random(1), events, 0.0), stream(random.Random(2), events, 0.0)]
+    outcomes = []
+    for lane in (True, False):
+        rs, seen, _ = session(lane)
+        feed(rs, 0, streams[0][:40])
+        feed(rs, 1, streams[1][:40])
+        rs.merger.lost(1, 0, "test")  # (as if its book subscription broke, its sid not yet dropped)
+        feed(rs, 1, streams[1][40:])
+        feed(rs, 0, streams[0][40:])
+        outcomes.append((seen.seen, rs.frames, rs.merged_seq))
+    assert outcomes[0] == outcomes[1]

@@ -64,7 +64,9 @@ def split_passes(tables: list[str]) -> tuple[list[str], list[str]]:
     frames: no book) and the remaining frame tables, skipping the trade frames unread. That
     splits a typical recording's work about evenly between two cores, and the slower of the two
     sets the time. (A book pass that also writes deltas would decode each delta once, not twice,
-    but measured slower: two-thirds of the work in one process.)
+    but measured slower: two-thirds of the work in one process. Trades in the other pass measured
+    slower too: alone on 200k frames, 1.09 s for it and 0.90 s for the book pass, against 0.72 s
+    and 0.91 s as split.)
     """
     books = [t for t in tables if t in BOOK_TABLES]
     if books:

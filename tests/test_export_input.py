@@ -206,6 +206,28 @@ def test_csv_has_the_same_rows_as_parquet_with_exact_decimal_strings(tmp_path):
         assert row["ts"].endswith("Z") and len(row["ts"]) == len("2026-11-25T14:00:00.123Z")
 
 
+def test_a_float_where_a_whole_number_belongs_is_empty_in_parquet_as_in_csv_never_cut(tmp_path):
+    """Arrow turns 2.5 into 2 in an int64 column without a word: a hostile frame's float seq,
+    clock or receive time must be empty (null), as CSV leaves it, not a plausible wrong number."""
+    lines = recording_lines(40)
+    delta = next(i for i, line in enumerate(lines) if b'"type":"orderbook_delta"' in line)
+    obj = orjson.loads(lines[delta])
+    good = (obj["seq"], obj["msg"]["clock"])
+    obj["seq"], obj["msg"]["clock"], obj["recv_ts_ms"] = obj["seq"] + 0.5, obj["msg"]["clock"] + 0.7, 1.5
+    lines[delta] = orjson.dumps(obj)
+    rec = write(tmp_path / "rec.ndjson", lines)
+    assert export(str(rec), "-o", str(tmp_path / "p"), "--tables", "deltas").returncode == 0
+    assert export(str(rec), "-o", str(tmp_path / "c"), "--tables", "deltas", "--format", "csv").returncode == 0
+    kinds = "type = 'delta' AND market = '{}'".format(obj["msg"]["market_ticker"])
+    row = "SELECT recv_ts, seq, clock FROM {} WHERE " + kinds + " AND (seq IS NULL OR seq = {}) ORDER BY ts LIMIT 1"
+    cut = duckdb.sql(row.format(parquet(tmp_path / "p", "deltas"), good[0])).fetchall()
+    assert cut == [(None, None, None)], cut  # not seq good[0], clock good[1] (the float cut down)
+    text = f"read_csv('{tmp_path}/c/deltas/*/*.csv', all_varchar=true)"
+    assert duckdb.sql(row.format(text, good[0])).fetchall() == [(None, None, None)]
+    whole = duckdb.sql(f"SELECT count(*) FROM {parquet(tmp_path / 'p', 'deltas')} WHERE seq IS NOT NULL").fetchall()
+    assert whole[0][0] > 0  # the rest of the batch keeps its numbers
+
+
 def test_from_to_and_markets_select_rows_from_books_rebuilt_before_the_window(tmp_path):
     lines = recording_lines(400)
     rec = write(tmp_path / "rec.ndjson", lines)

@@ -35,7 +35,7 @@ from kalshi_cli.events import Event, SessionState, Subscription
 from kalshi_cli.output import Reporter
 from kalshi_cli.protocol import CHANNELS, ORDERBOOK_DELTA, Head
 from kalshi_cli.redundant_merge import Merger, kind_of
-from kalshi_cli.session import Session, StreamHandler
+from kalshi_cli.session import Session, StreamHandler, pass_batch_of
 from kalshi_cli.transport import Connection, Connector
 
 if TYPE_CHECKING:
@@ -203,7 +203,7 @@ class RedundantSession:
         handler = self.handler
         pass_on = self._passthrough
         assert pass_on is not None
-        batch = handler.passthrough_batch or functools.partial(_one_by_one, pass_on)
+        batch = pass_batch_of(handler, pass_on)
         cache: dict[bytes, Reading] = {}
         for conn, session in enumerate(self.sessions):
             assert isinstance(session, _MergedSession) and isinstance(session.handler, _Connection)
@@ -342,8 +342,3 @@ class RedundantSession:
 
     def lost(self, sub: int, reason: str) -> None:
         self.handler.on_subscription_lost(self.subscriptions[sub], reason)
-
-
-def _one_by_one(pass_on: Callable[[bytes], None], frames: list[bytes]) -> None:
-    for raw in frames:
-        pass_on(raw)

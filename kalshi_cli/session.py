@@ -35,7 +35,7 @@ from kalshi_cli.protocol import ORDERBOOK_DELTA, Head
 from kalshi_cli.retry import Backoff, describe_network_error, parse_retry_after
 from kalshi_cli.transport import Connection, Connector, HandshakeFailed, HandshakeRejected, TransportClosed
 
-__all__ = ["HEALTHY_AFTER", "Session", "SessionState", "StreamDone", "StreamHandler", "Subscription"]
+__all__ = ["HEALTHY_AFTER", "Session", "SessionState", "StreamDone", "StreamHandler", "Subscription", "pass_batch_of"]
 
 MAX_FRAME = 64 * 1024 * 1024  # the transport's hard cap; a frame above it costs the connection
 HEALTHY_AFTER = 30.0  # seconds of streaming with data after which the backoff starts again
@@ -269,7 +269,7 @@ class Session:
         dispatch = self._dispatch
         client = self.client
         if isinstance(client, FastLaneClient):  # the common frames are handed on from inside the client
-            batch = handler.passthrough_batch or partial(_one_by_one, pass_on)
+            batch = pass_batch_of(handler, pass_on)
             receive: Callable[[list[bytes]], Iterator[Event | bytes]] = partial(
                 client.receive_passing, pass_on=pass_on, pass_batch=batch, apart=handler.passthrough_apart
             )
@@ -315,6 +315,11 @@ class Session:
 
 def _no_passthrough(raw: bytes) -> None:  # pragma: no cover - the client yields bytes only with one
     raise AssertionError("raw frame without a passthrough handler")
+
+
+def pass_batch_of(handler: StreamHandler, pass_on: Callable[[bytes], None]) -> Callable[[list[bytes]], None]:
+    """How ``handler`` takes a run of frames passed on: its ``passthrough_batch``, else ``pass_on`` each."""
+    return handler.passthrough_batch or partial(_one_by_one, pass_on)
 
 
 def _one_by_one(pass_on: Callable[[bytes], None], frames: list[bytes]) -> None:
